@@ -1,0 +1,32 @@
+"""Shared fixtures: the real-data location and temporary event logs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_data() -> Path:
+    """Where ../shared/data lives (``VIRTUOSO_SHARED_DATA`` overrides)."""
+    return Path(os.environ.get("VIRTUOSO_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def require_data(relative: str) -> Path:
+    """The path of a shared data file; skip (or fail in CI) when it is absent."""
+    path = shared_data() / relative
+    if not path.exists():
+        reason = f"real data file {path} is absent (set VIRTUOSO_SHARED_DATA)"
+        if os.environ.get("VIRTUOSO_REQUIRE_DATA") == "1":
+            pytest.fail(reason + " and VIRTUOSO_REQUIRE_DATA=1")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """A path for a fresh SQLite event log."""
+    return tmp_path / "events.sqlite"

@@ -1,0 +1,34 @@
+"""Virtuoso: record, replay and backtest crypto market data on an append-only event log.
+
+The public API is the names below; everything else lives in sub-packages
+(``virtuoso.events``, ``virtuoso.store``) or in private modules.
+"""
+
+from virtuoso.errors import (
+    ConcurrencyError,
+    EventDecodeError,
+    StoreError,
+    UnknownEventType,
+    VirtuosoError,
+)
+from virtuoso.events import Event, EventIdFactory, Payload, event_type
+from virtuoso.store import EventFilter, EventStore, MemoryEventStore, open_sqlite_store
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConcurrencyError",
+    "Event",
+    "EventDecodeError",
+    "EventFilter",
+    "EventIdFactory",
+    "EventStore",
+    "MemoryEventStore",
+    "Payload",
+    "StoreError",
+    "UnknownEventType",
+    "VirtuosoError",
+    "__version__",
+    "event_type",
+    "open_sqlite_store",
+]

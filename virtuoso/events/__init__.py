@@ -1,0 +1,36 @@
+"""Typed events: payload structs, the envelope, the type registry and upcasters.
+
+>>> from virtuoso.events import REGISTRY, Trade
+>>> REGISTRY.class_for("Trade") is Trade
+True
+"""
+
+from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, stream_name
+from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade
+from virtuoso.events._registry import REGISTRY, Kind, Payload, TypeRegistry, Upcaster, event_type
+from virtuoso.events._system import Gap, Note, SessionEnded, SessionStarted
+
+__all__ = [
+    "REGISTRY",
+    "Bar",
+    "BookDelta",
+    "BookSnapshot",
+    "Event",
+    "EventIdFactory",
+    "Gap",
+    "Kind",
+    "Level",
+    "Note",
+    "Payload",
+    "Quote",
+    "SessionEnded",
+    "SessionStarted",
+    "Side",
+    "Ticker",
+    "Trade",
+    "TypeRegistry",
+    "Upcaster",
+    "encode_payload",
+    "event_type",
+    "stream_name",
+]

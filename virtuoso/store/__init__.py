@@ -1,0 +1,51 @@
+"""The append-only event log: the EventStore port and its SQLite and in-memory backends.
+
+>>> import asyncio
+>>> from virtuoso.events import Event, Trade
+>>> from virtuoso.store import MemoryEventStore
+>>> async def demo():
+...     store = MemoryEventStore()
+...     s = await store.begin_session("demo", "example", started_ns=1)
+...     trade = Trade(58000.0, 0.01, "buy", "1")
+...     await store.append([Event("t1", "binance:BTC/USDT:trades", 2, 3, s.id, trade)])
+...     return [e.type async for e in store.read()]
+>>> asyncio.run(demo())
+['SessionStarted', 'Trade']
+"""
+
+from virtuoso.store._base import BaseStore as EventStore
+from virtuoso.store._base import lifecycle_stream
+from virtuoso.store._manifest import build_manifest, config_hash, redact
+from virtuoso.store._memory import MemoryEventStore
+from virtuoso.store._models import (
+    NO_STREAM,
+    AppendResult,
+    EventFilter,
+    SessionInfo,
+    SessionStatus,
+    StreamStats,
+    VerifyReport,
+)
+from virtuoso.store._schema import SCHEMA_VERSION
+from virtuoso.store._sqlite import SQLiteEventStore, open_sqlite_store
+from virtuoso.store._writer import BufferedWriter
+
+__all__ = [
+    "NO_STREAM",
+    "SCHEMA_VERSION",
+    "AppendResult",
+    "BufferedWriter",
+    "EventFilter",
+    "EventStore",
+    "MemoryEventStore",
+    "SQLiteEventStore",
+    "SessionInfo",
+    "SessionStatus",
+    "StreamStats",
+    "VerifyReport",
+    "build_manifest",
+    "config_hash",
+    "lifecycle_stream",
+    "open_sqlite_store",
+    "redact",
+]

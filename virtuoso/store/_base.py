@@ -1,0 +1,177 @@
+"""What every event store backend shares: validation, sessions, writers, recovery."""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import Any
+
+from virtuoso.errors import SessionError, StoreClosedError, UsageError
+from virtuoso.events import Event, EventIdFactory, SessionEnded, SessionStarted
+from virtuoso.store._manifest import build_manifest, session_id_for
+from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
+from virtuoso.store._rows import Catalog, ExpectedVersion
+from virtuoso.store._writer import BufferedWriter
+
+log = logging.getLogger("virtuoso.store")
+
+
+def lifecycle_stream(session_id: str) -> str:
+    """The stream holding a session's SessionStarted and SessionEnded events."""
+    return f"system:{session_id}:lifecycle"
+
+
+class BaseStore(ABC):
+    """The EventStore port. Backends implement the underscored primitives.
+
+    Every backend passes the same contract suite (``tests/contract``).
+    """
+
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+        self._closed = False
+        self._writers: list[BufferedWriter] = []
+        self.recovered: list[str] = []
+        """Ids of sessions this store marked ``crashed`` when it was opened."""
+
+    # -- the port ------------------------------------------------------------------
+
+    async def append(self, events: Iterable[Event], expected_version: ExpectedVersion = None) -> AppendResult:
+        """Append ``events`` atomically, in order, in one transaction.
+
+        ``expected_version`` (an int for a single-stream batch, or a mapping
+        stream -> version) must equal the streams' current versions, else
+        :class:`~virtuoso.errors.ConcurrencyError` and nothing is written.
+        Events whose id is already stored are skipped and counted as duplicates.
+        """
+        batch = events if isinstance(events, list) else list(events)
+        self._check_open()
+        if not batch:
+            return AppendResult(0, 0)
+        self._catalog.check_registered(batch)
+        return await self._append(batch, expected_version)
+
+    async def read(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[Event]:
+        """Events matching ``flt`` one by one, in position order (read in chunks)."""
+        async for chunk in self.read_chunks(flt, chunk_size):
+            for event in chunk:
+                yield event
+
+    @abstractmethod
+    def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[list[Event]]:
+        """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
+
+    @abstractmethod
+    async def max_position(self) -> int:
+        """The position of the newest event, 0 for an empty log."""
+
+    @abstractmethod
+    async def stream_version(self, stream: str) -> int:
+        """The version of the newest event of ``stream``, 0 when it has none."""
+
+    @abstractmethod
+    async def sessions(self) -> list[SessionInfo]:
+        """Every session, oldest first."""
+
+    @abstractmethod
+    async def verify(self) -> VerifyReport:
+        """Check the hash chain and bookkeeping; report the first problem."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Flush buffered writers and release the store."""
+
+    def writer(self, max_events: int = 5000, max_delay_s: float = 0.05) -> BufferedWriter:
+        """A buffered writer committing every ``max_events`` events or ``max_delay_s`` seconds."""
+        self._check_open()
+        buffered = BufferedWriter(self, max_events=max_events, max_delay_s=max_delay_s)
+        self._writers.append(buffered)
+        return buffered
+
+    async def session(self, session_id: str) -> SessionInfo:
+        """One session by id (a unique prefix of at least 4 characters is enough)."""
+        matches = [s for s in await self.sessions() if s.id == session_id]
+        if not matches and len(session_id) >= 4:
+            matches = [s for s in await self.sessions() if s.id.startswith(session_id)]
+        if len(matches) != 1:
+            what = "no session" if not matches else f"{len(matches)} sessions"
+            raise SessionError(f"{what} with id {session_id!r}")
+        return matches[0]
+
+    async def begin_session(
+        self,
+        name: str,
+        source: str,
+        *,
+        started_ns: int,
+        symbols: Sequence[str] = (),
+        channels: Sequence[str] = (),
+        config: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> SessionInfo:
+        """Open a session and log its SessionStarted event.
+
+        The manifest holds the Virtuoso, ccxt and Python versions and the config
+        with secrets redacted, plus the config's hash. The id defaults to a hash
+        of source, name and start time, so it is deterministic.
+        """
+        manifest = build_manifest(config or {})
+        info = SessionInfo(
+            id=session_id or session_id_for(source, name, started_ns),
+            name=name, source=source, symbols=tuple(symbols), channels=tuple(channels),
+            manifest=manifest, config_hash=manifest["config_hash"], started_ns=started_ns,
+            ended_ns=None, status="open",
+        )
+        await self._insert_session(info)
+        started = SessionStarted(name, source, info.symbols, info.channels, info.config_hash)
+        await self.append([self._lifecycle_event(info.id, started_ns, started)])
+        return info
+
+    async def end_session(self, session_id: str, *, ended_ns: int, reason: str = "") -> SessionInfo:
+        """Close an open session and log its SessionEnded event."""
+        info = await self.session(session_id)
+        if info.status != "open":
+            raise SessionError(f"session {info.id} is {info.status}, not open")
+        await self._finish(info.id, ended_ns, "closed", reason)
+        return await self.session(info.id)
+
+    # -- shared machinery ----------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError("the store is closed")
+
+    def _lifecycle_event(self, session_id: str, ts: int, payload: SessionStarted | SessionEnded) -> Event:
+        ids = EventIdFactory(lifecycle_stream(session_id), start=0 if isinstance(payload, SessionStarted) else 1)
+        return Event(ids(ts), lifecycle_stream(session_id), ts, ts, session_id, payload)
+
+    async def _finish(self, session_id: str, ended_ns: int, status: SessionStatus, reason: str) -> None:
+        if status == "open":
+            raise UsageError("a session cannot be finished as 'open'")
+        await self.append([self._lifecycle_event(session_id, ended_ns, SessionEnded(status, reason))])
+        await self._update_session_end(session_id, ended_ns, status, reason)
+
+    async def _recover_abandoned(self) -> None:
+        for session_id, last_ts in await self._abandoned_sessions():
+            reason = "the recording process ended without closing the session"
+            await self._finish(session_id, last_ts, "crashed", reason)
+            self.recovered.append(session_id)
+            log.warning("session %s was left open by a process that is gone: marked crashed", session_id)
+
+    async def _close_writers(self) -> None:
+        writers, self._writers = self._writers, []
+        for buffered in writers:
+            await buffered.close()
+
+    @abstractmethod
+    async def _append(self, events: Sequence[Event], expected: ExpectedVersion) -> AppendResult: ...
+
+    @abstractmethod
+    async def _insert_session(self, info: SessionInfo) -> None: ...
+
+    @abstractmethod
+    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None: ...
+
+    @abstractmethod
+    async def _abandoned_sessions(self) -> list[tuple[str, int]]: ...

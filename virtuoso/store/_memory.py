@@ -1,0 +1,149 @@
+"""The in-memory event store: the same rows, catalog and chain as SQLite, in lists.
+
+It is the reference the contract suite holds SQLite to, and the fast store for
+unit tests. Nothing survives the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+
+from virtuoso.errors import ConcurrencyError, SessionError
+from virtuoso.events import REGISTRY, Event, TypeRegistry
+from virtuoso.store._base import BaseStore
+from virtuoso.store._chain import GENESIS, Row, batch_hash
+from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
+from virtuoso.store._rows import (
+    Catalog,
+    ExpectedVersion,
+    build_rows,
+    check_expected,
+    matches,
+    rows_to_events,
+    stream_stats_updates,
+    streams_of,
+    unique_by_id,
+    unknown_session_error,
+)
+
+
+class MemoryEventStore(BaseStore):
+    """An event store held in memory, behaving exactly like the SQLite one."""
+
+    def __init__(self, registry: TypeRegistry = REGISTRY) -> None:
+        super().__init__(Catalog(registry))
+        self._rows: list[Row] = []
+        self._ids: set[str] = set()
+        self._heads: dict[str, int] = {}
+        self._hashes: list[tuple[int, int, bytes]] = []
+        self._sessions: dict[str, SessionInfo] = {}
+        self._stats: dict[tuple[int, int], list[int]] = {}
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        """Flush buffered writers; the data stays readable until garbage-collected."""
+        if not self._closed:
+            await self._close_writers()
+            self._closed = True
+
+    async def _append(self, events: Sequence[Event], expected: ExpectedVersion) -> AppendResult:
+        async with self._lock:
+            self._register(events)
+            streams = streams_of(events)
+            try:
+                check_expected(expected, streams, self._heads)
+            except ConcurrencyError:
+                if all(e.id in self._ids for e in events):
+                    return AppendResult(0, len(events))
+                raise
+            fresh = unique_by_id(events, self._ids)
+            if not fresh:
+                return AppendResult(0, len(events))
+            heads = dict(self._heads)
+            first = len(self._rows) + 1
+            rows = build_rows(fresh, first, heads, self._catalog)
+            self._commit(rows, heads)
+            return AppendResult(len(rows), len(events) - len(fresh), first, rows[-1][0])
+
+    def _commit(self, rows: list[Row], heads: dict[str, int]) -> None:
+        previous = self._hashes[-1][2] if self._hashes else GENESIS
+        self._hashes.append((rows[0][0], rows[-1][0], batch_hash(previous, rows)))
+        self._rows.extend(rows)
+        self._ids.update(row[1] for row in rows)
+        self._heads = heads
+        for key, (count, low, high, first, last) in stream_stats_updates(rows).items():
+            entry = self._stats.setdefault(key, [0, low, high, first, last])
+            entry[0] += count
+            entry[1], entry[2], entry[4] = min(entry[1], low), max(entry[2], high), last
+
+    def _register(self, events: Sequence[Event]) -> None:
+        streams, kinds, sessions = self._catalog.missing(events)
+        if sessions:
+            raise unknown_session_error(sessions)
+        for name in streams:
+            self._catalog.add_stream(len(self._catalog.stream_ids) + 1, name)
+        for type_name, schema in kinds:
+            self._catalog.add_kind(len(self._catalog.kind_ids) + 1, type_name, schema)
+
+    async def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[list[Event]]:
+        """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
+        flt = flt or EventFilter()
+        self._check_open()
+        position = flt.after_position
+        while position < len(self._rows):
+            window = self._rows[position : position + chunk_size * 4]
+            position += len(window)
+            chunk = [e for e in rows_to_events(window, self._catalog) if matches(e, flt)]
+            for start in range(0, len(chunk), chunk_size):
+                yield chunk[start : start + chunk_size]
+            await asyncio.sleep(0)
+
+    async def max_position(self) -> int:
+        """The position of the newest event, 0 for an empty log."""
+        self._check_open()
+        return len(self._rows)
+
+    async def stream_version(self, stream: str) -> int:
+        """The version of the newest event of ``stream``, 0 when it has none."""
+        self._check_open()
+        return self._heads.get(stream, 0)
+
+    async def sessions(self) -> list[SessionInfo]:
+        """Every session, oldest first, with per-stream counts."""
+        self._check_open()
+        names = self._catalog.stream_names
+        out = []
+        for info in self._sessions.values():
+            seq = self._catalog.session_ids[info.id]
+            streams = {
+                names[stream]: StreamStats(*values)
+                for (session, stream), values in sorted(self._stats.items(), key=lambda kv: names[kv[0][1]])
+                if session == seq
+            }
+            out.append(replace(info, streams=streams))
+        return out
+
+    async def verify(self) -> VerifyReport:
+        """Recompute the chain over the held rows (they cannot be tampered with here)."""
+        self._check_open()
+        head = GENESIS
+        for first, last, stored in self._hashes:
+            head = batch_hash(head, self._rows[first - 1 : last])
+            if head != stored:
+                return VerifyReport(False, len(self._rows), len(self._hashes), head.hex(), first, "hash mismatch")
+        return VerifyReport(True, len(self._rows), len(self._hashes), head.hex())
+
+    async def _insert_session(self, info: SessionInfo) -> None:
+        if info.id in self._sessions:
+            raise SessionError(f"session {info.id} already exists")
+        self._sessions[info.id] = info
+        self._catalog.add_session(len(self._sessions), info.id)
+
+    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None:
+        info = self._sessions[session_id]
+        self._sessions[session_id] = replace(info, ended_ns=ended_ns, status=status, end_reason=reason)  # type: ignore[arg-type]
+
+    async def _abandoned_sessions(self) -> list[tuple[str, int]]:
+        return []

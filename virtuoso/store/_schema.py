@@ -1,0 +1,90 @@
+"""The SQLite schema, its version and the migrations between versions.
+
+``PRAGMA application_id`` marks a file as a Virtuoso event log and
+``PRAGMA user_version`` holds the schema version. A migration is a list of SQL
+statements run in one transaction; :data:`MIGRATIONS` maps each version to the
+statements that build it from the version before.
+"""
+
+from __future__ import annotations
+
+APPLICATION_ID = 0x56545344  # "VTSD"
+SCHEMA_VERSION = 1
+
+_APPEND_ONLY = "virtuoso: the event log is append-only"
+
+
+def _append_only_triggers(table: str) -> list[str]:
+    return [
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+    ]
+
+
+_V1 = [
+    """CREATE TABLE sessions (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        symbols TEXT NOT NULL,
+        channels TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        config_hash TEXT NOT NULL,
+        started_ns INTEGER NOT NULL,
+        ended_ns INTEGER,
+        status TEXT NOT NULL CHECK (status IN ('open', 'closed', 'crashed')),
+        end_reason TEXT NOT NULL DEFAULT '',
+        owner TEXT NOT NULL DEFAULT ''
+    )""",
+    """CREATE TABLE streams (
+        seq INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL DEFAULT 0
+    )""",
+    """CREATE TABLE kinds (
+        seq INTEGER PRIMARY KEY,
+        type TEXT NOT NULL,
+        schema INTEGER NOT NULL,
+        UNIQUE (type, schema)
+    )""",
+    """CREATE TABLE events (
+        position INTEGER PRIMARY KEY,
+        id TEXT NOT NULL,
+        stream INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        kind INTEGER NOT NULL,
+        ts_event INTEGER NOT NULL,
+        ts_recv INTEGER NOT NULL,
+        session INTEGER NOT NULL,
+        causation INTEGER,
+        payload BLOB NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX events_id ON events (id)",
+    "CREATE UNIQUE INDEX events_stream_version ON events (stream, version)",
+    """CREATE TABLE batches (
+        seq INTEGER PRIMARY KEY,
+        first_position INTEGER NOT NULL,
+        last_position INTEGER NOT NULL,
+        hash BLOB NOT NULL
+    )""",
+    """CREATE TABLE session_streams (
+        session INTEGER NOT NULL,
+        stream INTEGER NOT NULL,
+        events INTEGER NOT NULL,
+        first_ts_event INTEGER NOT NULL,
+        last_ts_event INTEGER NOT NULL,
+        first_position INTEGER NOT NULL,
+        last_position INTEGER NOT NULL,
+        PRIMARY KEY (session, stream)
+    )""",
+    *_append_only_triggers("events"),
+    *_append_only_triggers("batches"),
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1}
+"""Statements that bring a database from version ``n - 1`` to ``n``."""
+
+APPEND_ONLY_MESSAGE = _APPEND_ONLY

@@ -1,0 +1,374 @@
+"""The SQLite event store: one aiosqlite writer connection (WAL) and one reader."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+
+from virtuoso.errors import ConcurrencyError, DatabaseError, SessionError, StoreClosedError, UsageError
+from virtuoso.events import REGISTRY, Event, TypeRegistry
+from virtuoso.store._base import BaseStore
+from virtuoso.store._chain import GENESIS, batch_hash
+from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
+from virtuoso.store._owner import owner_alive, owner_token
+from virtuoso.store._rows import (
+    Catalog,
+    ExpectedVersion,
+    build_rows,
+    check_expected,
+    rows_to_events,
+    stream_stats_updates,
+    streams_of,
+    unique_by_id,
+    unknown_session_error,
+)
+from virtuoso.store._sqlite_io import check_identity, configure_writer, connect, migrate, translated
+from virtuoso.store._verify import verify_log
+
+Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
+
+_INSERT_EVENT = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)"
+_UPSERT_STATS = """INSERT INTO session_streams VALUES (?,?,?,?,?,?,?)
+    ON CONFLICT (session, stream) DO UPDATE SET
+        events = events + excluded.events,
+        first_ts_event = min(first_ts_event, excluded.first_ts_event),
+        last_ts_event = max(last_ts_event, excluded.last_ts_event),
+        last_position = excluded.last_position"""
+_SELECT = "SELECT position, id, stream, version, kind, ts_event, ts_recv, session, causation, payload FROM events"
+_ID_CHUNK = 500
+
+
+class _DuplicateIds(Exception):
+    """Internal: the insert hit an id that is already stored."""
+
+
+class SQLiteEventStore(BaseStore):
+    """The event log in one SQLite file. Open it with :func:`open_sqlite_store`."""
+
+    def __init__(self, path: Path, writer: aiosqlite.Connection | None, reader: aiosqlite.Connection, registry: TypeRegistry) -> None:
+        super().__init__(Catalog(registry))
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Flush open buffered writers, then close both connections."""
+        if self._closed:
+            return
+        await self._close_writers()
+        self._closed = True
+        if self._writer is not None:
+            await self._writer.close()
+        await self._reader.close()
+
+    def _db(self) -> aiosqlite.Connection:
+        if self._closed:
+            raise StoreClosedError(f"{self.path}: the store is closed")
+        if self._writer is None:
+            raise UsageError(f"{self.path}: opened read-only")
+        return self._writer
+
+    async def _load_catalog(self) -> None:
+        db = self._reader
+        with translated(self.path):
+            for seq, name in await db.execute_fetchall("SELECT seq, name FROM streams"):
+                self._catalog.add_stream(seq, name)
+            for seq, type_name, schema in await db.execute_fetchall("SELECT seq, type, schema FROM kinds"):
+                self._catalog.add_kind(seq, type_name, schema)
+            for seq, session_id in await db.execute_fetchall("SELECT seq, id FROM sessions"):
+                self._catalog.add_session(seq, session_id)
+
+    # -- appends -------------------------------------------------------------------
+
+    async def _append(self, events: Sequence[Event], expected: ExpectedVersion) -> AppendResult:
+        db = self._db()
+        known: set[str] = set()
+        for _ in range(2):
+            with translated(self.path):
+                await db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = await self._append_in_transaction(db, events, expected, known)
+                except _DuplicateIds:
+                    await db.execute("ROLLBACK")
+                    known = await self._existing_ids(events)
+                    continue
+                except BaseException:
+                    await db.execute("ROLLBACK")
+                    raise
+                await db.execute("COMMIT")
+                return result
+        raise AssertionError("unreachable: the second attempt knows every stored id")
+
+    async def _append_in_transaction(
+        self, db: aiosqlite.Connection, events: Sequence[Event], expected: ExpectedVersion, known: set[str]
+    ) -> AppendResult:
+        await self._ensure_catalog(db, events)
+        fresh = unique_by_id(events, known) if known else events
+        streams = streams_of(events)
+        heads = await self._heads(db, streams)
+        try:
+            check_expected(expected, streams, heads)
+        except ConcurrencyError:
+            if len(await self._existing_ids(events)) == len({e.id for e in events}):
+                return AppendResult(0, len(events))
+            raise
+        if not fresh:
+            return AppendResult(0, len(events))
+        return await self._insert(db, fresh, heads, duplicates=len(events) - len(fresh))
+
+    async def _insert(
+        self, db: aiosqlite.Connection, events: Sequence[Event], heads: dict[str, int], duplicates: int
+    ) -> AppendResult:
+        (max_row,) = await db.execute_fetchall("SELECT max(position) FROM events")
+        (hash_row,) = await db.execute_fetchall(
+            "SELECT (SELECT hash FROM batches ORDER BY seq DESC LIMIT 1)"
+        )
+        first = (max_row[0] or 0) + 1
+        rows = build_rows(events, first, heads, self._catalog)
+        try:
+            await db.executemany(_INSERT_EVENT, rows)
+        except sqlite3.IntegrityError as exc:
+            if "events.id" in str(exc):
+                raise _DuplicateIds from exc
+            raise
+        last = rows[-1][0]
+        digest = batch_hash(hash_row[0] or GENESIS, rows)
+        await db.execute("INSERT INTO batches (first_position, last_position, hash) VALUES (?,?,?)", (first, last, digest))
+        ids = self._catalog.stream_ids
+        await db.executemany("UPDATE streams SET version = ? WHERE seq = ?", [(v, ids[s]) for s, v in heads.items()])
+        stats = stream_stats_updates(rows)
+        await db.executemany(_UPSERT_STATS, [(*key, *values) for key, values in stats.items()])
+        return AppendResult(len(rows), duplicates, first, last)
+
+    async def _heads(self, db: aiosqlite.Connection, streams: Sequence[str]) -> dict[str, int]:
+        ids = self._catalog.stream_ids
+        marks = ",".join("?" * len(streams))
+        rows = await db.execute_fetchall(
+            f"SELECT name, version FROM streams WHERE seq IN ({marks})", [ids[s] for s in streams]
+        )
+        return {name: version for name, version in rows}
+
+    async def _ensure_catalog(self, db: aiosqlite.Connection, events: Sequence[Event]) -> None:
+        streams, kinds, sessions = self._catalog.missing(events)
+        if sessions:
+            await self._reload_sessions(db)
+            _, _, sessions = self._catalog.missing(events)
+            if sessions:
+                raise unknown_session_error(sessions)
+        for name in streams:
+            await db.execute("INSERT OR IGNORE INTO streams (name) VALUES (?)", (name,))
+            ((seq,),) = await db.execute_fetchall("SELECT seq FROM streams WHERE name = ?", (name,))
+            self._catalog.add_stream(seq, name)
+        for type_name, schema in kinds:
+            await db.execute("INSERT OR IGNORE INTO kinds (type, schema) VALUES (?, ?)", (type_name, schema))
+            ((seq,),) = await db.execute_fetchall(
+                "SELECT seq FROM kinds WHERE type = ? AND schema = ?", (type_name, schema)
+            )
+            self._catalog.add_kind(seq, type_name, schema)
+
+    async def _reload_sessions(self, db: aiosqlite.Connection) -> None:
+        for seq, session_id in await db.execute_fetchall("SELECT seq, id FROM sessions"):
+            self._catalog.add_session(seq, session_id)
+
+    async def _existing_ids(self, events: Sequence[Event]) -> set[str]:
+        ids = list(dict.fromkeys(e.id for e in events))
+        found: set[str] = set()
+        db = self._db()
+        for start in range(0, len(ids), _ID_CHUNK):
+            chunk = ids[start : start + _ID_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = await db.execute_fetchall(f"SELECT id FROM events WHERE id IN ({marks})", chunk)
+            found.update(row[0] for row in rows)
+        return found
+
+    # -- reads ---------------------------------------------------------------------
+
+    async def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[list[Event]]:
+        """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
+        flt = flt or EventFilter()
+        self._check_open()
+        query = await self._query(flt)
+        if query is None:
+            return
+        sql, params = query
+        after = flt.after_position
+        while True:
+            with translated(self.path):
+                rows = list(await self._reader.execute_fetchall(sql, (after, *params, chunk_size)))
+            if not rows:
+                return
+            yield await self._decode(rows)
+            after = rows[-1][0]
+            if len(rows) < chunk_size:
+                return
+
+    async def _decode(self, rows: list[Any]) -> list[Event]:
+        try:
+            return rows_to_events(rows, self._catalog)
+        except KeyError:
+            await self._load_catalog()
+            return rows_to_events(rows, self._catalog)
+
+    async def _query(self, flt: EventFilter) -> tuple[str, list[Any]] | None:
+        """SQL and parameters for ``flt`` (keyset paging on position), or None if nothing can match."""
+        await self._load_catalog()
+        where = ["position > ?"]
+        params: list[Any] = []
+        cat = self._catalog
+        if flt.session is not None:
+            if flt.session not in cat.session_ids:
+                return None
+            where.append("session = ?")
+            params.append(cat.session_ids[flt.session])
+        if flt.streams is not None:
+            seqs = [cat.stream_ids[s] for s in flt.streams if s in cat.stream_ids]
+            if not seqs:
+                return None
+            where.append(f"stream IN ({','.join(map(str, seqs))})")
+        if flt.types is not None:
+            kinds = [seq for seq, (name, _) in cat.kind_names.items() if name in flt.types]
+            if not kinds:
+                return None
+            where.append(f"kind IN ({','.join(map(str, kinds))})")
+        for column, op, value in (
+            ("ts_event", ">=", flt.start_ns),
+            ("ts_event", "<", flt.end_ns),
+            ("position", "<=", flt.until_position),
+        ):
+            if value is not None:
+                where.append(f"{column} {op} ?")
+                params.append(value)
+        return f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY position LIMIT ?", params
+
+    async def max_position(self) -> int:
+        """The position of the newest event, 0 for an empty log."""
+        self._check_open()
+        with translated(self.path):
+            ((value,),) = await self._reader.execute_fetchall("SELECT max(position) FROM events")
+        return int(value or 0)
+
+    async def stream_version(self, stream: str) -> int:
+        """The version of the newest event of ``stream``, 0 when it has none."""
+        self._check_open()
+        with translated(self.path):
+            rows = list(await self._reader.execute_fetchall("SELECT version FROM streams WHERE name = ?", (stream,)))
+        return int(rows[0][0]) if rows else 0
+
+    # -- sessions ------------------------------------------------------------------
+
+    async def _insert_session(self, info: SessionInfo) -> None:
+        db = self._db()
+        with translated(self.path):
+            try:
+                await db.execute(
+                    "INSERT INTO sessions (id, name, source, symbols, channels, manifest, config_hash,"
+                    " started_ns, status, owner) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        info.id, info.name, info.source, _json(list(info.symbols)), _json(list(info.channels)),
+                        _json(info.manifest), info.config_hash, info.started_ns, "open", owner_token(),
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise SessionError(f"{self.path}: session {info.id} already exists") from exc
+            await self._reload_sessions(db)
+
+    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None:
+        with translated(self.path):
+            await self._db().execute(
+                "UPDATE sessions SET status = ?, ended_ns = ?, end_reason = ? WHERE id = ?",
+                (status, ended_ns, reason, session_id),
+            )
+
+    async def sessions(self) -> list[SessionInfo]:
+        """Every session, oldest first, with per-stream counts."""
+        self._check_open()
+        with translated(self.path):
+            rows = await self._reader.execute_fetchall(
+                "SELECT seq, id, name, source, symbols, channels, manifest, config_hash, started_ns,"
+                " ended_ns, status, end_reason FROM sessions ORDER BY seq"
+            )
+            stats = await self._reader.execute_fetchall(
+                "SELECT ss.session, s.name, ss.events, ss.first_ts_event, ss.last_ts_event,"
+                " ss.first_position, ss.last_position FROM session_streams ss"
+                " JOIN streams s ON s.seq = ss.stream ORDER BY ss.session, s.name"
+            )
+        per_session: dict[int, dict[str, StreamStats]] = {}
+        for seq, name, *values in stats:
+            per_session.setdefault(seq, {})[name] = StreamStats(*values)
+        return [_session_info(row, per_session.get(row[0], {})) for row in rows]
+
+    async def _abandoned_sessions(self) -> list[tuple[str, int]]:
+        rows = await self._db().execute_fetchall(
+            "SELECT s.id, coalesce(max(ss.last_ts_event), s.started_ns), s.owner FROM sessions s"
+            " LEFT JOIN session_streams ss ON ss.session = s.seq WHERE s.status = 'open' GROUP BY s.seq"
+        )
+        return [(session_id, last_ts) for session_id, last_ts, owner in rows if not owner_alive(owner)]
+
+    # -- integrity -----------------------------------------------------------------
+
+    async def verify(self) -> VerifyReport:
+        """Walk the hash chain and the bookkeeping; report the first problem."""
+        self._check_open()
+        with translated(self.path):
+            return await verify_log(self._reader, self._catalog, self._load_catalog)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _session_info(row: Any, streams: dict[str, StreamStats]) -> SessionInfo:
+    _, sid, name, source, symbols, channels, manifest, config_hash, started, ended, status, reason = row
+    return SessionInfo(
+        sid, name, source, tuple(json.loads(symbols)), tuple(json.loads(channels)), json.loads(manifest),
+        config_hash, started, ended, status, reason, streams,
+    )
+
+
+async def open_sqlite_store(
+    path: str | Path,
+    *,
+    registry: TypeRegistry = REGISTRY,
+    readonly: bool = False,
+    synchronous: Synchronous = "NORMAL",
+) -> SQLiteEventStore:
+    """Open (creating if needed) the event log at ``path``.
+
+    Abandoned ``open`` sessions of dead processes on this host are marked
+    ``crashed`` (see :attr:`SQLiteEventStore.recovered`). ``synchronous="FULL"``
+    makes each commit survive power loss too; the default survives a killed process.
+    """
+    path = Path(path)
+    if synchronous not in ("NORMAL", "FULL", "EXTRA"):
+        raise UsageError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+    if readonly and not path.is_file():
+        raise DatabaseError(f"{path}: no event log there")
+    writer = None if readonly else await connect(path, readonly=False)
+    try:
+        if writer is not None:
+            version = await check_identity(writer, path)
+            await configure_writer(writer, path, synchronous)
+            await migrate(writer, path, version)
+        reader = await connect(path, readonly=True)
+    except BaseException:
+        if writer is not None:
+            await writer.close()
+        raise
+    store = SQLiteEventStore(path, writer, reader, registry)
+    try:
+        if readonly and await check_identity(reader, path) == 0:
+            raise DatabaseError(f"{path}: empty file, not an event log")
+        await store._load_catalog()
+        if writer is not None:
+            await store._recover_abandoned()
+    except BaseException:
+        await store.close()
+        raise
+    return store

@@ -1,0 +1,103 @@
+"""Opening a SQLite event log: identity checks, pragmas, migrations, error translation."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import aiosqlite
+
+from virtuoso.errors import (
+    AppendOnlyError,
+    CorruptDatabaseError,
+    NotAnEventLogError,
+    SchemaVersionError,
+    StoreError,
+)
+from virtuoso.store._schema import APPEND_ONLY_MESSAGE, APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+
+def translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
+    """Our error for a sqlite3 error raised while working on ``path``."""
+    text = str(exc)
+    if APPEND_ONLY_MESSAGE in text:
+        return AppendOnlyError(f"{path}: {text}")
+    if isinstance(exc, sqlite3.DatabaseError) and (
+        "not a database" in text or "malformed" in text or "corrupt" in text
+    ):
+        return CorruptDatabaseError(f"{path}: damaged or not a SQLite database ({text})")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path}: database is locked by another writer ({text})")
+    return StoreError(f"{path}: {text}")
+
+
+@contextmanager
+def translated(path: Path | str) -> Iterator[None]:
+    """Re-raise sqlite3 errors inside the block as our StoreError subclasses."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise translate(exc, path) from exc
+
+
+async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
+    """An aiosqlite connection in autocommit mode (transactions are explicit)."""
+    with translated(path):
+        if readonly:
+            db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+        else:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        await db.execute("PRAGMA busy_timeout = 10000")
+        return db
+
+
+async def _pragma(db: aiosqlite.Connection, name: str) -> int:
+    async with db.execute(f"PRAGMA {name}") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def check_identity(db: aiosqlite.Connection, path: Path) -> int:
+    """The schema version of ``path``; 0 for a new, empty file.
+
+    Raises NotAnEventLogError for another application's database and
+    SchemaVersionError for a newer schema than this version understands.
+    """
+    with translated(path):
+        tables = await db.execute_fetchall("SELECT count(*) FROM sqlite_master")
+        app_id = await _pragma(db, "application_id")
+        version = await _pragma(db, "user_version")
+    if app_id == 0 and version == 0 and list(tables)[0][0] == 0:
+        return 0
+    if app_id != APPLICATION_ID:
+        raise NotAnEventLogError(f"{path}: a SQLite database, but not a Virtuoso event log")
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"{path}: schema version {version} is newer than this Virtuoso understands ({SCHEMA_VERSION}); upgrade Virtuoso"
+        )
+    return version
+
+
+async def migrate(db: aiosqlite.Connection, path: Path, from_version: int) -> None:
+    """Bring the schema from ``from_version`` to :data:`SCHEMA_VERSION`, one step per transaction."""
+    with translated(path):
+        for version in range(from_version + 1, SCHEMA_VERSION + 1):
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in MIGRATIONS[version]:
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                await db.execute(f"PRAGMA user_version = {version}")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
+
+async def configure_writer(db: aiosqlite.Connection, path: Path, synchronous: str) -> None:
+    """WAL journal and the chosen durability level for the single writer connection."""
+    with translated(path):
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute(f"PRAGMA synchronous = {synchronous}")
