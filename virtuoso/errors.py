@@ -62,9 +62,7 @@ class ConcurrencyError(StoreError):
     """A stream's current version differs from the version the caller expected."""
 
     def __init__(self, stream: str, expected: int, actual: int) -> None:
-        super().__init__(
-            f"stream {stream!r} is at version {actual}, expected {expected}; nothing written"
-        )
+        super().__init__(f"stream {stream!r} is at version {actual}, expected {expected}; nothing written")
         self.stream = stream
         self.expected = expected
         self.actual = actual

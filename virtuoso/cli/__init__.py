@@ -1,6 +1,8 @@
 """Command-line interface (``virtuoso --help``). Nothing in the library imports this."""
 
 from virtuoso.cli._app import app
+from virtuoso.cli._demo import demo
+from virtuoso.cli._sessions import sessions_app
 
 
 def main() -> None:
@@ -8,4 +10,11 @@ def main() -> None:
     app()
 
 
+app.add_typer(sessions_app, name="sessions")
+app.command("demo")(demo)
+
 __all__ = ["app", "main"]
+
+from virtuoso.cli._bench import bench  # noqa: E402
+
+app.command("bench")(bench)

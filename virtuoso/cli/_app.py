@@ -6,12 +6,14 @@ Errors are one red line on stderr and a non-zero exit; ``--debug`` shows the tra
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from virtuoso.errors import VirtuosoError
 
@@ -36,7 +38,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``message`` as the one-line error and return the Exit to raise."""
-    err_console.print(f"[red]error:[/red] {message}", markup=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", markup=True)
     return typer.Exit(code)
 
 
@@ -52,6 +54,4 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
 
 def print_json(value: Any) -> None:
     """Print ``value`` as JSON on stdout (no colour, no wrapping)."""
-    import json
-
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")

@@ -8,7 +8,8 @@ import msgspec
 
 from virtuoso.events._registry import Payload
 
-_ENCODER = msgspec.json.Encoder(order="deterministic")
+PAYLOAD_ENCODER = msgspec.json.Encoder(order="deterministic")
+"""The one encoder of stored payloads (compact JSON, dict keys sorted)."""
 
 
 class Event(msgspec.Struct, frozen=True, gc=False):
@@ -55,7 +56,7 @@ class Event(msgspec.Struct, frozen=True, gc=False):
 
 def encode_payload(payload: Payload) -> bytes:
     """The stored form of a payload: compact JSON, fields in declaration order."""
-    return _ENCODER.encode(payload)
+    return PAYLOAD_ENCODER.encode(payload)
 
 
 def stream_name(exchange: str, symbol: str, channel: str) -> str:
@@ -78,7 +79,7 @@ class EventIdFactory:
     True
     """
 
-    __slots__ = ("_prefix", "_counter")
+    __slots__ = ("_counter", "_prefix")
 
     def __init__(self, namespace: str, start: int = 0) -> None:
         self._prefix = f"{zlib.crc32(namespace.encode()):08x}"

@@ -102,6 +102,10 @@ class TypeRegistry:
         except KeyError:
             raise UnknownEventType(type_name, 0) from None
 
+    def current(self, type_name: str) -> type[Payload] | None:
+        """The class registered for ``type_name``, or None."""
+        return self._classes.get(type_name)
+
     def names(self) -> list[str]:
         """Registered type names, sorted."""
         return sorted(self._classes)

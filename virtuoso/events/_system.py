@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+import msgspec
+
 from virtuoso.events._registry import Payload, event_type
 
 
@@ -54,4 +56,4 @@ class Note(Payload, frozen=True, gc=False):
 
     message: str
     level: Literal["info", "warning", "error"] = "info"
-    data: dict[str, str] = {}
+    data: dict[str, str] = msgspec.field(default_factory=dict)

@@ -11,7 +11,7 @@ from virtuoso.errors import SessionError, StoreClosedError, UsageError
 from virtuoso.events import Event, EventIdFactory, SessionEnded, SessionStarted
 from virtuoso.store._manifest import build_manifest, session_id_for
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
-from virtuoso.store._rows import Catalog, ExpectedVersion
+from virtuoso.store._rows import Catalog, Columns, ExpectedVersion
 from virtuoso.store._writer import BufferedWriter
 
 log = logging.getLogger("virtuoso.store")
@@ -49,8 +49,9 @@ class BaseStore(ABC):
         self._check_open()
         if not batch:
             return AppendResult(0, 0)
-        self._catalog.check_registered(batch)
-        return await self._append(batch, expected_version)
+        columns = Columns.of(batch)
+        self._catalog.check_registered(columns)
+        return await self._append(columns, expected_version)
 
     async def read(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[Event]:
         """Events matching ``flt`` one by one, in position order (read in chunks)."""
@@ -119,9 +120,15 @@ class BaseStore(ABC):
         manifest = build_manifest(config or {})
         info = SessionInfo(
             id=session_id or session_id_for(source, name, started_ns),
-            name=name, source=source, symbols=tuple(symbols), channels=tuple(channels),
-            manifest=manifest, config_hash=manifest["config_hash"], started_ns=started_ns,
-            ended_ns=None, status="open",
+            name=name,
+            source=source,
+            symbols=tuple(symbols),
+            channels=tuple(channels),
+            manifest=manifest,
+            config_hash=manifest["config_hash"],
+            started_ns=started_ns,
+            ended_ns=None,
+            status="open",
         )
         await self._insert_session(info)
         started = SessionStarted(name, source, info.symbols, info.channels, info.config_hash)
@@ -165,7 +172,7 @@ class BaseStore(ABC):
             await buffered.close()
 
     @abstractmethod
-    async def _append(self, events: Sequence[Event], expected: ExpectedVersion) -> AppendResult: ...
+    async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult: ...
 
     @abstractmethod
     async def _insert_session(self, info: SessionInfo) -> None: ...

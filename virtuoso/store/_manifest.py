@@ -11,7 +11,19 @@ from typing import Any
 
 import msgspec
 
-_SECRET_KEY = re.compile(r"(api_?key|secret|passw(or)?d|token|private_?key|passphrase|uid)", re.I)
+# Judged by words, so "clientSecret" and "host_token" are secrets while
+# "minLiquidity" (which merely contains "uid") and "tokenBucket" are not.
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_SECRET_NAMES = {"apikey", "uid", "login", "twofa", "privatekey", "walletaddress", "secretkey", "apisecret"}
+_SECRET_LAST_WORDS = {"secret", "password", "passwd", "passphrase", "token"}
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether a config key names a credential (ccxt's fields and common spellings)."""
+    words = [w.lower() for w in _WORDS.findall(key)]
+    return bool(words) and ("".join(words) in _SECRET_NAMES or words[-1] in _SECRET_LAST_WORDS)
+
+
 REDACTED = "***"
 _CANONICAL = msgspec.json.Encoder(order="sorted")
 
@@ -22,7 +34,7 @@ def redact(config: Mapping[str, Any]) -> dict[str, Any]:
     Keys that look like credentials (``apiKey``, ``secret``, ``password``, ``token``,
     ...) never reach the log, at any nesting depth.
     """
-    return {k: REDACTED if _SECRET_KEY.search(str(k)) else _redact_value(v) for k, v in config.items()}
+    return {k: REDACTED if is_secret_key(str(k)) else _redact_value(v) for k, v in config.items()}
 
 
 def _redact_value(value: Any) -> Any:

@@ -7,7 +7,7 @@ unit tests. Nothing survives the process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from virtuoso.errors import ConcurrencyError, SessionError
@@ -16,14 +16,16 @@ from virtuoso.store._base import BaseStore
 from virtuoso.store._chain import GENESIS, Row, batch_hash
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
 from virtuoso.store._rows import (
+    Batch,
     Catalog,
+    Columns,
     ExpectedVersion,
-    build_rows,
+    StatsUpdate,
+    build_batch,
     check_expected,
     matches,
     rows_to_events,
     stream_stats_updates,
-    streams_of,
     unique_by_id,
     unknown_session_error,
 )
@@ -48,40 +50,44 @@ class MemoryEventStore(BaseStore):
             await self._close_writers()
             self._closed = True
 
-    async def _append(self, events: Sequence[Event], expected: ExpectedVersion) -> AppendResult:
+    async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
+        events = columns.events
         async with self._lock:
-            self._register(events)
-            streams = streams_of(events)
+            streams, kinds, sessions = self._catalog.missing(columns)
+            if sessions:
+                raise unknown_session_error(sessions)
             try:
-                check_expected(expected, streams, self._heads)
+                check_expected(expected, columns.distinct_streams(), self._heads)
             except ConcurrencyError:
-                if all(e.id in self._ids for e in events):
-                    return AppendResult(0, len(events))
-                raise
+                if not all(e.id in self._ids for e in events):
+                    raise
+                self._number(streams, kinds)
+                return AppendResult(0, len(events))
+            self._number(streams, kinds)
             fresh = unique_by_id(events, self._ids)
             if not fresh:
                 return AppendResult(0, len(events))
             heads = dict(self._heads)
             first = len(self._rows) + 1
-            rows = build_rows(fresh, first, heads, self._catalog)
-            self._commit(rows, heads)
-            return AppendResult(len(rows), len(events) - len(fresh), first, rows[-1][0])
+            fresh_columns = Columns.of(fresh)
+            batch = build_batch(fresh_columns, first, heads, self._catalog)
+            self._commit(batch, heads, stream_stats_updates(batch, fresh_columns))
+            return AppendResult(len(batch), len(events) - len(fresh), first, batch.last_position)
 
-    def _commit(self, rows: list[Row], heads: dict[str, int]) -> None:
+    def _commit(self, batch: Batch, heads: dict[str, int], stats: StatsUpdate) -> None:
         previous = self._hashes[-1][2] if self._hashes else GENESIS
-        self._hashes.append((rows[0][0], rows[-1][0], batch_hash(previous, rows)))
+        self._hashes.append((batch.first_position, batch.last_position, batch_hash(previous, batch.columns)))
+        rows = batch.rows()
         self._rows.extend(rows)
         self._ids.update(row[1] for row in rows)
         self._heads = heads
-        for key, (count, low, high, first, last) in stream_stats_updates(rows).items():
+        for key, (count, low, high, first, last) in stats.items():
             entry = self._stats.setdefault(key, [0, low, high, first, last])
             entry[0] += count
             entry[1], entry[2], entry[4] = min(entry[1], low), max(entry[2], high), last
 
-    def _register(self, events: Sequence[Event]) -> None:
-        streams, kinds, sessions = self._catalog.missing(events)
-        if sessions:
-            raise unknown_session_error(sessions)
+    def _number(self, streams: list[str], kinds: list[tuple[str, int]]) -> None:
+        # Same numbering as SQLite's: new names in sorted order, max + 1 each.
         for name in streams:
             self._catalog.add_stream(len(self._catalog.stream_ids) + 1, name)
         for type_name, schema in kinds:
@@ -130,7 +136,7 @@ class MemoryEventStore(BaseStore):
         self._check_open()
         head = GENESIS
         for first, last, stored in self._hashes:
-            head = batch_hash(head, self._rows[first - 1 : last])
+            head = batch_hash(head, list(zip(*self._rows[first - 1 : last], strict=True)))
             if head != stored:
                 return VerifyReport(False, len(self._rows), len(self._hashes), head.hex(), first, "hash mismatch")
         return VerifyReport(True, len(self._rows), len(self._hashes), head.hex())

@@ -101,7 +101,11 @@ class SessionInfo:
 
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
-    """Result of walking the hash chain. ``ok`` is False at the first problem found."""
+    """Result of walking the hash chain. ``ok`` is False at the first problem found.
+
+    ``events`` and ``batches`` count what was found intact before that problem;
+    ``head`` is the hash of the last intact batch.
+    """
 
     ok: bool
     events: int

@@ -7,15 +7,62 @@ causation, payload)`` where stream, kind and session are small integers from the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
+
+import msgspec
 
 from virtuoso.errors import ConcurrencyError, SessionError, UsageError
-from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry, encode_payload
+from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry
+from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store._chain import Row
 from virtuoso.store._models import EventFilter
 
 ExpectedVersion = int | Mapping[str, int] | None
+
+_ENCODE = PAYLOAD_ENCODER.encode
+_IDS = attrgetter("id")
+_STREAMS = attrgetter("stream")
+_TS_EVENT = attrgetter("ts_event")
+_TS_RECV = attrgetter("ts_recv")
+_SESSIONS = attrgetter("session")
+_CAUSATION = attrgetter("causation")
+_PAYLOAD = attrgetter("payload")
+
+
+@dataclass(slots=True)
+class Columns:
+    """The per-event fields of a batch that appends look at, each extracted once."""
+
+    events: Sequence[Event]
+    streams: list[str]
+    sessions: list[str]
+    payloads: list[Payload]
+    classes: list[type[Payload]]
+    ts_events: list[int]
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> Columns:
+        """Extract the columns of ``events`` (C-level maps: this is the append hot path)."""
+        payloads = list(map(_PAYLOAD, events))
+        return cls(
+            events,
+            list(map(_STREAMS, events)),
+            list(map(_SESSIONS, events)),
+            payloads,
+            list(map(type, payloads)),
+            list(map(_TS_EVENT, events)),
+        )
+
+    def distinct_streams(self) -> list[str]:
+        """Stream names in first-seen order."""
+        return list(dict.fromkeys(self.streams))
+
+    def single(self, column: list[Any]) -> bool:
+        """Whether every value of ``column`` is the same."""
+        return column.count(column[0]) == len(column)
 
 
 @dataclass
@@ -42,18 +89,28 @@ class Catalog:
         self.kind_ids[(type_name, schema)] = seq
         self.kind_names[seq] = (type_name, schema)
 
+    def forget_uncommitted(self) -> None:
+        """Drop stream and kind numbers (a rolled-back transaction may have made some)."""
+        self.stream_ids.clear()
+        self.stream_names.clear()
+        self.kind_ids.clear()
+        self.kind_names.clear()
+        self.kinds.clear()
+        self._class_kinds.clear()
+
     def add_session(self, seq: int, session_id: str) -> None:
         """Learn that session ``session_id`` is number ``seq``."""
         self.session_ids[session_id] = seq
         self.session_names[seq] = session_id
 
-    def kind_of(self, payload_class: type[Payload]) -> int:
-        """The kind number of a payload class (it must be known to the catalog)."""
-        seq = self._class_kinds.get(payload_class)
-        if seq is None:
-            seq = self.kind_ids[(payload_class.TYPE, payload_class.SCHEMA)]
-            self._class_kinds[payload_class] = seq
-        return seq
+    def class_kind_ids(self) -> Mapping[type[Payload], int]:
+        """Kind numbers by payload class, for every class whose kind is known."""
+        if len(self._class_kinds) != len(self.kind_ids):
+            for type_name, schema in self.kind_ids:
+                cls = self.registry.current(type_name)
+                if cls is not None and schema == cls.SCHEMA:
+                    self._class_kinds[cls] = self.kind_ids[(type_name, schema)]
+        return self._class_kinds
 
     def decoder(self, kind_seq: int, position: int) -> Kind:
         """The decoding recipe for stored kind number ``kind_seq``."""
@@ -64,17 +121,17 @@ class Catalog:
             self.kinds[kind_seq] = kind
         return kind
 
-    def missing(self, events: Sequence[Event]) -> tuple[list[str], list[tuple[str, int]], list[str]]:
-        """Streams, kinds and sessions used by ``events`` that have no number yet."""
-        streams = {e.stream for e in events} - self.stream_ids.keys()
-        classes = {type(e.payload) for e in events} - self._class_kinds.keys()
+    def missing(self, columns: Columns) -> tuple[list[str], list[tuple[str, int]], list[str]]:
+        """Streams, kinds and sessions used by a batch that have no number yet."""
+        streams = set(columns.streams) - self.stream_ids.keys()
+        classes = set(columns.classes) - self._class_kinds.keys()
         kinds = {(c.TYPE, c.SCHEMA) for c in classes} - self.kind_ids.keys()
-        sessions = {e.session for e in events} - self.session_ids.keys()
+        sessions = set(columns.sessions) - self.session_ids.keys()
         return sorted(streams), sorted(kinds), sorted(sessions)
 
-    def check_registered(self, events: Iterable[Event]) -> None:
+    def check_registered(self, columns: Columns) -> None:
         """Refuse payload classes the registry does not know under their name."""
-        for cls in {type(e.payload) for e in events}:
+        for cls in set(columns.classes) - self._class_kinds.keys():
             if self.registry.class_for(cls.TYPE) is not cls:
                 raise UsageError(f"{cls.__qualname__} is not the registered class for {cls.TYPE!r}")
 
@@ -82,11 +139,6 @@ class Catalog:
 def unknown_session_error(sessions: Sequence[str]) -> SessionError:
     """The error for events that name sessions the store does not hold."""
     return SessionError(f"unknown session(s) {', '.join(sessions)}: begin_session() first")
-
-
-def streams_of(events: Sequence[Event]) -> list[str]:
-    """Distinct stream names of ``events`` in first-seen order."""
-    return list(dict.fromkeys(e.stream for e in events))
 
 
 def check_expected(expected: ExpectedVersion, streams: Sequence[str], heads: Mapping[str, int]) -> None:
@@ -114,80 +166,171 @@ def unique_by_id(events: Sequence[Event], known: set[str]) -> list[Event]:
     return fresh
 
 
-def build_rows(events: Sequence[Event], next_position: int, heads: dict[str, int], catalog: Catalog) -> list[Row]:
-    """Rows for ``events`` taking positions from ``next_position``; advances ``heads``."""
-    rows: list[Row] = []
-    append = rows.append
-    stream_ids = catalog.stream_ids
-    session_ids = catalog.session_ids
-    kind_of = catalog.kind_of
-    encode = encode_payload
-    position = next_position
-    for event in events:
-        stream = event.stream
+_INSERT_ROW = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)"
+
+
+@dataclass(slots=True)
+class Batch:
+    """A batch ready to insert, held as its ten stored columns (see ``Row``).
+
+    ``run`` is ``(stream, kind, session)`` when every event shares them (the
+    usual recorder batch); then the insert binds six values a row instead of ten
+    and SQLite derives the version from the position.
+    """
+
+    columns: list[list[Any]]
+    run: tuple[int, int, int] | None
+    version_offset: int
+
+    @property
+    def first_position(self) -> int:
+        """Position of the batch's first event."""
+        first: int = self.columns[0][0]
+        return first
+
+    @property
+    def last_position(self) -> int:
+        """Position of the batch's last event."""
+        last: int = self.columns[0][-1]
+        return last
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def insert_sql(self) -> str:
+        """The INSERT statement for :meth:`params` (numbers only are inlined)."""
+        if self.run is None:
+            return _INSERT_ROW
+        stream, kind, session = self.run
+        return (
+            f"INSERT INTO events VALUES (?1, ?2, {stream:d}, ?1 - {self.version_offset:d}, {kind:d},"
+            f" ?3, ?4, {session:d}, ?5, ?6)"
+        )
+
+    def params(self) -> Iterator[tuple[Any, ...]]:
+        """One parameter tuple per event, lazily."""
+        c = self.columns
+        if self.run is None:
+            return zip(*c, strict=True)
+        return zip(c[0], c[1], c[5], c[6], c[8], c[9], strict=True)
+
+    def rows(self) -> list[Row]:
+        """The stored rows."""
+        return list(zip(*self.columns, strict=True))
+
+
+def build_batch(columns: Columns, next_position: int, heads: dict[str, int], catalog: Catalog) -> Batch:
+    """The batch for ``columns`` taking positions from ``next_position``; advances ``heads``.
+
+    Built column by column with C-level ``map``: this is the hot path of every
+    append, and a per-event Python loop costs twice as much.
+    """
+    events = columns.events
+    count = len(events)
+    head = heads.get(columns.streams[0], 0)
+    stored = [
+        list(range(next_position, next_position + count)),
+        list(map(_IDS, events)),
+        _numbers(columns, columns.streams, catalog.stream_ids),
+        _versions(columns, heads),
+        _numbers(columns, columns.classes, catalog.class_kind_ids()),
+        columns.ts_events,
+        list(map(_TS_RECV, events)),
+        _numbers(columns, columns.sessions, catalog.session_ids),
+        list(map(_CAUSATION, events)),
+        list(map(_ENCODE, columns.payloads)),
+    ]
+    single = all(columns.single(c) for c in (columns.streams, columns.classes, columns.sessions))
+    run = (stored[2][0], stored[4][0], stored[7][0]) if single else None
+    return Batch(stored, run, next_position - head - 1)
+
+
+def _numbers(columns: Columns, keys: list[Any], numbers: Mapping[Any, int]) -> list[int]:
+    if columns.single(keys):
+        return [numbers[keys[0]]] * len(keys)
+    return list(map(numbers.__getitem__, keys))
+
+
+def _versions(columns: Columns, heads: dict[str, int]) -> list[int]:
+    streams = columns.streams
+    if columns.single(streams):
+        head = heads.get(streams[0], 0)
+        heads[streams[0]] = head + len(streams)
+        return list(range(head + 1, head + len(streams) + 1))
+    versions = []
+    for stream in streams:
         version = heads.get(stream, 0) + 1
         heads[stream] = version
-        payload = event.payload
-        append(
-            (
-                position,
-                event.id,
-                stream_ids[stream],
-                version,
-                kind_of(type(payload)),
-                event.ts_event,
-                event.ts_recv,
-                session_ids[event.session],
-                event.causation,
-                encode(payload),
-            )
+        versions.append(version)
+    return versions
+
+
+def rows_to_events(rows: Sequence[Row], catalog: Catalog) -> list[Event]:
+    """Decode stored rows into events (upcasting old schemas).
+
+    Transposed and rebuilt with C-level ``map``: this is the hot path of every read.
+    """
+    if not rows:
+        return []
+    positions, ids, streams, versions, kinds, ts_events, ts_recvs, sessions, causations, payloads = zip(
+        *rows, strict=True
+    )
+    return list(
+        map(
+            Event,
+            ids,
+            map(catalog.stream_names.__getitem__, streams),
+            ts_events,
+            ts_recvs,
+            map(catalog.session_names.__getitem__, sessions),
+            _decode_payloads(positions, kinds, payloads, catalog),
+            causations,
+            versions,
+            positions,
         )
-        position += 1
-    return rows
+    )
 
 
-def rows_to_events(rows: Iterable[Row], catalog: Catalog) -> list[Event]:
-    """Decode stored rows into events (upcasting old schemas)."""
-    streams = catalog.stream_names
-    sessions = catalog.session_names
-    kinds = catalog.kinds
+def _decode_payloads(
+    positions: Sequence[int], kinds: Sequence[int], payloads: Sequence[bytes], catalog: Catalog
+) -> list[Payload]:
+    if kinds.count(kinds[0]) == len(kinds):
+        kind = catalog.decoder(kinds[0], positions[0])
+        if not kind.upcasters:
+            try:
+                return list(map(kind.decoder.decode, payloads))
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass  # decode one by one below to name the position at fault
     decoder = catalog.decoder
-    out: list[Event] = []
-    append = out.append
-    for position, event_id, stream, version, kind_seq, ts_event, ts_recv, session, causation, payload in rows:
-        kind = kinds.get(kind_seq) or decoder(kind_seq, position)
-        append(
-            Event(
-                event_id,
-                streams[stream],
-                ts_event,
-                ts_recv,
-                sessions[session],
-                kind.decode(payload, position),
-                causation,
-                version,
-                position,
-            )
-        )
-    return out
+    return [
+        decoder(kind, position).decode(payload, position)
+        for position, kind, payload in zip(positions, kinds, payloads, strict=True)
+    ]
 
 
-def stream_stats_updates(rows: Sequence[Row]) -> dict[tuple[int, int], list[int]]:
-    """Per (session, stream): [count, min ts, max ts, first position, last position]."""
-    stats: dict[tuple[int, int], list[int]] = {}
-    for row in rows:
-        key = (row[7], row[2])
-        ts = row[5]
-        entry = stats.get(key)
+StatsUpdate = dict[tuple[int, int], list[int]]
+"""Per (session number, stream number): [count, min ts_event, max ts_event, first position, last position]."""
+
+
+def stream_stats_updates(batch: Batch, columns: Columns) -> StatsUpdate:
+    """What a batch adds to the per-session, per-stream counts."""
+    positions = batch.columns[0]
+    if batch.run is not None:
+        ts = columns.ts_events
+        stream, _, session = batch.run
+        return {(session, stream): [len(positions), min(ts), max(ts), positions[0], positions[-1]]}
+    stats: StatsUpdate = {}
+    for position, stream, ts, session in zip(
+        positions, batch.columns[2], batch.columns[5], batch.columns[7], strict=True
+    ):
+        entry = stats.get((session, stream))
         if entry is None:
-            stats[key] = [1, ts, ts, row[0], row[0]]
+            stats[(session, stream)] = [1, ts, ts, position, position]
         else:
             entry[0] += 1
-            if ts < entry[1]:
-                entry[1] = ts
-            if ts > entry[2]:
-                entry[2] = ts
-            entry[4] = row[0]
+            entry[1] = min(entry[1], ts)
+            entry[2] = max(entry[2], ts)
+            entry[4] = position
     return stats
 
 

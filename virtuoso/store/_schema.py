@@ -14,12 +14,15 @@ SCHEMA_VERSION = 1
 _APPEND_ONLY = "virtuoso: the event log is append-only"
 
 
-def _append_only_triggers(table: str) -> list[str]:
+def _append_only_triggers(table: str, key: str) -> list[str]:
+    # INSERT OR REPLACE deletes the row it replaces without firing delete
+    # triggers, so inserts at or below the newest key are refused as well.
     return [
-        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+        f"CREATE TRIGGER {table}_no_overwrite BEFORE INSERT ON {table} "
+        f"WHEN NEW.{key} <= (SELECT max({key}) FROM {table}) "
         f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
-        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
-        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+        f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+        f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
     ]
 
 
@@ -80,8 +83,8 @@ _V1 = [
         last_position INTEGER NOT NULL,
         PRIMARY KEY (session, stream)
     )""",
-    *_append_only_triggers("events"),
-    *_append_only_triggers("batches"),
+    *_append_only_triggers("events", "position"),
+    *_append_only_triggers("batches", "seq"),
 ]
 
 MIGRATIONS: dict[int, list[str]] = {1: _V1}

@@ -18,12 +18,12 @@ from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, Strea
 from virtuoso.store._owner import owner_alive, owner_token
 from virtuoso.store._rows import (
     Catalog,
+    Columns,
     ExpectedVersion,
-    build_rows,
+    build_batch,
     check_expected,
     rows_to_events,
     stream_stats_updates,
-    streams_of,
     unique_by_id,
     unknown_session_error,
 )
@@ -32,7 +32,6 @@ from virtuoso.store._verify import verify_log
 
 Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
 
-_INSERT_EVENT = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)"
 _UPSERT_STATS = """INSERT INTO session_streams VALUES (?,?,?,?,?,?,?)
     ON CONFLICT (session, stream) DO UPDATE SET
         events = events + excluded.events,
@@ -50,7 +49,9 @@ class _DuplicateIds(Exception):
 class SQLiteEventStore(BaseStore):
     """The event log in one SQLite file. Open it with :func:`open_sqlite_store`."""
 
-    def __init__(self, path: Path, writer: aiosqlite.Connection | None, reader: aiosqlite.Connection, registry: TypeRegistry) -> None:
+    def __init__(
+        self, path: Path, writer: aiosqlite.Connection | None, reader: aiosqlite.Connection, registry: TypeRegistry
+    ) -> None:
         super().__init__(Catalog(registry))
         self.path = path
         self._writer = writer
@@ -64,9 +65,12 @@ class SQLiteEventStore(BaseStore):
             return
         await self._close_writers()
         self._closed = True
-        if self._writer is not None:
-            await self._writer.close()
         await self._reader.close()
+        if self._writer is not None:
+            # Fold the WAL back into the main file so a closed log is one self-contained file.
+            with translated(self.path):
+                await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await self._writer.close()
 
     def _db(self) -> aiosqlite.Connection:
         if self._closed:
@@ -87,79 +91,87 @@ class SQLiteEventStore(BaseStore):
 
     # -- appends -------------------------------------------------------------------
 
-    async def _append(self, events: Sequence[Event], expected: ExpectedVersion) -> AppendResult:
+    async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
         db = self._db()
         known: set[str] = set()
+        deduplicate = False
         for _ in range(2):
             with translated(self.path):
                 await db.execute("BEGIN IMMEDIATE")
                 try:
-                    result = await self._append_in_transaction(db, events, expected, known)
+                    result = await self._append_in_transaction(db, columns, expected, known if deduplicate else None)
                 except _DuplicateIds:
-                    await db.execute("ROLLBACK")
-                    known = await self._existing_ids(events)
+                    await self._rollback(db)
+                    known = await self._existing_ids(columns.events)
+                    deduplicate = True
                     continue
                 except BaseException:
-                    await db.execute("ROLLBACK")
+                    await self._rollback(db)
                     raise
                 await db.execute("COMMIT")
                 return result
         raise AssertionError("unreachable: the second attempt knows every stored id")
 
     async def _append_in_transaction(
-        self, db: aiosqlite.Connection, events: Sequence[Event], expected: ExpectedVersion, known: set[str]
+        self, db: aiosqlite.Connection, columns: Columns, expected: ExpectedVersion, known: set[str] | None
     ) -> AppendResult:
-        await self._ensure_catalog(db, events)
-        fresh = unique_by_id(events, known) if known else events
-        streams = streams_of(events)
-        heads = await self._heads(db, streams)
+        events = columns.events
+        await self._ensure_catalog(db, columns)
+        streams = columns.distinct_streams()
+        heads = await self._heads(db, [*streams, *_expected_streams(expected, streams)])
         try:
             check_expected(expected, streams, heads)
         except ConcurrencyError:
             if len(await self._existing_ids(events)) == len({e.id for e in events}):
                 return AppendResult(0, len(events))
             raise
-        if not fresh:
-            return AppendResult(0, len(events))
-        return await self._insert(db, fresh, heads, duplicates=len(events) - len(fresh))
+        if known is not None:
+            fresh = unique_by_id(events, known)
+            if not fresh:
+                return AppendResult(0, len(events))
+            columns = Columns.of(fresh)
+        return await self._insert(db, columns, heads, duplicates=len(events) - len(columns.events))
 
     async def _insert(
-        self, db: aiosqlite.Connection, events: Sequence[Event], heads: dict[str, int], duplicates: int
+        self, db: aiosqlite.Connection, columns: Columns, heads: dict[str, int], duplicates: int
     ) -> AppendResult:
         (max_row,) = await db.execute_fetchall("SELECT max(position) FROM events")
-        (hash_row,) = await db.execute_fetchall(
-            "SELECT (SELECT hash FROM batches ORDER BY seq DESC LIMIT 1)"
-        )
+        tip = list(await db.execute_fetchall("SELECT seq, hash FROM batches ORDER BY seq DESC LIMIT 1"))
+        batch_seq, previous = (tip[0][0] + 1, tip[0][1]) if tip else (1, GENESIS)
         first = (max_row[0] or 0) + 1
-        rows = build_rows(events, first, heads, self._catalog)
+        batch = build_batch(columns, first, heads, self._catalog)
         try:
-            await db.executemany(_INSERT_EVENT, rows)
+            await db.executemany(batch.insert_sql(), batch.params())
         except sqlite3.IntegrityError as exc:
             if "events.id" in str(exc):
                 raise _DuplicateIds from exc
             raise
-        last = rows[-1][0]
-        digest = batch_hash(hash_row[0] or GENESIS, rows)
-        await db.execute("INSERT INTO batches (first_position, last_position, hash) VALUES (?,?,?)", (first, last, digest))
+        last = batch.last_position
+        digest = batch_hash(previous, batch.columns)
+        await db.execute("INSERT INTO batches VALUES (?,?,?,?)", (batch_seq, first, last, digest))
         ids = self._catalog.stream_ids
         await db.executemany("UPDATE streams SET version = ? WHERE seq = ?", [(v, ids[s]) for s, v in heads.items()])
-        stats = stream_stats_updates(rows)
+        stats = stream_stats_updates(batch, columns)
         await db.executemany(_UPSERT_STATS, [(*key, *values) for key, values in stats.items()])
-        return AppendResult(len(rows), duplicates, first, last)
+        return AppendResult(len(batch), duplicates, first, last)
+
+    async def _rollback(self, db: aiosqlite.Connection) -> None:
+        await db.execute("ROLLBACK")
+        # Streams and kinds numbered inside the transaction are gone again.
+        self._catalog.forget_uncommitted()
+        await self._load_catalog()
 
     async def _heads(self, db: aiosqlite.Connection, streams: Sequence[str]) -> dict[str, int]:
-        ids = self._catalog.stream_ids
-        marks = ",".join("?" * len(streams))
-        rows = await db.execute_fetchall(
-            f"SELECT name, version FROM streams WHERE seq IN ({marks})", [ids[s] for s in streams]
-        )
-        return {name: version for name, version in rows}
+        names = list(dict.fromkeys(streams))
+        marks = ",".join("?" * len(names))
+        rows = await db.execute_fetchall(f"SELECT name, version FROM streams WHERE name IN ({marks})", names)
+        return dict(rows)  # type: ignore[arg-type]
 
-    async def _ensure_catalog(self, db: aiosqlite.Connection, events: Sequence[Event]) -> None:
-        streams, kinds, sessions = self._catalog.missing(events)
+    async def _ensure_catalog(self, db: aiosqlite.Connection, columns: Columns) -> None:
+        streams, kinds, sessions = self._catalog.missing(columns)
         if sessions:
             await self._reload_sessions(db)
-            _, _, sessions = self._catalog.missing(events)
+            _, _, sessions = self._catalog.missing(columns)
             if sessions:
                 raise unknown_session_error(sessions)
         for name in streams:
@@ -271,8 +283,16 @@ class SQLiteEventStore(BaseStore):
                     "INSERT INTO sessions (id, name, source, symbols, channels, manifest, config_hash,"
                     " started_ns, status, owner) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
-                        info.id, info.name, info.source, _json(list(info.symbols)), _json(list(info.channels)),
-                        _json(info.manifest), info.config_hash, info.started_ns, "open", owner_token(),
+                        info.id,
+                        info.name,
+                        info.source,
+                        _json(list(info.symbols)),
+                        _json(list(info.channels)),
+                        _json(info.manifest),
+                        info.config_hash,
+                        info.started_ns,
+                        "open",
+                        owner_token(),
                     ),
                 )
             except sqlite3.IntegrityError as exc:
@@ -320,6 +340,12 @@ class SQLiteEventStore(BaseStore):
             return await verify_log(self._reader, self._catalog, self._load_catalog)
 
 
+def _expected_streams(expected: ExpectedVersion, streams: Sequence[str]) -> list[str]:
+    if expected is None or isinstance(expected, int):
+        return []
+    return [s for s in expected if s not in streams]
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
@@ -327,9 +353,30 @@ def _json(value: Any) -> str:
 def _session_info(row: Any, streams: dict[str, StreamStats]) -> SessionInfo:
     _, sid, name, source, symbols, channels, manifest, config_hash, started, ended, status, reason = row
     return SessionInfo(
-        sid, name, source, tuple(json.loads(symbols)), tuple(json.loads(channels)), json.loads(manifest),
-        config_hash, started, ended, status, reason, streams,
+        sid,
+        name,
+        source,
+        tuple(json.loads(symbols)),
+        tuple(json.loads(channels)),
+        json.loads(manifest),
+        config_hash,
+        started,
+        ended,
+        status,
+        reason,
+        streams,
     )
+
+
+def _check_location(path: Path, *, readonly: bool) -> None:
+    # Checked before connecting: a failed aiosqlite connect leaves a worker thread
+    # that may print a stray traceback after our one-line error.
+    if path.is_dir():
+        raise DatabaseError(f"{path}: is a directory, not an event log")
+    if readonly and not path.is_file():
+        raise DatabaseError(f"{path}: no event log there")
+    if not path.parent.is_dir():
+        raise DatabaseError(f"{path}: folder {path.parent} does not exist")
 
 
 async def open_sqlite_store(
@@ -348,8 +395,7 @@ async def open_sqlite_store(
     path = Path(path)
     if synchronous not in ("NORMAL", "FULL", "EXTRA"):
         raise UsageError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
-    if readonly and not path.is_file():
-        raise DatabaseError(f"{path}: no event log there")
+    _check_location(path, readonly=readonly)
     writer = None if readonly else await connect(path, readonly=False)
     try:
         if writer is not None:

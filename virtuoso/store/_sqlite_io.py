@@ -42,11 +42,15 @@ def translated(path: Path | str) -> Iterator[None]:
         raise translate(exc, path) from exc
 
 
+def _readonly_uri(path: Path) -> str:
+    return f"{path.absolute().as_uri()}?mode=ro"
+
+
 async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
     """An aiosqlite connection in autocommit mode (transactions are explicit)."""
     with translated(path):
         if readonly:
-            db = await aiosqlite.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+            db = await aiosqlite.connect(_readonly_uri(path), uri=True, isolation_level=None)
         else:
             db = await aiosqlite.connect(path, isolation_level=None)
         await db.execute("PRAGMA busy_timeout = 10000")
@@ -69,13 +73,13 @@ async def check_identity(db: aiosqlite.Connection, path: Path) -> int:
         tables = await db.execute_fetchall("SELECT count(*) FROM sqlite_master")
         app_id = await _pragma(db, "application_id")
         version = await _pragma(db, "user_version")
-    if app_id == 0 and version == 0 and list(tables)[0][0] == 0:
+    if app_id == 0 and version == 0 and next(iter(tables))[0] == 0:
         return 0
     if app_id != APPLICATION_ID:
         raise NotAnEventLogError(f"{path}: a SQLite database, but not a Virtuoso event log")
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
-            f"{path}: schema version {version} is newer than this Virtuoso understands ({SCHEMA_VERSION}); upgrade Virtuoso"
+            f"{path}: schema version {version} is newer than this Virtuoso reads ({SCHEMA_VERSION}); upgrade Virtuoso"
         )
     return version
 

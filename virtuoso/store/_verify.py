@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import aiosqlite
 
 from virtuoso.errors import EventError
-from virtuoso.store._chain import GENESIS, BatchHasher
+from virtuoso.store._chain import GENESIS, BatchHasher, Row
 from virtuoso.store._models import VerifyReport
 from virtuoso.store._rows import Catalog, rows_to_events
 
@@ -38,8 +38,14 @@ async def verify_log(
         await walked.batches()
         await walked.bookkeeping()
     except _Broken as broken:
-        return VerifyReport(False, walked.events, walked.batch_count, walked.head.hex(), broken.position, broken.problem)
+        return VerifyReport(
+            False, walked.events, walked.batch_count, walked.head.hex(), broken.position, broken.problem
+        )
     return VerifyReport(True, walked.events, walked.batch_count, walked.head.hex())
+
+
+def _catalog_numbers(row: Row) -> tuple[int, int, int]:
+    return row[2], row[4], row[7]
 
 
 class _Walk:
@@ -60,40 +66,51 @@ class _Walk:
         async with self.db.execute("SELECT seq, first_position, last_position, hash FROM batches ORDER BY seq") as cur:
             async for seq, first, last, stored in cur:
                 if first != expected_first or last < first:
-                    raise _Broken(expected_first, f"batch {seq} covers {first}..{last}, expected to start at {expected_first}")
+                    raise _Broken(
+                        expected_first, f"batch {seq} covers {first}..{last}, expected to start at {expected_first}"
+                    )
                 self.head = await self._check_batch(seq, first, last, stored)
                 self.batch_count += 1
                 expected_first = last + 1
-        ((extra,),) = await self.db.execute_fetchall("SELECT count(*) FROM events WHERE position >= ?", (expected_first,))
+        ((extra,),) = await self.db.execute_fetchall(
+            "SELECT count(*) FROM events WHERE position >= ?", (expected_first,)
+        )
         if extra:
-            raise _Broken(expected_first, f"{extra} event(s) from position {expected_first} on belong to no committed batch")
+            raise _Broken(
+                expected_first, f"{extra} event(s) from position {expected_first} on belong to no committed batch"
+            )
 
     async def _check_batch(self, seq: int, first: int, last: int, stored: bytes) -> bytes:
         hasher = BatchHasher(self.head)
         expected = first
         for start in range(first, last + 1, _CHUNK):
-            rows = list(await self.db.execute_fetchall(_ROWS, (start, min(start + _CHUNK - 1, last))))
+            rows: list[Row] = list(await self.db.execute_fetchall(_ROWS, (start, min(start + _CHUNK - 1, last))))  # type: ignore[arg-type]
             for row in rows:
                 if row[0] != expected:
                     raise _Broken(expected, f"event {expected} is missing (batch {seq} covers {first}..{last})")
                 expected += 1
             self._decode(rows)
-            hasher.update(rows)
-            self.events += len(rows)
+            hasher.update_rows(rows)
         if expected != last + 1:
             raise _Broken(expected, f"event {expected} is missing (batch {seq} covers {first}..{last})")
         digest = hasher.digest()
         if digest != stored:
-            raise _Broken(first, f"batch {seq} (positions {first}..{last}) does not match its hash: content was changed")
+            raise _Broken(
+                first, f"batch {seq} (positions {first}..{last}) does not match its hash: content was changed"
+            )
+        self.events += last - first + 1
         return digest
 
-    def _decode(self, rows: list[tuple[object, ...]]) -> None:
+    def _decode(self, rows: list[Row]) -> None:
         try:
             rows_to_events(rows, self.catalog)
         except EventError as exc:
             raise _Broken(getattr(exc, "position", None), str(exc)) from exc
         except KeyError as exc:
-            raise _Broken(None, f"an event refers to an unknown stream, kind or session number {exc}") from exc
+            position = next(row[0] for row in rows if exc.args[0] in _catalog_numbers(row))
+            raise _Broken(
+                position, f"event {position} refers to an unknown stream, kind or session number {exc}"
+            ) from exc
 
     async def bookkeeping(self) -> None:
         actual = {
@@ -109,7 +126,9 @@ class _Walk:
         for seq, name, version in await self.db.execute_fetchall("SELECT seq, name, version FROM streams"):
             count, top = per_stream.get(seq, (0, 0))
             if not version == count == top:
-                raise _Broken(None, f"stream {name!r} says version {version} but holds {count} event(s) up to version {top}")
+                raise _Broken(
+                    None, f"stream {name!r} says version {version} but holds {count} event(s) up to version {top}"
+                )
         recorded = await self.db.execute_fetchall("SELECT session, stream, events FROM session_streams")
         for session, stream, counted in recorded:
             count = actual.pop((session, stream), (0, 0))[0]

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from virtuoso.errors import StoreClosedError
+from virtuoso.errors import StoreClosedError, UsageError
 from virtuoso.events import Event
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class BufferedWriter:
 
     def __init__(self, store: BaseStore, *, max_events: int = 5000, max_delay_s: float = 0.05) -> None:
         if max_events < 1 or max_delay_s < 0:
-            raise ValueError("max_events must be >= 1 and max_delay_s >= 0")
+            raise UsageError(f"max_events must be >= 1 and max_delay_s >= 0, not {max_events} and {max_delay_s}")
         self._store = store
         self._max_events = max_events
         self._max_delay_s = max_delay_s
@@ -62,8 +62,12 @@ class BufferedWriter:
     async def write_many(self, events: Iterable[Event]) -> None:
         """Queue several events; commits every full batch."""
         self._check()
-        for event in events:
-            self._buffer.append(event)
+        pending = events if isinstance(events, list) else list(events)
+        start = 0
+        while start < len(pending):
+            room = self._max_events - len(self._buffer)
+            self._buffer.extend(pending[start : start + room])
+            start += room
             if len(self._buffer) >= self._max_events:
                 await self._dispatch()
         if self._buffer and self._timer is None:
@@ -103,7 +107,7 @@ class BufferedWriter:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if not self._buffer or self._error is not None:
+        if not self._buffer:
             return
         if self._in_flight is not None and not self._in_flight.done():
             self._timer = asyncio.get_running_loop().call_later(self._max_delay_s, self._on_timer)
@@ -115,12 +119,12 @@ class BufferedWriter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if not self._buffer:
-            return
-        await self._wait_in_flight()
+        if self._buffer:
+            await self._wait_in_flight()
+            batch, self._buffer = self._buffer, []
+            self._in_flight = asyncio.ensure_future(self._commit(batch))
+        # A failed earlier batch is reported, but what came after it is still committed.
         self._raise_pending_error()
-        batch, self._buffer = self._buffer, []
-        self._in_flight = asyncio.ensure_future(self._commit(batch))
 
     async def _wait_in_flight(self) -> None:
         if self._in_flight is not None:

@@ -1,0 +1,40 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Everything else is a detail.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test install lint typecheck unit bench bench-quick clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project (idempotent)
+
+demo: $(STAMP)  ## build a small event log and show its sessions
+	$(BIN)/virtuoso demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check virtuoso tests benchmarks
+	$(BIN)/ruff format --check virtuoso tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench-quick: $(STAMP)
+	$(BIN)/virtuoso bench --quick
+
+test: lint typecheck unit bench-quick  ## lint, type-check, every test, and a quick benchmark smoke run
+
+bench: $(STAMP)  ## the full benchmark suite with ratios against raw baselines
+	$(BIN)/virtuoso bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks out

@@ -1,0 +1,110 @@
+"""The data the store benchmarks share: trade events, a log our store wrote, its raw rows.
+
+The baseline rows and table definition are read back from a log our store wrote
+from the same events, so the baseline inserts exactly the tuples our store
+inserts, into exactly our ``events`` table, whatever the store's row format
+becomes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import Scale
+from virtuoso.events import Event, EventIdFactory, Side, Trade, stream_name
+from virtuoso.store import SQLiteEventStore, open_sqlite_store
+
+SESSION_ID = "bench0000session"
+STREAM = stream_name("binance", "BTC/USDT", "trades")
+START_NS = 1_723_161_255_000_000_000
+CHUNK = 5000
+"""Rows per fetch for the raw reads, the store's default ``chunk_size``."""
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class TradeWorkload:
+    """What the store cases share: the scale, the trade events, and a log our store recorded from them."""
+
+    scale: Scale
+    events: list[Event]
+    log: Path
+
+
+def trade_events(count: int) -> list[Event]:
+    """``count`` small trades of one session on one stream, 1 ms apart, deterministic."""
+    ids = EventIdFactory(SESSION_ID)
+    events = []
+    for i in range(count):
+        ts = START_NS + i * 1_000_000
+        side: Side = "buy" if i % 2 else "sell"
+        trade = Trade(58_000.0 + (i % 1000) * 0.01, 0.001 * (1 + i % 50), side, str(3_735_683_259 + i))
+        events.append(Event(ids(ts), STREAM, ts, ts + 250_000, SESSION_ID, trade))
+    return events
+
+
+async def fresh_store(path: Path) -> SQLiteEventStore:
+    """A new event log at ``path`` with the benchmark session begun (as a recorder starts)."""
+    store = await open_sqlite_store(path)
+    try:
+        await store.begin_session("bench", "benchmarks", started_ns=START_NS - 1, session_id=SESSION_ID)
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def write_log(path: Path, events: list[Event]) -> None:
+    """Record ``events`` into a new log at ``path`` through the buffered writer, and end the session.
+
+    The write-ahead log is then folded into the main file, so that copying the
+    one file copies the whole log.
+    """
+    store = await fresh_store(path)
+    try:
+        async with store.writer() as writer:
+            await writer.write_many(events)
+        await store.end_session(SESSION_ID, ended_ns=events[-1].ts_event + 1 if events else START_NS)
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("PRAGMA journal_mode = DELETE")
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A plain sqlite3 connection that cannot write ``path`` (our store's reader opens it the same way)."""
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+
+
+def stored_rows(path: Path, stream: str) -> list[Row]:
+    """Every stored row of ``stream``, all columns, in position order: what our store inserted."""
+    with closing(read_only(path)) as db:
+        ((seq,),) = db.execute("SELECT seq FROM streams WHERE name = ?", (stream,)).fetchall()
+        rows = db.execute("SELECT * FROM events ORDER BY position").fetchall()
+    return [row for row in rows if row[2] == seq]
+
+
+def events_table_ddl(path: Path) -> list[str]:
+    """The statements that define our ``events`` table, its indexes and triggers, as stored in ``path``."""
+    with closing(read_only(path)) as db:
+        rows = db.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL"
+            " ORDER BY type = 'table' DESC, name"
+        ).fetchall()
+    return [sql for (sql,) in rows]
+
+
+def raw_writer(path: Path, ddl: list[str]) -> sqlite3.Connection:
+    """A fresh sqlite3 database at ``path`` configured like our writer (WAL, synchronous=NORMAL)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = WAL")
+    db.execute("PRAGMA synchronous = NORMAL")
+    for statement in ddl:
+        db.execute(statement)
+    return db

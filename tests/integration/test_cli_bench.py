@@ -1,0 +1,122 @@
+"""``virtuoso bench``: turning pytest-benchmark reports into rows, and one real tiny run.
+
+The end-to-end test runs the real command on the append case shrunk to a few
+thousand events (``VIRTUOSO_BENCH_EVENTS``), so it takes seconds; it checks the
+shape of the output and that the exit code agrees with the rows, never a speed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from virtuoso.cli._bench import BenchRow, find_benchmarks_dir, rows_from_report, rows_table
+
+REPO = Path(__file__).resolve().parents[2]
+ROW_KEYS = {"name", "events_per_s", "baseline_per_s", "ratio", "target", "ok"}
+CLI = [sys.executable, "-c", "from virtuoso.cli import main; main()"]
+
+
+def _benchmark(name: str, extra_info: dict[str, Any]) -> dict[str, Any]:
+    # The parts of a pytest-benchmark JSON entry the command reads.
+    return {"name": name, "fullname": f"benchmarks/test_x.py::{name}", "stats": {"min": 1.0}, "extra_info": extra_info}
+
+
+def _ratio_info(case: str, ours: float, baseline: float, target: float) -> dict[str, Any]:
+    ratio = ours / baseline
+    return {
+        "case": case,
+        "events": 1000,
+        "rounds": 1,
+        "events_per_s": ours,
+        "baseline_per_s": baseline,
+        "ratio": ratio,
+        "target": target,
+        "ok": True,  # deliberately stale for the failing case: the command recomputes it
+    }
+
+
+def _cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("VIRTUOSO_BENCH")}
+    full_env.update(env)
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, env=full_env, cwd=REPO, timeout=120, check=False
+    )
+
+
+def test_rows_from_report_keeps_ratio_cases_in_order_and_recomputes_ok() -> None:
+    report = {
+        "benchmarks": [
+            _benchmark("test_fast", _ratio_info("fast case", 900.0, 1000.0, 0.8)),
+            _benchmark("test_plain", {}),
+            _benchmark("test_slow", _ratio_info("slow case", 500.0, 1000.0, 0.8)),
+            _benchmark("test_unnamed", {k: v for k, v in _ratio_info("", 800.0, 1000.0, 0.8).items() if k != "case"}),
+        ]
+    }
+    rows = rows_from_report(report)
+    assert [row.name for row in rows] == ["fast case", "slow case", "test_unnamed"]
+    assert [row.ok for row in rows] == [True, False, True]
+    assert rows[1].ratio == 0.5
+    assert rows[1].events_per_s == 500.0
+    assert rows[1].baseline_per_s == 1000.0
+    assert rows[1].target == 0.8
+    assert set(rows[0].as_dict()) == ROW_KEYS
+
+
+def test_rows_from_an_empty_report_is_empty() -> None:
+    assert rows_from_report({"benchmarks": []}) == []
+    assert rows_from_report({}) == []
+
+
+def test_table_shows_each_case_with_its_verdict() -> None:
+    rows = [
+        BenchRow("store.writer append", 190_000.0, 240_000.0, 0.7917, 0.8, False),
+        BenchRow("store.read_chunks", 600_000.0, 700_000.0, 0.8571, 0.7, True),
+    ]
+    console = Console(record=True, width=160, color_system=None)
+    console.print(rows_table(rows))
+    text = console.export_text()
+    append_line = next(line for line in text.splitlines() if "store.writer append" in line)
+    read_line = next(line for line in text.splitlines() if "store.read_chunks" in line)
+    assert "190,000" in append_line
+    assert "240,000" in append_line
+    assert "0.79x" in append_line
+    assert ">= 0.80x" in append_line
+    assert "FAIL" in append_line
+    assert "pass" in read_line
+    assert "FAIL" not in read_line
+
+
+def test_benchmarks_dir_is_found_in_this_checkout() -> None:
+    assert find_benchmarks_dir() == REPO / "benchmarks"
+
+
+def test_missing_benchmarks_dir_is_one_error_line(tmp_path: Path) -> None:
+    result = _cli("bench", "--quick", VIRTUOSO_BENCH_DIR=str(tmp_path))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().startswith("error: benchmarks/ not found")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_tiny_quick_run_prints_json_rows_and_exits_by_their_verdict() -> None:
+    result = _cli("bench", "--quick", "--json", "-k", "append", VIRTUOSO_BENCH_EVENTS="2000")
+    rows = json.loads(result.stdout)
+    assert len(rows) == 1, result.stderr
+    (row,) = rows
+    assert set(row) == ROW_KEYS
+    assert row["name"] == "store.writer append"
+    assert row["target"] == 0.8
+    assert row["events_per_s"] > 0
+    assert row["baseline_per_s"] > 0
+    assert abs(row["ratio"] - row["events_per_s"] / row["baseline_per_s"]) < 1e-3
+    assert row["ok"] == (row["ratio"] >= row["target"])
+    assert result.returncode == (0 if row["ok"] else 1), result.stderr
+    assert "2 passed" not in result.stderr  # -k kept the read case out
+    assert "1 passed" in result.stderr

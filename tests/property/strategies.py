@@ -1,0 +1,149 @@
+"""Hypothesis strategies for every event payload type and for envelopes.
+
+They generate the *shapes* the codec and the stores must carry, not market
+sense: a generated Bar may have ``high < low``. Floats are finite (the stored
+form is JSON). Integers stay within SQLite's signed 64 bits where the store
+keeps them in a column (timestamps, causation); payload integers may be wider.
+
+Every registered payload type has an entry in :data:`PAYLOAD_STRATEGIES`; the
+codec round-trip test fails when a new type is registered without one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from virtuoso.events import (
+    Bar,
+    BookDelta,
+    BookSnapshot,
+    Event,
+    Gap,
+    Note,
+    Payload,
+    Quote,
+    SessionEnded,
+    SessionStarted,
+    Ticker,
+    Trade,
+)
+
+INT64_MAX = 2**63 - 1
+
+texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
+"""Any text JSON can carry (lone surrogates cannot be encoded as UTF-8)."""
+
+finite_floats = st.floats(allow_nan=False, allow_infinity=False)
+optional_floats = st.none() | finite_floats
+sequences = st.integers(min_value=0, max_value=2**64)
+"""Venue sequence numbers: non-negative, allowed past int64 since they live in JSON."""
+
+timestamps = st.integers(min_value=0, max_value=INT64_MAX)
+"""Nanoseconds since the epoch, as the store keeps them (signed 64-bit column)."""
+
+levels = st.tuples(finite_floats, finite_floats)
+books = st.lists(levels, max_size=6).map(tuple)
+
+
+def _symbols() -> st.SearchStrategy[tuple[str, ...]]:
+    return st.lists(texts, max_size=4).map(tuple)
+
+
+PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
+    "Trade": st.builds(
+        Trade, price=finite_floats, amount=finite_floats, side=st.sampled_from(["buy", "sell"]), trade_id=texts
+    ),
+    "BookSnapshot": st.builds(BookSnapshot, bids=books, asks=books, sequence=sequences),
+    "BookDelta": st.builds(
+        BookDelta,
+        bids=books,
+        asks=books,
+        first_sequence=sequences,
+        last_sequence=sequences,
+        previous_sequence=st.none() | sequences,
+    ),
+    "Bar": st.builds(
+        Bar,
+        timeframe=st.sampled_from(["1m", "5m", "1h", "1d"]) | texts,
+        open_ns=timestamps,
+        open=finite_floats,
+        high=finite_floats,
+        low=finite_floats,
+        close=finite_floats,
+        volume=finite_floats,
+        trades=st.none() | st.integers(min_value=0, max_value=INT64_MAX),
+        closed=st.booleans(),
+    ),
+    "Quote": st.builds(
+        Quote,
+        bid=finite_floats,
+        bid_size=finite_floats,
+        ask=finite_floats,
+        ask_size=finite_floats,
+        sequence=st.none() | sequences,
+    ),
+    "Ticker": st.builds(
+        Ticker,
+        bid=optional_floats,
+        bid_size=optional_floats,
+        ask=optional_floats,
+        ask_size=optional_floats,
+        last=optional_floats,
+        base_volume=optional_floats,
+        quote_volume=optional_floats,
+    ),
+    "SessionStarted": st.builds(
+        SessionStarted, name=texts, source=texts, symbols=_symbols(), channels=_symbols(), config_hash=texts
+    ),
+    "SessionEnded": st.builds(SessionEnded, status=st.sampled_from(["closed", "crashed"]), reason=texts),
+    "Gap": st.builds(Gap, stream=texts, start_ns=timestamps, end_ns=timestamps, reason=texts),
+    "Note": st.builds(
+        Note,
+        message=texts,
+        level=st.sampled_from(["info", "warning", "error"]),
+        data=st.dictionaries(texts, texts, max_size=4),
+    ),
+}
+"""One strategy per registered payload type name."""
+
+
+def payloads(type_names: list[str] | None = None) -> st.SearchStrategy[Payload]:
+    """Payloads of the given registered types (all of them by default)."""
+    names = sorted(PAYLOAD_STRATEGIES) if type_names is None else type_names
+    return st.one_of([PAYLOAD_STRATEGIES[name] for name in names])
+
+
+event_ids = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40)
+"""Event ids: any non-empty text (the stores must not assume a format)."""
+
+stream_names = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40)
+"""Stream names: any non-empty text."""
+
+
+def envelopes(
+    session: str | st.SearchStrategy[str],
+    *,
+    ids: st.SearchStrategy[str] = event_ids,
+    streams: st.SearchStrategy[str] = stream_names,
+    payload: st.SearchStrategy[Payload] | None = None,
+) -> st.SearchStrategy[Event]:
+    """Unstored events (position and version 0) of ``session``."""
+    return st.builds(
+        Event,
+        id=ids,
+        stream=streams,
+        ts_event=timestamps,
+        ts_recv=timestamps,
+        session=st.just(session) if isinstance(session, str) else session,
+        payload=payloads() if payload is None else payload,
+        causation=st.none() | st.integers(min_value=1, max_value=INT64_MAX),
+    )
+
+
+def batches(
+    session: str | st.SearchStrategy[str], *, min_size: int = 1, max_size: int = 20, **kwargs: Any
+) -> st.SearchStrategy[list[Event]]:
+    """Lists of events with distinct ids, ready for one ``append``."""
+    return st.lists(envelopes(session, **kwargs), min_size=min_size, max_size=max_size, unique_by=lambda e: e.id)

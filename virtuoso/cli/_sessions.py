@@ -1,0 +1,276 @@
+"""``virtuoso sessions``: list, show and verify the sessions of an event log.
+
+None of these commands creates a database: ``--db`` must name an existing file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.store import SessionInfo, SQLiteEventStore, VerifyReport, open_sqlite_store
+
+sessions_app = typer.Typer(
+    name="sessions",
+    help="List, show and verify the sessions of an event log.",
+    no_args_is_help=True,
+)
+
+DbOption = Annotated[Path, typer.Option("--db", help="The SQLite event log to read (never created).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+# -- opening ---------------------------------------------------------------------
+
+
+def existing_log(path: Path) -> Path:
+    """``path`` when it names a non-empty file; otherwise the one-line error (nothing is created)."""
+    if not path.exists():
+        raise fail(escape(f"{path}: no such file"))
+    if not path.is_file():
+        raise fail(escape(f"{path}: not a file"))
+    if path.stat().st_size == 0:
+        # Opened writable, an empty file would silently become a new event log.
+        raise fail(escape(f"{path}: empty file, not an event log"))
+    return path
+
+
+@contextmanager
+def _store_log_quiet() -> Iterator[None]:
+    # We print one line per recovered session ourselves; with no handler configured the
+    # library's warning would reach stderr a second time through logging's last resort.
+    logger = logging.getLogger("virtuoso.store")
+    handler = logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+@asynccontextmanager
+async def opened(path: Path, *, readonly: bool) -> AsyncIterator[SQLiteEventStore]:
+    """The store at ``path``, closed on exit. Writable opens recover sessions of dead
+    processes, and each one recovered is reported on stderr."""
+    with _store_log_quiet():
+        store = await open_sqlite_store(path, readonly=readonly)
+    try:
+        for session_id in store.recovered:
+            err_console.print(f"session {session_id} was left open by a dead process: marked crashed", markup=False)
+        yield store
+    finally:
+        await store.close()
+
+
+# -- formatting ------------------------------------------------------------------
+
+_PIPE_WIDTH = 1000
+
+
+def print_table(table: Table) -> None:
+    """Print ``table``: fitted to a terminal, at its natural width into a pipe or file.
+
+    Piped output (``| grep``, scripts, tests) then never has a folded cell nor trailing blanks.
+    """
+    if out_console.is_terminal:
+        out_console.print(table)
+        return
+    plain = Console(file=io.StringIO(), width=_PIPE_WIDTH, highlight=False, color_system=None)
+    with plain.capture() as captured:
+        plain.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+
+def iso(ns: int | None, timespec: str = "seconds") -> str:
+    """``ns`` since the epoch as UTC ISO 8601; ``-`` for None.
+
+    >>> iso(1_723_161_255_123_456_789), iso(1_723_161_255_123_456_789, "milliseconds")
+    ('2024-08-08T23:54:15Z', '2024-08-08T23:54:15.123Z')
+    """
+    if ns is None:
+        return "-"
+    seconds, rest = divmod(ns, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest // 1000)
+    return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def sessions_table(infos: list[SessionInfo]) -> Table:
+    """The table ``virtuoso sessions list`` prints."""
+    table = Table(title="sessions", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("id", "name", "source", "symbols"):
+        table.add_column(name, overflow="fold")
+    table.add_column("status")
+    table.add_column("events", justify="right")
+    table.add_column("first event (UTC)", no_wrap=True)
+    table.add_column("last event (UTC)", no_wrap=True)
+    for info in infos:
+        table.add_row(
+            Text(info.id[:12]),
+            Text(info.name),
+            Text(info.source),
+            Text(", ".join(info.symbols)),
+            _status(info.status),
+            str(info.events),
+            iso(info.first_ts_event),
+            iso(info.last_ts_event),
+        )
+    return table
+
+
+def _status(status: str) -> Text:
+    return Text(status, style={"open": "yellow", "closed": "green", "crashed": "red"}.get(status, ""))
+
+
+def session_detail(info: SessionInfo) -> dict[str, Any]:
+    """What ``virtuoso sessions show --json`` prints: the summary, manifest and per-stream counts."""
+    detail = info.summary()
+    first, last = info.first_ts_event, info.last_ts_event
+    detail.update(
+        end_reason=info.end_reason,
+        span_ns=None if first is None or last is None else last - first,
+        config_hash=info.config_hash,
+        manifest=dict(info.manifest),
+        streams={name: asdict(stats) for name, stats in info.streams.items()},
+    )
+    return detail
+
+
+def _detail_grid(info: SessionInfo) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    status = _status(info.status) + Text(f" ({info.end_reason})" if info.end_reason else "")
+    rows: list[tuple[str, str | Text]] = [
+        ("id", info.id),
+        ("name", info.name),
+        ("source", info.source),
+        ("symbols", ", ".join(info.symbols) or "-"),
+        ("channels", ", ".join(info.channels) or "-"),
+        ("status", status),
+        ("started", iso(info.started_ns, "milliseconds")),
+        ("ended", iso(info.ended_ns, "milliseconds")),
+        ("events", str(info.events)),
+        ("time span", _span(info.first_ts_event, info.last_ts_event)),
+        ("config hash", info.config_hash),
+    ]
+    rows += [(f"manifest.{key}", _plain(value)) for key, value in info.manifest.items() if key != "config_hash"]
+    for key, value in rows:
+        grid.add_row(key, value if isinstance(value, Text) else Text(value))
+    return grid
+
+
+def _span(first: int | None, last: int | None) -> str:
+    if first is None or last is None:
+        return "-"
+    return f"{iso(first, 'milliseconds')} .. {iso(last, 'milliseconds')} ({(last - first) / 1e9:.3f} s)"
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _streams_table(info: SessionInfo) -> Table:
+    table = Table(title="streams", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("stream", overflow="fold")
+    for name in ("events", "first position", "last position"):
+        table.add_column(name, justify="right")
+    table.add_column("first event (UTC)", no_wrap=True)
+    table.add_column("last event (UTC)", no_wrap=True)
+    for name, stats in info.streams.items():
+        table.add_row(
+            Text(name),
+            str(stats.events),
+            str(stats.first_position),
+            str(stats.last_position),
+            iso(stats.first_ts_event, "milliseconds"),
+            iso(stats.last_ts_event, "milliseconds"),
+        )
+    return table
+
+
+def print_verify(path: Path, report: VerifyReport, *, as_json: bool) -> None:
+    """Print a verify report: JSON, or a line saying intact or where the damage starts."""
+    if as_json:
+        print_json({"path": str(path), **asdict(report)})
+        return
+    if report.ok:
+        out_console.print(f"[green]intact[/green]: {report.events} events in {report.batches} batches")
+    else:
+        where = "" if report.first_bad_position is None else f" at position {report.first_bad_position}"
+        out_console.print(Text.assemble(("damaged", "bold red"), f"{where}: {report.problem}"))
+        out_console.print(f"intact before it: {report.batches} batches")
+    out_console.print(f"head: {report.head}")
+
+
+# -- commands --------------------------------------------------------------------
+
+
+@sessions_app.command("list")
+def list_sessions(db: DbOption, as_json: JsonOption = False) -> None:
+    """List every session of the log, oldest first."""
+    path = existing_log(db)
+
+    async def work() -> list[SessionInfo]:
+        async with opened(path, readonly=False) as store:
+            return await store.sessions()
+
+    infos = run(work)
+    if as_json:
+        print_json([info.summary() for info in infos])
+    else:
+        print_table(sessions_table(infos))
+
+
+@sessions_app.command("show")
+def show_session(
+    db: DbOption,
+    session: Annotated[str, typer.Argument(help="Session id, or a unique prefix of at least 4 characters.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Show one session: manifest, time span and per-stream counts."""
+    path = existing_log(db)
+
+    async def work() -> SessionInfo:
+        async with opened(path, readonly=False) as store:
+            return await store.session(session)
+
+    info = run(work)
+    if as_json:
+        print_json(session_detail(info))
+    else:
+        print_table(_detail_grid(info))
+        print_table(_streams_table(info))
+
+
+@sessions_app.command("verify")
+def verify_log(db: DbOption, as_json: JsonOption = False) -> None:
+    """Check the hash chain and bookkeeping of the whole log (read-only).
+
+    Exits 0 when the log is intact, 1 at the first problem found.
+    """
+    path = existing_log(db)
+
+    async def work() -> VerifyReport:
+        async with opened(path, readonly=True) as store:
+            return await store.verify()
+
+    report = run(work)
+    print_verify(path, report, as_json=as_json)
+    if not report.ok:
+        raise typer.Exit(1)
