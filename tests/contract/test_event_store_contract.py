@@ -552,6 +552,29 @@ async def test_same_appends_give_the_same_head_on_both_backends(tmp_path: Path) 
             await each.close()
 
 
+async def test_large_batches_hash_alike_and_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite"
+    stores = [await open_backend("memory", tmp_path / "m"), await open_backend("sqlite", path)]
+    try:
+        for each in stores:
+            await each.begin_session("big", "tests", started_ns=1_000, session_id=SID)
+            await each.append([trade(n) for n in range(2_500)])
+            await each.append([trade(n, A if n % 3 else B) for n in range(2_500, 3_700)])
+        memory, sqlite = [await s.verify() for s in stores]
+        assert memory.ok
+        assert (memory.head, memory.events, memory.batches) == (sqlite.head, sqlite.events, sqlite.batches)
+        assert await read_all(stores[0]) == await read_all(stores[1])
+    finally:
+        for each in stores:
+            await each.close()
+    reopened = await open_sqlite_store(path, readonly=True)
+    try:
+        again = await reopened.verify()
+    finally:
+        await reopened.close()
+    assert (again.ok, again.head, again.events) == (True, memory.head, 3_701)
+
+
 async def test_same_head_on_both_backends_after_a_refused_batch_with_new_streams(tmp_path: Path) -> None:
     stores = [await open_backend("memory", tmp_path / "m"), await open_backend("sqlite", tmp_path / "x.sqlite")]
     try:
@@ -677,3 +700,27 @@ async def test_writer_failure_is_raised_by_flush_and_close(store: EventStore, se
     with pytest.raises(StoreClosedError):
         await writer.write(trade(2))
     assert await store.max_position() == 1
+
+
+async def test_store_close_flushes_every_writer_even_if_one_failed(backend: str, tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite"
+    store = await open_backend(backend, path)
+    await store.begin_session("w", "tests", started_ns=1, session_id=SID)
+    failing = store.writer(max_events=1, max_delay_s=3600)
+    await failing.write(trade(1, session="ghost"))
+    healthy = store.writer(max_events=1_000, max_delay_s=3600)
+    await healthy.write_many([trade(2), trade(3)])
+    with pytest.raises(SessionError, match="ghost"):
+        await store.close()
+    try:
+        assert (healthy.pending, healthy.written) == (0, 2)
+        with pytest.raises(StoreClosedError):
+            await store.max_position()
+    finally:
+        await store.close()
+    if backend == "sqlite":
+        reopened = await open_sqlite_store(path, readonly=True)
+        try:
+            assert await ids(reopened, EventFilter(streams=(A,))) == [f"{A}/2", f"{A}/3"]
+        finally:
+            await reopened.close()

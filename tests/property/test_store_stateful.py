@@ -33,9 +33,7 @@ class StoreMachine(RuleBasedStateMachine):
     """Appends with and without expected versions, duplicate ids, and reads of every kind."""
 
     backend: ClassVar[str] = "memory"
-    """Steer clear of the SQLite defects the contract suite marks (see the report in
-    ``test_sqlite_store_full``): pre-create every stream and kind, never repeat an id
-    inside one batch, and never guard a stream outside the batch."""
+    """The store the machine drives: ``memory`` or ``sqlite``."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -79,9 +79,21 @@ class BaseStore(ABC):
     async def verify(self) -> VerifyReport:
         """Check the hash chain and bookkeeping; report the first problem."""
 
-    @abstractmethod
     async def close(self) -> None:
-        """Flush buffered writers and release the store."""
+        """Flush every buffered writer, then release the store.
+
+        If a writer fails to flush, the others are still flushed and the store is
+        still closed; the first error is raised afterwards.
+        """
+        if self._closed:
+            return
+        error = await self._close_writers()
+        self._closed = True
+        try:
+            await self._release()
+        finally:
+            if error is not None:
+                raise error
 
     def writer(self, max_events: int = 5000, max_delay_s: float = 0.05) -> BufferedWriter:
         """A buffered writer committing every ``max_events`` events or ``max_delay_s`` seconds."""
@@ -166,10 +178,19 @@ class BaseStore(ABC):
             self.recovered.append(session_id)
             log.warning("session %s was left open by a process that is gone: marked crashed", session_id)
 
-    async def _close_writers(self) -> None:
+    async def _close_writers(self) -> BaseException | None:
+        """Close every writer; return the first error instead of stopping at it."""
         writers, self._writers = self._writers, []
+        first: BaseException | None = None
         for buffered in writers:
-            await buffered.close()
+            try:
+                await buffered.close()
+            except Exception as exc:  # the others must still be flushed; raised by close()
+                first = first or exc
+        return first
+
+    @abstractmethod
+    async def _release(self) -> None: ...
 
     @abstractmethod
     async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult: ...

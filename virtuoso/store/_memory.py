@@ -44,11 +44,8 @@ class MemoryEventStore(BaseStore):
         self._stats: dict[tuple[int, int], list[int]] = {}
         self._lock = asyncio.Lock()
 
-    async def close(self) -> None:
-        """Flush buffered writers; the data stays readable until garbage-collected."""
-        if not self._closed:
-            await self._close_writers()
-            self._closed = True
+    async def _release(self) -> None:
+        """Nothing to release: the data lives as long as the object."""
 
     async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
         events = columns.events

@@ -59,18 +59,15 @@ class SQLiteEventStore(BaseStore):
 
     # -- lifecycle -----------------------------------------------------------------
 
-    async def close(self) -> None:
-        """Flush open buffered writers, then close both connections."""
-        if self._closed:
-            return
-        await self._close_writers()
-        self._closed = True
+    async def _release(self) -> None:
         await self._reader.close()
         if self._writer is not None:
-            # Fold the WAL back into the main file so a closed log is one self-contained file.
-            with translated(self.path):
-                await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            await self._writer.close()
+            try:
+                # Fold the WAL back into the main file so a closed log is one self-contained file.
+                with translated(self.path):
+                    await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                await self._writer.close()
 
     def _db(self) -> aiosqlite.Connection:
         if self._closed:

@@ -75,9 +75,10 @@ class BufferedWriter:
 
     async def flush(self) -> None:
         """Commit everything queued so far and wait until it is durable."""
-        self._raise_pending_error()
-        await self._dispatch()
-        await self._wait_in_flight()
+        try:
+            await self._dispatch()
+        finally:
+            await self._wait_in_flight()
         self._raise_pending_error()
 
     async def close(self) -> None:
@@ -135,7 +136,7 @@ class BufferedWriter:
         try:
             result = await self._store.append(batch)
         except Exception as exc:  # kept and raised by the caller's next call
-            self._error = exc
+            self._error = self._error or exc
             self.failed.extend(batch)
             return
         self.written += result.written

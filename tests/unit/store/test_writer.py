@@ -144,3 +144,18 @@ async def test_events_left_after_a_reported_failure_still_flush_by_age(store: Me
         await writer.write(trade(3))  # fills the next batch, commits it, then reports the failure
     await wait_until_position(store, 3, within_s=0.5)
     assert await stored_ids(store) == ["t2", "t3"]
+
+
+async def test_close_after_an_unreported_failure_still_commits_what_came_after(store: MemoryEventStore) -> None:
+    writer = store.writer(max_events=2, max_delay_s=3600)
+    await writer.write(trade(0))
+    await writer.write(trade(1, session="nobody"))  # fills a batch that will fail
+    await writer.write(trade(2))  # queued behind it
+    async with asyncio.timeout(2.0):
+        while not writer.failed:  # noqa: ASYNC110 - the writer has no failure notification to wait on
+            await asyncio.sleep(0.001)
+    with pytest.raises(SessionError):
+        await writer.close()
+    assert writer.pending == 0
+    assert await stored_ids(store) == ["t2"]
+    assert [e.id for e in writer.failed] == ["t0", "t1"]
