@@ -53,7 +53,7 @@ ROUNDS_ENV = "VIRTUOSO_BENCH_ROUNDS"
 
 FULL_EVENTS = 1_000_000
 QUICK_EVENTS = 50_000
-FULL_ROUNDS = 3
+FULL_ROUNDS = 5
 
 EXTRA_INFO_KEYS = ("case", "events", "rounds", "events_per_s", "baseline_per_s", "ratio", "target", "ok")
 """What :func:`measure` puts in ``benchmark.extra_info`` (plus the raw round times)."""

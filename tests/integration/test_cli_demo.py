@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from virtuoso.cli import app
+from tests.integration._cli import cli, cli_json
 
 DEMO_START_NS = 1_723_161_255_000_000_000
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
-
-
-def cli(*args: str | Path) -> Result:
-    """Invoke the CLI in-process; an unexpected exception fails the test with its traceback."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def cli_json(*args: str | Path) -> Any:
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def demo(path: Path, seed: int, events: int = 250) -> Result:

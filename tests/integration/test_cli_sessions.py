@@ -8,12 +8,10 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from virtuoso.cli import app
+from tests.integration._cli import cli, cli_json
 from virtuoso.events import Event, EventIdFactory, Quote, Trade
 from virtuoso.store import open_sqlite_store
 
@@ -22,20 +20,6 @@ SECOND = 1_000_000_000
 HOUR = 3600 * SECOND
 TRADES = "binance:BTC/USDT:trades"
 QUOTES = "csv:ETH/USDT:quotes"
-
-
-def cli(*args: str | Path) -> Result:
-    """Invoke the CLI in-process; an unexpected exception fails the test with its traceback."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def cli_json(*args: str | Path) -> Any:
-    result = cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 async def _record(path: Path) -> tuple[str, str]:
