@@ -22,9 +22,9 @@ back the files of the rounds before it.
 
 Adding a case is writing its two sides and calling :func:`measure`::
 
-    def test_my_case(benchmark, scale, tmp_path):
-        case = RatioCase("my-case", target=0.8, events=scale.events, rounds=scale.rounds,
-                         ours=my_side, baseline=raw_side)
+    def test_my_case(benchmark, trade_workload, tmp_path):
+        case = RatioCase("my.case", target=0.8, events=len(trade_workload.events),
+                         rounds=trade_workload.scale.rounds, ours=my_side, baseline=raw_side)
         measure(benchmark, case, tmp_path)
 
 :func:`measure` records the result in ``benchmark.extra_info`` under the keys of
@@ -56,7 +56,7 @@ QUICK_EVENTS = 50_000
 FULL_ROUNDS = 5
 
 EXTRA_INFO_KEYS = ("case", "events", "rounds", "events_per_s", "baseline_per_s", "ratio", "target", "ok")
-"""What :func:`measure` puts in ``benchmark.extra_info`` (plus the raw round times)."""
+"""What :func:`measure` puts in ``benchmark.extra_info`` (plus the round times and ``load_1m``)."""
 
 
 @dataclass(frozen=True)

@@ -62,8 +62,8 @@ async def fresh_store(path: Path) -> SQLiteEventStore:
 async def write_log(path: Path, events: list[Event]) -> None:
     """Record ``events`` into a new log at ``path`` through the buffered writer, and end the session.
 
-    The write-ahead log is then folded into the main file, so that copying the
-    one file copies the whole log.
+    The write-ahead log is then folded into the main file (the log stays in WAL
+    mode), so that copying the one file copies the whole log.
     """
     store = await fresh_store(path)
     try:
@@ -73,8 +73,8 @@ async def write_log(path: Path, events: list[Event]) -> None:
     finally:
         await store.close()
     with closing(sqlite3.connect(path, isolation_level=None)) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        db.execute("PRAGMA journal_mode = DELETE")
+        ((busy, _, _),) = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    assert busy == 0, "the write-ahead log could not be folded into the log file"
 
 
 def read_only(path: Path) -> sqlite3.Connection:

@@ -105,8 +105,16 @@ def test_missing_benchmarks_dir_is_one_error_line(tmp_path: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_tiny_quick_run_prints_json_rows_and_exits_by_their_verdict() -> None:
-    result = _cli("bench", "--quick", "--json", "-k", "append", VIRTUOSO_BENCH_EVENTS="2000")
+def test_tiny_quick_run_prints_json_rows_and_exits_by_their_verdict(tmp_path: Path) -> None:
+    result = _cli(
+        "bench",
+        "--quick",
+        "--json",
+        "-k",
+        "append",
+        VIRTUOSO_BENCH_EVENTS="2000",
+        PYTEST_ADDOPTS=f"--basetemp={tmp_path / 'inner'}",  # the inner run's files stay under ours
+    )
     rows = json.loads(result.stdout)
     assert len(rows) == 1, result.stderr
     (row,) = rows
