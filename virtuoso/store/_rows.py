@@ -295,17 +295,27 @@ def _decode_payloads(
     positions: Sequence[int], kinds: Sequence[int], payloads: Sequence[bytes], catalog: Catalog
 ) -> list[Payload]:
     if kinds.count(kinds[0]) == len(kinds):
-        kind = catalog.decoder(kinds[0], positions[0])
-        if not kind.upcasters:
-            try:
-                return list(map(kind.decoder.decode, payloads))
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                pass  # decode one by one below to name the position at fault
-    decoder = catalog.decoder
-    return [
-        decoder(kind, position).decode(payload, position)
-        for position, kind, payload in zip(positions, kinds, payloads, strict=True)
-    ]
+        return _decode_kind(kinds[0], positions, payloads, catalog)
+    # Mixed chunks (trades, quotes, book deltas interleaved): decode each kind in one go.
+    by_kind: dict[int, list[int]] = {}
+    for index, kind in enumerate(kinds):
+        by_kind.setdefault(kind, []).append(index)
+    decoded: list[Any] = [None] * len(kinds)
+    for kind, indexes in by_kind.items():
+        group = _decode_kind(kind, [positions[i] for i in indexes], [payloads[i] for i in indexes], catalog)
+        for index, payload in zip(indexes, group, strict=True):
+            decoded[index] = payload
+    return decoded
+
+
+def _decode_kind(kind_seq: int, positions: Sequence[int], payloads: Sequence[bytes], catalog: Catalog) -> list[Payload]:
+    kind = catalog.decoder(kind_seq, positions[0])
+    if not kind.upcasters:
+        try:
+            return list(map(kind.decoder.decode, payloads))
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass  # decode one by one below to name the position at fault
+    return [kind.decode(payload, position) for position, payload in zip(positions, payloads, strict=True)]
 
 
 StatsUpdate = dict[tuple[int, int], list[int]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,16 @@ _UPSERT_STATS = """INSERT INTO session_streams VALUES (?,?,?,?,?,?,?)
         last_position = excluded.last_position"""
 _SELECT = "SELECT position, id, stream, version, kind, ts_event, ts_recv, session, causation, payload FROM events"
 _ID_CHUNK = 500
+
+
+@dataclass(slots=True)
+class _Query:
+    """A keyset-paged read: ``sql`` takes the last key, ``params``, then the chunk size."""
+
+    sql: str
+    key: int
+    start: int
+    params: list[Any]
 
 
 class _DuplicateIds(Exception):
@@ -206,15 +217,14 @@ class SQLiteEventStore(BaseStore):
         query = await self._query(flt)
         if query is None:
             return
-        sql, params = query
-        after = flt.after_position
+        after = query.start
         while True:
             with translated(self.path):
-                rows = list(await self._reader.execute_fetchall(sql, (after, *params, chunk_size)))
+                rows = list(await self._reader.execute_fetchall(query.sql, (after, *query.params, chunk_size)))
             if not rows:
                 return
             yield await self._decode(rows)
-            after = rows[-1][0]
+            after = rows[-1][query.key]
             if len(rows) < chunk_size:
                 return
 
@@ -225,22 +235,29 @@ class SQLiteEventStore(BaseStore):
             await self._load_catalog()
             return rows_to_events(rows, self._catalog)
 
-    async def _query(self, flt: EventFilter) -> tuple[str, list[Any]] | None:
-        """SQL and parameters for ``flt`` (keyset paging on position), or None if nothing can match."""
+    async def _query(self, flt: EventFilter) -> _Query | None:
+        """The paged query for ``flt``, or None if nothing can match."""
         await self._load_catalog()
-        where = ["position > ?"]
-        params: list[Any] = []
         cat = self._catalog
+        streams = None if flt.streams is None else [cat.stream_ids[s] for s in flt.streams if s in cat.stream_ids]
+        if streams is not None and not streams:
+            return None
+        if streams is not None and len(streams) == 1:
+            # One stream: page along its (stream, version) index; versions follow positions.
+            where = ["version > ?", f"stream = {streams[0]:d}", "position > ?"]
+            query = _Query("ORDER BY version", 3, 0, [flt.after_position])
+        else:
+            # "+stream" keeps SQLite on the position order instead of the index plus a sort.
+            where = ["position > ?"]
+            if streams is not None:
+                where.append(f"+stream IN ({','.join(map(str, streams))})")
+            query = _Query("ORDER BY position", 0, flt.after_position, [])
+        params = query.params
         if flt.session is not None:
             if flt.session not in cat.session_ids:
                 return None
             where.append("session = ?")
             params.append(cat.session_ids[flt.session])
-        if flt.streams is not None:
-            seqs = [cat.stream_ids[s] for s in flt.streams if s in cat.stream_ids]
-            if not seqs:
-                return None
-            where.append(f"stream IN ({','.join(map(str, seqs))})")
         if flt.types is not None:
             kinds = [seq for seq, (name, _) in cat.kind_names.items() if name in flt.types]
             if not kinds:
@@ -254,7 +271,8 @@ class SQLiteEventStore(BaseStore):
             if value is not None:
                 where.append(f"{column} {op} ?")
                 params.append(value)
-        return f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY position LIMIT ?", params
+        query.sql = f"{_SELECT} WHERE {' AND '.join(where)} {query.sql} LIMIT ?"
+        return query
 
     async def max_position(self) -> int:
         """The position of the newest event, 0 for an empty log."""
