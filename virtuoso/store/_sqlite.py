@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -17,6 +16,7 @@ from virtuoso.store._base import BaseStore
 from virtuoso.store._chain import GENESIS, batch_hash
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
 from virtuoso.store._owner import owner_alive, owner_token
+from virtuoso.store._pages import build_query, read_pages
 from virtuoso.store._rows import (
     Catalog,
     Columns,
@@ -39,18 +39,7 @@ _UPSERT_STATS = """INSERT INTO session_streams VALUES (?,?,?,?,?,?,?)
         first_ts_event = min(first_ts_event, excluded.first_ts_event),
         last_ts_event = max(last_ts_event, excluded.last_ts_event),
         last_position = excluded.last_position"""
-_SELECT = "SELECT position, id, stream, version, kind, ts_event, ts_recv, session, causation, payload FROM events"
 _ID_CHUNK = 500
-
-
-@dataclass(slots=True)
-class _Query:
-    """A keyset-paged read: ``sql`` takes the last key, ``params``, then the chunk size."""
-
-    sql: str
-    key: int
-    start: int
-    params: list[Any]
 
 
 class _DuplicateIds(Exception):
@@ -212,21 +201,13 @@ class SQLiteEventStore(BaseStore):
 
     async def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[list[Event]]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
-        flt = flt or EventFilter()
         self._check_open()
-        query = await self._query(flt)
+        await self._load_catalog()
+        query = build_query(flt or EventFilter(), self._catalog)
         if query is None:
             return
-        after = query.start
-        while True:
-            with translated(self.path):
-                rows = list(await self._reader.execute_fetchall(query.sql, (after, *query.params, chunk_size)))
-            if not rows:
-                return
+        async for rows in read_pages(self._reader, self.path, query, chunk_size):
             yield await self._decode(rows)
-            after = rows[-1][query.key]
-            if len(rows) < chunk_size:
-                return
 
     async def _decode(self, rows: list[Any]) -> list[Event]:
         try:
@@ -234,45 +215,6 @@ class SQLiteEventStore(BaseStore):
         except KeyError:
             await self._load_catalog()
             return rows_to_events(rows, self._catalog)
-
-    async def _query(self, flt: EventFilter) -> _Query | None:
-        """The paged query for ``flt``, or None if nothing can match."""
-        await self._load_catalog()
-        cat = self._catalog
-        streams = None if flt.streams is None else [cat.stream_ids[s] for s in flt.streams if s in cat.stream_ids]
-        if streams is not None and not streams:
-            return None
-        if streams is not None and len(streams) == 1:
-            # One stream: page along its (stream, version) index; versions follow positions.
-            where = ["version > ?", f"stream = {streams[0]:d}", "position > ?"]
-            query = _Query("ORDER BY version", 3, 0, [flt.after_position])
-        else:
-            # "+stream" keeps SQLite on the position order instead of the index plus a sort.
-            where = ["position > ?"]
-            if streams is not None:
-                where.append(f"+stream IN ({','.join(map(str, streams))})")
-            query = _Query("ORDER BY position", 0, flt.after_position, [])
-        params = query.params
-        if flt.session is not None:
-            if flt.session not in cat.session_ids:
-                return None
-            where.append("session = ?")
-            params.append(cat.session_ids[flt.session])
-        if flt.types is not None:
-            kinds = [seq for seq, (name, _) in cat.kind_names.items() if name in flt.types]
-            if not kinds:
-                return None
-            where.append(f"kind IN ({','.join(map(str, kinds))})")
-        for column, op, value in (
-            ("ts_event", ">=", flt.start_ns),
-            ("ts_event", "<", flt.end_ns),
-            ("position", "<=", flt.until_position),
-        ):
-            if value is not None:
-                where.append(f"{column} {op} ?")
-                params.append(value)
-        query.sql = f"{_SELECT} WHERE {' AND '.join(where)} {query.sql} LIMIT ?"
-        return query
 
     async def max_position(self) -> int:
         """The position of the newest event, 0 for an empty log."""
