@@ -29,7 +29,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench-quick: $(STAMP)
-	$(BIN)/virtuoso bench --quick
+	$(BIN)/virtuoso bench --quick --report-only
 
 test: lint typecheck unit bench-quick  ## lint, type-check, every test, and a quick benchmark smoke run
 

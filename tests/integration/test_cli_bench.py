@@ -128,3 +128,26 @@ def test_tiny_quick_run_prints_json_rows_and_exits_by_their_verdict(tmp_path: Pa
     assert result.returncode == (0 if row["ok"] else 1), result.stderr
     assert "2 passed" not in result.stderr  # -k kept the read case out
     assert "1 passed" in result.stderr
+
+
+def test_report_only_prints_the_verdict_but_exits_zero(tmp_path: Path) -> None:
+    result = _cli(
+        "bench",
+        "--quick",
+        "--json",
+        "--report-only",
+        "-k",
+        "append",
+        VIRTUOSO_BENCH_EVENTS="2000",
+        PYTEST_ADDOPTS=f"--basetemp={tmp_path / 'inner'}",
+    )
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert ("not judged, --report-only" in result.stderr) == (not row["ok"])
+    assert "error:" not in result.stderr
+
+
+def test_report_only_still_fails_when_the_run_cannot_happen(tmp_path: Path) -> None:
+    result = _cli("bench", "--quick", "--report-only", VIRTUOSO_BENCH_DIR=str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: benchmarks/ not found")

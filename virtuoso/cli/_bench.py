@@ -22,7 +22,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from virtuoso.cli._app import fail, out_console, print_json
+from virtuoso.cli._app import err_console, fail, out_console, print_json
 
 BENCH_DIR_ENV = "VIRTUOSO_BENCH_DIR"
 QUICK_ENV = "VIRTUOSO_BENCH_QUICK"
@@ -147,6 +147,12 @@ def bench(
     quick: bool = typer.Option(False, "--quick", help="Smoke size: 50,000 events and one round per case."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the rows instead of a table."),
     select: str | None = typer.Option(None, "-k", "--select", help="Only cases matching this pytest -k expression."),
+    report_only: bool = typer.Option(
+        False,
+        "--report-only",
+        help="Exit 0 when cases are below target (still 1 if the run itself fails): for smoke runs,"
+        " whose short rounds are too noisy to judge.",
+    ),
 ) -> None:
     """Run the benchmark suites and report our throughput against raw baselines; exit 1 below a target."""
     directory = find_benchmarks_dir()
@@ -166,5 +172,7 @@ def bench(
     if not rows:
         raise fail("the benchmark run reported no ratio cases")
     below = [row.name for row in rows if not row.ok]
-    if below:
+    if below and report_only:
+        err_console.print(f"below target (not judged, --report-only): {', '.join(below)}")
+    elif below:
         raise fail(f"below target: {', '.join(below)}")
