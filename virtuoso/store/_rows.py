@@ -241,7 +241,7 @@ def build_batch(columns: Columns, next_position: int, heads: dict[str, int], cat
         list(map(_CAUSATION, events)),
         list(map(_ENCODE, columns.payloads)),
     ]
-    single = all(columns.single(c) for c in (columns.streams, columns.classes, columns.sessions))
+    single = all(columns.single(c) for c in (stored[2], stored[4], stored[7]))
     run = (stored[2][0], stored[4][0], stored[7][0]) if single else None
     return Batch(stored, run, next_position - head - 1)
 

@@ -40,6 +40,10 @@ _UPSERT_STATS = """INSERT INTO session_streams VALUES (?,?,?,?,?,?,?)
         last_ts_event = max(last_ts_event, excluded.last_ts_event),
         last_position = excluded.last_position"""
 _ID_CHUNK = 500
+_TIP = (
+    "SELECT (SELECT max(position) FROM events), b.seq, b.hash"
+    " FROM (SELECT 1) LEFT JOIN (SELECT seq, hash FROM batches ORDER BY seq DESC LIMIT 1) b"
+)
 
 
 class _DuplicateIds(Exception):
@@ -132,10 +136,10 @@ class SQLiteEventStore(BaseStore):
     async def _insert(
         self, db: aiosqlite.Connection, columns: Columns, heads: dict[str, int], duplicates: int
     ) -> AppendResult:
-        (max_row,) = await db.execute_fetchall("SELECT max(position) FROM events")
-        tip = list(await db.execute_fetchall("SELECT seq, hash FROM batches ORDER BY seq DESC LIMIT 1"))
-        batch_seq, previous = (tip[0][0] + 1, tip[0][1]) if tip else (1, GENESIS)
-        first = (max_row[0] or 0) + 1
+        ((last_position, last_seq, previous),) = await db.execute_fetchall(_TIP)
+        batch_seq = (last_seq or 0) + 1
+        previous = previous or GENESIS
+        first = (last_position or 0) + 1
         batch = build_batch(columns, first, heads, self._catalog)
         try:
             await db.executemany(batch.insert_sql(), batch.params())
@@ -357,7 +361,7 @@ async def open_sqlite_store(
     try:
         if writer is not None:
             version = await check_identity(writer, path)
-            await configure_writer(writer, path, synchronous)
+            await configure_writer(writer, path, synchronous, new=version == 0)
             await migrate(writer, path, version)
         reader = await connect(path, readonly=True)
     except BaseException:
