@@ -16,12 +16,12 @@ from typing import Any
 
 from benchmarks.harness import Scale
 from virtuoso.events import Event, EventIdFactory, Side, Trade, stream_name
-from virtuoso.store import SQLiteEventStore, open_sqlite_store
+from virtuoso.store import READ_CHUNK, SQLiteEventStore, open_sqlite_store
 
 SESSION_ID = "bench0000session"
 STREAM = stream_name("binance", "BTC/USDT", "trades")
 START_NS = 1_723_161_255_000_000_000
-CHUNK = 5000
+CHUNK = READ_CHUNK
 """Rows per fetch for the raw reads, the store's default ``chunk_size``."""
 
 Row = tuple[Any, ...]

@@ -19,6 +19,7 @@ from virtuoso.store._manifest import build_manifest, config_hash, redact
 from virtuoso.store._memory import MemoryEventStore
 from virtuoso.store._models import (
     NO_STREAM,
+    READ_CHUNK,
     AppendResult,
     EventFilter,
     SessionInfo,
@@ -32,6 +33,7 @@ from virtuoso.store._writer import BufferedWriter
 
 __all__ = [
     "NO_STREAM",
+    "READ_CHUNK",
     "SCHEMA_VERSION",
     "AppendResult",
     "BufferedWriter",

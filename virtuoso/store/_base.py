@@ -10,7 +10,7 @@ from typing import Any
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
 from virtuoso.events import Event, EventIdFactory, SessionEnded, SessionStarted
 from virtuoso.store._manifest import build_manifest, session_id_for
-from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
+from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
 from virtuoso.store._rows import Catalog, Columns, ExpectedVersion
 from virtuoso.store._writer import BufferedWriter
 
@@ -53,14 +53,14 @@ class BaseStore(ABC):
         self._catalog.check_registered(columns)
         return await self._append(columns, expected_version)
 
-    async def read(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[Event]:
+    async def read(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[Event]:
         """Events matching ``flt`` one by one, in position order (read in chunks)."""
         async for chunk in self.read_chunks(flt, chunk_size):
             for event in chunk:
                 yield event
 
     @abstractmethod
-    def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[list[Event]]:
+    def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[list[Event]]:
         """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
 
     @abstractmethod

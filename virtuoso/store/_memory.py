@@ -14,7 +14,7 @@ from virtuoso.errors import ConcurrencyError, SessionError
 from virtuoso.events import REGISTRY, Event, TypeRegistry
 from virtuoso.store._base import BaseStore
 from virtuoso.store._chain import GENESIS, Row, batch_hash
-from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
+from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
 from virtuoso.store._rows import (
     Batch,
     Catalog,
@@ -90,7 +90,9 @@ class MemoryEventStore(BaseStore):
         for type_name, schema in kinds:
             self._catalog.add_kind(len(self._catalog.kind_ids) + 1, type_name, schema)
 
-    async def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[list[Event]]:
+    async def read_chunks(
+        self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK
+    ) -> AsyncIterator[list[Event]]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
         flt = flt or EventFilter()
         self._check_open()

@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 SessionStatus = Literal["open", "closed", "crashed"]
 
+READ_CHUNK = 5000
+"""Default events per chunk of a read (one query, one trip to the reader thread)."""
+
 NO_STREAM = 0
 """``expected_version`` for a stream that must not exist yet."""
 

@@ -14,7 +14,7 @@ from virtuoso.errors import ConcurrencyError, DatabaseError, SessionError, Store
 from virtuoso.events import REGISTRY, Event, TypeRegistry
 from virtuoso.store._base import BaseStore
 from virtuoso.store._chain import GENESIS, batch_hash
-from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
+from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
 from virtuoso.store._owner import owner_alive, owner_token
 from virtuoso.store._pages import build_query, read_pages
 from virtuoso.store._rows import (
@@ -203,7 +203,9 @@ class SQLiteEventStore(BaseStore):
 
     # -- reads ---------------------------------------------------------------------
 
-    async def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = 5000) -> AsyncIterator[list[Event]]:
+    async def read_chunks(
+        self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK
+    ) -> AsyncIterator[list[Event]]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
         self._check_open()
         await self._load_catalog()
