@@ -95,6 +95,12 @@ class BaseStore(ABC):
             if error is not None:
                 raise error
 
+    async def __aenter__(self) -> BaseStore:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     def writer(self, max_events: int = 5000, max_delay_s: float = 0.05) -> BufferedWriter:
         """A buffered writer committing every ``max_events`` events or ``max_delay_s`` seconds."""
         self._check_open()

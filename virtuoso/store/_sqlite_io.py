@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,11 +51,22 @@ async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
     """An aiosqlite connection in autocommit mode (transactions are explicit)."""
     with translated(path):
         if readonly:
-            db = await aiosqlite.connect(_readonly_uri(path), uri=True, isolation_level=None)
+            pending = aiosqlite.connect(_readonly_uri(path), uri=True, isolation_level=None)
         else:
-            db = await aiosqlite.connect(path, isolation_level=None)
+            pending = aiosqlite.connect(path, isolation_level=None)
+        _daemonize(pending)
+        db = await pending
         await db.execute("PRAGMA busy_timeout = 10000")
         return db
+
+
+def _daemonize(connection: aiosqlite.Connection) -> None:
+    # aiosqlite's worker thread is not a daemon: a program that dies of an exception
+    # while a store is open would hang at exit waiting for it. Committed data does
+    # not depend on the thread (an unfinished transaction is rolled back by SQLite).
+    thread = getattr(connection, "_thread", None)
+    if isinstance(thread, threading.Thread) and not thread.is_alive():
+        thread.daemon = True
 
 
 async def _pragma(db: aiosqlite.Connection, name: str) -> int:
