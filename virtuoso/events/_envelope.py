@@ -72,7 +72,10 @@ class EventIdFactory:
     8 of a counter. Ids from one factory grow with time, which keeps the store's id
     index append-friendly; the same namespace and inputs give the same ids, so a
     replay or re-import produces identical ids (and re-appending them is a no-op).
-    Use a distinct namespace per producer, such as the session id.
+    Give every factory its own namespace (for example ``f"{session}:{stream}"``
+    when each stream has its own producer): two factories with the same
+    namespace count independently and can make the same id, and the store keeps
+    only the first event of an id.
 
     >>> ids = EventIdFactory("session-1")
     >>> ids(1_700_000_000_000_000_000) < ids(1_700_000_000_000_000_001)
