@@ -295,3 +295,11 @@ def test_list_recovers_a_dead_process_session_and_says_so(log: tuple[Path, str, 
     assert statuses[abandoned] == "crashed"
     assert again.stderr == ""
     assert json.loads(again.stdout) == json.loads(listed.stdout)
+
+
+def test_a_path_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
+    missing = tmp_path / "[x]" / "log.sqlite"
+    result = cli("sessions", "list", "--db", missing)
+    assert result.exit_code == 1
+    assert f"{missing}: no such file" in result.stderr
+    assert "\\[" not in result.stderr

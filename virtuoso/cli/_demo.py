@@ -64,7 +64,7 @@ def _replace_earlier_log(path: Path) -> None:
     if not path.exists():
         return
     if not path.is_file():
-        raise fail(escape(f"{path}: not a file"))
+        raise fail(f"{path}: not a file")
     # Only an event log is removed: a mistyped --db must not delete someone's file.
     run(lambda: _check_event_log(path))
     for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):

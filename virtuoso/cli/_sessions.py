@@ -19,7 +19,6 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -42,12 +41,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 def existing_log(path: Path) -> Path:
     """``path`` when it names a non-empty file; otherwise the one-line error (nothing is created)."""
     if not path.exists():
-        raise fail(escape(f"{path}: no such file"))
+        raise fail(f"{path}: no such file")
     if not path.is_file():
-        raise fail(escape(f"{path}: not a file"))
+        raise fail(f"{path}: not a file")
     if path.stat().st_size == 0:
         # Opened writable, an empty file would silently become a new event log.
-        raise fail(escape(f"{path}: empty file, not an event log"))
+        raise fail(f"{path}: empty file, not an event log")
     return path
 
 
