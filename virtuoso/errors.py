@@ -15,6 +15,7 @@ The tree::
     │       ├── NotAnEventLogError  a SQLite file that is not ours
     │       ├── CorruptDatabaseError  not SQLite, or damaged
     │       └── SchemaVersionError  written by a newer Virtuoso
+    ├── ClockError                  a replay clock asked to go back in time
     └── UsageError                  a caller passed arguments that cannot work
 
 Errors carry enough context (path, position, type name) to be shown to a user as
@@ -94,6 +95,10 @@ class CorruptDatabaseError(DatabaseError):
 
 class SchemaVersionError(DatabaseError):
     """The database was written by a newer Virtuoso than this one."""
+
+
+class ClockError(VirtuosoError):
+    """A clock was asked to do something time cannot do (a replay clock going backwards)."""
 
 
 class UsageError(VirtuosoError):
