@@ -15,6 +15,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from virtuoso.bus import HandlerFailed
 from virtuoso.events import (
     Bar,
     BookDelta,
@@ -104,6 +105,15 @@ PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         message=texts,
         level=st.sampled_from(["info", "warning", "error"]),
         data=st.dictionaries(texts, texts, max_size=4),
+    ),
+    "HandlerFailed": st.builds(
+        HandlerFailed,
+        handler=texts,
+        event_id=texts,
+        position=st.integers(0, 2**62),
+        event_type=texts,
+        error=texts,
+        unsubscribed=st.booleans(),
     ),
 }
 """One strategy per registered payload type name."""

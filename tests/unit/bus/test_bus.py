@@ -1,0 +1,167 @@
+"""EventBus: who receives what, in which order, and what a failing handler becomes."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import pytest
+
+from virtuoso.bus import EventBus, FailurePolicy, HandlerFailed
+from virtuoso.clock import ReplayClock
+from virtuoso.errors import UsageError
+from virtuoso.events import BookDelta, Event, Gap, Payload, Trade
+
+
+class MyTrade(Trade, frozen=True, gc=False):
+    """A subclass (not registered: the bus routes by class, not by registry)."""
+
+    TOPIC: ClassVar[str] = "market.trade.mine"
+
+
+def trade_event(n: int = 1, payload: Payload | None = None) -> Event:
+    body = payload or Trade(100.0 + n, 1.0, "buy", str(n))
+    return Event(f"e{n}", "binance:BTC/USDT:trades", n, n + 1, "s1", body, version=n, position=n)
+
+
+def recorder(log: list[str], tag: str):  # type: ignore[no-untyped-def]
+    return lambda event: log.append(f"{tag}:{event.type}")
+
+
+def test_handlers_run_by_priority_then_subscription_order() -> None:
+    bus, log = EventBus(), []
+    bus.subscribe(Trade, recorder(log, "a"))
+    bus.subscribe("market.trade", recorder(log, "b"), priority=-5)
+    bus.subscribe(Payload, recorder(log, "c"))
+    bus.subscribe("*", recorder(log, "d"), priority=-5)
+    bus.publish(trade_event())
+    assert log == ["b:Trade", "d:Trade", "a:Trade", "c:Trade"]
+
+
+def test_a_class_subscription_receives_subclasses_and_topic_patterns_match_by_fnmatch() -> None:
+    bus, log = EventBus(), []
+    bus.subscribe(Trade, recorder(log, "class"))
+    bus.subscribe("market.trade", recorder(log, "exact"))
+    bus.subscribe("market.*", recorder(log, "glob"))
+    bus.subscribe("analysis.*", recorder(log, "other"))
+    bus.publish(trade_event(1, MyTrade(1.0, 1.0, "sell", "9")))
+    bus.publish(trade_event(2, BookDelta((), (), 1, 2)))
+    assert log == ["class:Trade", "glob:Trade", "glob:BookDelta"]
+
+
+def test_several_patterns_make_one_subscription_that_handles_each_event_once() -> None:
+    bus, log = EventBus(), []
+    bus.subscribe(("market.*", "*"), recorder(log, "x"))
+    bus.publish(trade_event())
+    assert log == ["x:Trade"]
+
+
+def test_unsubscribe_stops_delivery_and_twice_is_harmless() -> None:
+    bus, log = EventBus(), []
+    subscription = bus.subscribe(Trade, recorder(log, "x"))
+    bus.publish(trade_event(1))
+    bus.unsubscribe(subscription)
+    bus.unsubscribe(subscription)
+    bus.publish(trade_event(2))
+    assert log == ["x:Trade"]
+    assert bus.subscriptions == ()
+
+
+def test_events_published_by_handlers_are_dispatched_after_the_current_one() -> None:
+    bus, log = EventBus(), []
+
+    def derive(event: Event) -> None:
+        log.append(f"derive:{event.id}")
+        bus.publish(trade_event(10, Gap("x", 0, 1, "derived")))
+
+    bus.subscribe(Trade, derive)
+    bus.subscribe(Payload, lambda e: log.append(f"all:{e.type}"))
+    bus.publish_many([trade_event(1), trade_event(2)])
+    assert log == ["derive:e1", "all:Trade", "all:Gap", "derive:e2", "all:Trade", "all:Gap"]
+
+
+def test_a_failing_handler_does_not_stop_the_others_and_becomes_a_handler_failed_event() -> None:
+    clock = ReplayClock(start_ns=777)
+    bus, log, failures = EventBus(clock), [], []
+
+    def broken(event: Event) -> None:
+        raise ValueError(f"cannot handle {event.id}")
+
+    bus.subscribe(Trade, broken, name="broken")
+    bus.subscribe(Trade, recorder(log, "after"))
+    bus.subscribe(HandlerFailed, failures.append)
+    bus.publish(trade_event(3))
+    assert log == ["after:Trade"]
+    [failure] = failures
+    assert failure.payload == HandlerFailed("broken", "e3", 3, "Trade", "ValueError: cannot handle e3", False)
+    assert (failure.session, failure.stream, failure.causation) == ("s1", "system:s1:failures", 3)
+    assert (failure.ts_event, failure.ts_recv) == (3, 777)
+    assert bus.failures == 1
+
+
+def test_the_same_failure_gets_the_same_id_so_a_replay_stores_it_once() -> None:
+    ids = []
+    for _ in range(2):
+        bus = EventBus()
+        bus.subscribe(Trade, lambda e: 1 / 0, name="div")
+        bus.subscribe(HandlerFailed, lambda e: ids.append(e.id))
+        bus.publish(trade_event(4))
+    assert ids[0] == ids[1]
+    assert len(ids[0]) == 32
+
+
+def test_the_failure_policy_unsubscribes_a_handler_after_n_failures() -> None:
+    bus, failures = EventBus(policy=FailurePolicy(max_failures=2)), []
+    calls = []
+
+    def flaky(event: Event) -> None:
+        calls.append(event.id)
+        raise RuntimeError("down")
+
+    subscription = bus.subscribe(Trade, flaky)
+    bus.subscribe(HandlerFailed, lambda e: failures.append(e.payload.unsubscribed))
+    bus.publish_many([trade_event(n) for n in range(1, 5)])
+    assert calls == ["e1", "e2"]
+    assert failures == [False, True]
+    assert not subscription.active
+
+
+def test_a_failing_failure_handler_does_not_loop() -> None:
+    bus = EventBus()
+    bus.subscribe("*", lambda e: 1 / 0)
+    bus.publish(trade_event())
+    assert bus.failures == 2
+
+
+def test_async_handlers_and_bad_targets_are_refused() -> None:
+    bus = EventBus()
+
+    async def handler(event: Event) -> None:
+        return None
+
+    class AsyncCallable:
+        async def __call__(self, event: Event) -> None:
+            return None
+
+    with pytest.raises(UsageError, match="processor"):
+        bus.subscribe(Trade, handler)
+    with pytest.raises(UsageError, match="processor"):
+        bus.subscribe(Trade, AsyncCallable())
+    with pytest.raises(UsageError, match="non-empty"):
+        bus.subscribe("", print)
+    with pytest.raises(UsageError, match="Payload subclass"):
+        bus.subscribe(int, print)  # type: ignore[arg-type]
+
+
+def test_a_base_exception_propagates_and_leaves_the_bus_usable() -> None:
+    bus, log = EventBus(), []
+
+    def interrupt(event: Event) -> None:
+        if event.id == "e1":
+            raise KeyboardInterrupt
+
+    bus.subscribe(Trade, interrupt)
+    bus.subscribe(Trade, recorder(log, "x"))
+    with pytest.raises(KeyboardInterrupt):
+        bus.publish(trade_event(1))
+    bus.publish(trade_event(2))
+    assert log == ["x:Trade"]

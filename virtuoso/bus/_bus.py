@@ -1,0 +1,185 @@
+"""The EventBus: synchronous, deterministic dispatch by payload class and topic pattern."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections import deque
+from collections.abc import Iterable
+
+from virtuoso.bus._failures import FailurePolicy, failure_event, handler_name
+from virtuoso.bus._patterns import Handler, Subscription, route_for
+from virtuoso.clock import Clock
+from virtuoso.errors import UsageError
+from virtuoso.events import Event, Payload
+
+
+class Route(tuple[Handler, ...]):
+    """The handlers of one payload class, in dispatch order, with their subscriptions alongside.
+
+    Dispatch iterates the bare handlers (the fast path); a failure finds its
+    subscription through ``subscriptions``, even after the routes were rebuilt.
+    """
+
+    subscriptions: tuple[Subscription, ...]
+
+    @classmethod
+    def of(cls, subscriptions: tuple[Subscription, ...]) -> Route:
+        """The route dispatching to ``subscriptions``."""
+        route = cls(s.handler for s in subscriptions)
+        route.subscriptions = subscriptions
+        return route
+
+
+class EventBus:
+    """Dispatches each published event to its subscribers, synchronously, in a fixed order.
+
+    Subscribe by payload class (a base class receives its subclasses; ``Payload``
+    receives everything) or by topic pattern (``fnmatch`` rules on the topic:
+    ``market.trade``, ``market.*``, ``*``). Handlers run in order of ``priority``
+    (smaller first, default 0), then of subscription. An event published while
+    another is being dispatched (a handler deriving a new event, say) is queued
+    and dispatched after it, so every handler sees events in one global order.
+
+    A handler that raises does not stop the others: the failure becomes a
+    :class:`~virtuoso.bus.HandlerFailed` event published on the bus, and the
+    :class:`~virtuoso.bus.FailurePolicy` may unsubscribe the handler. Changes to
+    subscriptions take effect from the next event.
+
+    >>> from virtuoso.events import Event, Trade
+    >>> bus = EventBus()
+    >>> seen = []
+    >>> _ = bus.subscribe("market.*", lambda e: seen.append(("topic", e.type)))
+    >>> _ = bus.subscribe(Trade, lambda e: seen.append(("class", e.type)), priority=-1)
+    >>> bus.publish(Event("e1", "binance:BTC/USDT:trades", 1, 1, "s", Trade(1.0, 2.0, "buy", "7")))
+    >>> seen
+    [('class', 'Trade'), ('topic', 'Trade')]
+    """
+
+    def __init__(self, clock: Clock | None = None, policy: FailurePolicy | None = None) -> None:
+        self._clock = clock
+        self._policy = policy or FailurePolicy()
+        self._subscriptions: list[Subscription] = []
+        self._routes: dict[type[Payload], Route] = {}
+        self._order = itertools.count()
+        self._queue: deque[Event] = deque()
+        self._dispatching = False
+        self.failures = 0
+        """Handler calls that raised."""
+
+    def subscribe(
+        self,
+        target: type[Payload] | str | tuple[str, ...],
+        handler: Handler,
+        *,
+        priority: int = 0,
+        name: str | None = None,
+    ) -> Subscription:
+        """Call ``handler(event)`` for events of payload class ``target``, or whose topic matches pattern(s) ``target``.
+
+        Several patterns in a tuple make one subscription: an event matching
+        more than one of them is still handled once.
+        """
+        if _is_async(handler):
+            raise UsageError(f"{handler_name(handler)} is async: the bus is synchronous; run it through the processor")
+        subscription = Subscription(handler, name or handler_name(handler), priority, next(self._order))
+        if isinstance(target, str | tuple):
+            patterns = (target,) if isinstance(target, str) else target
+            if not patterns or not all(isinstance(p, str) and p for p in patterns):
+                raise UsageError(f"topic patterns must be non-empty strings (use '*' for every topic), not {target!r}")
+            subscription.topics = patterns
+        elif isinstance(target, type) and issubclass(target, Payload):
+            subscription.event_class = target
+        else:
+            raise UsageError(f"subscribe to a Payload subclass or a topic pattern, not {target!r}")
+        self._subscriptions.append(subscription)
+        self._invalidate()
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop dispatching to ``subscription`` (unsubscribing twice is harmless)."""
+        if subscription.active:
+            subscription.active = False
+            self._subscriptions.remove(subscription)
+            self._invalidate()
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        """Active subscriptions, in subscription order."""
+        return tuple(self._subscriptions)
+
+    def publish(self, event: Event) -> None:
+        """Dispatch ``event`` to its subscribers now (or after the event being dispatched)."""
+        if self._dispatching:
+            self._queue.append(event)
+            return
+        # The hot path of every run: the loop of _dispatch is inlined here on purpose.
+        route = self._routes.get(event.payload.__class__)
+        if route is None:
+            route = self._build_route(event.payload.__class__)
+        self._dispatching = True
+        try:
+            for handler in route:
+                try:
+                    handler(event)
+                except Exception as exc:  # a failing handler must not stop the others
+                    self._on_failure(route, handler, event, exc)
+            if self._queue:
+                self._drain()
+        finally:
+            self._dispatching = False
+
+    def publish_many(self, events: Iterable[Event]) -> None:
+        """Publish each of ``events`` in order."""
+        if self._dispatching:
+            self._queue.extend(events)
+            return
+        self._dispatching = True
+        try:
+            dispatch, queue = self._dispatch, self._queue
+            for event in events:
+                dispatch(event)
+                if queue:
+                    self._drain()
+        finally:
+            self._dispatching = False
+
+    def _dispatch(self, event: Event) -> None:
+        route = self._routes.get(event.payload.__class__)
+        if route is None:
+            route = self._build_route(event.payload.__class__)
+        for handler in route:
+            try:
+                handler(event)
+            except Exception as exc:  # a failing handler must not stop the others
+                self._on_failure(route, handler, event, exc)
+
+    def _drain(self) -> None:
+        queue, dispatch = self._queue, self._dispatch
+        while queue:
+            dispatch(queue.popleft())
+
+    def _build_route(self, cls: type[Payload]) -> Route:
+        route = Route.of(route_for(cls, self._subscriptions))
+        self._routes[cls] = route
+        return route
+
+    def _invalidate(self) -> None:
+        self._routes.clear()
+
+    def _on_failure(self, route: Route, handler: Handler, event: Event, exc: Exception) -> None:
+        self.failures += 1
+        subscription = route.subscriptions[route.index(handler)]
+        subscription.failures += 1
+        gives_up = self._policy.gives_up(subscription.failures)
+        if gives_up:
+            self.unsubscribe(subscription)
+        if event.type == "HandlerFailed":
+            return  # a failing failure handler must not feed itself
+        ts_recv = self._clock.now_ns() if self._clock is not None else event.ts_recv
+        self._queue.append(failure_event(subscription.name, event, exc, ts_recv, unsubscribed=gives_up))
+
+
+def _is_async(handler: Handler) -> bool:
+    call = handler if inspect.isfunction(handler) or inspect.ismethod(handler) else type(handler).__call__
+    return inspect.iscoroutinefunction(call)

@@ -1,0 +1,41 @@
+"""Which subscriptions receive an event of a given payload class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from virtuoso.events import Event, Payload
+
+Handler = Callable[[Event], object]
+
+
+@dataclass(eq=False, slots=True)
+class Subscription:
+    """One handler's subscription; pass it to ``EventBus.unsubscribe``."""
+
+    handler: Handler
+    name: str
+    priority: int
+    order: int
+    event_class: type[Payload] | None = None
+    topics: tuple[str, ...] = ()
+    failures: int = 0
+    active: bool = True
+
+    def matches(self, cls: type[Payload]) -> bool:
+        """True when events whose payload is of class ``cls`` go to this handler."""
+        if self.event_class is not None:
+            return issubclass(cls, self.event_class)
+        return any(fnmatchcase(cls.TOPIC, pattern) for pattern in self.topics)
+
+    @property
+    def sort_key(self) -> tuple[int, int]:
+        """Dispatch order: priority (smaller first), then subscription order."""
+        return (self.priority, self.order)
+
+
+def route_for(cls: type[Payload], subscriptions: list[Subscription]) -> tuple[Subscription, ...]:
+    """The subscriptions an event of class ``cls`` is dispatched to, in dispatch order."""
+    return tuple(sorted((s for s in subscriptions if s.matches(cls)), key=lambda s: s.sort_key))

@@ -1,0 +1,93 @@
+"""StoreRecorder: a bus subscription that appends what is published to the event log."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from virtuoso.bus._bus import EventBus
+from virtuoso.bus._patterns import Subscription
+from virtuoso.events import Event
+from virtuoso.store import BufferedWriter
+
+LAST = 2**62
+"""The recorder's dispatch priority: after every ordinary handler."""
+
+
+class StoreRecorder:
+    """Appends every event published on ``topics`` through a store's buffered writer.
+
+    The bus is synchronous and the writer asynchronous, so the recorder keeps
+    what it receives in a backlog that a background task moves to the writer.
+    Producers keep memory bounded by awaiting :meth:`throttle` between
+    publishes (the live recorder and the replayer do); :meth:`close`
+    unsubscribes, moves the rest and closes the writer. A writer error is raised
+    by the next :meth:`throttle`, :meth:`flush` or :meth:`close`.
+
+    >>> # recorder = StoreRecorder(bus, store.writer(), topics=("market.*", "system.*"))
+    >>> # ...  bus.publish(event); await recorder.throttle()
+    >>> # await recorder.close()
+    """
+
+    def __init__(
+        self, bus: EventBus, writer: BufferedWriter, *, topics: Sequence[str] = ("*",), max_backlog: int = 20_000
+    ) -> None:
+        self._bus = bus
+        self._writer = writer
+        self._backlog: list[Event] = []
+        self._max_backlog = max_backlog
+        self._pump: asyncio.Task[None] | None = None
+        self._closed = False
+        # Last in dispatch order, so it records an event after every handler it caused has queued its own.
+        self._subscription: Subscription = bus.subscribe(
+            tuple(topics), self._receive, priority=LAST, name=f"StoreRecorder{tuple(topics)}"
+        )
+
+    @property
+    def backlog(self) -> int:
+        """Events received and not yet handed to the writer."""
+        return len(self._backlog)
+
+    def _receive(self, event: Event) -> None:
+        self._backlog.append(event)
+        if self._pump is None and len(self._backlog) >= self._max_backlog // 4:
+            self._pump = asyncio.get_running_loop().create_task(self._move())
+
+    async def _move(self) -> None:
+        while self._backlog:
+            batch, self._backlog = self._backlog, []
+            await self._writer.write_many(batch)
+
+    async def throttle(self) -> None:
+        """Wait while the backlog is over its limit (the producer's backpressure)."""
+        if len(self._backlog) >= self._max_backlog:
+            await self._drain_backlog()
+        elif self._pump is not None and self._pump.done():
+            await self._settle()
+
+    async def flush(self) -> None:
+        """Hand everything received to the writer and wait until it is committed."""
+        await self._drain_backlog()
+        await self._writer.flush()
+
+    async def close(self) -> None:
+        """Unsubscribe, commit the rest and close the writer (closing twice is harmless)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._bus.unsubscribe(self._subscription)
+        try:
+            await self.flush()
+        finally:
+            await self._writer.close()
+
+    async def _drain_backlog(self) -> None:
+        await self._settle()
+        if self._backlog:
+            self._pump = asyncio.get_running_loop().create_task(self._move())
+            await self._settle()
+
+    async def _settle(self) -> None:
+        pump, self._pump = self._pump, None
+        if pump is not None:
+            await pump
