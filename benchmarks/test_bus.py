@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from pyee import EventEmitter
 
 from benchmarks.harness import Prepared, RatioCase, Scale, Side, measure
@@ -75,13 +74,13 @@ def plain_loop(events: list[Event]) -> Side:
     return side
 
 
-@pytest.mark.parametrize(
-    ("name", "target", "baseline"),
-    [("bus.publish vs pyee", 2.0, pyee_side), ("bus.publish vs plain loop", 0.15, plain_loop)],
-)
-def test_bus_dispatch(
-    benchmark: object, scale: Scale, trades: list[Event], tmp_path: Path, name: str, target: float, baseline: object
-) -> None:
-    case = RatioCase(name, target, len(trades), scale.rounds, ours(trades), baseline(trades))  # type: ignore[operator]
+def test_bus_against_pyee(benchmark: object, scale: Scale, trades: list[Event], tmp_path: Path) -> None:
+    case = RatioCase("bus.publish vs pyee", 2.0, len(trades), scale.rounds, ours(trades), pyee_side(trades))
+    result = measure(benchmark, case, tmp_path)
+    assert len(result.ours_s) == len(result.baseline_s) >= 1
+
+
+def test_bus_against_a_plain_loop(benchmark: object, scale: Scale, trades: list[Event], tmp_path: Path) -> None:
+    case = RatioCase("bus.publish vs plain loop", 0.15, len(trades), scale.rounds, ours(trades), plain_loop(trades))
     result = measure(benchmark, case, tmp_path)
     assert len(result.ours_s) == len(result.baseline_s) >= 1
