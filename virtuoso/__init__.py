@@ -1,9 +1,11 @@
 """Virtuoso: record, replay and backtest crypto market data on an append-only event log.
 
 The public API is the names below; everything else lives in sub-packages
-(``virtuoso.events``, ``virtuoso.store``) or in private modules.
+(``virtuoso.events``, ``virtuoso.store``, ``virtuoso.bus``, ...) or in private modules.
 """
 
+from virtuoso.bus import EventBus, EventPublisher
+from virtuoso.clock import Clock, LiveClock, ReplayClock
 from virtuoso.errors import (
     ConcurrencyError,
     EventDecodeError,
@@ -17,14 +19,19 @@ from virtuoso.store import EventFilter, EventStore, MemoryEventStore, open_sqlit
 __version__ = "0.1.0"
 
 __all__ = [
+    "Clock",
     "ConcurrencyError",
     "Event",
+    "EventBus",
     "EventDecodeError",
     "EventFilter",
     "EventIdFactory",
+    "EventPublisher",
     "EventStore",
+    "LiveClock",
     "MemoryEventStore",
     "Payload",
+    "ReplayClock",
     "StoreError",
     "UnknownEventType",
     "VirtuosoError",

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import virtuoso
+import virtuoso.bus
 import virtuoso.events
 import virtuoso.store
 
 EXPECTED = {
+    "Clock",
+    "EventBus",
+    "EventPublisher",
+    "LiveClock",
+    "ReplayClock",
     "ConcurrencyError",
     "Event",
     "EventDecodeError",
@@ -29,7 +35,7 @@ def test_top_level_all_is_the_curated_api() -> None:
 
 
 def test_every_exported_name_exists_and_no_private_name_is_exported() -> None:
-    for module in (virtuoso, virtuoso.events, virtuoso.store):
+    for module in (virtuoso, virtuoso.bus, virtuoso.events, virtuoso.store):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
             assert not name.startswith("_") or name == "__version__"
