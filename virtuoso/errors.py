@@ -16,6 +16,14 @@ The tree::
     │       ├── CorruptDatabaseError  not SQLite, or damaged
     │       └── SchemaVersionError  written by a newer Virtuoso
     ├── ClockError                  a replay clock asked to go back in time
+    ├── ContainerError              the service container cannot build, find or dispose a service
+    │   ├── RegistrationError       a registration that cannot be injected, or replaced too late
+    │   ├── DependencyCycleError    services that need each other (names the cycle)
+    │   ├── ResolutionError         a service cannot be built here (names the resolution chain)
+    │   │   ├── MissingRegistrationError  nothing is registered for a needed type
+    │   │   ├── ScopeError          a scoped service outside a scope, or injected into a singleton
+    │   │   └── AsyncFactoryError   resolve() met an async factory that has not run: use aresolve()
+    │   └── DisposalError           disposers failed (every other one still ran)
     └── UsageError                  a caller passed arguments that cannot work
 
 Errors carry enough context (path, position, type name) to be shown to a user as
@@ -103,3 +111,81 @@ class ClockError(VirtuosoError):
 
 class UsageError(VirtuosoError):
     """Arguments that cannot work together (reported before anything is done)."""
+
+
+class ContainerError(VirtuosoError):
+    """The service container cannot build, find or dispose a service, or was used after closing."""
+
+
+class RegistrationError(ContainerError):
+    """A registration whose parameters cannot be injected, or that replaces one already in use."""
+
+
+class DependencyCycleError(ContainerError):
+    """Registered services need each other; ``cycle`` lists them, the first repeated at the end."""
+
+    def __init__(self, cycle: list[str]) -> None:
+        super().__init__("dependency cycle: " + " -> ".join(cycle))
+        self.cycle = cycle
+
+
+class ResolutionError(ContainerError):
+    """A service cannot be built where it was asked for; the message names the resolution chain.
+
+    ``service`` is the service that failed; ``chain`` lists the services that needed it,
+    nearest first, so ``chain[-1]`` is the one the caller resolved.
+    """
+
+    def __init__(self, service: str, problem: str) -> None:
+        super().__init__(problem)
+        self.service = service
+        self.problem = problem
+        self.chain: list[str] = []
+
+    def needed_by(self, dependent: str) -> None:
+        """Record that ``dependent`` needed the service (called while the resolution unwinds)."""
+        self.chain.append(dependent)
+
+    def __str__(self) -> str:
+        if not self.chain:
+            return self.problem
+        return f"{self.problem} (needed by {' <- '.join(self.chain)})"
+
+
+class MissingRegistrationError(ResolutionError):
+    """Nothing is registered for a type (and name) that a service needs."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(service, f"no registration for {service}")
+
+
+class ScopeError(ResolutionError):
+    """A scoped service resolved outside a scope, or injected into a singleton that would outlive it."""
+
+    def __init__(self, service: str, singleton: str | None = None) -> None:
+        if singleton is None:
+            problem = f"{service} is scoped: resolve it inside `async with container.scope()`"
+        else:
+            problem = f"{service} is scoped and cannot be injected into singleton {singleton}, which would outlive it"
+        super().__init__(service, problem)
+        self.singleton = singleton
+
+
+class AsyncFactoryError(ResolutionError):
+    """``resolve()`` needs an instance that only an async factory, not yet run, can make."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(service, f"{service} has an async factory that has not run yet: use `await aresolve(...)`")
+
+
+class DisposalError(ContainerError):
+    """Disposing instances failed; every other instance was still disposed.
+
+    ``failures`` pairs each failed instance's description with its exception, in
+    disposal order; the first exception is also the ``__cause__``.
+    """
+
+    def __init__(self, failures: list[tuple[str, BaseException]]) -> None:
+        names = ", ".join(f"{what} ({type(error).__name__}: {error})" for what, error in failures)
+        super().__init__(f"disposing {len(failures)} instance(s) failed: {names}")
+        self.failures = failures
