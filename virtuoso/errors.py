@@ -16,6 +16,8 @@ The tree::
     │       ├── CorruptDatabaseError  not SQLite, or damaged
     │       └── SchemaVersionError  written by a newer Virtuoso
     ├── ClockError                  a replay clock asked to go back in time
+    ├── ProcessorError              the event processor refused an event or stopped
+    │   └── ProcessorClosedError    an event was submitted to a processor not running
     ├── ContainerError              the service container cannot build, find or dispose a service
     │   ├── RegistrationError       a registration that cannot be injected, or replaced too late
     │   ├── DependencyCycleError    services that need each other (names the cycle)
@@ -107,6 +109,14 @@ class SchemaVersionError(DatabaseError):
 
 class ClockError(VirtuosoError):
     """A clock was asked to do something time cannot do (a replay clock going backwards)."""
+
+
+class ProcessorError(VirtuosoError):
+    """The event processor refused an event, or stopped because a callback of its owner raised."""
+
+
+class ProcessorClosedError(ProcessorError):
+    """An event was submitted to a processor that is not running (not started, closing or closed)."""
 
 
 class UsageError(VirtuosoError):

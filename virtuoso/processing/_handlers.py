@@ -1,0 +1,83 @@
+"""What the processor calls: batch handlers, and the adapter for per-event callables."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeAlias
+
+from virtuoso.events import Event
+
+Derived: TypeAlias = Event | Sequence[Event] | None
+"""What a per-event callable returns: one derived event, several, or none."""
+
+BatchHandler: TypeAlias = Callable[[Sequence[Event]], Awaitable[Sequence[Event] | None]]
+"""``async def handle(batch) -> derived events | None``: events of one lane, in per-key order."""
+
+SyncEventFn: TypeAlias = Callable[[Event], Derived]
+AsyncEventFn: TypeAlias = Callable[[Event], Awaitable[Derived]]
+
+
+class PerEvent:
+    """Adapts a per-event callable, sync or async, to the processor (see :func:`per_event`).
+
+    The processor recognises the adapter and calls ``fn`` once per event, so a
+    failure dead-letters only the event that raised. Called directly, it is a
+    :data:`BatchHandler` (a failure then stops the batch).
+    """
+
+    __slots__ = ("fn", "is_async", "name")
+
+    def __init__(self, fn: SyncEventFn | AsyncEventFn, *, is_async: bool | None = None) -> None:
+        self.fn: Callable[[Event], Any] = fn
+        self.is_async = _is_async(fn) if is_async is None else is_async
+        self.name = handler_name(fn)
+
+    async def __call__(self, batch: Sequence[Event]) -> list[Event]:
+        """Call ``fn`` on each event of ``batch`` in order; the derived events, in order."""
+        derived: list[Event] = []
+        for event in batch:
+            result = self.fn(event)
+            if self.is_async:
+                result = await result
+            add_derived(derived, result)
+        return derived
+
+    def __repr__(self) -> str:
+        return f"per_event({self.name})"
+
+
+def per_event(fn: SyncEventFn | AsyncEventFn, *, is_async: bool | None = None) -> PerEvent:
+    """Run ``fn(event)`` (sync, or ``async def``) on each event; it returns derived events or ``None``.
+
+    Whether ``fn`` is async is detected (``inspect.iscoroutinefunction``, also on
+    ``fn.__call__``); pass ``is_async`` for callables detection cannot see through.
+
+    >>> per_event(lambda event: None).is_async
+    False
+    """
+    return PerEvent(fn, is_async=is_async)
+
+
+def add_derived(derived: list[Event], result: Derived) -> None:
+    """Append what a per-event callable returned to ``derived``."""
+    if result is None:
+        return
+    if isinstance(result, Event):
+        derived.append(result)
+    else:
+        derived.extend(result)
+
+
+def handler_name(handler: Callable[..., Any]) -> str:
+    """A readable, stable name for a handler: ``module.qualname`` (what dead letters record)."""
+    if isinstance(handler, PerEvent):
+        return handler.name
+    target = getattr(handler, "__func__", handler)
+    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
+    module = getattr(target, "__module__", None) or type(target).__module__
+    return f"{module}.{qualname}"
+
+
+def _is_async(fn: Callable[..., Any]) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
