@@ -117,6 +117,9 @@ class OptimizedProcessor:
         self._owners: dict[Hashable, _Worker] = {}
         self._workers = [_Worker(i, len(self.lanes)) for i in range(workers)]
         self._capacity = capacity
+        # Waiting submitters resume once a full lane is down to three quarters: they then refill in
+        # bursts, and workers get full batches instead of the trickle a wake-up per batch taken gives.
+        self._low_water = capacity - max(1, capacity // 4)
         self._batch_size = batch_size
         self._on_output = on_output
         self._on_failure = on_failure
@@ -387,7 +390,7 @@ class OptimizedProcessor:
             self._depth[lane] -= len(batch)
             self._in_flight += len(batch)
             waiters = self._room_waiters[lane]
-            if waiters:
+            if waiters and self._depth[lane] <= self._low_water:
                 self._room_waiters[lane] = []
                 for waiter in waiters:
                     _wake(waiter)

@@ -260,3 +260,47 @@ async def test_an_event_no_lane_takes_is_refused_not_dropped() -> None:
         with pytest.raises(UsageError, match=r"no lane takes topic 'system\.note'"):
             await proc.submit(note(0))
         assert proc.snapshot().events_in == 0
+
+
+async def test_a_failing_body_still_drains_before_its_error_propagates() -> None:
+    seen: list[str] = []
+
+    async def record(e: Event) -> None:
+        await asyncio.sleep(0)
+        seen.append(e.id)
+
+    proc = OptimizedProcessor(per_event(record), workers=2)
+
+    async def body() -> None:
+        async with proc:
+            await proc.submit_many(trade(n) for n in range(10))
+            raise KeyError("body")
+
+    with pytest.raises(KeyError, match="body"):
+        await body()
+    assert len(seen) == 10
+    assert proc.state == "closed"
+
+
+async def test_a_waiting_submitter_resumes_once_its_lane_is_down_to_three_quarters() -> None:
+    tokens: asyncio.Queue[None] = asyncio.Queue()
+
+    async def one_per_token(e: Event) -> None:
+        await tokens.get()
+
+    async with OptimizedProcessor(per_event(one_per_token), workers=1, capacity=8, batch_size=1) as proc:
+        await proc.submit(trade(0))
+        await until(lambda: proc.snapshot().in_flight == 1)
+        await proc.submit_many(trade(n) for n in range(1, 9))
+        blocked = asyncio.create_task(proc.submit(trade(9)))
+        await until(lambda: proc.snapshot().blocked_submitters == 1)
+        tokens.put_nowait(None)  # trade 0 done, trade 1 taken: 7 of 8 waiting
+        await until(lambda: proc.snapshot().depths["market"] == 7)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert not blocked.done()
+        tokens.put_nowait(None)  # trade 2 taken: 6 of 8, the low-water mark
+        await blocked
+        assert proc.snapshot().depths["market"] == 7
+        for _ in range(8):
+            tokens.put_nowait(None)
