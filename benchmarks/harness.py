@@ -245,3 +245,18 @@ def measure(benchmark: Any, case: RatioCase, workdir: Path) -> RatioResult:
     benchmark.extra_info.update(result.extra_info())
     RESULTS.append(result)
     return result
+
+
+def in_memory(prepare: Callable[[], Callable[[], object] | Prepared]) -> Side:
+    """A side whose work needs no files: ``prepare()`` runs untimed and returns the timed part.
+
+    For in-memory cases (the container, say), which ignore the round's directory.
+    ``prepare`` returns the timed callable, or a :class:`Prepared` when something
+    must be released after the round.
+    """
+
+    def side(_: Path) -> Prepared:
+        prepared = prepare()
+        return prepared if isinstance(prepared, Prepared) else Prepared(run=prepared)
+
+    return side

@@ -167,7 +167,7 @@ class ServiceContainer:
             raise AsyncFactoryError(reg.label)
         try:
             args = [self._get(dep, scope) for dep in plan.args] if plan.args else ()
-            kwargs = {name: self._get(dep, scope) for name, dep in plan.kwargs}
+            kwargs = self._kwargs(plan, scope)
         except ResolutionError as error:
             error.needed_by(reg.label)
             raise
@@ -177,6 +177,15 @@ class ServiceContainer:
             reg.is_async = True
             raise AsyncFactoryError(reg.label)
         return self._keep(reg, instance, owner)
+
+    def _kwargs(self, plan: Plan, scope: Lifespan | None) -> dict[str, Any]:
+        # Only singletons are ever in self._singletons: a hit there needs no dispatch on the lifetime.
+        singletons, get = self._singletons, self._get
+        kwargs = {}
+        for name, dep in plan.kwargs:
+            instance = singletons.get(dep.key, _MISSING)
+            kwargs[name] = get(dep, scope) if instance is _MISSING else instance
+        return kwargs
 
     async def _aget(self, reg: Registration, scope: Lifespan | None) -> Any:
         lifetime = reg.lifetime
