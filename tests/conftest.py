@@ -7,6 +7,11 @@ from pathlib import Path
 
 import pytest
 
+# Every package that defines event types, imported up front so the type registry
+# is the same whichever tests run first.
+import virtuoso.bus
+import virtuoso.processing  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 
 

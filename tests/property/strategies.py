@@ -30,6 +30,7 @@ from virtuoso.events import (
     Ticker,
     Trade,
 )
+from virtuoso.processing import ProcessorStats
 
 INT64_MAX = 2**63 - 1
 
@@ -114,6 +115,20 @@ PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         event_type=texts,
         error=texts,
         unsubscribed=st.booleans(),
+    ),
+    "ProcessorStats": st.builds(
+        ProcessorStats,
+        processor=texts,
+        depths=st.dictionaries(texts, st.integers(0, 2**31), max_size=4),
+        events_in=st.integers(0, 2**62),
+        events_handled=st.integers(0, 2**62),
+        events_abandoned=st.integers(0, 2**62),
+        events_out=st.integers(0, 2**62),
+        dead_letters=st.integers(0, 2**62),
+        events_per_s=st.floats(0, 1e12),
+        latency_p50_ns=st.integers(0, 2**62),
+        latency_p90_ns=st.integers(0, 2**62),
+        latency_p99_ns=st.integers(0, 2**62),
     ),
 }
 """One strategy per registered payload type name."""
