@@ -146,6 +146,7 @@ class OptimizedProcessor:
         self._dead: list[DeadLetter] = []
         self._latency = LatencyWindow()
         self._started_ns = 0
+        self._stopped_ns = 0
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -226,6 +227,7 @@ class OptimizedProcessor:
 
     async def _halt(self, *, cancel: bool) -> None:
         self._state = _CLOSED
+        self._stopped_ns = self._stopped_ns or perf_counter_ns()
         self._accepting = False
         self._stopping = True
         if self._timer is not None:
@@ -548,7 +550,7 @@ class OptimizedProcessor:
     def snapshot(self) -> ProcessorSnapshot:
         """The processor's counters and measurements now."""
         queued = sum(self._depth)
-        elapsed_ns = perf_counter_ns() - self._started_ns if self._started_ns else 0
+        elapsed_ns = (self._stopped_ns or perf_counter_ns()) - self._started_ns if self._started_ns else 0
         p50, p90, p99 = self._latency.percentiles((50, 90, 99))
         return ProcessorSnapshot(
             depths={lane.name: depth for lane, depth in zip(self.lanes, self._depth, strict=True)},

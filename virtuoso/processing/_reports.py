@@ -56,7 +56,7 @@ class ProcessorSnapshot:
     ``in_flight`` those a worker took and is handling, ``events_out`` the derived
     events emitted, ``blocked_submitters`` the submitters waiting for room in a
     full lane (backpressure at work). ``events_per_s`` is events handled
-    per wall-clock second since the processor started. Latencies are a handler
+    per wall-clock second from the processor's start to now (or to its stop). Latencies are a handler
     call's wall-clock duration divided by the events it was given, one sample per
     call, over the last :data:`LATENCY_WINDOW` calls (0 before the first call).
     """

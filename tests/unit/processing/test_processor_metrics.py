@@ -141,3 +141,12 @@ def test_processor_stats_round_trip_through_the_registry() -> None:
     payload = ProcessorStats("p", {"market": 3}, 10, 7, 0, 2, 1, 1234.5, 100, 200, 300)
     decoded = REGISTRY.kind("ProcessorStats", ProcessorStats.SCHEMA).decode(encode_payload(payload))
     assert decoded == payload
+
+
+@pytest.mark.asyncio
+async def test_the_rate_stops_counting_time_when_the_processor_stops() -> None:
+    async with OptimizedProcessor(per_event(lambda e: None)) as proc:
+        await proc.submit_many(trade(n) for n in range(100))
+    rate = proc.snapshot().events_per_s
+    await asyncio.sleep(0.01)  # wall time passes after the stop; the rate must not decay with it
+    assert proc.snapshot().events_per_s == rate > 0
