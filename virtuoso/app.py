@@ -1,0 +1,271 @@
+"""The application, wired in one place: :func:`build_container`.
+
+Live and replay register the same bus, store, processor, recorder and handlers;
+they differ in two registrations only, the :class:`EventSource` and the
+:class:`~virtuoso.clock.Clock`. Nothing else in the library constructs these by
+hand, and nothing a handler receives tells it which mode it runs in.
+
+A run is one scope: ``async with container.scope() as scope`` then
+``await (await scope.aresolve(Runtime)).run()``. The scope owns the processor,
+the recorder and the source, and disposes them when it ends; the container owns
+the store, the bus and the clock.
+
+>>> import asyncio
+>>> from virtuoso.events import Event, Note, Trade
+>>> async def main() -> None:
+...     # a recorded session to replay, in an in-memory log
+...     container = build_container("replay", AppConfig(workers=2), handlers=[count_trades])
+...     store = await container.aresolve(EventStore)
+...     session = await store.begin_session("example", "doc", started_ns=0)
+...     await store.append([Event(f"t{i}", "binance:BTC/USDT:trades", i, i, session.id,
+...                               Trade(100.0, 1.0, "buy", str(i))) for i in range(1, 4)])
+...     async with container.scope() as scope:
+...         runtime = await scope.aresolve(Runtime)
+...         derived = await runtime.run(session.id)
+...     print([e.payload.message for e in derived])
+...     await container.aclose()
+>>> def count_trades(event: Event) -> list[Event]:
+...     return [Event(f"n{event.id}", "analysis:notes", event.ts_event, event.ts_event, event.session,
+...                   Note(f"trade {event.payload.trade_id}"), causation=event.position)]
+>>> asyncio.run(main())
+['trade 1', 'trade 2', 'trade 3']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal, Protocol
+
+from virtuoso.bus import EventBus, FailurePolicy, StoreRecorder
+from virtuoso.clock import Clock, LiveClock, ReplayClock
+from virtuoso.container import Lifetime, ServiceContainer
+from virtuoso.errors import UsageError
+from virtuoso.events import Event
+from virtuoso.processing import DeadLetter, OptimizedProcessor, per_event
+from virtuoso.store import EventFilter, EventStore, MemoryEventStore, open_sqlite_store
+
+Mode = Literal["live", "replay"]
+EventHandler = Callable[[Event], Sequence[Event] | None]
+"""What the processor runs on each event: returns derived events (or ``None``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    """Everything :func:`build_container` needs to know; frozen, so a run's configuration cannot drift.
+
+    ``deterministic`` defaults to on in replay and off live; ``record_topics`` to
+    every topic live and none in replay (a replay's input is already in the log).
+    """
+
+    db: Path | None = None
+    """The SQLite event log; ``None`` keeps the log in memory."""
+    workers: int = 4
+    capacity: int = 10_000
+    batch_size: int = 256
+    deterministic: bool | None = None
+    process_topics: tuple[str, ...] = ("market.*",)
+    """Topics the processor's handlers receive."""
+    record_topics: tuple[str, ...] | None = None
+    max_handler_failures: int | None = None
+    replay_start_ns: int = 0
+
+
+class EventSource(Protocol):
+    """Where a run's events come from: publishes them on ``runtime`` until it is exhausted or stopped."""
+
+    async def run(self, runtime: Runtime, session: str) -> None:
+        """Publish the events of ``session`` through ``runtime.publish``."""
+        ...
+
+
+class SessionReplay:
+    """The replay source: a recorded session in log order, the ReplayClock moved to each event's receive time."""
+
+    def __init__(self, store: EventStore, clock: Clock) -> None:
+        if not isinstance(clock, ReplayClock):
+            raise UsageError("a replay needs the ReplayClock")
+        self._store = store
+        self._clock = clock
+
+    async def run(self, runtime: Runtime, session: str) -> None:
+        """Publish every event of ``session``, in position order."""
+        clock = self._clock
+        async for chunk in self._store.read_chunks(EventFilter(session=session)):
+            for event in chunk:
+                if event.ts_recv > clock.now_ns():
+                    clock.advance_to(event.ts_recv)
+                await runtime.publish(event)
+
+
+class ProcessorFeed:
+    """The bus subscription that hands events on ``topics`` to the processor, with backpressure.
+
+    The bus is synchronous: an event that finds its lane full waits here until
+    the producer awaits :meth:`throttle`, which submits it (waiting for room).
+    """
+
+    def __init__(self, bus: EventBus, processor: OptimizedProcessor, topics: tuple[str, ...]) -> None:
+        self._processor = processor
+        self._waiting: list[Event] = []
+        self._subscription = bus.subscribe(topics, self._receive, name="ProcessorFeed")
+        self._bus = bus
+
+    def _receive(self, event: Event) -> None:
+        if self._waiting or not self._processor.try_submit(event):
+            self._waiting.append(event)
+
+    async def throttle(self) -> None:
+        """Submit what waits, waiting for room in the processor's lanes."""
+        if self._waiting:
+            waiting, self._waiting = self._waiting, []
+            await self._processor.submit_many(waiting)
+
+    def close(self) -> None:
+        """Stop feeding the processor."""
+        self._bus.unsubscribe(self._subscription)
+
+
+class DerivedSink:
+    """Where the processor's output goes: kept for the caller, and published on the bus (the recorder may take it)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+        self.events: list[Event] = []
+
+    def __call__(self, events: Sequence[Event]) -> None:
+        """Keep and publish one batch of derived events."""
+        self.events.extend(events)
+        self._bus.publish_many(events)
+
+
+class Runtime:
+    """One run: a source published on the bus, the processor fed from it, derived events published back.
+
+    ``run`` returns the derived events in the order the processor emitted them
+    (input order in deterministic mode).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: AppConfig,
+        bus: EventBus,
+        processor: OptimizedProcessor,
+        source: EventSource,
+        sink: DerivedSink,
+        recorder: StoreRecorder | None = None,
+    ) -> None:
+        self.bus = bus
+        self.processor = processor
+        self._source = source
+        self._sink = sink
+        self._recorder = recorder
+        self._feed = ProcessorFeed(bus, processor, config.process_topics)
+        self.dead_letters: list[DeadLetter] = []
+
+    async def publish(self, event: Event) -> None:
+        """Dispatch ``event`` on the bus, then :meth:`throttle`."""
+        self.bus.publish(event)
+        await self.throttle()
+
+    async def throttle(self) -> None:
+        """Wait while the processor or the recorder is full: sources that publish through an
+        :class:`~virtuoso.bus.EventPublisher` await this after each publish."""
+        await self._feed.throttle()
+        if self._recorder is not None:
+            await self._recorder.throttle()
+
+    async def run(self, session: str) -> list[Event]:
+        """Run the source for ``session`` to its end, drain the processor, commit what was recorded."""
+        async with self.processor:
+            await self._source.run(self, session)
+            await self._feed.throttle()
+        self._feed.close()
+        self.dead_letters = self.processor.dead_letters
+        if self._recorder is not None:
+            await self._recorder.flush()
+        return self._sink.events
+
+
+def build_container(
+    mode: Mode,
+    config: AppConfig | None = None,
+    *,
+    handlers: Sequence[EventHandler] = (),
+    source: type[EventSource] | Callable[..., EventSource] | None = None,
+) -> ServiceContainer:
+    """The application's container for ``mode``: ``"replay"`` (ReplayClock, the session replay source)
+    or ``"live"`` (LiveClock, and ``source``, a class or factory whose parameters are injected).
+
+    ``handlers`` run in the processor, in order, on every event of
+    ``config.process_topics``; what they return is published as derived events.
+    """
+    if mode not in ("live", "replay"):
+        raise UsageError(f"mode must be 'live' or 'replay', not {mode!r}")
+    config = _resolve_defaults(mode, config or AppConfig())
+    container = ServiceContainer()
+    container.register_instance(AppConfig, config)
+    container.register_instance(HandlerChain, HandlerChain(tuple(handlers)))
+    container.register_instance(FailurePolicy, FailurePolicy(config.max_handler_failures))
+    container.register(EventBus)
+    container.register(DerivedSink, lifetime=Lifetime.SCOPED)
+    container.register_factory(EventStore, open_store)
+    container.register_factory(OptimizedProcessor, make_processor, lifetime=Lifetime.SCOPED)
+    container.register_factory(StoreRecorder, make_recorder, lifetime=Lifetime.SCOPED)
+    container.register(Runtime, lifetime=Lifetime.SCOPED)
+    clock: Clock = ReplayClock(config.replay_start_ns) if mode == "replay" else LiveClock()
+    container.register_instance(Clock, clock)
+    if mode == "replay":
+        container.register(EventSource, SessionReplay, lifetime=Lifetime.SCOPED)
+    elif source is not None:
+        container.register_factory(EventSource, source, lifetime=Lifetime.SCOPED)
+    return container
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerChain:
+    """The configured handlers, run one after the other on each event."""
+
+    handlers: tuple[EventHandler, ...]
+
+    def __call__(self, event: Event) -> list[Event]:
+        """Every handler's derived events for ``event``, in handler order."""
+        derived: list[Event] = []
+        for handler in self.handlers:
+            result = handler(event)
+            if result:
+                derived.extend(result)
+        return derived
+
+
+async def open_store(config: AppConfig) -> EventStore:
+    """The event log of ``config``: the SQLite file, or a fresh in-memory log."""
+    return MemoryEventStore() if config.db is None else await open_sqlite_store(config.db)
+
+
+def _resolve_defaults(mode: Mode, config: AppConfig) -> AppConfig:
+    replay = mode == "replay"
+    deterministic = replay if config.deterministic is None else config.deterministic
+    record_topics = (() if replay else ("*",)) if config.record_topics is None else config.record_topics
+    return replace(config, deterministic=deterministic, record_topics=record_topics)
+
+
+def make_processor(config: AppConfig, chain: HandlerChain, clock: Clock, sink: DerivedSink) -> OptimizedProcessor:
+    """The processor of one run, running ``chain`` and handing its output to ``sink``."""
+    return OptimizedProcessor(
+        per_event(chain, is_async=False),
+        workers=config.workers,
+        capacity=config.capacity,
+        batch_size=config.batch_size,
+        deterministic=bool(config.deterministic),
+        on_output=sink,
+        clock=clock,
+    )
+
+
+def make_recorder(config: AppConfig, bus: EventBus, store: EventStore) -> StoreRecorder | None:
+    """The run's recorder on ``config.record_topics`` (none: no recorder)."""
+    topics = config.record_topics
+    return StoreRecorder(bus, store.writer(), topics=topics) if topics else None
