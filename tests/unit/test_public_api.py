@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import virtuoso
 import virtuoso.bus
+import virtuoso.container
 import virtuoso.events
+import virtuoso.processing
 import virtuoso.store
 
 EXPECTED = {
+    "AppConfig",
+    "OptimizedProcessor",
+    "ServiceContainer",
+    "build_container",
     "Clock",
     "EventBus",
     "EventPublisher",
@@ -35,7 +41,7 @@ def test_top_level_all_is_the_curated_api() -> None:
 
 
 def test_every_exported_name_exists_and_no_private_name_is_exported() -> None:
-    for module in (virtuoso, virtuoso.bus, virtuoso.events, virtuoso.store):
+    for module in (virtuoso, virtuoso.bus, virtuoso.container, virtuoso.events, virtuoso.processing, virtuoso.store):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
             assert not name.startswith("_") or name == "__version__"
