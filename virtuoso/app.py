@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
-from virtuoso.bus import EventBus, FailurePolicy, StoreRecorder
+from virtuoso.bus import EventBus, FailurePolicy, StoreRecorder, failure_event
 from virtuoso.clock import Clock, LiveClock, ReplayClock
 from virtuoso.container import Lifetime, ServiceContainer
 from virtuoso.errors import UsageError
@@ -128,16 +128,25 @@ class ProcessorFeed:
 
 
 class DerivedSink:
-    """Where the processor's output goes: kept for the caller, and published on the bus (the recorder may take it)."""
+    """Where the processor's output goes: kept for the caller, and published on the bus (the recorder may take it).
 
-    def __init__(self, bus: EventBus) -> None:
+    A processor handler that raised comes here too, as a ``HandlerFailed`` event,
+    like a failing bus handler.
+    """
+
+    def __init__(self, bus: EventBus, clock: Clock) -> None:
         self._bus = bus
+        self._clock = clock
         self.events: list[Event] = []
 
     def __call__(self, events: Sequence[Event]) -> None:
         """Keep and publish one batch of derived events."""
         self.events.extend(events)
         self._bus.publish_many(events)
+
+    def failed(self, letter: DeadLetter) -> None:
+        """Publish the ``HandlerFailed`` event of a dead letter."""
+        self._bus.publish(failure_event(letter.handler, letter.event, letter.error, self._clock.now_ns()))
 
 
 class Runtime:
@@ -261,6 +270,7 @@ def make_processor(config: AppConfig, chain: HandlerChain, clock: Clock, sink: D
         batch_size=config.batch_size,
         deterministic=bool(config.deterministic),
         on_output=sink,
+        on_failure=sink.failed,
         clock=clock,
     )
 

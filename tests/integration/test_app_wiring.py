@@ -138,3 +138,26 @@ def test_replay_mode_registers_a_replay_clock() -> None:
     assert isinstance(clock, ReplayClock)
     assert clock.now_ns() == 42
     container.close()
+
+
+@pytest.mark.asyncio
+async def test_a_failing_processor_handler_becomes_a_recorded_handler_failed_event(tmp_path: Path) -> None:
+    path = tmp_path / "log.sqlite"
+    session = await recorded_session(path, trades=12)
+
+    def dislikes_seven(event: Event) -> None:
+        assert isinstance(event.payload, Trade)
+        if event.payload.trade_id == "7":
+            raise ValueError("seven")
+
+    config = AppConfig(db=path, record_topics=("system.handler.*",))
+    container = build_container("replay", config, handlers=[dislikes_seven])
+    async with container.scope() as scope:
+        runtime = await scope.aresolve(Runtime)
+        await runtime.run(session)
+    assert [letter.event.payload.trade_id for letter in runtime.dead_letters] == ["7"]  # type: ignore[attr-defined]
+    store = await container.aresolve(EventStore)
+    [failure] = [e async for e in store.read(EventFilter(types=("HandlerFailed",)))]
+    await container.aclose()
+    assert failure.payload.error == "ValueError('seven')"
+    assert failure.causation == runtime.dead_letters[0].event.position

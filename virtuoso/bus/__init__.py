@@ -6,7 +6,7 @@ becomes a :class:`HandlerFailed` event instead of stopping the others.
 """
 
 from virtuoso.bus._bus import EventBus
-from virtuoso.bus._failures import FailurePolicy, HandlerFailed, handler_name
+from virtuoso.bus._failures import FailurePolicy, HandlerFailed, failure_event, handler_name
 from virtuoso.bus._patterns import Handler, Subscription
 from virtuoso.bus._publisher import CHANNELS, EventPublisher
 from virtuoso.bus._recorder import StoreRecorder
@@ -20,5 +20,6 @@ __all__ = [
     "HandlerFailed",
     "StoreRecorder",
     "Subscription",
+    "failure_event",
     "handler_name",
 ]

@@ -44,13 +44,16 @@ def handler_name(handler: Callable[..., Any]) -> str:
     return f"{module}.{qualname}"
 
 
-def failure_event(name: str, event: Event, exc: BaseException, ts_recv: int, *, unsubscribed: bool) -> Event:
+def failure_event(
+    name: str, event: Event, error: BaseException | str, ts_recv: int, *, unsubscribed: bool = False
+) -> Event:
     """The envelope of a ``HandlerFailed``: same session and exchange time as the failed event, caused by it.
 
     Its id is derived from the failed event's id and the handler's name, so a
     replay that fails the same way produces the same event (and the store keeps one).
     """
-    payload = HandlerFailed(name, event.id, event.position, event.type, _describe(exc), unsubscribed)
+    text = error if isinstance(error, str) else _describe(error)
+    payload = HandlerFailed(name, event.id, event.position, event.type, text, unsubscribed)
     digest = hashlib.sha256(f"{event.id}\x00{name}".encode()).hexdigest()[:32]
     causation = event.position or None
     return Event(digest, f"system:{event.session}:failures", event.ts_event, ts_recv, event.session, payload, causation)
