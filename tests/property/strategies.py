@@ -29,6 +29,7 @@ from virtuoso.events import (
     Ticker,
     Trade,
 )
+from virtuoso.store import FileImported, SessionResumed
 
 INT64_MAX = 2**63 - 1
 
@@ -105,6 +106,16 @@ PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         level=st.sampled_from(["info", "warning", "error"]),
         data=st.dictionaries(texts, texts, max_size=4),
     ),
+    "FileImported": st.builds(
+        FileImported,
+        path=texts,
+        sha256=texts,
+        bytes=st.integers(min_value=0, max_value=INT64_MAX),
+        format=texts,
+        counts=st.dictionaries(texts, st.integers(min_value=0, max_value=INT64_MAX), max_size=4),
+        cursors=st.dictionaries(texts, st.tuples(sequences, timestamps), max_size=4),
+    ),
+    "SessionResumed": st.builds(SessionResumed, previous=st.sampled_from(["closed", "crashed"]), reason=texts),
 }
 """One strategy per registered payload type name."""
 

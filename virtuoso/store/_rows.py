@@ -19,7 +19,7 @@ from virtuoso.errors import ConcurrencyError, SessionError, UsageError
 from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry
 from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store._chain import Row
-from virtuoso.store._models import EventFilter
+from virtuoso.store._models import AppendResult, EventFilter
 
 ExpectedVersion = int | Mapping[str, int] | None
 
@@ -90,6 +90,17 @@ class Catalog:
         self.kind_ids[(type_name, schema)] = seq
         self.kind_names[seq] = (type_name, schema)
 
+    def truncate(self, streams: int, kinds: int) -> None:
+        """Forget streams and kinds numbered above ``streams`` and ``kinds`` (an undone memory append)."""
+        for name, seq in list(self.stream_ids.items()):
+            if seq > streams:
+                del self.stream_ids[name], self.stream_names[seq]
+        for key, seq in list(self.kind_ids.items()):
+            if seq > kinds:
+                del self.kind_ids[key], self.kind_names[seq]
+                self.kinds.pop(seq, None)
+        self._class_kinds = {cls: seq for cls, seq in self._class_kinds.items() if seq <= kinds}
+
     def forget_uncommitted(self) -> None:
         """Drop stream and kind numbers (a rolled-back transaction may have made some)."""
         self.stream_ids.clear()
@@ -135,6 +146,25 @@ class Catalog:
         for cls in set(columns.classes) - self._class_kinds.keys():
             if self.registry.class_for(cls.TYPE) is not cls:
                 raise UsageError(f"{cls.__qualname__} is not the registered class for {cls.TYPE!r}")
+
+
+class AppendTotals:
+    """The AppendResult of several appends taken together."""
+
+    def __init__(self) -> None:
+        self.written = self.duplicates = self.first = self.last = 0
+
+    def add(self, result: AppendResult) -> None:
+        """Count one more append."""
+        self.written += result.written
+        self.duplicates += result.duplicates
+        if result.written:
+            self.first = self.first or result.first_position
+            self.last = result.last_position
+
+    def result(self) -> AppendResult:
+        """The appends so far as one result (positions: first and last written)."""
+        return AppendResult(self.written, self.duplicates, self.first, self.last)
 
 
 def unknown_session_error(sessions: Sequence[str]) -> SessionError:
