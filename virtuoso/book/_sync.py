@@ -87,6 +87,31 @@ class DepthSync:
         self._last = 0  # u of the last applied delta
         self._pending: list[BookDelta] = []
 
+    @classmethod
+    def resume(cls, rule: SyncRule, last_sequence: int) -> DepthSync:
+        """A sync state as it was right after applying a delta whose ``u`` is ``last_sequence``.
+
+        This is how a book restored from a checkpoint goes on: the next delta must
+        chain onto ``last_sequence`` by ``rule``.
+        """
+        sync = cls(rule)
+        sync._state = "chained"
+        sync._anchor = sync._last = last_sequence
+        return sync
+
+    @property
+    def rule(self) -> SyncRule:
+        """The venue rule this state follows."""
+        return self._rule
+
+    @property
+    def chained(self) -> bool:
+        """True once a delta has been applied on the snapshot in force, and no break since.
+
+        Only then does :attr:`last_sequence` alone say what comes next (see :meth:`resume`).
+        """
+        return self._state == "chained"
+
     @property
     def in_sync(self) -> bool:
         """True once a snapshot is in force and no break has happened since."""
