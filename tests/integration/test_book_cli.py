@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration._cli import cli, cli_json
-from virtuoso.book import book_at
-from virtuoso.book._synthetic import SYNTHETIC_START_NS, synthetic_book_events
-from virtuoso.cli._book import parse_time
+from virtuoso.book import SYNTHETIC_START_NS, book_at, synthetic_book_events
+from virtuoso.cli._book import number, parse_time
 from virtuoso.store import open_sqlite_store
 
 SPOT = "binance:BTC/USDT:book"
@@ -117,9 +116,8 @@ def test_book_text_shows_the_header_and_both_sides(recorded: tuple[Path, str]) -
     assert lines[5].split() == ["in", "sync", "yes"]
     assert lines[6].split() == ["bid", "size", "bid", "ask", "ask", "size"]
     rows = [line.split() for line in lines[8:]]
-    assert rows == [
-        [repr(b[1]), repr(b[0]), repr(a[0]), repr(a[1])] for b, a in zip(data["bids"], data["asks"], strict=True)
-    ]
+    pairs = zip(data["bids"], data["asks"], strict=True)
+    assert rows == [[number(b[1]), number(b[0]), number(a[0]), number(a[1])] for b, a in pairs]
 
 
 def test_before_the_snapshot_the_book_is_not_served(recorded: tuple[Path, str]) -> None:

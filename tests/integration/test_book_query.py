@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 
 from virtuoso.book import (
+    SYNTHETIC_START_NS,
     BookBuilder,
     BookState,
     SyncRule,
@@ -21,9 +22,9 @@ from virtuoso.book import (
     checkpoint_stream,
     find_book_stream,
     latest_checkpoint,
+    synthetic_book_events,
     write_checkpoints,
 )
-from virtuoso.book._synthetic import SYNTHETIC_START_NS, synthetic_book_events
 from virtuoso.errors import UsageError
 from virtuoso.events import BookDelta, BookSnapshot, Event, EventIdFactory, Payload
 from virtuoso.store import EventFilter, EventStore, MemoryEventStore, open_sqlite_store

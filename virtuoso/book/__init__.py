@@ -20,10 +20,12 @@ from virtuoso.book._query import (
     write_checkpoints,
 )
 from virtuoso.book._sync import DepthSync, Judgement, SyncRule, Verdict
+from virtuoso.book._synthetic import SYNTHETIC_START_NS, synthetic_book_events
 
 __all__ = [
     "DEFAULT_CHECKPOINT_EVERY",
     "EXCHANGE_RULES",
+    "SYNTHETIC_START_NS",
     "BookBuilder",
     "BookSide",
     "BookState",
@@ -40,5 +42,6 @@ __all__ = [
     "replay_until",
     "rule_for_stream",
     "symbol_of",
+    "synthetic_book_events",
     "write_checkpoints",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from itertools import zip_longest
 from pathlib import Path
 from typing import Annotated
@@ -151,10 +152,20 @@ def _levels_table(state: BookState) -> Table:
     for name in ("bid size", "bid", "ask", "ask size"):
         table.add_column(name, justify="right")
     for bid, ask in zip_longest(state.bids, state.asks):
-        bid_cells = ("", "") if bid is None else (repr(bid[1]), repr(bid[0]))
-        ask_cells = ("", "") if ask is None else (repr(ask[0]), repr(ask[1]))
+        bid_cells = ("", "") if bid is None else (number(bid[1]), number(bid[0]))
+        ask_cells = ("", "") if ask is None else (number(ask[0]), number(ask[1]))
         table.add_row(*bid_cells, *ask_cells)
     return table
+
+
+def number(value: float) -> str:
+    """``value`` in the fewest digits that read back as it, never in exponent form.
+
+    >>> number(61717.63), number(9e-05), number(2.0)
+    ('61717.63', '0.00009', '2.0')
+    """
+    text = repr(value)
+    return format(Decimal(text), "f") if "e" in text else text
 
 
 @book_app.command("checkpoint")
