@@ -15,7 +15,8 @@ The tree::
     │       ├── NotAnEventLogError  a SQLite file that is not ours
     │       ├── CorruptDatabaseError  not SQLite, or damaged
     │       └── SchemaVersionError  written by a newer Virtuoso
-    └── UsageError                  a caller passed arguments that cannot work
+    ├── UsageError                  a caller passed arguments that cannot work
+    └── ImportFormatError           a file being imported is malformed at a line
 
 Errors carry enough context (path, position, type name) to be shown to a user as
 one line: ``str(error)`` is that line.
@@ -98,3 +99,13 @@ class SchemaVersionError(DatabaseError):
 
 class UsageError(VirtuosoError):
     """Arguments that cannot work together (reported before anything is done)."""
+
+
+class ImportFormatError(VirtuosoError):
+    """A file being imported is malformed: ``str(error)`` is ``file:line: what is wrong``."""
+
+    def __init__(self, path: str, line: int, what: str) -> None:
+        super().__init__(f"{path}:{line}: {what}")
+        self.path = path
+        self.line = line
+        self.what = what

@@ -22,3 +22,7 @@ app.command("bench")(bench)
 from virtuoso.cli._book import book_app  # noqa: E402
 
 app.add_typer(book_app, name="book")
+
+from virtuoso.cli._import import import_command  # noqa: E402
+
+app.command("import")(import_command)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, count, repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -288,11 +288,12 @@ def _versions(columns: Columns, heads: dict[str, int]) -> list[int]:
         head = heads.get(streams[0], 0)
         heads[streams[0]] = head + len(streams)
         return list(range(head + 1, head + len(streams) + 1))
-    versions = []
-    for stream in streams:
-        version = heads.get(stream, 0) + 1
-        heads[stream] = version
-        versions.append(version)
+    # Mixed streams: one counter per stream, advanced in batch order by C-level maps.
+    distinct = dict.fromkeys(streams)
+    counters = {stream: count(heads.get(stream, 0) + 1) for stream in distinct}
+    versions = list(map(next, map(counters.__getitem__, streams)))
+    for stream in distinct:
+        heads[stream] = heads.get(stream, 0) + streams.count(stream)
     return versions
 
 
@@ -367,10 +368,11 @@ def stream_stats_updates(batch: Batch, columns: Columns) -> StatsUpdate:
         ts = columns.ts_events
         stream, _, session = batch.run
         return {(session, stream): [len(positions), min(ts), max(ts), positions[0], positions[-1]]}
+    sessions = batch.columns[7]
+    if columns.single(sessions):
+        return _one_session_stats(sessions[0], positions, batch.columns[2], batch.columns[5])
     stats: StatsUpdate = {}
-    for position, stream, ts, session in zip(
-        positions, batch.columns[2], batch.columns[5], batch.columns[7], strict=True
-    ):
+    for position, stream, ts, session in zip(positions, batch.columns[2], batch.columns[5], sessions, strict=True):
         entry = stats.get((session, stream))
         if entry is None:
             stats[(session, stream)] = [1, ts, ts, position, position]
@@ -379,6 +381,18 @@ def stream_stats_updates(batch: Batch, columns: Columns) -> StatsUpdate:
             entry[1] = min(entry[1], ts)
             entry[2] = max(entry[2], ts)
             entry[4] = position
+    return stats
+
+
+def _one_session_stats(session: int, positions: list[int], streams: list[int], ts: list[int]) -> StatsUpdate:
+    # Mixed streams of one session (an importer's batch): per stream, C-level passes over the columns.
+    stats: StatsUpdate = {}
+    last = len(streams) - 1
+    backwards = streams[::-1]
+    for stream in dict.fromkeys(streams):
+        times = list(compress(ts, map(stream.__eq__, streams)))
+        first, final = streams.index(stream), last - backwards.index(stream)
+        stats[(session, stream)] = [len(times), min(times), max(times), positions[first], positions[final]]
     return stats
 
 
