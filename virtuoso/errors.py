@@ -26,7 +26,8 @@ The tree::
     │   │   ├── ScopeError          a scoped service outside a scope, or injected into a singleton
     │   │   └── AsyncFactoryError   resolve() met an async factory that has not run: use aresolve()
     │   └── DisposalError           disposers failed (every other one still ran)
-    └── UsageError                  a caller passed arguments that cannot work
+    ├── UsageError                  a caller passed arguments that cannot work
+    └── ImportFormatError           a file being imported is malformed at a line
 
 Errors carry enough context (path, position, type name) to be shown to a user as
 one line: ``str(error)`` is that line.
@@ -199,3 +200,13 @@ class DisposalError(ContainerError):
         names = ", ".join(f"{what} ({type(error).__name__}: {error})" for what, error in failures)
         super().__init__(f"disposing {len(failures)} instance(s) failed: {names}")
         self.failures = failures
+
+
+class ImportFormatError(VirtuosoError):
+    """A file being imported is malformed: ``str(error)`` is ``file:line: what is wrong``."""
+
+    def __init__(self, path: str, line: int, what: str) -> None:
+        super().__init__(f"{path}:{line}: {what}")
+        self.path = path
+        self.line = line
+        self.what = what

@@ -31,6 +31,7 @@ from virtuoso.events import (
     Trade,
 )
 from virtuoso.processing import ProcessorStats
+from virtuoso.store import FileImported, SessionResumed
 
 INT64_MAX = 2**63 - 1
 
@@ -130,6 +131,16 @@ PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         latency_p90_ns=st.integers(0, 2**62),
         latency_p99_ns=st.integers(0, 2**62),
     ),
+    "FileImported": st.builds(
+        FileImported,
+        path=texts,
+        sha256=texts,
+        bytes=st.integers(min_value=0, max_value=INT64_MAX),
+        format=texts,
+        counts=st.dictionaries(texts, st.integers(min_value=0, max_value=INT64_MAX), max_size=4),
+        cursors=st.dictionaries(texts, st.tuples(sequences, timestamps), max_size=4),
+    ),
+    "SessionResumed": st.builds(SessionResumed, previous=st.sampled_from(["closed", "crashed"]), reason=texts),
 }
 """One strategy per registered payload type name."""
 

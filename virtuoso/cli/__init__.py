@@ -18,3 +18,11 @@ __all__ = ["app", "main"]
 from virtuoso.cli._bench import bench  # noqa: E402
 
 app.command("bench")(bench)
+
+from virtuoso.cli._book import book_app  # noqa: E402
+
+app.add_typer(book_app, name="book")
+
+from virtuoso.cli._import import import_command  # noqa: E402
+
+app.command("import")(import_command)

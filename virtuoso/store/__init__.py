@@ -15,6 +15,7 @@
 
 from virtuoso.store._base import BaseStore as EventStore
 from virtuoso.store._base import lifecycle_stream
+from virtuoso.store._imports import FileImported, SessionResumed, imports_stream
 from virtuoso.store._manifest import build_manifest, config_hash, redact
 from virtuoso.store._memory import MemoryEventStore
 from virtuoso.store._models import (
@@ -39,14 +40,17 @@ __all__ = [
     "BufferedWriter",
     "EventFilter",
     "EventStore",
+    "FileImported",
     "MemoryEventStore",
     "SQLiteEventStore",
     "SessionInfo",
+    "SessionResumed",
     "SessionStatus",
     "StreamStats",
     "VerifyReport",
     "build_manifest",
     "config_hash",
+    "imports_stream",
     "lifecycle_stream",
     "open_sqlite_store",
     "redact",

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
-from virtuoso.events import Event, EventIdFactory, SessionEnded, SessionStarted
+from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionStarted
+from virtuoso.store._imports import SessionResumed
 from virtuoso.store._manifest import build_manifest, session_id_for
 from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
 from virtuoso.store._rows import Catalog, Columns, ExpectedVersion
@@ -52,6 +53,43 @@ class BaseStore(ABC):
         columns = Columns.of(batch)
         self._catalog.check_registered(columns)
         return await self._append(columns, expected_version)
+
+    async def append_atomic(self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]) -> AppendResult:
+        """Append every chunk of ``chunks`` in ONE transaction: all of them or nothing.
+
+        ``chunks`` (a sync or async iterable of event lists) is consumed while the
+        transaction is open, so a producer can stream a large input with flat
+        memory: each chunk is written as it comes (one hash-chain batch per chunk)
+        and only the end commits. If the iterable raises, or a chunk is refused,
+        nothing of any chunk is kept and the error propagates. Ids already stored
+        are skipped and counted as duplicates, as with :meth:`append`. Other
+        appends to this store wait until the transaction ends; the producer must
+        not append to the same store itself.
+        """
+        self._check_open()
+        return await self._append_atomic(self._checked_columns(chunks))
+
+    async def _checked_columns(
+        self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]
+    ) -> AsyncIterator[Columns]:
+        if isinstance(chunks, AsyncIterable):
+            async for chunk in chunks:
+                columns = self._columns(chunk)
+                if columns is not None:
+                    yield columns
+        else:
+            for chunk in chunks:
+                columns = self._columns(chunk)
+                if columns is not None:
+                    yield columns
+
+    def _columns(self, chunk: Sequence[Event]) -> Columns | None:
+        self._check_open()
+        if not chunk:
+            return None
+        columns = Columns.of(chunk if isinstance(chunk, list) else list(chunk))
+        self._catalog.check_registered(columns)
+        return columns
 
     async def read(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[Event]:
         """Events matching ``flt`` one by one, in position order (read in chunks)."""
@@ -150,7 +188,7 @@ class BaseStore(ABC):
         )
         await self._insert_session(info)
         started = SessionStarted(name, source, info.symbols, info.channels, info.config_hash)
-        await self.append([self._lifecycle_event(info.id, started_ns, started)])
+        await self.append([await self._lifecycle_event(info.id, started_ns, started)])
         return info
 
     async def end_session(self, session_id: str, *, ended_ns: int, reason: str = "") -> SessionInfo:
@@ -161,20 +199,36 @@ class BaseStore(ABC):
         await self._finish(info.id, ended_ns, "closed", reason)
         return await self.session(info.id)
 
+    async def resume_session(self, session_id: str, *, resumed_ns: int, reason: str = "") -> SessionInfo:
+        """Open an ended (closed or crashed) session again and log a SessionResumed event.
+
+        For work that continues an earlier session, such as an import re-run
+        after a failure; end it again with :meth:`end_session`.
+        """
+        info = await self.session(session_id)
+        if info.status == "open":
+            raise SessionError(f"session {info.id} is already open")
+        await self.append([await self._lifecycle_event(info.id, resumed_ns, SessionResumed(info.status, reason))])
+        await self._reopen_session(info.id)
+        return await self.session(info.id)
+
     # -- shared machinery ----------------------------------------------------------
 
     def _check_open(self) -> None:
         if self._closed:
             raise StoreClosedError("the store is closed")
 
-    def _lifecycle_event(self, session_id: str, ts: int, payload: SessionStarted | SessionEnded) -> Event:
-        ids = EventIdFactory(lifecycle_stream(session_id), start=0 if isinstance(payload, SessionStarted) else 1)
-        return Event(ids(ts), lifecycle_stream(session_id), ts, ts, session_id, payload)
+    async def _lifecycle_event(self, session_id: str, ts: int, payload: Payload) -> Event:
+        # Counting from the stream's version keeps ids distinct when a resumed
+        # session ends a second time (and gives a first SessionEnded the id it always had).
+        stream = lifecycle_stream(session_id)
+        ids = EventIdFactory(stream, start=await self.stream_version(stream))
+        return Event(ids(ts), stream, ts, ts, session_id, payload)
 
     async def _finish(self, session_id: str, ended_ns: int, status: SessionStatus, reason: str) -> None:
         if status == "open":
             raise UsageError("a session cannot be finished as 'open'")
-        await self.append([self._lifecycle_event(session_id, ended_ns, SessionEnded(status, reason))])
+        await self.append([await self._lifecycle_event(session_id, ended_ns, SessionEnded(status, reason))])
         await self._update_session_end(session_id, ended_ns, status, reason)
 
     async def _recover_abandoned(self) -> None:
@@ -202,7 +256,13 @@ class BaseStore(ABC):
     async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult: ...
 
     @abstractmethod
+    async def _append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult: ...
+
+    @abstractmethod
     async def _insert_session(self, info: SessionInfo) -> None: ...
+
+    @abstractmethod
+    async def _reopen_session(self, session_id: str) -> None: ...
 
     @abstractmethod
     async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None: ...

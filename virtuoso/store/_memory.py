@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from virtuoso.errors import ConcurrencyError, SessionError
 from virtuoso.events import REGISTRY, Event, TypeRegistry
@@ -16,6 +16,7 @@ from virtuoso.store._base import BaseStore
 from virtuoso.store._chain import GENESIS, Row, batch_hash
 from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
 from virtuoso.store._rows import (
+    AppendTotals,
     Batch,
     Catalog,
     Columns,
@@ -29,6 +30,18 @@ from virtuoso.store._rows import (
     unique_by_id,
     unknown_session_error,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class _UndoPoint:
+    """What an atomic append restores when it fails: the sizes and counters before it."""
+
+    rows: int
+    hashes: int
+    heads: dict[str, int]
+    stats: dict[tuple[int, int], list[int]]
+    streams: int
+    kinds: int
 
 
 class MemoryEventStore(BaseStore):
@@ -48,28 +61,60 @@ class MemoryEventStore(BaseStore):
         """Nothing to release: the data lives as long as the object."""
 
     async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
-        events = columns.events
         async with self._lock:
-            streams, kinds, sessions = self._catalog.missing(columns)
-            if sessions:
-                raise unknown_session_error(sessions)
+            return self._append_locked(columns, expected)
+
+    async def _append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult:
+        totals = AppendTotals()
+        async with self._lock:
+            undo = self._undo_point()
             try:
-                check_expected(expected, columns.distinct_streams(), self._heads)
-            except ConcurrencyError:
-                if not all(e.id in self._ids for e in events):
-                    raise
-                self._number(streams, kinds)
-                return AppendResult(0, len(events))
+                async for columns in chunks:
+                    totals.add(self._append_locked(columns, None))
+            except BaseException:
+                self._undo(undo)
+                raise
+        return totals.result()
+
+    def _undo_point(self) -> _UndoPoint:
+        return _UndoPoint(
+            len(self._rows),
+            len(self._hashes),
+            dict(self._heads),
+            {key: list(values) for key, values in self._stats.items()},
+            len(self._catalog.stream_ids),
+            len(self._catalog.kind_ids),
+        )
+
+    def _undo(self, point: _UndoPoint) -> None:
+        self._ids.difference_update(row[1] for row in self._rows[point.rows :])
+        del self._rows[point.rows :]
+        del self._hashes[point.hashes :]
+        self._heads, self._stats = point.heads, point.stats
+        self._catalog.truncate(point.streams, point.kinds)
+
+    def _append_locked(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
+        events = columns.events
+        streams, kinds, sessions = self._catalog.missing(columns)
+        if sessions:
+            raise unknown_session_error(sessions)
+        try:
+            check_expected(expected, columns.distinct_streams(), self._heads)
+        except ConcurrencyError:
+            if not all(e.id in self._ids for e in events):
+                raise
             self._number(streams, kinds)
-            fresh = unique_by_id(events, self._ids)
-            if not fresh:
-                return AppendResult(0, len(events))
-            heads = dict(self._heads)
-            first = len(self._rows) + 1
-            fresh_columns = Columns.of(fresh)
-            batch = build_batch(fresh_columns, first, heads, self._catalog)
-            self._commit(batch, heads, stream_stats_updates(batch, fresh_columns))
-            return AppendResult(len(batch), len(events) - len(fresh), first, batch.last_position)
+            return AppendResult(0, len(events))
+        self._number(streams, kinds)
+        fresh = unique_by_id(events, self._ids)
+        if not fresh:
+            return AppendResult(0, len(events))
+        heads = dict(self._heads)
+        first = len(self._rows) + 1
+        fresh_columns = Columns.of(fresh)
+        batch = build_batch(fresh_columns, first, heads, self._catalog)
+        self._commit(batch, heads, stream_stats_updates(batch, fresh_columns))
+        return AppendResult(len(batch), len(events) - len(fresh), first, batch.last_position)
 
     def _commit(self, batch: Batch, heads: dict[str, int], stats: StatsUpdate) -> None:
         previous = self._hashes[-1][2] if self._hashes else GENESIS
@@ -149,6 +194,10 @@ class MemoryEventStore(BaseStore):
     async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None:
         info = self._sessions[session_id]
         self._sessions[session_id] = replace(info, ended_ns=ended_ns, status=status, end_reason=reason)  # type: ignore[arg-type]
+
+    async def _reopen_session(self, session_id: str) -> None:
+        info = self._sessions[session_id]
+        self._sessions[session_id] = replace(info, ended_ns=None, status="open", end_reason="")
 
     async def _abandoned_sessions(self) -> list[tuple[str, int]]:
         return []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, count, repeat
 from operator import attrgetter, itemgetter
 from typing import Any
 
@@ -19,7 +19,7 @@ from virtuoso.errors import ConcurrencyError, SessionError, UsageError
 from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry
 from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store._chain import Row
-from virtuoso.store._models import EventFilter
+from virtuoso.store._models import AppendResult, EventFilter
 
 ExpectedVersion = int | Mapping[str, int] | None
 
@@ -90,6 +90,17 @@ class Catalog:
         self.kind_ids[(type_name, schema)] = seq
         self.kind_names[seq] = (type_name, schema)
 
+    def truncate(self, streams: int, kinds: int) -> None:
+        """Forget streams and kinds numbered above ``streams`` and ``kinds`` (an undone memory append)."""
+        for name, seq in list(self.stream_ids.items()):
+            if seq > streams:
+                del self.stream_ids[name], self.stream_names[seq]
+        for key, seq in list(self.kind_ids.items()):
+            if seq > kinds:
+                del self.kind_ids[key], self.kind_names[seq]
+                self.kinds.pop(seq, None)
+        self._class_kinds = {cls: seq for cls, seq in self._class_kinds.items() if seq <= kinds}
+
     def forget_uncommitted(self) -> None:
         """Drop stream and kind numbers (a rolled-back transaction may have made some)."""
         self.stream_ids.clear()
@@ -135,6 +146,25 @@ class Catalog:
         for cls in set(columns.classes) - self._class_kinds.keys():
             if self.registry.class_for(cls.TYPE) is not cls:
                 raise UsageError(f"{cls.__qualname__} is not the registered class for {cls.TYPE!r}")
+
+
+class AppendTotals:
+    """The AppendResult of several appends taken together."""
+
+    def __init__(self) -> None:
+        self.written = self.duplicates = self.first = self.last = 0
+
+    def add(self, result: AppendResult) -> None:
+        """Count one more append."""
+        self.written += result.written
+        self.duplicates += result.duplicates
+        if result.written:
+            self.first = self.first or result.first_position
+            self.last = result.last_position
+
+    def result(self) -> AppendResult:
+        """The appends so far as one result (positions: first and last written)."""
+        return AppendResult(self.written, self.duplicates, self.first, self.last)
 
 
 def unknown_session_error(sessions: Sequence[str]) -> SessionError:
@@ -258,11 +288,12 @@ def _versions(columns: Columns, heads: dict[str, int]) -> list[int]:
         head = heads.get(streams[0], 0)
         heads[streams[0]] = head + len(streams)
         return list(range(head + 1, head + len(streams) + 1))
-    versions = []
-    for stream in streams:
-        version = heads.get(stream, 0) + 1
-        heads[stream] = version
-        versions.append(version)
+    # Mixed streams: one counter per stream, advanced in batch order by C-level maps.
+    distinct = dict.fromkeys(streams)
+    counters = {stream: count(heads.get(stream, 0) + 1) for stream in distinct}
+    versions = list(map(next, map(counters.__getitem__, streams)))
+    for stream in distinct:
+        heads[stream] = heads.get(stream, 0) + streams.count(stream)
     return versions
 
 
@@ -337,10 +368,11 @@ def stream_stats_updates(batch: Batch, columns: Columns) -> StatsUpdate:
         ts = columns.ts_events
         stream, _, session = batch.run
         return {(session, stream): [len(positions), min(ts), max(ts), positions[0], positions[-1]]}
+    sessions = batch.columns[7]
+    if columns.single(sessions):
+        return _one_session_stats(sessions[0], positions, batch.columns[2], batch.columns[5])
     stats: StatsUpdate = {}
-    for position, stream, ts, session in zip(
-        positions, batch.columns[2], batch.columns[5], batch.columns[7], strict=True
-    ):
+    for position, stream, ts, session in zip(positions, batch.columns[2], batch.columns[5], sessions, strict=True):
         entry = stats.get((session, stream))
         if entry is None:
             stats[(session, stream)] = [1, ts, ts, position, position]
@@ -349,6 +381,18 @@ def stream_stats_updates(batch: Batch, columns: Columns) -> StatsUpdate:
             entry[1] = min(entry[1], ts)
             entry[2] = max(entry[2], ts)
             entry[4] = position
+    return stats
+
+
+def _one_session_stats(session: int, positions: list[int], streams: list[int], ts: list[int]) -> StatsUpdate:
+    # Mixed streams of one session (an importer's batch): per stream, C-level passes over the columns.
+    stats: StatsUpdate = {}
+    last = len(streams) - 1
+    backwards = streams[::-1]
+    for stream in dict.fromkeys(streams):
+        times = list(compress(ts, map(stream.__eq__, streams)))
+        first, final = streams.index(stream), last - backwards.index(stream)
+        stats[(session, stream)] = [len(times), min(times), max(times), positions[first], positions[final]]
     return stats
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -18,6 +19,7 @@ from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, Sessio
 from virtuoso.store._owner import owner_alive, owner_token
 from virtuoso.store._pages import build_query, read_pages
 from virtuoso.store._rows import (
+    AppendTotals,
     Catalog,
     Columns,
     ExpectedVersion,
@@ -60,6 +62,9 @@ class SQLiteEventStore(BaseStore):
         self.path = path
         self._writer = writer
         self._reader = reader
+        # One transaction at a time on the writer connection: an atomic append keeps
+        # its transaction open across awaits, and nothing else may run inside it.
+        self._write_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -96,22 +101,54 @@ class SQLiteEventStore(BaseStore):
         db = self._db()
         known: set[str] = set()
         deduplicate = False
-        for _ in range(2):
+        async with self._write_lock:
+            for _ in range(2):
+                with translated(self.path):
+                    await db.execute("BEGIN IMMEDIATE")
+                    try:
+                        result = await self._append_in_transaction(
+                            db, columns, expected, known if deduplicate else None
+                        )
+                    except _DuplicateIds:
+                        await self._rollback(db)
+                        known = await self._existing_ids(columns.events)
+                        deduplicate = True
+                        continue
+                    except BaseException:
+                        await self._rollback(db)
+                        raise
+                    await db.execute("COMMIT")
+                    return result
+        raise AssertionError("unreachable: the second attempt knows every stored id")
+
+    async def _append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult:
+        db = self._db()
+        totals = AppendTotals()
+        async with self._write_lock:
             with translated(self.path):
                 await db.execute("BEGIN IMMEDIATE")
                 try:
-                    result = await self._append_in_transaction(db, columns, expected, known if deduplicate else None)
-                except _DuplicateIds:
-                    await self._rollback(db)
-                    known = await self._existing_ids(columns.events)
-                    deduplicate = True
-                    continue
+                    async for columns in chunks:
+                        totals.add(await self._append_chunk(db, columns))
                 except BaseException:
                     await self._rollback(db)
                     raise
                 await db.execute("COMMIT")
-                return result
-        raise AssertionError("unreachable: the second attempt knows every stored id")
+        return totals.result()
+
+    async def _append_chunk(self, db: aiosqlite.Connection, columns: Columns) -> AppendResult:
+        """One chunk of an atomic append, inside its transaction; a savepoint undoes a duplicate-id attempt."""
+        # Numbered before the savepoint, so rolling back to it never forgets a stream or kind the catalog knows.
+        await self._ensure_catalog(db, columns)
+        await db.execute("SAVEPOINT chunk")
+        try:
+            result = await self._append_in_transaction(db, columns, None, None)
+        except _DuplicateIds:
+            await db.execute("ROLLBACK TO chunk")
+            known = await self._existing_ids(columns.events)
+            result = await self._append_in_transaction(db, columns, None, known)
+        await db.execute("RELEASE chunk")
+        return result
 
     async def _append_in_transaction(
         self, db: aiosqlite.Connection, columns: Columns, expected: ExpectedVersion, known: set[str] | None
@@ -240,6 +277,10 @@ class SQLiteEventStore(BaseStore):
 
     async def _insert_session(self, info: SessionInfo) -> None:
         db = self._db()
+        async with self._write_lock:
+            await self._insert_session_row(db, info)
+
+    async def _insert_session_row(self, db: aiosqlite.Connection, info: SessionInfo) -> None:
         with translated(self.path):
             try:
                 await db.execute(
@@ -263,11 +304,22 @@ class SQLiteEventStore(BaseStore):
             await self._reload_sessions(db)
 
     async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None:
-        with translated(self.path):
-            await self._db().execute(
-                "UPDATE sessions SET status = ?, ended_ns = ?, end_reason = ? WHERE id = ?",
-                (status, ended_ns, reason, session_id),
-            )
+        db = self._db()
+        async with self._write_lock:
+            with translated(self.path):
+                await db.execute(
+                    "UPDATE sessions SET status = ?, ended_ns = ?, end_reason = ? WHERE id = ?",
+                    (status, ended_ns, reason, session_id),
+                )
+
+    async def _reopen_session(self, session_id: str) -> None:
+        db = self._db()
+        async with self._write_lock:
+            with translated(self.path):
+                await db.execute(
+                    "UPDATE sessions SET status = 'open', ended_ns = NULL, end_reason = '', owner = ? WHERE id = ?",
+                    (owner_token(), session_id),
+                )
 
     async def sessions(self) -> list[SessionInfo]:
         """Every session, oldest first, with per-stream counts."""

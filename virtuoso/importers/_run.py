@@ -1,0 +1,315 @@
+"""Importing files into one session: atomic per file, resumable, with progress.
+
+One call is one session. Its id is derived from the format and the session name
+(given, or made from the file names), so running the same import again finds the
+same session: files already imported (known by their sha256, from the session's
+:class:`~virtuoso.store.FileImported` events) are skipped, and the others are
+imported after a :class:`~virtuoso.store.SessionResumed` event.
+
+Each file is appended with :meth:`~virtuoso.store.EventStore.append_atomic`: its
+events, its Gap events and its FileImported record commit together or not at
+all. A malformed line stops the import at that file; the files before it stay
+committed and the session is ended with the error as its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from virtuoso.errors import SessionError, UsageError, VirtuosoError
+from virtuoso.events import Event, EventIdFactory
+from virtuoso.importers._output import Continuity, Output
+from virtuoso.importers._plan import FileJob, FilePlan, Format, Options
+from virtuoso.importers._source import SourceFile, open_source
+from virtuoso.store import EventFilter, EventStore, FileImported, SessionInfo, imports_stream
+
+Progress = Callable[["ProgressUpdate"], None]
+"""Called as an import advances (between chunks, and once per file at its end)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    """How far an import is: bytes of the stored files read, events made, the file at hand."""
+
+    file: str
+    bytes_done: int
+    bytes_total: int
+    events: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """What happened to one file: ``imported`` now, or ``skipped`` (imported before)."""
+
+    path: str
+    sha256: str
+    bytes: int
+    status: Literal["imported", "skipped"]
+    counts: dict[str, int]
+    skipped_lines: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form ``virtuoso import --json`` prints."""
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "bytes": self.bytes,
+            "status": self.status,
+            "counts": self.counts,
+            "skipped_lines": self.skipped_lines,
+        }
+
+
+@dataclass
+class ImportReport:
+    """The outcome of :func:`import_files`: the session and what each file gave."""
+
+    session: str
+    name: str
+    format: str
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Events per type name written by this run (skipped files count nothing)."""
+        total: dict[str, int] = {}
+        for report in self.files:
+            if report.status == "imported":
+                for name, count in report.counts.items():
+                    total[name] = total.get(name, 0) + count
+        return dict(sorted(total.items()))
+
+    def as_dict(self) -> dict[str, object]:
+        """The JSON form ``virtuoso import --json`` prints."""
+        return {
+            "session": self.session,
+            "name": self.name,
+            "format": self.format,
+            "counts": self.counts,
+            "files": [f.as_dict() for f in self.files],
+        }
+
+
+def _formats() -> dict[str, Format]:
+    from virtuoso.importers._capture import CaptureFormat  # noqa: PLC0415 - formats import this module
+    from virtuoso.importers._ccxt import CcxtJsonFormat  # noqa: PLC0415
+    from virtuoso.importers._vision import VisionFormat  # noqa: PLC0415
+
+    return {f.name: f for f in (CaptureFormat(), VisionFormat(), CcxtJsonFormat())}
+
+
+FORMATS = ("binance-capture", "binance-vision", "ccxt-json")
+"""The importable formats, by the name ``virtuoso import`` takes."""
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """A checked import, not yet run: the format, the files (hashed) and what peeking at them told."""
+
+    format: Format
+    options: Options
+    sources: list[SourceFile]
+    plans: list[FilePlan]
+
+
+def plan_import(
+    format_name: str, paths: Sequence[str | Path], *, symbol: str | None = None, exchange: str | None = None
+) -> ImportPlan:
+    """Check the format and files and peek at each file, touching no store.
+
+    Raises :class:`~virtuoso.errors.UsageError` (unknown format, missing file, a
+    symbol or exchange the files do not tell) or
+    :class:`~virtuoso.errors.ImportFormatError` (a file that cannot be read).
+    """
+    fmt = _formats().get(format_name)
+    if fmt is None:
+        raise UsageError(f"unknown format {format_name!r}: choose one of {', '.join(FORMATS)}")
+    if not paths:
+        raise UsageError("no files to import")
+    options = Options(symbol=symbol, exchange=exchange)
+    sources = [SourceFile.of(Path(p)) for p in paths]
+    return ImportPlan(fmt, options, sources, [fmt.inspect(source, options) for source in sources])
+
+
+async def import_files(
+    store: EventStore,
+    format_name: str | ImportPlan,
+    paths: Sequence[str | Path] = (),
+    *,
+    session_name: str | None = None,
+    symbol: str | None = None,
+    exchange: str | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import ``paths`` (in order) of ``format_name`` into one session of ``store``.
+
+    ``format_name`` may also be an :class:`ImportPlan` from :func:`plan_import`
+    (then ``paths``, ``symbol`` and ``exchange`` are the plan's). Raises
+    :class:`~virtuoso.errors.ImportFormatError` (``file:line: what``) at the first
+    malformed line, after ending the session; files before it stay imported.
+    """
+    if isinstance(format_name, ImportPlan):
+        plan = format_name
+    else:
+        plan = plan_import(format_name, paths, symbol=symbol, exchange=exchange)
+    run = _Run(store, fmt=plan.format, options=plan.options, sources=plan.sources, plans=plan.plans, progress=progress)
+    return await run.go(session_name)
+
+
+class _Run:
+    """One import: the session, then each file in turn."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        *,
+        fmt: Format,
+        options: Options,
+        sources: list[SourceFile],
+        plans: list[FilePlan],
+        progress: Progress | None,
+    ) -> None:
+        self._store = store
+        self._fmt = fmt
+        self._options = options
+        self._sources = sources
+        self._plans = plans
+        self._progress = progress
+        self._total = sum(s.bytes for s in sources)
+        self._done = 0
+        self._events = 0
+        self._last_recv = 0
+
+    async def go(self, session_name: str | None) -> ImportReport:
+        name = session_name or _derived_name(self._fmt.name, self._sources)
+        session_id = _session_id(self._fmt.name, name, [s.path.name for s in self._sources], bool(session_name))
+        info = await self._session(session_id, name)
+        report = ImportReport(info.id, info.name, self._fmt.name)
+        imported = await _imported_files(self._store, info.id)
+        todo = [s for s in self._sources if s.sha256 not in imported]
+        if not todo:
+            report.files = [_skipped(s, imported[s.sha256]) for s in self._sources]
+            return report
+        if info.status != "open":
+            await self._store.resume_session(info.id, resumed_ns=self._first_ts(todo[0]), reason="import re-run")
+        continuity = Continuity()
+        seen: dict[str, FileImported] = dict(imported)
+        for source, plan in zip(self._sources, self._plans, strict=True):
+            if source.sha256 in seen:
+                continuity.resume(seen[source.sha256].cursors)
+                report.files.append(_skipped(source, seen[source.sha256]))
+                self._advance(source, source.bytes)
+                continue
+            file_report, record = await self._import_file(info, source, plan, continuity)
+            seen[source.sha256] = record
+            report.files.append(file_report)
+        await self._store.end_session(
+            info.id, ended_ns=self._last_recv or info.started_ns, reason=f"imported {len(todo)} file(s)"
+        )
+        return report
+
+    async def _session(self, session_id: str, name: str) -> SessionInfo:
+        try:
+            info = await self._store.session(session_id)
+        except SessionError:
+            pass
+        else:
+            if info.status == "open":
+                raise SessionError(f"session {info.id} ({info.name}) is open: is another import of it running?")
+            return info
+        symbols = sorted({s for plan in self._plans for s in plan.symbols})
+        channels = sorted({c for plan in self._plans for c in plan.channels})
+        config = {
+            "format": self._fmt.name,
+            "files": [s.path.name for s in self._sources],
+            "symbol": self._options.symbol,
+            "exchange": self._options.exchange,
+        }
+        return await self._store.begin_session(
+            name,
+            self._fmt.name,
+            started_ns=self._first_ts(self._sources[0]),
+            symbols=symbols,
+            channels=channels,
+            config=config,
+            session_id=session_id,
+        )
+
+    def _first_ts(self, source: SourceFile) -> int:
+        return self._plans[self._sources.index(source)].first_ts
+
+    async def _import_file(
+        self, info: SessionInfo, source: SourceFile, plan: FilePlan, continuity: Continuity
+    ) -> tuple[FileReport, FileImported]:
+        out = Output(info.id, source.sha256[:16])
+        job = FileJob(source, plan, self._options, out, continuity)
+        holder: list[FileImported] = []
+        try:
+            await self._store.append_atomic(self._file_chunks(info, job, holder))
+        except VirtuosoError as exc:
+            # The file left no trace; the session says why it ended, and a re-run resumes it.
+            ended = self._last_recv or info.started_ns
+            await self._store.end_session(info.id, ended_ns=ended, reason=f"import stopped: {exc}")
+            raise
+        record = holder[0]
+        file_report = FileReport(source.label, source.sha256, source.bytes, "imported", record.counts, out.skipped)
+        return file_report, record
+
+    async def _file_chunks(
+        self, info: SessionInfo, job: FileJob, holder: list[FileImported]
+    ) -> AsyncIterator[list[Event]]:
+        source, out, continuity = job.source, job.out, job.continuity
+        start = self._done
+        with open_source(source) as opened:
+            for chunk in self._fmt.chunks(job, opened):
+                self._events += len(chunk)
+                self._advance(source, start + opened.position() - self._done)
+                yield chunk
+            self._advance(source, start + source.bytes - self._done)
+        self._last_recv = max(self._last_recv, out.last_recv)
+        record = FileImported(
+            str(source.path),
+            source.sha256,
+            source.bytes,
+            self._fmt.name,
+            dict(sorted(out.counts.items())),
+            continuity.cursors(),
+        )
+        holder.append(record)
+        stream = imports_stream(info.id)
+        ts = out.last_recv or info.started_ns
+        ids = EventIdFactory(f"{stream}:{source.sha256}")
+        yield [Event(ids(ts), stream, ts, ts, info.id, record)]
+
+    def _advance(self, source: SourceFile, by: int) -> None:
+        self._done += by
+        if self._progress is not None:
+            self._progress(ProgressUpdate(source.label, self._done, self._total, self._events))
+
+
+async def _imported_files(store: EventStore, session_id: str) -> dict[str, FileImported]:
+    records: dict[str, FileImported] = {}
+    async for event in store.read(EventFilter(session=session_id, streams=(imports_stream(session_id),))):
+        if isinstance(event.payload, FileImported):
+            records[event.payload.sha256] = event.payload
+    return records
+
+
+def _skipped(source: SourceFile, record: FileImported) -> FileReport:
+    return FileReport(source.label, source.sha256, source.bytes, "skipped", dict(record.counts))
+
+
+def _derived_name(format_name: str, sources: Sequence[SourceFile]) -> str:
+    names = [s.path.name for s in sources]
+    shown = ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+    return f"{format_name} {shown}"
+
+
+def _session_id(format_name: str, name: str, files: list[str], named: bool) -> str:
+    """Same format and name (and, for a derived name, the same file names): the same session."""
+    parts = [format_name, name] if named else [format_name, *files]
+    return hashlib.sha256("\0".join(["import", *parts]).encode()).hexdigest()[:32]
