@@ -123,3 +123,13 @@ def test_broken_json_names_its_line(tmp_path: Path) -> None:
     # The error names the line where the broken item (the third trade object) starts.
     item_start = text.rindex("\n {", 0, cut) + 1
     assert caught.value.line == text[:item_start].count("\n") + 1
+
+
+def test_an_empty_list_imports_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "trades.json"
+    path.write_text("[ ]\n")
+
+    report, events = asyncio.run(_run(tmp_path / "log.sqlite", [path], exchange="binance"))
+
+    assert (report["counts"], events) == ({}, [])
+    assert report["files"][0]["status"] == "imported"

@@ -87,6 +87,8 @@ class CcxtJsonFormat:
 
     def chunks(self, job: FileJob, opened: Opened) -> Iterator[list[Event]]:
         """The file's events, in chunks."""
+        if not job.plan.detail:
+            return  # an empty list
         items = _Items(job)
         for line, item in json_array_items(opened.stream, job.source.label):
             items.add(line, item)

@@ -119,7 +119,7 @@ class Continuity:
             book = self._books[stream] = _Book(DepthSync(rule), rule, gaps)
             resumed = self._resumed.pop(stream, None)
             if resumed is not None:
-                _chain_at(book.sync, rule, resumed[0])
+                book.sync = DepthSync.resume(rule, resumed[0])
                 book.chained, book.last_ts = True, resumed[1]
         return book
 
@@ -172,11 +172,3 @@ class Continuity:
         self._books.clear()
         self._trades.clear()
         self._resumed = {stream: (int(seq), int(ts)) for stream, (seq, ts) in cursors.items()}
-
-
-def _chain_at(sync: DepthSync, rule: SyncRule, last_sequence: int) -> None:
-    """Bring a fresh ``sync`` to the state right after applying a delta ending at ``last_sequence``."""
-    # Through the public API: a snapshot, then a one-id delta that straddles it by ``rule``.
-    anchor = last_sequence - 1 if rule is SyncRule.SPOT else last_sequence
-    sync.on_snapshot(BookSnapshot((), (), anchor))
-    sync.on_delta(BookDelta((), (), last_sequence, last_sequence))

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,7 +84,7 @@ def open_source(source: SourceFile) -> Iterator[Opened]:
                 yield Opened(raw, member, member.name)
         else:
             yield Opened(raw, raw, "")
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
         raise UsageError(f"{source.label}: cannot read it ({exc})") from exc
     finally:
         raw.close()

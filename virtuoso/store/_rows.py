@@ -206,12 +206,17 @@ class Batch:
 
     ``run`` is ``(stream, kind, session)`` when every event shares them (the
     usual recorder batch); then the insert binds six values a row instead of ten
-    and SQLite derives the version from the position.
+    and SQLite derives the version from the position. ``session`` is the session
+    number of a mixed batch of one session without causations (an importer's
+    batch): then the insert binds seven values and SQLite numbers the positions,
+    as rowids (the largest so far plus one: the positions computed here, since the
+    writer holds the transaction).
     """
 
     columns: list[list[Any]]
     run: tuple[int, int, int] | None
     version_offset: int
+    session: int | None = None
 
     @property
     def first_position(self) -> int:
@@ -231,6 +236,8 @@ class Batch:
     def insert_sql(self) -> str:
         """The INSERT statement for :meth:`params` (numbers only are inlined)."""
         if self.run is None:
+            if self.session is not None:
+                return f"INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, {self.session:d}, NULL, ?)"
             return _INSERT_ROW
         stream, kind, session = self.run
         return (
@@ -242,6 +249,8 @@ class Batch:
         """One parameter tuple per event, lazily."""
         c = self.columns
         if self.run is None:
+            if self.session is not None:
+                return zip(c[1], c[2], c[3], c[4], c[5], c[6], c[9], strict=True)
             return zip(*c, strict=True)
         return zip(c[0], c[1], c[5], c[6], c[8], c[9], strict=True)
 
@@ -273,7 +282,9 @@ def build_batch(columns: Columns, next_position: int, heads: dict[str, int], cat
     ]
     single = all(columns.single(c) for c in (stored[2], stored[4], stored[7]))
     run = (stored[2][0], stored[4][0], stored[7][0]) if single else None
-    return Batch(stored, run, next_position - head - 1)
+    causations = stored[8]
+    plain = run is None and columns.single(stored[7]) and causations.count(None) == len(causations)
+    return Batch(stored, run, next_position - head - 1, stored[7][0] if plain else None)
 
 
 def _numbers(columns: Columns, keys: list[Any], numbers: Mapping[Any, int]) -> list[int]:

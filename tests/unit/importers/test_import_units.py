@@ -76,6 +76,23 @@ def test_a_zip_of_several_files_is_refused(tmp_path: Path) -> None:
         pass
 
 
+@pytest.mark.parametrize("damage", ["truncated", "bad checksum", "bad deflate data"])
+def test_a_damaged_gzip_is_one_clear_error(tmp_path: Path, damage: str) -> None:
+    # Each damage surfaces as another exception class: EOFError, OSError, zlib.error.
+    packed = bytearray(gzip.compress(b"".join(b"%d some line\n" % i for i in range(20_000))))
+    if damage == "truncated":
+        packed = packed[: len(packed) // 2]
+    elif damage == "bad checksum":
+        packed[len(packed) // 2 : len(packed) // 2 + 64] = bytes(64)
+    else:
+        packed[20:84] = b"\xff" * 64
+    path = tmp_path / "damaged.gz"
+    path.write_bytes(bytes(packed))
+
+    with pytest.raises(UsageError, match=r"damaged.gz: cannot read it \("), open_source(SourceFile.of(path)) as opened:
+        list(numbered_lines(opened.stream))
+
+
 def test_missing_and_directory_sources(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="no such file"):
         SourceFile.of(tmp_path / "nope.gz")
