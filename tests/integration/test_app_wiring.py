@@ -159,5 +159,5 @@ async def test_a_failing_processor_handler_becomes_a_recorded_handler_failed_eve
     store = await container.aresolve(EventStore)
     [failure] = [e async for e in store.read(EventFilter(types=("HandlerFailed",)))]
     await container.aclose()
-    assert failure.payload.error == "ValueError('seven')"
+    assert failure.payload.error == "ValueError: seven"
     assert failure.causation == runtime.dead_letters[0].event.position

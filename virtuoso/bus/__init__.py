@@ -6,8 +6,8 @@ becomes a :class:`HandlerFailed` event instead of stopping the others.
 """
 
 from virtuoso.bus._bus import EventBus
-from virtuoso.bus._failures import FailurePolicy, HandlerFailed, failure_event, handler_name
-from virtuoso.bus._patterns import Handler, Subscription
+from virtuoso.bus._failures import FailurePolicy, HandlerFailed, describe_error, failure_event, handler_name
+from virtuoso.bus._patterns import Handler, Subscription, is_async_callable
 from virtuoso.bus._publisher import CHANNELS, EventPublisher
 from virtuoso.bus._recorder import StoreRecorder
 
@@ -20,6 +20,8 @@ __all__ = [
     "HandlerFailed",
     "StoreRecorder",
     "Subscription",
+    "describe_error",
     "failure_event",
     "handler_name",
+    "is_async_callable",
 ]

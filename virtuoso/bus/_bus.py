@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import itertools
 from collections import deque
 from collections.abc import Iterable
 
 from virtuoso.bus._failures import FailurePolicy, failure_event, handler_name
-from virtuoso.bus._patterns import Handler, Subscription, route_for
+from virtuoso.bus._patterns import Handler, Subscription, is_async_callable, route_for
 from virtuoso.clock import Clock
 from virtuoso.errors import UsageError
 from virtuoso.events import Event, Payload
@@ -80,7 +79,7 @@ class EventBus:
         Several patterns in a tuple make one subscription: an event matching
         more than one of them is still handled once.
         """
-        if _is_async(handler):
+        if is_async_callable(handler):
             raise UsageError(f"{handler_name(handler)} is async: the bus is synchronous; run it through the processor")
         subscription = Subscription(handler, name or handler_name(handler), priority, next(self._order))
         if isinstance(target, str | tuple):
@@ -178,8 +177,3 @@ class EventBus:
             return  # a failing failure handler must not feed itself
         ts_recv = self._clock.now_ns() if self._clock is not None else event.ts_recv
         self._queue.append(failure_event(subscription.name, event, exc, ts_recv, unsubscribed=gives_up))
-
-
-def _is_async(handler: Handler) -> bool:
-    call = handler if inspect.isfunction(handler) or inspect.ismethod(handler) else type(handler).__call__
-    return inspect.iscoroutinefunction(call)

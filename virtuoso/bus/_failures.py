@@ -52,13 +52,14 @@ def failure_event(
     Its id is derived from the failed event's id and the handler's name, so a
     replay that fails the same way produces the same event (and the store keeps one).
     """
-    text = error if isinstance(error, str) else _describe(error)
+    text = error if isinstance(error, str) else describe_error(error)
     payload = HandlerFailed(name, event.id, event.position, event.type, text, unsubscribed)
     digest = hashlib.sha256(f"{event.id}\x00{name}".encode()).hexdigest()[:32]
     causation = event.position or None
     return Event(digest, f"system:{event.session}:failures", event.ts_event, ts_recv, event.session, payload, causation)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """How a handler's error is written in ``HandlerFailed`` and dead letters: ``"Type: message"``."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

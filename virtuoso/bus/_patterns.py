@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -9,6 +10,11 @@ from fnmatch import fnmatchcase
 from virtuoso.events import Event, Payload
 
 Handler = Callable[[Event], object]
+
+
+def is_async_callable(fn: Callable[..., object]) -> bool:
+    """True for ``async def`` functions, methods and partials of them, and objects whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
 
 
 @dataclass(eq=False, slots=True)

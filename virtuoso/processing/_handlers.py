@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
+from virtuoso.bus import handler_name as bus_handler_name
+from virtuoso.bus import is_async_callable
 from virtuoso.events import Event
 
 Derived: TypeAlias = Event | Sequence[Event] | None
@@ -30,7 +31,7 @@ class PerEvent:
 
     def __init__(self, fn: SyncEventFn | AsyncEventFn, *, is_async: bool | None = None) -> None:
         self.fn: Callable[[Event], Any] = fn
-        self.is_async = _is_async(fn) if is_async is None else is_async
+        self.is_async = is_async_callable(fn) if is_async is None else is_async
         self.name = handler_name(fn)
 
     async def __call__(self, batch: Sequence[Event]) -> list[Event]:
@@ -71,13 +72,4 @@ def add_derived(derived: list[Event], result: Derived) -> None:
 
 def handler_name(handler: Callable[..., Any]) -> str:
     """A readable, stable name for a handler: ``module.qualname`` (what dead letters record)."""
-    if isinstance(handler, PerEvent):
-        return handler.name
-    target = getattr(handler, "__func__", handler)
-    qualname = getattr(target, "__qualname__", None) or type(target).__qualname__
-    module = getattr(target, "__module__", None) or type(target).__module__
-    return f"{module}.{qualname}"
-
-
-def _is_async(fn: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(type(fn).__call__)
+    return handler.name if isinstance(handler, PerEvent) else bus_handler_name(handler)

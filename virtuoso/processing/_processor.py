@@ -9,6 +9,7 @@ from time import perf_counter_ns
 from types import TracebackType
 from typing import Any
 
+from virtuoso.bus import describe_error
 from virtuoso.clock import Clock, LiveClock, TimerHandle
 from virtuoso.errors import ProcessorClosedError, ProcessorError, UsageError
 from virtuoso.events import Event
@@ -413,7 +414,7 @@ class OptimizedProcessor:
             derived = await self._handler(batch)
         except Exception as exc:
             for event in batch:
-                self._record_failure(DeadLetter(event, self.handler_name, repr(exc)))
+                self._record_failure(DeadLetter(event, self.handler_name, describe_error(exc)))
             derived = None
         self._latency.add((perf_counter_ns() - start) // len(batch))
         if derived:
@@ -427,7 +428,7 @@ class OptimizedProcessor:
             try:
                 result = fn(event)
             except Exception as exc:
-                self._record_failure(DeadLetter(event, self.handler_name, repr(exc)))
+                self._record_failure(DeadLetter(event, self.handler_name, describe_error(exc)))
                 continue
             if result is not None:
                 add_derived(derived, result)
@@ -443,7 +444,7 @@ class OptimizedProcessor:
             try:
                 result = await fn(event)
             except Exception as exc:
-                self._record_failure(DeadLetter(event, self.handler_name, repr(exc)))
+                self._record_failure(DeadLetter(event, self.handler_name, describe_error(exc)))
                 continue
             if result is not None:
                 add_derived(derived, result)
@@ -459,7 +460,7 @@ class OptimizedProcessor:
             try:
                 parked[seq] = fn(event)
             except Exception as exc:
-                parked[seq] = DeadLetter(event, self.handler_name, repr(exc))
+                parked[seq] = DeadLetter(event, self.handler_name, describe_error(exc))
         self._latency.add((perf_counter_ns() - start) // len(batch))
         self._reorder.release()
 
@@ -471,7 +472,7 @@ class OptimizedProcessor:
             try:
                 parked[seq] = await fn(event)
             except Exception as exc:
-                parked[seq] = DeadLetter(event, self.handler_name, repr(exc))
+                parked[seq] = DeadLetter(event, self.handler_name, describe_error(exc))
             self._latency.add(perf_counter_ns() - start)
         self._reorder.release()
 
@@ -483,7 +484,7 @@ class OptimizedProcessor:
             try:
                 parked[seq] = await handler((event,))
             except Exception as exc:
-                parked[seq] = DeadLetter(event, self.handler_name, repr(exc))
+                parked[seq] = DeadLetter(event, self.handler_name, describe_error(exc))
             self._latency.add(perf_counter_ns() - start)
         self._reorder.release()
 

@@ -13,7 +13,7 @@ LATENCY_WINDOW = 4096
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An event whose handler raised: the event, the handler's name and ``repr`` of the error."""
+    """An event whose handler raised: the event, the handler's name and the error as ``"Type: message"``."""
 
     event: Event
     handler: str

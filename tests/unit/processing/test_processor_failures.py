@@ -55,7 +55,7 @@ async def test_a_failing_per_event_call_dead_letters_that_event_only(fn: object)
     assert reported == letters
     name = f"{__name__}.{fn.__name__}"  # type: ignore[attr-defined]
     assert {letter.handler for letter in letters} == {name}
-    assert letters[0].error == f"ValueError('odd {letters[0].event.ts_event}')"
+    assert letters[0].error == f"ValueError: odd {letters[0].event.ts_event}"
     assert sorted(e.id for e in outputs) == [f"d-e{n:06d}" for n in range(0, 10, 2)]
     snapshot = proc.snapshot()
     assert (snapshot.dead_letters, snapshot.events_handled, snapshot.events_out) == (5, 10, 5)
@@ -76,7 +76,7 @@ async def test_a_failing_batch_call_dead_letters_the_whole_batch_and_the_next_ba
         await proc.submit_many(trade(n) for n in range(10))
     assert handled == [[0, 1, 2, 3], [8, 9]]
     assert [letter.event.ts_event for letter in proc.dead_letters] == [4, 5, 6, 7]
-    assert {letter.error for letter in proc.dead_letters} == {"RuntimeError('bad batch')"}
+    assert {letter.error for letter in proc.dead_letters} == {"RuntimeError: bad batch"}
     assert proc.dead_letters[0].handler == f"{__name__}.{fragile.__qualname__}"
     assert len(outputs) == 6
 
@@ -198,6 +198,6 @@ async def test_a_handler_cannot_close_or_drain_its_own_processor() -> None:
         await proc.submit(trade(1))
     errors = [letter.error for letter in proc.dead_letters]
     assert errors == [
-        "UsageError('a handler cannot close its own processor: it would wait for itself')",
-        "UsageError('a handler cannot drain its own processor: it would wait for itself')",
+        "UsageError: a handler cannot close its own processor: it would wait for itself",
+        "UsageError: a handler cannot drain its own processor: it would wait for itself",
     ]
