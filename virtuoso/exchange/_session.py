@@ -1,0 +1,176 @@
+"""One recording from start to end: the container, the session, the recorder, the summary.
+
+:func:`record` is what ``virtuoso record`` runs; tests run it in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from virtuoso.app import AppConfig, EventHandler, EventSource, Runtime, build_container
+from virtuoso.bus import EventBus
+from virtuoso.clock import Clock
+from virtuoso.container import ServiceContainer
+from virtuoso.errors import VirtuosoError
+from virtuoso.exchange._config import RecordConfig, channels_text
+from virtuoso.exchange._guard import GuardFactory
+from virtuoso.exchange._pool import ExchangePool
+from virtuoso.exchange._recorder import Recorder
+from virtuoso.exchange._secrets import Secrets
+from virtuoso.exchange._stats import RecordStats
+from virtuoso.store import EventStore, SessionInfo
+
+NS = 1_000_000_000
+GuardsFor = Callable[[EventBus, Clock, str], GuardFactory]
+"""Builds the guard factory of a session (breakers publish their transitions on the bus)."""
+
+
+class RecordingFailed(VirtuosoError):
+    """The recording stopped on an error that retrying cannot fix; the message has secrets scrubbed."""
+
+
+def session_name(config: RecordConfig) -> str:
+    """The session's name: the configured one, or ``exchange symbols mode``."""
+    return config.session_name or f"{config.exchange} {','.join(config.symbols)} {config.mode}"
+
+
+def recording_container(
+    config: RecordConfig, db: Path | None, handlers: Sequence[EventHandler] = (), exchange: Any = None
+) -> ServiceContainer:
+    """The live application container with the recorder as its source and the exchange pool it uses.
+
+    ``exchange`` replaces the pool's ccxt instance (an exchange object of the same
+    interface, for tests of the recorder's logic; the caller closes it).
+    """
+
+    def source(config: RecordConfig, pool: ExchangePool, clock: Clock, store: EventStore) -> Recorder:
+        instance = exchange if exchange is not None else pool.get(config.exchange, config.ccxt)
+        return Recorder(config, instance, clock, store=store)
+
+    container = build_container("live", AppConfig(db=db), handlers=handlers, source=source)
+    container.register_instance(RecordConfig, config)
+    container.register(ExchangePool)
+    return container
+
+
+async def record(
+    config: RecordConfig,
+    db: Path | None,
+    *,
+    duration_s: float | None = None,
+    stop: asyncio.Event | None = None,
+    on_status: Callable[[str], None] | None = None,
+    guards: GuardsFor | None = None,
+    handlers: Sequence[EventHandler] = (),
+    exchange: Any = None,
+) -> dict[str, Any]:
+    """Record until ``duration_s`` passes or ``stop`` is set; return the summary.
+
+    The summary has ``session``, ``counts`` (events per type), ``streams``,
+    ``gaps``, ``breaker_transitions``, ``status`` and ``reason``. Whatever ends
+    the recording, everything received is committed and the session is closed
+    with a SessionEnded event; an error that retrying cannot fix is raised as
+    :class:`RecordingFailed` afterwards.
+    """
+    container = recording_container(config, db, handlers, exchange)
+    async with container:
+        store = await container.aresolve(EventStore)
+        clock = await container.aresolve(Clock)
+        bus = await container.aresolve(EventBus)
+        secrets = Secrets.of(config)
+        info = await _begin(store, clock, config, secrets)
+        stats = RecordStats(clock.now_ns())
+        bus.subscribe("*", stats, name="RecordStats")
+        reason, failure = "stopped", None
+        try:
+            reason = await _run(container, info, stats, guards, duration_s, stop, on_status, bus, clock)
+        except Exception as exc:
+            reason, failure = f"failed: {secrets.scrub(f'{type(exc).__name__}: {exc}')}", exc
+        ended = await store.end_session(info.id, ended_ns=clock.now_ns(), reason=reason[:500])
+    if failure is not None:
+        raise RecordingFailed(reason) from None
+    return {**stats.summary(info.id), "status": ended.status, "reason": reason}
+
+
+async def _begin(store: EventStore, clock: Clock, config: RecordConfig, secrets: Secrets) -> SessionInfo:
+    return await store.begin_session(
+        session_name(config),
+        f"ccxt:{config.exchange}",
+        started_ns=clock.now_ns(),
+        symbols=config.symbols,
+        channels=channels_text(config.channels),
+        config=secrets.redact(config.as_dict()),
+    )
+
+
+async def _run(  # noqa: PLR0917  (private; called once, by position, from record)
+    container: ServiceContainer,
+    info: SessionInfo,
+    stats: RecordStats,
+    guards: GuardsFor | None,
+    duration_s: float | None,
+    stop: asyncio.Event | None,
+    on_status: Callable[[str], None] | None,
+    bus: EventBus,
+    clock: Clock,
+) -> str:
+    async with container.scope() as scope:
+        runtime = await scope.aresolve(Runtime)
+        recorder = await scope.aresolve(EventSource)
+        assert isinstance(recorder, Recorder)
+        if guards is not None:
+            recorder.use_guards(guards(bus, clock, info.id))
+        async with _stopper(recorder, duration_s, stop) as why, _status(stats, clock, recorder, on_status):
+            await runtime.run(info.id)
+        return why[0]
+
+
+@contextlib.asynccontextmanager
+async def _stopper(
+    recorder: Recorder, duration_s: float | None, stop: asyncio.Event | None
+) -> AsyncIterator[list[str]]:
+    why = ["stopped"]
+
+    async def watch() -> None:
+        waiter = asyncio.create_task((stop or asyncio.Event()).wait())
+        try:
+            done, _ = await asyncio.wait([waiter], timeout=duration_s)
+            why[0] = "stopped" if done else "duration reached"
+        finally:
+            waiter.cancel()
+        recorder.stop()
+
+    task = asyncio.create_task(watch())
+    try:
+        yield why
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+@contextlib.asynccontextmanager
+async def _status(
+    stats: RecordStats, clock: Clock, recorder: Recorder, on_status: Callable[[str], None] | None
+) -> AsyncIterator[None]:
+    if on_status is None:
+        yield
+        return
+    interval = recorder.config.status_interval_s
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            on_status(recorder.secrets.scrub(stats.status_line(clock.now_ns())))
+
+    task = asyncio.create_task(tick())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
