@@ -15,8 +15,8 @@ whose first delta after a snapshot must contain the snapshot's id) it covers
 
 >>> differ = BookDiffer("binance:BTC/USDT:book", snapshot_every_ns=10**12)
 >>> differ.on_book({"bids": [[100.0, 1.0]], "asks": [[101.0, 2.0]], "nonce": 7}, 0)
-BookSnapshot(bids=((100.0, 1.0),), asks=((101.0, 2.0),), sequence=7)
->>> delta = differ.on_book({"bids": [[100.0, 1.5]], "asks": [[102.0, 1.0]], "nonce": 9}, 1)
+(None, BookSnapshot(bids=((100.0, 1.0),), asks=((101.0, 2.0),), sequence=7))
+>>> _, delta = differ.on_book({"bids": [[100.0, 1.5]], "asks": [[102.0, 1.0]], "nonce": 9}, 1)
 >>> delta.bids, delta.asks, (delta.first_sequence, delta.last_sequence, delta.previous_sequence)
 (((100.0, 1.5),), ((101.0, 0.0), (102.0, 1.0)), (8, 9, 7))
 """
@@ -51,7 +51,7 @@ def _sorted(side: SideDict, *, descending: bool) -> tuple[Level, ...]:
 class BookDiffer:
     """One book stream: what to record for each ccxt order book received.
 
-    The first book (and the first after :meth:`interrupt`) is a
+    The first book (and the first after :meth:`interrupt`, with the Gap) is a
     :class:`BookSnapshot`; later ones are :class:`BookDelta` of the changed
     levels; every ``snapshot_every_ns`` (by the times given) or
     ``snapshot_every_updates`` deltas, a full snapshot again. A book whose
@@ -72,26 +72,36 @@ class BookDiffer:
         self._snapshot_ns = 0
         self._updates = 0
         self._good_ns = 0
-        self._interrupted: tuple[int, str] | None = None
+        self._interrupted: str | None = None
         self.in_sync = False
 
-    def interrupt(self, ts_ns: int, reason: str) -> Gap | None:
-        """The book can no longer be trusted (disconnect, sequence break): a Gap, and a snapshot next."""
-        if not self.in_sync:
-            return None
-        self.in_sync = False
-        start = min(self._good_ns, ts_ns) if self._good_ns else ts_ns
-        self._interrupted = (start, reason)
-        return Gap(self.stream, start, ts_ns, reason)
+    def interrupt(self, reason: str) -> None:
+        """The book can no longer be trusted (disconnect, sequence break): the next book resyncs, after a Gap."""
+        if self.in_sync:
+            self.in_sync = False
+            self._interrupted = reason
 
-    def on_book(self, book: Mapping[str, Any], now_ns: int) -> BookSnapshot | BookDelta | None:
-        """The payload to record for ``book`` received at ``now_ns`` (``None``: nothing changed)."""
+    def on_book(
+        self, book: Mapping[str, Any], now_ns: int, ts_event: int | None = None
+    ) -> tuple[Gap | None, BookSnapshot | BookDelta | None]:
+        """What to record for ``book`` received at ``now_ns`` (exchange time ``ts_event``).
+
+        A :class:`Gap` (from the last good update to this book) when the book
+        resyncs after :meth:`interrupt`, and the payload (``None``: nothing changed).
+        """
+        ts = now_ns if ts_event is None else ts_event
         sequence = self._sequence_of(book)
         if not self.in_sync or self._sequence is None or sequence < self._sequence or self._snapshot_due(now_ns):
-            return self._snapshot(book, sequence, now_ns)
+            return self._resync_gap(ts), self._snapshot(book, sequence, now_ns, ts)
         if sequence == self._sequence:
+            return None, None
+        return None, self._delta(book, sequence, ts)
+
+    def _resync_gap(self, ts: int) -> Gap | None:
+        if self._interrupted is None:
             return None
-        return self._delta(book, sequence, now_ns)
+        start = min(self._good_ns, ts) if self._good_ns else ts
+        return Gap(self.stream, start, ts, self._interrupted)
 
     def _sequence_of(self, book: Mapping[str, Any]) -> int:
         nonce = book.get("nonce")
@@ -104,13 +114,13 @@ class BookDiffer:
             return True
         return bool(self._every_ns) and now_ns - self._snapshot_ns >= self._every_ns
 
-    def _snapshot(self, book: Mapping[str, Any], sequence: int, now_ns: int) -> BookSnapshot:
+    def _snapshot(self, book: Mapping[str, Any], sequence: int, now_ns: int, ts: int) -> BookSnapshot:
         self._bids, self._asks = side_dict(book["bids"]), side_dict(book["asks"])
         self._sequence, self._snapshot_ns, self._updates = sequence, now_ns, 0
-        self._good_ns, self.in_sync, self._interrupted = now_ns, True, None
+        self._good_ns, self.in_sync, self._interrupted = ts, True, None
         return BookSnapshot(_sorted(self._bids, descending=True), _sorted(self._asks, descending=False), sequence)
 
-    def _delta(self, book: Mapping[str, Any], sequence: int, now_ns: int) -> BookDelta | None:
+    def _delta(self, book: Mapping[str, Any], sequence: int, ts: int) -> BookDelta | None:
         bids, asks = side_dict(book["bids"]), side_dict(book["asks"])
         bid_changes = diff_side(self._bids, bids, descending=True)
         ask_changes = diff_side(self._asks, asks, descending=False)
@@ -120,5 +130,5 @@ class BookDiffer:
         assert previous is not None  # on_book only diffs once a snapshot set it
         self._bids, self._asks, self._sequence = bids, asks, sequence
         self._updates += 1
-        self._good_ns = now_ns
+        self._good_ns = ts
         return BookDelta(bid_changes, ask_changes, previous + self._first_offset, sequence, previous)

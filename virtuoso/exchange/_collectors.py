@@ -10,6 +10,7 @@ turn out to be missing. Any other error ends the recording.
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from virtuoso.exchange._secrets import Secrets
 from virtuoso.exchange._trades import TradePager, TradeTracker
 
 T = TypeVar("T")
+log = logging.getLogger("virtuoso.exchange")
 NS = 1_000_000_000
 FUTURES_CHAINED = frozenset({"binanceusdm", "binancecoinm"})
 """Exchanges whose first delta after a snapshot must contain the snapshot's update id (``pu`` chaining)."""
@@ -61,6 +63,7 @@ class Collector(ABC):
             except Exception as exc:
                 if not is_transient(exc):
                     raise
+                log.warning("%s: %s; retrying", self.stream, self.reason(exc))
                 await self.interrupt(exc)
                 await asyncio.sleep(self._pause_s(exc))
 
@@ -159,9 +162,7 @@ class BookCollector(Collector):
         )
 
     async def interrupt(self, error: BaseException) -> None:
-        gap = self.differ.interrupt(self.w.emitter.now_ns(), self.reason(error))
-        if gap is not None:
-            await self.w.emitter.gap(self.symbol, gap)
+        self.differ.interrupt(self.reason(error))
 
     async def step(self) -> None:
         exchange, symbol, limit = self.w.exchange, self.symbol, self.w.config.book_limit
@@ -171,9 +172,12 @@ class BookCollector(Collector):
             book = await self.call("fetch_order_book", lambda: exchange.fetch_order_book(symbol, limit))
         emitter = self.w.emitter
         now = emitter.now_ns()
-        payload = self.differ.on_book(book, now)
+        ts_event = timestamp_ns(book, now)
+        gap, payload = self.differ.on_book(book, now, ts_event)
+        if gap is not None:
+            await emitter.gap(self.symbol, gap)
         if payload is not None:
-            await emitter.emit(self.stream, payload, timestamp_ns(book, now))
+            await emitter.emit(self.stream, payload, ts_event)
         await self.pause()
 
 

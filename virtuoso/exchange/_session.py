@@ -38,6 +38,24 @@ def session_name(config: RecordConfig) -> str:
     return config.session_name or f"{config.exchange} {','.join(config.symbols)} {config.mode}"
 
 
+TRADES_CACHE = 50_000
+"""ccxt.pro's trade cache per symbol unless ``[ccxt] options.tradesLimit`` says otherwise (ccxt's default: 1000)."""
+
+
+def ccxt_settings(config: RecordConfig) -> dict[str, Any]:
+    """The ``[ccxt]`` table, with a trade cache big enough for bursts.
+
+    ccxt.pro keeps the trades received between two ``watch_trades`` calls in a
+    ring of ``options.tradesLimit``; a burst larger than that while the recorder
+    is busy loses the oldest (they show up as trade-id gaps). 50,000 costs a few MB.
+    """
+    settings = dict(config.ccxt)
+    options = dict(settings.get("options") or {})
+    options.setdefault("tradesLimit", TRADES_CACHE)
+    settings["options"] = options
+    return settings
+
+
 def recording_container(
     config: RecordConfig, db: Path | None, handlers: Sequence[EventHandler] = (), exchange: Any = None
 ) -> ServiceContainer:
@@ -48,7 +66,7 @@ def recording_container(
     """
 
     def source(config: RecordConfig, pool: ExchangePool, clock: Clock, store: EventStore) -> Recorder:
-        instance = exchange if exchange is not None else pool.get(config.exchange, config.ccxt)
+        instance = exchange if exchange is not None else pool.get(config.exchange, ccxt_settings(config))
         return Recorder(config, instance, clock, store=store)
 
     container = build_container("live", AppConfig(db=db), handlers=handlers, source=source)

@@ -123,7 +123,8 @@ def test_snapshot_and_deltas_rebuild_every_book(seed: int, rule: SyncRule) -> No
     builder = BookBuilder(rule, BOOK)
     kinds = []
     for ts, book in enumerate(_random_books(seed, 120), start=1):
-        payload = differ.on_book(book, ts)
+        gap, payload = differ.on_book(book, ts)
+        assert gap is None
         if payload is None:
             continue
         kinds.append(payload.TYPE)
@@ -138,34 +139,44 @@ def test_snapshot_and_deltas_rebuild_every_book(seed: int, rule: SyncRule) -> No
 def test_unchanged_book_records_nothing_and_a_snapshot_comes_on_time() -> None:
     differ = BookDiffer(BOOK, snapshot_every_ns=1_000)
     book = _book({100.0: 1.0}, {101.0: 1.0}, 5)
-    assert isinstance(differ.on_book(book, 0), BookSnapshot)
-    assert differ.on_book(book, 10) is None
-    assert isinstance(differ.on_book(_book({100.0: 2.0}, {101.0: 1.0}, 6), 20), BookDelta)
-    assert isinstance(differ.on_book(_book({100.0: 3.0}, {101.0: 1.0}, 7), 1_000), BookSnapshot)
+    assert isinstance(differ.on_book(book, 0)[1], BookSnapshot)
+    assert differ.on_book(book, 10) == (None, None)
+    assert isinstance(differ.on_book(_book({100.0: 2.0}, {101.0: 1.0}, 6), 20)[1], BookDelta)
+    assert isinstance(differ.on_book(_book({100.0: 3.0}, {101.0: 1.0}, 7), 1_000)[1], BookSnapshot)
 
 
 def test_interrupt_is_a_gap_then_a_fresh_snapshot() -> None:
     differ = BookDiffer(BOOK, snapshot_every_ns=0)
-    differ.on_book(_book({100.0: 1.0}, {101.0: 1.0}, 5), 10)
-    differ.on_book(_book({100.0: 2.0}, {101.0: 1.0}, 6), 20)
-    assert differ.interrupt(30, "NetworkError: closed") == Gap(BOOK, 20, 30, "NetworkError: closed")
-    assert differ.interrupt(35, "again") is None  # one gap per interruption
-    resync = differ.on_book(_book({100.0: 4.0}, {101.0: 1.0}, 50), 40)
+    differ.on_book(_book({100.0: 1.0}, {101.0: 1.0}, 5), 1_000, 10)
+    differ.on_book(_book({100.0: 2.0}, {101.0: 1.0}, 6), 1_001, 20)
+    differ.interrupt("NetworkError: closed")
+    differ.interrupt("again")  # the first reason is the one reported
+    gap, resync = differ.on_book(_book({100.0: 4.0}, {101.0: 1.0}, 50), 1_002, 40)
+    assert gap == Gap(BOOK, 20, 40, "NetworkError: closed")
     assert resync == BookSnapshot(((100.0, 4.0),), ((101.0, 1.0),), 50)
+    assert differ.on_book(_book({100.0: 5.0}, {101.0: 1.0}, 51), 1_003, 41)[0] is None
+
+
+def test_an_interrupt_before_the_first_book_is_no_gap() -> None:
+    differ = BookDiffer(BOOK, snapshot_every_ns=0)
+    differ.interrupt("NetworkError: closed")
+    gap, first = differ.on_book(_book({100.0: 1.0}, {101.0: 1.0}, 5), 1, 1)
+    assert gap is None
+    assert isinstance(first, BookSnapshot)
 
 
 def test_update_ids_going_back_mean_a_rebuilt_book_and_a_snapshot() -> None:
     differ = BookDiffer(BOOK, snapshot_every_ns=0)
     differ.on_book(_book({100.0: 1.0}, {101.0: 1.0}, 50), 1)
-    assert isinstance(differ.on_book(_book({100.0: 1.0}, {101.0: 2.0}, 7), 2), BookSnapshot)
+    assert isinstance(differ.on_book(_book({100.0: 1.0}, {101.0: 2.0}, 7), 2)[1], BookSnapshot)
 
 
 def test_books_without_update_ids_get_a_local_counter() -> None:
     differ = BookDiffer(BOOK, snapshot_every_ns=0)
-    first = differ.on_book(_book({100.0: 1.0}, {101.0: 1.0}, None), 1)
+    _, first = differ.on_book(_book({100.0: 1.0}, {101.0: 1.0}, None), 1)
     assert first is not None
     assert first.sequence == 0
-    assert differ.on_book(_book({100.0: 1.0}, {101.0: 1.0}, None), 2) is None
-    delta = differ.on_book(_book({100.0: 2.0}, {101.0: 1.0}, None), 3)
+    assert differ.on_book(_book({100.0: 1.0}, {101.0: 1.0}, None), 2) == (None, None)
+    _, delta = differ.on_book(_book({100.0: 2.0}, {101.0: 1.0}, None), 3)
     assert isinstance(delta, BookDelta)
     assert (delta.first_sequence, delta.last_sequence) == (1, 1)
