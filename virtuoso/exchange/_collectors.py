@@ -74,6 +74,9 @@ class Collector(ABC):
     async def interrupt(self, error: BaseException) -> None:  # noqa: B027  (a hook: most streams need nothing)
         """Data may be missing from now on (override to remember it or report a gap)."""
 
+    async def drain(self) -> None:  # noqa: B027  (a hook: most streams need nothing)
+        """At the end: record what ccxt received but no watch call has returned yet."""
+
     def reason(self, error: BaseException) -> str:
         """One line about ``error`` with every secret scrubbed out."""
         text = str(error).splitlines()[0] if str(error) else ""
@@ -135,6 +138,13 @@ class TradeCollector(Collector):
         if not self.pager.advance(trades):
             await self.pause()
 
+    async def drain(self) -> None:
+        # ccxt.pro hands trades that arrive while nobody waits to the *next* watch
+        # call, which never comes once we stop: take them from its cache.
+        cached = (getattr(self.w.exchange, "trades", None) or {}).get(self.symbol) if self.websocket else None
+        if cached:
+            await self.record(list(cached))
+
     async def record(self, trades: Sequence[Mapping[str, Any]]) -> None:
         """Publish the new trades among ``trades`` (and the gaps they reveal)."""
         emitter, tracker = self.w.emitter, self.tracker
@@ -164,12 +174,21 @@ class BookCollector(Collector):
     async def interrupt(self, error: BaseException) -> None:
         self.differ.interrupt(self.reason(error))
 
+    async def drain(self) -> None:
+        book = (getattr(self.w.exchange, "orderbooks", None) or {}).get(self.symbol) if self.websocket else None
+        if book is not None and self.differ.in_sync and book.get("nonce") is not None:
+            await self._record(book)
+
     async def step(self) -> None:
         exchange, symbol, limit = self.w.exchange, self.symbol, self.w.config.book_limit
         if self.websocket:
             book = await self.call("watch_order_book", lambda: exchange.watch_order_book(symbol, limit))
         else:
             book = await self.call("fetch_order_book", lambda: exchange.fetch_order_book(symbol, limit))
+        await self._record(book)
+        await self.pause()
+
+    async def _record(self, book: Mapping[str, Any]) -> None:
         emitter = self.w.emitter
         now = emitter.now_ns()
         ts_event = timestamp_ns(book, now)
@@ -178,7 +197,6 @@ class BookCollector(Collector):
             await emitter.gap(self.symbol, gap)
         if payload is not None:
             await emitter.emit(self.stream, payload, ts_event)
-        await self.pause()
 
 
 class BarCollector(Collector):

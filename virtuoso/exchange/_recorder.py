@@ -106,6 +106,8 @@ class Recorder:
         for result in results:
             if isinstance(result, Exception):
                 raise result
+        for collector in self.collectors:
+            await collector.drain()
 
 
 async def last_trade(store: EventStore, stream: str) -> tuple[int | None, int] | None:
