@@ -179,7 +179,8 @@ class SQLiteEventStore(BaseStore):
         first = (last_position or 0) + 1
         batch = build_batch(columns, first, heads, self._catalog)
         try:
-            await db.executemany(batch.insert_sql(), batch.params())
+            for sql, params in batch.inserts():
+                await db.executemany(sql, params)
         except sqlite3.IntegrityError as exc:
             if "events.id" in str(exc):
                 raise _DuplicateIds from exc
