@@ -21,17 +21,18 @@ from virtuoso.events import (
     BookDelta,
     BookSnapshot,
     Event,
+    FileImported,
     Gap,
     Note,
     Payload,
     Quote,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
     Ticker,
     Trade,
 )
 from virtuoso.processing import ProcessorStats
-from virtuoso.store import FileImported, SessionResumed
 
 INT64_MAX = 2**63 - 1
 

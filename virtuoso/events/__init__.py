@@ -8,7 +8,7 @@ True
 from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, stream_name
 from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade
 from virtuoso.events._registry import REGISTRY, Kind, Payload, TypeRegistry, Upcaster, event_type
-from virtuoso.events._system import Gap, Note, SessionEnded, SessionStarted
+from virtuoso.events._system import FileImported, Gap, Note, SessionEnded, SessionResumed, SessionStarted
 
 __all__ = [
     "REGISTRY",
@@ -17,6 +17,7 @@ __all__ = [
     "BookSnapshot",
     "Event",
     "EventIdFactory",
+    "FileImported",
     "Gap",
     "Kind",
     "Level",
@@ -24,6 +25,7 @@ __all__ = [
     "Payload",
     "Quote",
     "SessionEnded",
+    "SessionResumed",
     "SessionStarted",
     "Side",
     "Ticker",
