@@ -291,12 +291,14 @@ class _Run:
             self._progress(ProgressUpdate(source.label, self._done, self._total, self._events))
 
 
+async def imported_files(store: EventStore, session_id: str) -> list[FileImported]:
+    """The files imported into session ``session_id`` so far, in the order they were imported."""
+    stream = imports_stream(session_id)
+    return [e.payload async for e in store.read(EventFilter(streams=(stream,))) if isinstance(e.payload, FileImported)]
+
+
 async def _imported_files(store: EventStore, session_id: str) -> dict[str, FileImported]:
-    records: dict[str, FileImported] = {}
-    async for event in store.read(EventFilter(session=session_id, streams=(imports_stream(session_id),))):
-        if isinstance(event.payload, FileImported):
-            records[event.payload.sha256] = event.payload
-    return records
+    return {record.sha256: record for record in await imported_files(store, session_id)}
 
 
 def _skipped(source: SourceFile, record: FileImported) -> FileReport:
