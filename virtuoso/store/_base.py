@@ -106,6 +106,14 @@ class BaseStore(ABC):
         """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
 
     @abstractmethod
+    async def last_event(self, flt: EventFilter | None = None) -> Event | None:
+        """The newest event (highest position) matching ``flt``; None when none does.
+
+        "The latest checkpoint at or before T" is
+        ``last_event(EventFilter(streams=(s,), end_ns=T + 1))``.
+        """
+
+    @abstractmethod
     async def max_position(self) -> int:
         """The position of the newest event, 0 for an empty log."""
 
