@@ -46,7 +46,7 @@ async def record(path: Path, *, close: bool = True) -> str:
             system(ids, info.id, 51, BreakerStateChanged("binance:ws:ETH", "open", "half_open", "open for 30 s")),
             system(ids, info.id, 22, Gap(ETH, START + 20 * S, START + 22 * S, "disconnected")),
             system(
-                ids, info.id, 90, HealthReported("degraded", (ComponentHealth("writer backlog", "degraded", "12000"),))
+                ids, info.id, 90, HealthReported((ComponentHealth("writer backlog", "degraded", "12000"),), "degraded")
             ),
         ]
         events.sort(key=lambda e: e.ts_event)

@@ -40,10 +40,10 @@ class ComponentHealth(msgspec.Struct, frozen=True, gc=False):
 
 @event_type
 class HealthReported(Payload, frozen=True, gc=False):
-    """A health check's result: the worst component status as ``status``, and every component."""
+    """A health check's result: every component, and the worst of their statuses as ``status``."""
 
     TYPE: ClassVar[str] = "HealthReported"
     TOPIC: ClassVar[str] = "system.health"
 
+    components: tuple[ComponentHealth, ...]
     status: HealthStatus
-    components: tuple[ComponentHealth, ...] = ()

@@ -89,7 +89,7 @@ def _level(value: float, degraded_at: float, down_at: float) -> HealthStatus:
 def report(components: Iterable[ComponentHealth]) -> HealthReported:
     """The :class:`HealthReported` payload for ``components``: their worst status and them."""
     listed = tuple(components)
-    return HealthReported(worst(c.status for c in listed), listed)
+    return HealthReported(listed, worst(c.status for c in listed))
 
 
 class HealthCheck:

@@ -72,12 +72,13 @@ def redact_message(text: str, secrets: Iterable[str] = ()) -> str:
 
     >>> redact_message("GET https://x/api?symbol=BTCUSDT&timestamp=1&signature=ab12 401")
     'GET https://x/api?symbol=BTCUSDT&timestamp=1&signature=*** 401'
-    >>> redact_message('{"msg": "bad key hunter2"}', secrets=["hunter2"])
+    >>> redact_message('{"msg": "bad key hunter2"}', secrets=["hunter2", "s"])
     '{"msg": "bad key ***"}'
     """
     for secret in secrets:
         if secret:
-            text = text.replace(secret, REDACTED)
+            # Whole tokens only: a one-letter secret must not turn "msg" into "m***g".
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text)
     return _SECRET_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
 
 

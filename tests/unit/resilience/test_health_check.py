@@ -77,11 +77,11 @@ def test_a_failing_probe_is_reported_down_not_raised() -> None:
 
     report = HealthCheck([writer_backlog]).check()
 
-    assert report == HealthReported("down", (ComponentHealth("writer_backlog", "down", "probe failed: RuntimeError"),))
+    assert report == HealthReported((ComponentHealth("writer_backlog", "down", "probe failed: RuntimeError"),), "down")
 
 
 def test_an_empty_check_is_ok() -> None:
-    assert HealthCheck().check() == HealthReported("ok", ())
+    assert HealthCheck().check() == HealthReported((), "ok")
 
 
 def test_thresholds_must_be_ordered() -> None:
