@@ -26,3 +26,7 @@ app.add_typer(book_app, name="book")
 from virtuoso.cli._import import import_command  # noqa: E402
 
 app.command("import")(import_command)
+
+from virtuoso.cli._testing import testing_app  # noqa: E402
+
+app.add_typer(testing_app, name="testing")
