@@ -64,6 +64,9 @@ class RestData:
 
 def load_rest_data(data_dir: Path) -> RestData:
     """Read the GoCryptoTrader mock and the cryptofeed exchange infos under ``data_dir`` (cached per process)."""
+    for relative in (GCT_MOCK, FUTURES_INFO, DELIVERY_INFO):
+        if not (data_dir / relative).is_file():
+            raise UsageError(f"data file {data_dir / relative} does not exist (is --data the shared data directory?)")
     return _load(data_dir.resolve())
 
 
@@ -82,16 +85,12 @@ def _load(data_dir: Path) -> RestData:
 
 
 def _json_file(path: Path) -> Any:
-    if not path.is_file():
-        raise UsageError(f"data file {path} does not exist (is --data the shared data directory?)")
     with path.open("rb") as handle:
         return json.load(handle)
 
 
 def _cryptofeed_body(path: Path) -> dict[str, Any]:
     """The first recorded body of a cryptofeed ``<url> -> <epoch>: <body>`` REST recording."""
-    if not path.is_file():
-        raise UsageError(f"data file {path} does not exist (is --data the shared data directory?)")
     with path.open(encoding="utf-8") as handle:
         first = handle.readline()
     _, arrow, rest = first.partition(" -> ")

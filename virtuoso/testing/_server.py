@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -70,6 +71,7 @@ class LoopbackExchange:
         self._clock = clock or LiveClock()
         self._sleep = sleep
         self._runner: web.AppRunner | None = None
+        self._playback: Playback | None = None
         self._started_ns = 0
         self.served = Served()
         self.capture = Capture()
@@ -127,6 +129,8 @@ class LoopbackExchange:
 
     def resume(self) -> None:
         """Let the WebSocket playback go on after a ``ws:pause@N`` fault."""
+        if self._playback is None:
+            raise UsageError("resume() before start(): the loopback exchange is not running")
         self._playback.resumed.set()
 
     def book_at_end(self, symbol: str) -> Any:
@@ -146,7 +150,7 @@ class LoopbackExchange:
             trades=self._trade_lists(rest_data),
             depth=self._depth_states(),
             served=self.served,
-            horizon=self._horizon,
+            horizon=functools.partial(self._horizon, playback),
             now_ms=self._now_ms,
         )
         app = web.Application(middlewares=[fault_middleware(self.faults, self.served, self._sleep)])
@@ -182,9 +186,9 @@ class LoopbackExchange:
             for key, snapshot in self.capture.snapshots.items()
         }
 
-    def _horizon(self, key: str) -> tuple[int | None, int]:
+    def _horizon(self, playback: Playback, key: str) -> tuple[int | None, int]:
         """How far the recording has got for ``key``: elapsed recorded ns for REST trades, depth frame index."""
-        playhead = self._playback.depth_playhead.get(key, -1)
+        playhead = playback.depth_playhead.get(key, -1)
         if self.speed <= 0:
             return None, playhead
         elapsed = int((self._clock.now_ns() - self._started_ns) * self.speed)
