@@ -30,3 +30,7 @@ app.command("import")(import_command)
 from virtuoso.cli._status import status_command  # noqa: E402
 
 app.command("status")(status_command)
+
+from virtuoso.cli._testing import testing_app  # noqa: E402
+
+app.add_typer(testing_app, name="testing")
