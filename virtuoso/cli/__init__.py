@@ -26,3 +26,8 @@ app.add_typer(book_app, name="book")
 from virtuoso.cli._import import import_command  # noqa: E402
 
 app.command("import")(import_command)
+
+from virtuoso.cli._replay import replay_command, verify_replay_command  # noqa: E402
+
+app.command("replay")(replay_command)
+app.command("verify-replay")(verify_replay_command)
