@@ -14,12 +14,16 @@ from virtuoso.events import Event
 from virtuoso.replay._order import Chunks, by_exchange_time, by_position, merge
 from virtuoso.replay._pacing import Gate, Pacer
 from virtuoso.replay._selection import ReplaySelection, SessionPlan, plan_sessions
-from virtuoso.store import READ_CHUNK, EventFilter, EventStore
+from virtuoso.store import EventFilter, EventStore
 
 if TYPE_CHECKING:
     from virtuoso.app import Runtime
 
 AfterChunk = Callable[[int], Awaitable[object]]
+REPLAY_CHUNK = 2_000
+"""Events per read by default: smaller than the store's 5,000, measured a few percent faster on the
+trades benchmark (a chunk's events are published while still in the CPU's caches). Reading the next
+chunk while publishing one gave nothing measurable: the reader thread needs the GIL for every row."""
 _BOOK = ":book"
 
 
@@ -31,7 +35,7 @@ class ReplayOptions:
     a ``pacer``, made for you by :meth:`Replayer.__init__` when left out).
     """
 
-    chunk_size: int = READ_CHUNK
+    chunk_size: int = REPLAY_CHUNK
     speed: float | None = None
     priority: tuple[str, ...] = field(default=())
     """Streams in tie order for exchange-time merges, before the channel defaults."""
@@ -139,16 +143,24 @@ class Replayer:
         return attrgetter("ts_event" if self.selection.order == "exchange-time" else "ts_recv")
 
     async def _run_fast(self, runtime: Runtime, chunks: Chunks) -> None:
-        # The hot loop of every replay: locals only, one throttle and one gate check per chunk.
-        clock, publish, time_of = self._clock, runtime.bus.publish, self._time_of()
-        now = clock.now_ns()
+        # The hot loop of every replay: locals only, one throttle and one gate check per chunk,
+        # and the time attribute read directly (one loop per order) rather than through a getter.
+        clock, publish = self._clock, runtime.bus.publish
+        advance, now = clock.advance_to, clock.now_ns()
+        by_recv = self.selection.order == "position"
         async for chunk in chunks:
-            for event in chunk:
-                ts = time_of(event)
-                if ts > now:
-                    clock.advance_to(ts)
-                    now = ts
-                publish(event)
+            if by_recv:
+                for event in chunk:
+                    if event.ts_recv > now:
+                        now = event.ts_recv
+                        advance(now)
+                    publish(event)
+            else:
+                for event in chunk:
+                    if event.ts_event > now:
+                        now = event.ts_event
+                        advance(now)
+                    publish(event)
             await self._after(runtime, len(chunk))
             if self._stopped:
                 return
