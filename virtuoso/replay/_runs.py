@@ -102,9 +102,10 @@ def run_id_for(key: str, attempt: int) -> str:
 class RunWriter:
     """Stamps derived events for a run, digests them, and appends them after the first ``skip``.
 
-    A derived event gets the run's session and the id ``<run>:<input position>:<index>``
-    (its index among the events derived from the same input), so a resumed run
-    makes exactly the ids it made before.
+    A derived event gets the run's session and the id ``<run[:20]>:<input position>:<n>``,
+    ``n`` its number in the run's output (from 0): unique even when a handler
+    points several outputs at one earlier input, and, the output order being
+    deterministic, the same ids again when a run is resumed.
     """
 
     def __init__(self, run: str, writer: BufferedWriter | None, skip: int = 0) -> None:
@@ -113,7 +114,7 @@ class RunWriter:
         self._writer = writer
         self._skip = skip
         self._pending: list[Event] = []
-        self._last = (-1, 0)
+        self._count = 0
         self.digest = Digest()
 
     def __call__(self, events: Sequence[Event]) -> None:
@@ -129,9 +130,8 @@ class RunWriter:
 
     def _stamp(self, event: Event) -> Event:
         cause = event.causation or 0
-        index = self._last[1] + 1 if self._last[0] == cause else 0
-        self._last = (cause, index)
-        return replace_struct(event, id=f"{self._prefix}:{cause}:{index}", session=self._run, version=0, position=0)
+        number, self._count = self._count, self._count + 1
+        return replace_struct(event, id=f"{self._prefix}:{cause}:{number}", session=self._run, version=0, position=0)
 
     async def flush(self, _: int = 0) -> None:
         """Commit what waits (after each input chunk: what a resume can count on)."""

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tests.unit.replay._support import BOOK, BTC, ETH, append, collect, record, replay_container
+from virtuoso.app import Runtime
 from virtuoso.book import (
     SYNTHETIC_START_NS,
     BookBuilder,
@@ -133,8 +134,6 @@ async def test_pause_holds_the_replay_and_resume_goes_on_without_a_burst() -> No
 
     bus = await container.aresolve(EventBus)
     bus.subscribe(Trade, on_trade)
-    from virtuoso.app import Runtime
-
     async with container.scope() as scope:
         runtime = await scope.aresolve(Runtime)
         runtime.source.configure(pacer=pacer)  # type: ignore[attr-defined]
@@ -179,3 +178,40 @@ async def test_seek_starts_the_book_from_its_latest_checkpoint_and_other_streams
         builder.apply(event)
     assert builder.state(session=info.id, at_ns=at) == expected
     assert [e.id for e in seen.events if e.stream == BTC] == [f"t{i}" for i in range(12, 20)]
+
+
+@pytest.mark.asyncio
+async def test_seek_in_exchange_time_order_starts_each_stream_at_its_own_point() -> None:
+    container = replay_container()
+    store = await container.aresolve(EventStore)
+    info = await store.begin_session("book", "test", started_ns=SYNTHETIC_START_NS - 1)
+    step = 10_000_000
+    await store.append(list(synthetic_book_events(info.id, BOOK, 600, seed=5, levels=10, step_ns=step)))
+    await write_checkpoints(store, info.id, BOOK, every=100)
+    at = SYNTHETIC_START_NS + 333 * step
+    seen = await collect(container, info.id, EXCHANGE, seek_ns=at, types=(BookSnapshot, BookDelta))
+    expected = await book_at(store, info.id, BOOK, at)
+    await container.aclose()
+    assert seen.events[0].stream == checkpoint_stream(BOOK)
+    builder = BookBuilder.from_checkpoint(seen.events[0], rule_for_stream(BOOK), BOOK)
+    for event in seen.events[1:]:
+        if event.ts_event > at:
+            break
+        builder.apply(event)
+    assert builder.state(session=info.id, at_ns=at) == expected
+
+
+@pytest.mark.asyncio
+async def test_stop_ends_the_replay_after_the_current_chunk() -> None:
+    container = replay_container()
+    session = await record(await container.aresolve(EventStore), "s", [(f"t{i}", BTC, i, i) for i in range(10)])
+    bus = await container.aresolve(EventBus)
+    replayers: list[object] = []
+    bus.subscribe(Trade, lambda e: replayers[0].stop() if e.id == "t2" else None)  # type: ignore[attr-defined]
+    async with container.scope() as scope:
+        runtime = await scope.aresolve(Runtime)
+        replayers.append(runtime.source)
+        runtime.source.configure(options=ReplayOptions(chunk_size=4))  # type: ignore[attr-defined]
+        await runtime.run(session)
+    await container.aclose()
+    assert runtime.source.events_in == 4  # type: ignore[attr-defined]

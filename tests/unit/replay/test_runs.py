@@ -84,6 +84,7 @@ async def test_a_run_is_a_session_with_a_manifest_and_stamped_derived_events(tmp
     first = derived[0]
     assert first.session == result.run
     assert first.id == f"{result.run[:20]}:{first.causation}:0"
+    assert derived[1].id == f"{result.run[:20]}:{derived[1].causation}:1"
     assert first.causation is not None
     cause = inputs[first.causation]
     assert isinstance(cause.payload, Trade)
