@@ -171,8 +171,9 @@ async def replay_run(
     """
     if not run.selection.sessions:
         raise UsageError("a run names its input sessions")
-    rng = random.Random(run.seed)
-    handlers = [spec.build(rng) for spec in run.analyzers]
+    # One generator per analyzer, seeded from the run's seed and its place: drawing from one
+    # shared generator would make each analyzer's numbers depend on the others'.
+    handlers = [spec.build(random.Random(f"{run.seed}:{i}:{spec.name}")) for i, spec in enumerate(run.analyzers)]
     container = _app.build_container("replay", replace(config, keep_derived=False), handlers=handlers)
     try:
         store = await container.aresolve(EventStore)
