@@ -27,6 +27,7 @@ The tree::
     │   │   └── AsyncFactoryError   resolve() met an async factory that has not run: use aresolve()
     │   └── DisposalError           disposers failed (every other one still ran)
     ├── UsageError                  a caller passed arguments that cannot work
+    ├── ReplayError                 a replay's output differs from what its run committed
     ├── ImportFormatError           a file being imported is malformed at a line
     └── ExchangeError               an exchange call failed (a ccxt error, translated)
         ├── TransientExchangeError  worth retrying later
@@ -137,6 +138,10 @@ class ProcessorClosedError(ProcessorError):
 
 class UsageError(VirtuosoError):
     """Arguments that cannot work together (reported before anything is done)."""
+
+
+class ReplayError(VirtuosoError):
+    """A replay's output differs from what its run committed (the analyzers are not deterministic)."""
 
 
 class ContainerError(VirtuosoError):

@@ -34,3 +34,8 @@ app.command("status")(status_command)
 from virtuoso.cli._testing import testing_app  # noqa: E402
 
 app.add_typer(testing_app, name="testing")
+
+from virtuoso.cli._replay import replay_command, verify_replay_command  # noqa: E402
+
+app.command("replay")(replay_command)
+app.command("verify-replay")(verify_replay_command)
