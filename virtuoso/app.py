@@ -38,13 +38,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal, Protocol
 
+from msgspec.structs import replace as replace_struct
+
 from virtuoso.bus import EventBus, FailurePolicy, StoreRecorder, failure_event
 from virtuoso.clock import Clock, LiveClock, ReplayClock
 from virtuoso.container import Lifetime, ServiceContainer
 from virtuoso.errors import UsageError
 from virtuoso.events import Event
 from virtuoso.processing import DeadLetter, OptimizedProcessor, per_event
-from virtuoso.store import EventFilter, EventStore, MemoryEventStore, open_sqlite_store
+from virtuoso.replay._replayer import Replayer
+from virtuoso.store import EventStore, MemoryEventStore, open_sqlite_store
 
 Mode = Literal["live", "replay"]
 EventHandler = Callable[[Event], Sequence[Event] | None]
@@ -70,6 +73,9 @@ class AppConfig:
     record_topics: tuple[str, ...] | None = None
     max_handler_failures: int | None = None
     replay_start_ns: int = 0
+    keep_derived: bool = True
+    """Keep every derived event for :meth:`Runtime.run` to return; a replay run that streams
+    them into the log through :attr:`DerivedSink.listeners` turns this off to keep memory flat."""
 
 
 class EventSource(Protocol):
@@ -78,25 +84,6 @@ class EventSource(Protocol):
     async def run(self, runtime: Runtime, session: str) -> None:
         """Publish the events of ``session`` through ``runtime.publish``."""
         ...
-
-
-class SessionReplay:
-    """The replay source: a recorded session in log order, the ReplayClock moved to each event's receive time."""
-
-    def __init__(self, store: EventStore, clock: Clock) -> None:
-        if not isinstance(clock, ReplayClock):
-            raise UsageError("a replay needs the ReplayClock")
-        self._store = store
-        self._clock = clock
-
-    async def run(self, runtime: Runtime, session: str) -> None:
-        """Publish every event of ``session``, in position order."""
-        clock = self._clock
-        async for chunk in self._store.read_chunks(EventFilter(session=session)):
-            for event in chunk:
-                if event.ts_recv > clock.now_ns():
-                    clock.advance_to(event.ts_recv)
-                await runtime.publish(event)
 
 
 class ProcessorFeed:
@@ -109,7 +96,7 @@ class ProcessorFeed:
     def __init__(self, bus: EventBus, processor: OptimizedProcessor, topics: tuple[str, ...]) -> None:
         self._processor = processor
         self._waiting: list[Event] = []
-        self._subscription = bus.subscribe(topics, self._receive, name="ProcessorFeed")
+        self._subscription = bus.subscribe(topics, self._receive, name="ProcessorFeed") if topics else None
         self._bus = bus
 
     def _receive(self, event: Event) -> None:
@@ -124,7 +111,8 @@ class ProcessorFeed:
 
     def close(self) -> None:
         """Stop feeding the processor."""
-        self._bus.unsubscribe(self._subscription)
+        if self._subscription is not None:
+            self._bus.unsubscribe(self._subscription)
 
 
 class DerivedSink:
@@ -134,19 +122,32 @@ class DerivedSink:
     like a failing bus handler.
     """
 
-    def __init__(self, bus: EventBus, clock: Clock) -> None:
+    def __init__(self, bus: EventBus, config: AppConfig) -> None:
         self._bus = bus
-        self._clock = clock
+        self._keep = config.keep_derived
         self.events: list[Event] = []
+        self.listeners: list[Callable[[Sequence[Event]], object]] = []
+        """Called with each batch of derived events (``HandlerFailed`` included), in output order."""
 
     def __call__(self, events: Sequence[Event]) -> None:
         """Keep and publish one batch of derived events."""
-        self.events.extend(events)
+        if self._keep:
+            self.events.extend(events)
+        for listener in self.listeners:
+            listener(events)
         self._bus.publish_many(events)
 
     def failed(self, letter: DeadLetter) -> None:
-        """Publish the ``HandlerFailed`` event of a dead letter."""
-        self._bus.publish(failure_event(letter.handler, letter.event, letter.error, self._clock.now_ns()))
+        """Publish the ``HandlerFailed`` event of a dead letter.
+
+        Stamped with the failed event's receive time, not the clock's: when a
+        worker gets to an event depends on scheduling, and a replay must give the
+        same failure event every time.
+        """
+        failure = failure_event(letter.handler, letter.event, letter.error, letter.event.ts_recv)
+        for listener in self.listeners:
+            listener((failure,))
+        self._bus.publish(failure)
 
 
 class Runtime:
@@ -164,14 +165,16 @@ class Runtime:
         processor: OptimizedProcessor,
         source: EventSource,
         sink: DerivedSink,
+        chain: HandlerChain,
         recorder: StoreRecorder | None = None,
     ) -> None:
         self.bus = bus
         self.processor = processor
-        self._source = source
-        self._sink = sink
+        self.source = source
+        self.sink = sink
         self._recorder = recorder
-        self._feed = ProcessorFeed(bus, processor, config.process_topics)
+        # A processor with nothing to run is not fed: replaying to bus subscribers alone costs no queueing.
+        self._feed = ProcessorFeed(bus, processor, config.process_topics if chain.handlers else ())
         self.dead_letters: list[DeadLetter] = []
 
     async def publish(self, event: Event) -> None:
@@ -189,13 +192,13 @@ class Runtime:
     async def run(self, session: str) -> list[Event]:
         """Run the source for ``session`` to its end, drain the processor, commit what was recorded."""
         async with self.processor:
-            await self._source.run(self, session)
+            await self.source.run(self, session)
             await self._feed.throttle()
         self._feed.close()
         self.dead_letters = self.processor.dead_letters
         if self._recorder is not None:
             await self._recorder.flush()
-        return self._sink.events
+        return self.sink.events
 
 
 def build_container(
@@ -227,7 +230,7 @@ def build_container(
     clock: Clock = ReplayClock(config.replay_start_ns) if mode == "replay" else LiveClock()
     container.register_instance(Clock, clock)
     if mode == "replay":
-        container.register(EventSource, SessionReplay, lifetime=Lifetime.SCOPED)
+        container.register(EventSource, Replayer, lifetime=Lifetime.SCOPED)
     elif source is not None:
         container.register_factory(EventSource, source, lifetime=Lifetime.SCOPED)
     return container
@@ -240,12 +243,18 @@ class HandlerChain:
     handlers: tuple[EventHandler, ...]
 
     def __call__(self, event: Event) -> list[Event]:
-        """Every handler's derived events for ``event``, in handler order."""
+        """Every handler's derived events for ``event``, in handler order.
+
+        A derived event without a ``causation`` gets the position of ``event``
+        (0, so none, for an event not yet in the log).
+        """
         derived: list[Event] = []
         for handler in self.handlers:
             result = handler(event)
             if result:
                 derived.extend(result)
+        if event.position:
+            derived = [d if d.causation is not None else replace_struct(d, causation=event.position) for d in derived]
         return derived
 
 

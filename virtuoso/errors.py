@@ -28,7 +28,23 @@ The tree::
     │   └── DisposalError           disposers failed (every other one still ran)
     ├── UsageError                  a caller passed arguments that cannot work
     │   └── ConfigError             a config file's value is wrong (names the file, table and key)
-    └── ImportFormatError           a file being imported is malformed at a line
+    ├── ReplayError                 a replay's output differs from what its run committed
+    ├── ImportFormatError           a file being imported is malformed at a line
+    └── ExchangeError               an exchange call failed (a ccxt error, translated)
+        ├── TransientExchangeError  worth retrying later
+        │   ├── ExchangeNetworkError  the connection failed or broke
+        │   ├── ExchangeTimeout     no answer in time
+        │   ├── ExchangeUnavailable  the exchange says it is down or overloaded
+        │   ├── RateLimited         too many requests (``retry_after_s`` when known)
+        │   ├── ExchangeMaintenance  the exchange is under maintenance
+        │   └── CircuitOpenError    our breaker refuses calls until ``reopens_at_ns``
+        └── PermanentExchangeError  retrying cannot help
+            ├── AuthenticationFailed  bad or missing credentials
+            ├── PermissionDenied    the credentials lack a permission
+            ├── BadSymbol           no such market on the exchange
+            ├── BadRequest          the exchange rejected the arguments
+            ├── NotSupported        the exchange has no such operation
+            └── ExchangeResponseError  a response ccxt could not make sense of
 
 Errors carry enough context (path, position, type name) to be shown to a user as
 one line: ``str(error)`` is that line.
@@ -129,6 +145,10 @@ class ConfigError(UsageError):
     """A config file (or a flag overriding it) holds a value that cannot work: ``str(error)`` names the key."""
 
 
+class ReplayError(VirtuosoError):
+    """A replay's output differs from what its run committed (the analyzers are not deterministic)."""
+
+
 class ContainerError(VirtuosoError):
     """The service container cannot build, find or dispose a service, or was used after closing."""
 
@@ -215,3 +235,84 @@ class ImportFormatError(VirtuosoError):
         self.path = path
         self.line = line
         self.what = what
+
+
+class ExchangeError(VirtuosoError):
+    """An exchange call failed; ``exchange`` and ``operation`` say which (``binance``, ``fetch_trades``).
+
+    ``str(error)`` is ``exchange operation: message``, with credentials removed from the message.
+    Raised ``from`` the original ccxt exception, which stays in ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, exchange: str = "", operation: str = "") -> None:
+        where = " ".join(part for part in (exchange, operation) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.exchange = exchange
+        self.operation = operation
+        self.message = message
+
+
+class TransientExchangeError(ExchangeError):
+    """A failure that may go away: retry policies retry these, and breakers count them."""
+
+
+class ExchangeNetworkError(TransientExchangeError):
+    """The connection to the exchange failed or broke."""
+
+
+class ExchangeTimeout(TransientExchangeError):
+    """The exchange did not answer in time."""
+
+
+class ExchangeUnavailable(TransientExchangeError):
+    """The exchange says it is unavailable or overloaded."""
+
+
+class RateLimited(TransientExchangeError):
+    """Too many requests; ``retry_after_s`` is how long the exchange asked us to wait, when it said."""
+
+    def __init__(
+        self, message: str, *, exchange: str = "", operation: str = "", retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message, exchange=exchange, operation=operation)
+        self.retry_after_s = retry_after_s
+
+
+class ExchangeMaintenance(TransientExchangeError):
+    """The exchange is under maintenance."""
+
+
+class CircuitOpenError(TransientExchangeError):
+    """A circuit breaker refuses calls until ``reopens_at_ns`` (clock time, ns) after repeated failures."""
+
+    def __init__(self, message: str, *, exchange: str = "", operation: str = "", reopens_at_ns: int = 0) -> None:
+        super().__init__(message, exchange=exchange, operation=operation)
+        self.reopens_at_ns = reopens_at_ns
+
+
+class PermanentExchangeError(ExchangeError):
+    """A failure retrying cannot fix: never retried, and it does not open a breaker."""
+
+
+class AuthenticationFailed(PermanentExchangeError):
+    """The exchange rejected the credentials (or they are missing)."""
+
+
+class PermissionDenied(PermanentExchangeError):
+    """The credentials are valid but lack a permission the operation needs."""
+
+
+class BadSymbol(PermanentExchangeError):
+    """The exchange has no such market."""
+
+
+class BadRequest(PermanentExchangeError):
+    """The exchange rejected the request's arguments."""
+
+
+class NotSupported(PermanentExchangeError):
+    """The exchange (or ccxt's binding of it) has no such operation."""
+
+
+class ExchangeResponseError(PermanentExchangeError):
+    """The exchange answered with something ccxt could not parse."""

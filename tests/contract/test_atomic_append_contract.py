@@ -11,14 +11,12 @@ import pytest
 from tests.contract.conftest import open_backend
 from tests.contract.test_event_store_contract import SID, A, B, read_all, state, trade
 from virtuoso.errors import SessionError, VirtuosoError
-from virtuoso.events import Event, Gap
+from virtuoso.events import Event, FileImported, Gap, SessionResumed
 from virtuoso.store import (
     AppendResult,
     EventFilter,
     EventStore,
-    FileImported,
     SessionInfo,
-    SessionResumed,
     imports_stream,
     lifecycle_stream,
 )

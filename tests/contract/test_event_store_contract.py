@@ -560,10 +560,14 @@ async def test_large_batches_hash_alike_and_survive_reopening(tmp_path: Path) ->
             await each.begin_session("big", "tests", started_ns=1_000, session_id=SID)
             await each.append([trade(n) for n in range(2_500)])
             await each.append([trade(n, A if n % 3 else B) for n in range(2_500, 3_700)])
+            # Causations make every column bound; the overlap forces the duplicate-id path mid-group.
+            caused = [msgspec.structs.replace(trade(n, C if n % 2 else B), causation=n) for n in range(3_700, 4_901)]
+            await each.append([trade(n, A if n % 3 else B) for n in range(3_000, 3_100)] + caused)
         memory, sqlite = [await s.verify() for s in stores]
         assert memory.ok
         assert (memory.head, memory.events, memory.batches) == (sqlite.head, sqlite.events, sqlite.batches)
         assert await read_all(stores[0]) == await read_all(stores[1])
+        assert [e.causation for e in (await read_all(stores[1]))[-1_201:]] == list(range(3_700, 4_901))
     finally:
         for each in stores:
             await each.close()
@@ -572,7 +576,7 @@ async def test_large_batches_hash_alike_and_survive_reopening(tmp_path: Path) ->
         again = await reopened.verify()
     finally:
         await reopened.close()
-    assert (again.ok, again.head, again.events) == (True, memory.head, 3_701)
+    assert (again.ok, again.head, again.events) == (True, memory.head, 4_902)
 
 
 async def test_same_head_on_both_backends_after_a_refused_batch_with_new_streams(tmp_path: Path) -> None:

@@ -11,15 +11,9 @@ import pytest
 
 from tests.conftest import require_data
 from virtuoso.errors import ImportFormatError
-from virtuoso.events import BookDelta, BookSnapshot, Event, Gap, Quote, Trade
+from virtuoso.events import BookDelta, BookSnapshot, Event, FileImported, Gap, Quote, SessionResumed, Trade
 from virtuoso.importers import import_files
-from virtuoso.store import (
-    EventFilter,
-    FileImported,
-    SessionResumed,
-    lifecycle_stream,
-    open_sqlite_store,
-)
+from virtuoso.store import EventFilter, lifecycle_stream, open_sqlite_store
 
 BTC_0808 = "hftbacktest/examples/spot/btcusdt_20240808.gz"
 BTC_0809 = "hftbacktest/examples/spot/btcusdt_20240809.gz"

@@ -46,6 +46,23 @@ def test_json_reports_the_session_and_counts(tmp_path: Path, capture: Path) -> N
     assert (again["files"][0]["status"], again["counts"]) == ("skipped", {})
 
 
+def test_sessions_show_lists_the_imported_files(tmp_path: Path, capture: Path) -> None:
+    db = tmp_path / "log.sqlite"
+    report = cli_json("import", "binance-capture", capture, "--db", db)
+
+    shown = cli_json("sessions", "show", "--db", db, report["session"])
+    table = cli("sessions", "show", "--db", db, report["session"])
+
+    (file,) = shown["files"]
+    assert file["path"] == str(capture)
+    assert file["sha256"] == report["files"][0]["sha256"]
+    assert (file["format"], file["counts"]) == ("binance-capture", report["counts"])
+    assert file["bytes"] == capture.stat().st_size
+    assert "imported files" in table.stdout
+    assert f"{capture} " in table.stdout
+    assert f" {file['sha256'][:16]} " in table.stdout
+
+
 def test_plain_output_and_progress_lines(tmp_path: Path, capture: Path) -> None:
     result = cli("import", "binance-capture", capture, "--db", tmp_path / "log.sqlite")
 

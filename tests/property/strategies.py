@@ -20,18 +20,22 @@ from virtuoso.events import (
     Bar,
     BookDelta,
     BookSnapshot,
+    BreakerStateChanged,
+    ComponentHealth,
     Event,
+    FileImported,
     Gap,
+    HealthReported,
     Note,
     Payload,
     Quote,
     SessionEnded,
+    SessionResumed,
     SessionStarted,
     Ticker,
     Trade,
 )
 from virtuoso.processing import ProcessorStats
-from virtuoso.store import FileImported, SessionResumed
 
 INT64_MAX = 2**63 - 1
 
@@ -141,6 +145,22 @@ PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         cursors=st.dictionaries(texts, st.tuples(sequences, timestamps), max_size=4),
     ),
     "SessionResumed": st.builds(SessionResumed, previous=st.sampled_from(["closed", "crashed"]), reason=texts),
+    "BreakerStateChanged": st.builds(
+        BreakerStateChanged,
+        breaker=texts,
+        old=st.sampled_from(["closed", "open", "half_open"]),
+        new=st.sampled_from(["closed", "open", "half_open"]),
+        reason=texts,
+        failures=st.integers(0, 2**62),
+    ),
+    "HealthReported": st.builds(
+        HealthReported,
+        status=st.sampled_from(["ok", "degraded", "down"]),
+        components=st.lists(
+            st.builds(ComponentHealth, name=texts, status=st.sampled_from(["ok", "degraded", "down"]), reason=texts),
+            max_size=4,
+        ).map(tuple),
+    ),
 }
 """One strategy per registered payload type name."""
 

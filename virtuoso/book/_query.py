@@ -97,29 +97,10 @@ def _checkpoint_event(builder: BookBuilder, session: str, target: str) -> Event:
 
 
 async def latest_checkpoint(store: EventStore, session: str, stream: str, at_ns: int) -> Event | None:
-    """The checkpoint of ``stream`` to start from for the book at ``at_ns``; None if there is none.
-
-    The store reads by time with a filter, not by seeking, and decodes what it
-    returns; checkpoints are large. So only a window of time before ``at_ns`` is
-    read, widened fourfold until it holds a checkpoint: on evenly spread
-    checkpoints, one or two are decoded.
-    """
-    target = checkpoint_stream(stream)
-    stats = (await store.session(session)).streams.get(target)
-    if stats is None or at_ns < stats.first_ts_event:
-        return None
-    width = max((stats.last_ts_event - stats.first_ts_event) // max(stats.events - 1, 1), 1)
-    high = at_ns + 1
-    low = max(min(high - width, stats.last_ts_event), stats.first_ts_event)
-    while True:
-        flt = EventFilter(session=session, streams=(target,), start_ns=low, end_ns=high)
-        found = [event async for event in store.read(flt)]
-        if found:
-            return max(found, key=lambda event: event.causation or 0)
-        if low <= stats.first_ts_event:
-            return None
-        high, width = low, width * 4
-        low = max(high - width, stats.first_ts_event)
+    """The checkpoint of ``stream`` to start from for the book at ``at_ns``: the newest one
+    at or before that time (checkpoints are written in stream order); None if there is none."""
+    flt = EventFilter(session=session, streams=(checkpoint_stream(stream),), end_ns=at_ns + 1)
+    return await store.last_event(flt)
 
 
 async def book_at(

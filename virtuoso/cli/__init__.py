@@ -27,6 +27,19 @@ from virtuoso.cli._import import import_command  # noqa: E402
 
 app.command("import")(import_command)
 
+from virtuoso.cli._status import status_command  # noqa: E402
+
+app.command("status")(status_command)
+
+from virtuoso.cli._testing import testing_app  # noqa: E402
+
+app.add_typer(testing_app, name="testing")
+
+from virtuoso.cli._replay import replay_command, verify_replay_command  # noqa: E402
+
+app.command("replay")(replay_command)
+app.command("verify-replay")(verify_replay_command)
+
 from virtuoso.cli._record import record_command  # noqa: E402
 
 app.command("record")(record_command)

@@ -23,7 +23,9 @@ from rich.table import Table
 from rich.text import Text
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
-from virtuoso.store import SessionInfo, SQLiteEventStore, VerifyReport, open_sqlite_store
+from virtuoso.events import FileImported
+from virtuoso.importers import imported_files
+from virtuoso.store import SessionInfo, SQLiteEventStore, VerifyReport, imports_stream, open_sqlite_store
 
 sessions_app = typer.Typer(
     name="sessions",
@@ -136,8 +138,8 @@ def _status(status: str) -> Text:
     return Text(status, style={"open": "yellow", "closed": "green", "crashed": "red"}.get(status, ""))
 
 
-def session_detail(info: SessionInfo) -> dict[str, Any]:
-    """What ``virtuoso sessions show --json`` prints: the summary, manifest and per-stream counts."""
+def session_detail(info: SessionInfo, files: list[FileImported]) -> dict[str, Any]:
+    """What ``virtuoso sessions show --json`` prints: the summary, manifest, per-stream counts and imported files."""
     detail = info.summary()
     first, last = info.first_ts_event, info.last_ts_event
     detail.update(
@@ -146,8 +148,19 @@ def session_detail(info: SessionInfo) -> dict[str, Any]:
         config_hash=info.config_hash,
         manifest=dict(info.manifest),
         streams={name: asdict(stats) for name, stats in info.streams.items()},
+        files=[_file_detail(record) for record in files],
     )
     return detail
+
+
+def _file_detail(record: FileImported) -> dict[str, Any]:
+    return {
+        "path": record.path,
+        "sha256": record.sha256,
+        "bytes": record.bytes,
+        "format": record.format,
+        "counts": dict(sorted(record.counts.items())),
+    }
 
 
 def _detail_grid(info: SessionInfo) -> Table:
@@ -203,6 +216,18 @@ def _streams_table(info: SessionInfo) -> Table:
     return table
 
 
+def _files_table(files: list[FileImported]) -> Table:
+    table = Table(title="imported files", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("path", "format", "sha256"):
+        table.add_column(name, overflow="fold")
+    table.add_column("bytes", justify="right")
+    table.add_column("events", justify="right")
+    for record in files:
+        events = str(sum(record.counts.values()))
+        table.add_row(Text(record.path), record.format, record.sha256[:16], str(record.bytes), events)
+    return table
+
+
 def print_verify(path: Path, report: VerifyReport, *, as_json: bool) -> None:
     """Print a verify report: JSON, or a line saying intact or where the damage starts."""
     if as_json:
@@ -242,19 +267,23 @@ def show_session(
     session: Annotated[str, typer.Argument(help="Session id, or a unique prefix of at least 4 characters.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show one session: manifest, time span and per-stream counts."""
+    """Show one session: manifest, time span, per-stream counts and the files imported into it."""
     path = existing_log(db)
 
-    async def work() -> SessionInfo:
+    async def work() -> tuple[SessionInfo, list[FileImported]]:
         async with opened(path, readonly=False) as store:
-            return await store.session(session)
+            info = await store.session(session)
+            files = await imported_files(store, info.id) if imports_stream(info.id) in info.streams else []
+            return info, files
 
-    info = run(work)
+    info, files = run(work)
     if as_json:
-        print_json(session_detail(info))
+        print_json(session_detail(info, files))
     else:
         print_table(_detail_grid(info))
         print_table(_streams_table(info))
+        if files:
+            print_table(_files_table(files))
 
 
 @sessions_app.command("verify")

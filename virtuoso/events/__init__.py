@@ -8,22 +8,30 @@ True
 from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, stream_name
 from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade
 from virtuoso.events._registry import REGISTRY, Kind, Payload, TypeRegistry, Upcaster, event_type
-from virtuoso.events._system import Gap, Note, SessionEnded, SessionStarted
+from virtuoso.events._resilience import BreakerState, BreakerStateChanged, ComponentHealth, HealthReported, HealthStatus
+from virtuoso.events._system import FileImported, Gap, Note, SessionEnded, SessionResumed, SessionStarted
 
 __all__ = [
     "REGISTRY",
     "Bar",
     "BookDelta",
     "BookSnapshot",
+    "BreakerState",
+    "BreakerStateChanged",
+    "ComponentHealth",
     "Event",
     "EventIdFactory",
+    "FileImported",
     "Gap",
+    "HealthReported",
+    "HealthStatus",
     "Kind",
     "Level",
     "Note",
     "Payload",
     "Quote",
     "SessionEnded",
+    "SessionResumed",
     "SessionStarted",
     "Side",
     "Ticker",

@@ -82,12 +82,13 @@ class EventIdFactory:
     True
     """
 
-    __slots__ = ("_counter", "_prefix")
+    __slots__ = ("_counter", "_format")
 
     def __init__(self, namespace: str, start: int = 0) -> None:
-        self._prefix = f"{zlib.crc32(namespace.encode()):08x}"
+        # One %-format with the namespace hash inlined: ids are made for every imported line.
+        self._format = f"%016x{zlib.crc32(namespace.encode()):08x}%08x"
         self._counter = start
 
     def __call__(self, ts_ns: int) -> str:
-        self._counter += 1
-        return f"{ts_ns & 0xFFFFFFFFFFFFFFFF:016x}{self._prefix}{self._counter & 0xFFFFFFFF:08x}"
+        counter = self._counter = self._counter + 1
+        return self._format % (ts_ns & 0xFFFFFFFFFFFFFFFF, counter & 0xFFFFFFFF)

@@ -13,6 +13,7 @@ from virtuoso.importers._run import (
     Progress,
     ProgressUpdate,
     import_files,
+    imported_files,
     plan_import,
 )
 from virtuoso.importers._symbols import unified_symbol
@@ -25,6 +26,7 @@ __all__ = [
     "Progress",
     "ProgressUpdate",
     "import_files",
+    "imported_files",
     "plan_import",
     "unified_symbol",
 ]

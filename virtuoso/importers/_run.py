@@ -3,8 +3,8 @@
 One call is one session. Its id is derived from the format and the session name
 (given, or made from the file names), so running the same import again finds the
 same session: files already imported (known by their sha256, from the session's
-:class:`~virtuoso.store.FileImported` events) are skipped, and the others are
-imported after a :class:`~virtuoso.store.SessionResumed` event.
+:class:`~virtuoso.events.FileImported` events) are skipped, and the others are
+imported after a :class:`~virtuoso.events.SessionResumed` event.
 
 Each file is appended with :meth:`~virtuoso.store.EventStore.append_atomic`: its
 events, its Gap events and its FileImported record commit together or not at
@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Literal
 
 from virtuoso.errors import SessionError, UsageError, VirtuosoError
-from virtuoso.events import Event, EventIdFactory
+from virtuoso.events import Event, EventIdFactory, FileImported
 from virtuoso.importers._output import Continuity, Output
 from virtuoso.importers._plan import FileJob, FilePlan, Format, Options
 from virtuoso.importers._source import SourceFile, open_source
-from virtuoso.store import EventFilter, EventStore, FileImported, SessionInfo, imports_stream
+from virtuoso.store import EventFilter, EventStore, SessionInfo, imports_stream
 
 Progress = Callable[["ProgressUpdate"], None]
 """Called as an import advances (between chunks, and once per file at its end)."""
@@ -291,12 +291,14 @@ class _Run:
             self._progress(ProgressUpdate(source.label, self._done, self._total, self._events))
 
 
+async def imported_files(store: EventStore, session_id: str) -> list[FileImported]:
+    """The files imported into session ``session_id`` so far, in the order they were imported."""
+    stream = imports_stream(session_id)
+    return [e.payload async for e in store.read(EventFilter(streams=(stream,))) if isinstance(e.payload, FileImported)]
+
+
 async def _imported_files(store: EventStore, session_id: str) -> dict[str, FileImported]:
-    records: dict[str, FileImported] = {}
-    async for event in store.read(EventFilter(session=session_id, streams=(imports_stream(session_id),))):
-        if isinstance(event.payload, FileImported):
-            records[event.payload.sha256] = event.payload
-    return records
+    return {record.sha256: record for record in await imported_files(store, session_id)}
 
 
 def _skipped(source: SourceFile, record: FileImported) -> FileReport:

@@ -14,8 +14,7 @@
 """
 
 from virtuoso.store._base import BaseStore as EventStore
-from virtuoso.store._base import lifecycle_stream
-from virtuoso.store._imports import FileImported, SessionResumed, imports_stream
+from virtuoso.store._base import imports_stream, lifecycle_stream
 from virtuoso.store._manifest import build_manifest, config_hash, redact
 from virtuoso.store._memory import MemoryEventStore
 from virtuoso.store._models import (
@@ -40,11 +39,9 @@ __all__ = [
     "BufferedWriter",
     "EventFilter",
     "EventStore",
-    "FileImported",
     "MemoryEventStore",
     "SQLiteEventStore",
     "SessionInfo",
-    "SessionResumed",
     "SessionStatus",
     "StreamStats",
     "VerifyReport",

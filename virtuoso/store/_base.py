@@ -8,8 +8,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Seq
 from typing import Any
 
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
-from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionStarted
-from virtuoso.store._imports import SessionResumed
+from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionResumed, SessionStarted
 from virtuoso.store._manifest import build_manifest, session_id_for
 from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
 from virtuoso.store._rows import Catalog, Columns, ExpectedVersion
@@ -21,6 +20,11 @@ log = logging.getLogger("virtuoso.store")
 def lifecycle_stream(session_id: str) -> str:
     """The stream holding a session's SessionStarted and SessionEnded events."""
     return f"system:{session_id}:lifecycle"
+
+
+def imports_stream(session_id: str) -> str:
+    """The stream holding a session's FileImported events."""
+    return f"system:{session_id}:imports"
 
 
 class BaseStore(ABC):
@@ -100,6 +104,14 @@ class BaseStore(ABC):
     @abstractmethod
     def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[list[Event]]:
         """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
+
+    @abstractmethod
+    async def last_event(self, flt: EventFilter | None = None) -> Event | None:
+        """The newest event (highest position) matching ``flt``; None when none does.
+
+        "The latest checkpoint at or before T" is
+        ``last_event(EventFilter(streams=(s,), end_ns=T + 1))``.
+        """
 
     @abstractmethod
     async def max_position(self) -> int:

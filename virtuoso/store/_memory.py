@@ -150,6 +150,17 @@ class MemoryEventStore(BaseStore):
                 yield chunk[start : start + chunk_size]
             await asyncio.sleep(0)
 
+    async def last_event(self, flt: EventFilter | None = None) -> Event | None:
+        """The newest event (highest position) matching ``flt``; None when none does."""
+        flt = flt or EventFilter()
+        self._check_open()
+        end = len(self._rows) if flt.until_position is None else min(flt.until_position, len(self._rows))
+        for position in range(end, flt.after_position, -1):
+            (event,) = rows_to_events([self._rows[position - 1]], self._catalog)
+            if matches(event, flt):
+                return event
+        return None
+
     async def max_position(self) -> int:
         """The position of the newest event, 0 for an empty log."""
         self._check_open()

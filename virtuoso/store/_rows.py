@@ -7,7 +7,7 @@ causation, payload)`` where stream, kind and session are small integers from the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
 from operator import attrgetter, itemgetter
@@ -197,7 +197,8 @@ def unique_by_id(events: Sequence[Event], known: set[str]) -> list[Event]:
     return fresh
 
 
-_INSERT_ROW = "INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?)"
+GROUP_ROWS = 500
+"""Rows per multi-row INSERT statement (at most 10 values a row: far below SQLite's 32,766 parameters)."""
 
 
 @dataclass(slots=True)
@@ -233,26 +234,48 @@ class Batch:
     def __len__(self) -> int:
         return len(self.columns[0])
 
-    def insert_sql(self) -> str:
-        """The INSERT statement for :meth:`params` (numbers only are inlined)."""
-        if self.run is None:
-            if self.session is not None:
-                return f"INSERT INTO events VALUES (NULL, ?, ?, ?, ?, ?, ?, {self.session:d}, NULL, ?)"
-            return _INSERT_ROW
-        stream, kind, session = self.run
-        return (
-            f"INSERT INTO events VALUES (?1, ?2, {stream:d}, ?1 - {self.version_offset:d}, {kind:d},"
-            f" ?3, ?4, {session:d}, ?5, ?6)"
-        )
+    def inserts(self) -> list[tuple[str, list[Sequence[Any]]]]:
+        """The ``executemany`` calls that insert the batch: ``(sql, parameter sequences)``.
 
-    def params(self) -> Iterator[tuple[Any, ...]]:
-        """One parameter tuple per event, lazily."""
+        Rows go in groups of :data:`GROUP_ROWS` per statement (a multi-row
+        ``VALUES``), which halves SQLite's per-row overhead in Python's ``sqlite3``;
+        the rows that do not fill a group use the one-row statement.
+        """
+        bound = self._bound_columns()
+        count = len(bound[0])
+        full = count - count % GROUP_ROWS
+        calls: list[tuple[str, list[Sequence[Any]]]] = []
+        if full:
+            width = len(bound) * GROUP_ROWS
+            flat: list[Any] = [None] * (len(bound) * full)
+            for offset, column in enumerate(bound):
+                flat[offset :: len(bound)] = column[:full]  # interleaved by C-level slice assignment
+            calls.append((self._insert_sql(GROUP_ROWS), [flat[i : i + width] for i in range(0, len(flat), width)]))
+        if full < count:
+            calls.append((self._insert_sql(1), list(zip(*(column[full:] for column in bound), strict=True))))
+        return calls
+
+    def _bound_columns(self) -> list[list[Any]]:
+        """The columns the INSERT binds, in parameter order (the others are inlined or derived)."""
         c = self.columns
         if self.run is None:
-            if self.session is not None:
-                return zip(c[1], c[2], c[3], c[4], c[5], c[6], c[9], strict=True)
-            return zip(*c, strict=True)
-        return zip(c[0], c[1], c[5], c[6], c[8], c[9], strict=True)
+            return c if self.session is None else [c[1], c[2], c[3], c[4], c[5], c[6], c[9]]
+        return [c[0], c[1], c[5], c[6], c[8], c[9]]
+
+    def _insert_sql(self, rows: int) -> str:
+        """The INSERT of ``rows`` rows (numbers only are inlined)."""
+        if self.run is None:
+            value = "(?,?,?,?,?,?,?,?,?,?)" if self.session is None else f"(NULL,?,?,?,?,?,?,{self.session:d},NULL,?)"
+            return "INSERT INTO events VALUES " + ",".join(repeat(value, rows))
+        stream, kind, session = self.run
+        offset = self.version_offset
+        # Numbered parameters: the position is bound once and also gives the version.
+        values = (
+            f"(?{b + 1},?{b + 2},{stream:d},?{b + 1}-{offset:d},{kind:d},"
+            f"?{b + 3},?{b + 4},{session:d},?{b + 5},?{b + 6})"
+            for b in range(0, 6 * rows, 6)
+        )
+        return "INSERT INTO events VALUES " + ",".join(values)
 
     def rows(self) -> list[Row]:
         """The stored rows."""

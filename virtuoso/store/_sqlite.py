@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +36,7 @@ from virtuoso.store._verify import verify_log
 
 Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
 
+_SESSION_BOUNDS = "SELECT min(first_position), max(last_position) FROM session_streams WHERE session = ?"
 _UPSERT_STATS = """INSERT INTO session_streams VALUES (?,?,?,?,?,?,?)
     ON CONFLICT (session, stream) DO UPDATE SET
         events = events + excluded.events,
@@ -179,7 +181,8 @@ class SQLiteEventStore(BaseStore):
         first = (last_position or 0) + 1
         batch = build_batch(columns, first, heads, self._catalog)
         try:
-            await db.executemany(batch.insert_sql(), batch.params())
+            for sql, params in batch.inserts():
+                await db.executemany(sql, params)
         except sqlite3.IntegrityError as exc:
             if "events.id" in str(exc):
                 raise _DuplicateIds from exc
@@ -246,11 +249,34 @@ class SQLiteEventStore(BaseStore):
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
         self._check_open()
         await self._load_catalog()
-        query = build_query(flt or EventFilter(), self._catalog)
+        query = build_query(await self._within_session(flt or EventFilter()), self._catalog)
         if query is None:
             return
         async for rows in read_pages(self._reader, self.path, query, chunk_size):
             yield await self._decode(rows)
+
+    async def last_event(self, flt: EventFilter | None = None) -> Event | None:
+        """The newest event (highest position) matching ``flt``; None when none does."""
+        self._check_open()
+        await self._load_catalog()
+        query = build_query(await self._within_session(flt or EventFilter()), self._catalog, newest_first=True)
+        if query is None:
+            return None
+        async for rows in read_pages(self._reader, self.path, query, 1):
+            return (await self._decode(rows))[0]
+        return None
+
+    async def _within_session(self, flt: EventFilter) -> EventFilter:
+        """``flt`` with its positions narrowed to its session's first and last events: no scan from the log's start."""
+        number = None if flt.session is None else self._catalog.session_ids.get(flt.session)
+        if number is None:
+            return flt
+        with translated(self.path):
+            ((first, last),) = await self._reader.execute_fetchall(_SESSION_BOUNDS, (number,))
+        if first is None:
+            return flt
+        until = last if flt.until_position is None else min(last, flt.until_position)
+        return replace(flt, after_position=max(flt.after_position, first - 1), until_position=until)
 
     async def _decode(self, rows: list[Any]) -> list[Event]:
         try:

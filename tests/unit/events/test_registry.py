@@ -11,17 +11,16 @@ from hypothesis import strategies as st
 
 from virtuoso.errors import EventDecodeError, UnknownEventType, UsageError
 from virtuoso.events import REGISTRY, EventIdFactory, Payload, Trade, TypeRegistry
-from virtuoso.store import FileImported  # the store's provenance payloads register on import
-
-assert FileImported.TYPE in REGISTRY.names()
 
 BUILTIN = [
     "Bar",
     "BookDelta",
     "BookSnapshot",
+    "BreakerStateChanged",
     "FileImported",
     "Gap",
     "HandlerFailed",
+    "HealthReported",
     "Note",
     "ProcessorStats",
     "Quote",

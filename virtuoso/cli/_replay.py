@@ -1,0 +1,239 @@
+"""``virtuoso replay`` and ``virtuoso verify-replay``: a session through the analyzers, into a run, with its digest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from virtuoso.app import AppConfig
+from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.cli._book import parse_time
+from virtuoso.cli._sessions import existing_log
+from virtuoso.errors import VirtuosoError
+from virtuoso.replay import ORDERS, ReplayOptions, ReplaySelection, RunConfig, RunResult, analyzers_named, replay_run
+from virtuoso.replay._selection import Order
+from virtuoso.store import open_sqlite_store
+
+DbOption = Annotated[Path, typer.Option("--db", help="The SQLite event log (never created).")]
+SessionOption = Annotated[
+    str, typer.Option("--session", help="Session id, or a unique prefix of at least 4 characters.")
+]
+FromOption = Annotated[str | None, typer.Option("--from", help="Start (exchange time): ISO 8601 UTC or epoch ms.")]
+ToOption = Annotated[str | None, typer.Option("--to", help="End, exclusive (exchange time): ISO 8601 UTC or epoch ms.")]
+TypesOption = Annotated[str | None, typer.Option("--types", help="Comma-separated event types (Trade,BookDelta,...).")]
+StreamsOption = Annotated[str | None, typer.Option("--streams", help="Comma-separated stream names.")]
+SymbolsOption = Annotated[str | None, typer.Option("--symbols", help="Comma-separated symbols (BTC/USDT,...).")]
+AnalyzersOption = Annotated[
+    str, typer.Option("--analyzers", help="default, none, or comma-separated built-in names (trade-count,vwap).")
+]
+OrderOption = Annotated[str, typer.Option("--order", help=f"One of: {', '.join(ORDERS)}.")]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the analyzers' random generator.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+_VERIFY_CHUNKS = (5_000, 997, 64)
+"""Read chunk sizes verify-replay cycles through (one large, one odd, one small)."""
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _run_config(
+    *, session: str, start: str | None, end: str | None, types: str | None, streams: str | None, symbols: str | None,
+    analyzers: str, order: str, seed: int,
+) -> RunConfig:  # fmt: skip
+    if order not in ORDERS:
+        raise fail(f"--order must be one of {', '.join(ORDERS)}, not {order!r}", code=2)
+    try:
+        selection = ReplaySelection(
+            sessions=(session,),
+            streams=_split(streams),
+            symbols=_split(symbols),
+            types=_split(types),
+            start_ns=None if start is None else parse_time(start),
+            end_ns=None if end is None else parse_time(end),
+            order=_order(order),
+        )
+        return RunConfig(selection, analyzers_named(analyzers), seed)
+    except VirtuosoError as exc:
+        raise fail(str(exc)) from None
+
+
+def _order(text: str) -> Order:
+    return "exchange-time" if text == "exchange-time" else "position"
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        raise fail(f"--speed must be 'max' or a positive number, not {text!r}", code=2) from None
+    if not speed > 0:
+        raise fail(f"--speed must be 'max' or a positive number, not {text!r}", code=2)
+    return speed
+
+
+async def _selected_events(db: Path, config: RunConfig) -> int:
+    """How many events the selection's streams hold (the progress bar's total; filters may publish fewer)."""
+    store = await open_sqlite_store(db, readonly=True)
+    try:
+        info = await store.session(config.selection.sessions[0])
+    finally:
+        await store.close()
+    return info.events
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("replay"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=True,
+    )
+    task = bar.add_task("replay", total=total)
+    with bar:
+        yield lambda done: bar.update(task, completed=done)
+
+
+def replay_command(
+    *,
+    db: DbOption,
+    session: SessionOption,
+    start: FromOption = None,
+    end: ToOption = None,
+    types: TypesOption = None,
+    streams: StreamsOption = None,
+    symbols: SymbolsOption = None,
+    analyzers: AnalyzersOption = "default",
+    order: OrderOption = "position",
+    speed: Annotated[str, typer.Option("--speed", help="max (as fast as possible) or N (recorded time x N).")] = "max",
+    seed: SeedOption = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processor workers (the digest does not depend on it).")
+    ] = 4,
+    force: Annotated[
+        bool, typer.Option("--force", help="Compute a new run even if one with this config exists.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Replay a session through the analyzers into a run of the log, and print the run's digest."""
+    existing_log(db)
+    config = _run_config(
+        session=session, start=start, end=end, types=types, streams=streams, symbols=symbols,
+        analyzers=analyzers, order=order, seed=seed,
+    )  # fmt: skip
+    options = ReplayOptions(speed=_speed(speed))
+
+    async def work() -> tuple[RunResult, float]:
+        total = await _selected_events(db, config)
+        with _progress(total, err_console.is_terminal and not json_output) as on_progress:
+            began = time.perf_counter()
+            result = await replay_run(
+                AppConfig(db=db, workers=workers), config, options=options, force=force, on_progress=on_progress
+            )
+            return result, time.perf_counter() - began
+
+    result, seconds = run(work)
+    summary: dict[str, Any] = result.summary()
+    summary["seconds"] = round(seconds, 3)
+    summary["events_per_s"] = None if result.cached else round(result.events_in / max(seconds, 1e-9), 1)
+    if json_output:
+        print_json(summary)
+        return
+    for key in ("run", "events_in", "events_out", "digest", "events_per_s", "cached", "resumed"):
+        out_console.print(f"{key:<12} {summary[key]}", markup=False)
+
+
+def verify_replay_command(
+    *,
+    db: DbOption,
+    session: SessionOption,
+    start: FromOption = None,
+    end: ToOption = None,
+    types: TypesOption = None,
+    streams: StreamsOption = None,
+    symbols: SymbolsOption = None,
+    analyzers: AnalyzersOption = "default",
+    order: OrderOption = "position",
+    seed: SeedOption = 0,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Number of replays.")] = 3,
+    workers: Annotated[str, typer.Option("--workers", help="Comma-separated worker counts, cycled.")] = "1,8",
+    json_output: JsonOption = False,
+) -> None:
+    """Replay a session N times (worker counts and read chunk sizes varied) and fail if any digest differs."""
+    existing_log(db)
+    config = _run_config(
+        session=session, start=start, end=end, types=types, streams=streams, symbols=symbols,
+        analyzers=analyzers, order=order, seed=seed,
+    )  # fmt: skip
+    counts = _worker_counts(workers)
+    plan = [(counts[i % len(counts)], _VERIFY_CHUNKS[i % len(_VERIFY_CHUNKS)]) for i in range(runs)]
+
+    async def work() -> list[RunResult]:
+        results = []
+        for count, chunk in plan:
+            options = ReplayOptions(chunk_size=chunk)
+            results.append(await replay_run(AppConfig(db=db, workers=count), config, options=options, write=False))
+        return results
+
+    results = run(work)
+    rows = [
+        {
+            "workers": count,
+            "chunk_size": chunk,
+            "events_in": r.events_in,
+            "events_out": r.events_out,
+            "digest": r.digest,
+        }
+        for (count, chunk), r in zip(plan, results, strict=True)
+    ]
+    same = len({r.digest for r in results}) == 1
+    if json_output:
+        print_json({"ok": same, "digest": results[0].digest if same else None, "runs": rows})
+    else:
+        out_console.print(_runs_table(rows))
+    if not same:
+        raise fail(f"digests differ across {runs} replays of session {session}: the replay is not deterministic")
+    if not json_output:
+        out_console.print(f"ok: {runs} replays, one digest {results[0].digest}", markup=False)
+
+
+def _worker_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise fail(f"--workers must be comma-separated positive integers, not {text!r}", code=2) from None
+    if not counts or min(counts) < 1:
+        raise fail(f"--workers must be comma-separated positive integers, not {text!r}", code=2)
+    return counts
+
+
+def _runs_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="replays", title_justify="left", box=box.SIMPLE_HEAD)
+    for column in ("workers", "chunk size", "events in", "events out", "digest (first 16)"):
+        table.add_column(column, justify="left" if column.startswith("digest") else "right")
+    for row in rows:
+        table.add_row(
+            str(row["workers"]),
+            str(row["chunk_size"]),
+            f"{row['events_in']:,}",
+            f"{row['events_out']:,}",
+            row["digest"][:16],
+        )
+    return table

@@ -1,0 +1,90 @@
+"""``virtuoso status``: the health of a running or finished recording, from its log alone."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from virtuoso.cli._app import out_console, print_json, run
+from virtuoso.cli._sessions import DbOption, JsonOption, existing_log, iso, opened, print_table
+from virtuoso.resilience import HealthThresholds, SessionHealth, session_health
+
+DOWN_EXIT_CODE = 3
+"""Exit status when the overall health is ``down`` (1 is an error, 2 a wrong command line)."""
+
+_STYLE = {"ok": "green", "degraded": "yellow", "down": "red"}
+
+
+def status_command(
+    db: DbOption,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Session id or prefix (default: the latest session).")
+    ] = None,
+    stale_after: Annotated[
+        float, typer.Option("--stale-after", help="Seconds without events before a stream is degraded.")
+    ] = 60.0,
+    down_after: Annotated[
+        float, typer.Option("--down-after", help="Seconds without events before a stream is down.")
+    ] = 300.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a recording's health: session, streams, breakers, gaps, last health report.
+
+    Exits 0 when the health is ok or degraded, 3 when it is down.
+    """
+    path = existing_log(db)
+    thresholds = HealthThresholds(stale_degraded_s=stale_after, stale_down_s=down_after)
+
+    async def work() -> SessionHealth:
+        async with opened(path, readonly=True) as store:
+            return await session_health(store, session, now_ns=time.time_ns(), thresholds=thresholds)
+
+    health = run(work)
+    if as_json:
+        print_json(health.to_json())
+    else:
+        print_health(health)
+    if health.status == "down":
+        raise typer.Exit(DOWN_EXIT_CODE)
+
+
+def print_health(health: SessionHealth) -> None:
+    """The text form: one headline, the components, then the streams."""
+    info = health.session
+    headline = Text.assemble(
+        f"session {info.id[:12]} {info.name} ({info.status}) as of {iso(health.as_of_ns)}: ",
+        (health.status, f"bold {_STYLE[health.status]}"),
+    )
+    out_console.print(headline)
+    print_table(_components_table(health))
+    if health.streams:
+        print_table(_streams_table(health))
+
+
+def _components_table(health: SessionHealth) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("component", "status", "reason"):
+        table.add_column(name, overflow="fold")
+    for component in health.components:
+        status = Text(component.status, style=_STYLE[component.status])
+        table.add_row(Text(component.name), status, Text(component.reason))
+    return table
+
+
+def _streams_table(health: SessionHealth) -> Table:
+    table = Table(title="streams", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("stream", overflow="fold")
+    table.add_column("events", justify="right")
+    table.add_column("last received (UTC)", no_wrap=True)
+    table.add_column("age (s)", justify="right")
+    table.add_column("gaps", justify="right")
+    for stream in health.streams:
+        age = "-" if stream.age_s is None else f"{stream.age_s:.3f}"
+        last = iso(stream.last_ts_recv, "milliseconds")
+        table.add_row(Text(stream.stream), str(stream.events), last, age, str(stream.gaps))
+    return table

@@ -1,0 +1,35 @@
+"""Deterministic replay: recorded sessions through the same bus, processor and analyzers, into runs
+with a digest that proves two replays gave the same output (see ``docs/replay.md``)."""
+
+from virtuoso.replay._analyzers import BUILTIN, AnalyzerSpec, TradeCounter, VwapNotes, analyzers_named
+from virtuoso.replay._digest import Digest, canonical, digest_of
+from virtuoso.replay._order import CHANNEL_PRIORITY, stream_priority
+from virtuoso.replay._pacing import Gate, Pacer
+from virtuoso.replay._replayer import Replayer, ReplayOptions
+from virtuoso.replay._runs import RUN_SOURCE, RunConfig, RunResult, replay_run, stored_digest
+from virtuoso.replay._selection import ORDERS, Order, ReplaySelection
+
+__all__ = [
+    "BUILTIN",
+    "CHANNEL_PRIORITY",
+    "ORDERS",
+    "RUN_SOURCE",
+    "AnalyzerSpec",
+    "Digest",
+    "Gate",
+    "Order",
+    "Pacer",
+    "ReplayOptions",
+    "ReplaySelection",
+    "Replayer",
+    "RunConfig",
+    "RunResult",
+    "TradeCounter",
+    "VwapNotes",
+    "analyzers_named",
+    "canonical",
+    "digest_of",
+    "replay_run",
+    "stored_digest",
+    "stream_priority",
+]

@@ -1,0 +1,302 @@
+"""Runs: a replay's derived events appended to a session of their own, with a manifest and a digest.
+
+A run is a session with source ``"replay"``. Its manifest's config holds the
+inputs (sessions, filters, order), each analyzer's name, config and hash, the
+seed and the versions of Virtuoso and its dependencies; the store hashes it
+into ``config_hash``, which is the run's cache key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from importlib import metadata
+from typing import Any
+
+from msgspec.structs import replace as replace_struct
+
+from virtuoso import app as _app
+from virtuoso.clock import Clock
+from virtuoso.container import ServiceContainer
+from virtuoso.errors import ReplayError, UsageError
+from virtuoso.events import Event
+from virtuoso.replay._analyzers import AnalyzerSpec
+from virtuoso.replay._digest import Digest
+from virtuoso.replay._replayer import Replayer, ReplayOptions
+from virtuoso.replay._selection import ReplaySelection
+from virtuoso.store import BufferedWriter, EventFilter, EventStore, SessionInfo, config_hash, lifecycle_stream
+
+RUN_SOURCE = "replay"
+_DEPENDENCIES = ("virtuoso", "msgspec", "aiosqlite")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run computes: its inputs, its analyzers and its seed (all of it hashed)."""
+
+    selection: ReplaySelection
+    analyzers: tuple[AnalyzerSpec, ...] = ()
+    seed: int = 0
+
+    def manifest_config(self) -> dict[str, Any]:
+        """The config stored in the run's manifest (and hashed into its cache key)."""
+        return {
+            "kind": "replay",
+            "inputs": self.selection.as_config(),
+            "analyzers": [spec.as_config() for spec in self.analyzers],
+            "seed": self.seed,
+            "versions": versions(),
+        }
+
+    def key(self) -> str:
+        """The run's cache key: the hash the store gives its manifest config."""
+        return config_hash(self.manifest_config())
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """What a run produced (or, ``cached``, had produced before)."""
+
+    run: str
+    """The run's session id ("" when nothing was written)."""
+    events_in: int
+    events_out: int
+    digest: str
+    cached: bool = False
+    resumed: bool = False
+    key: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON-ready fields ``virtuoso replay --json`` prints (it adds ``events_per_s``)."""
+        return {
+            "run": self.run,
+            "events_in": self.events_in,
+            "events_out": self.events_out,
+            "digest": self.digest,
+            "cached": self.cached,
+            "resumed": self.resumed,
+            "config_hash": self.key,
+        }
+
+
+def versions() -> dict[str, str | None]:
+    """Python's version and those of Virtuoso and the dependencies a replay's output depends on."""
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _DEPENDENCIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def run_id_for(key: str, attempt: int) -> str:
+    """The session id of the ``attempt``-th run (from 0) of the config with hash ``key``."""
+    return hashlib.sha256(f"{RUN_SOURCE}\0{key}\0{attempt}".encode()).hexdigest()[:32]
+
+
+class RunWriter:
+    """Stamps derived events for a run, digests them, and appends them after the first ``skip``.
+
+    A derived event gets the run's session and the id ``<run[:20]>:<input position>:<n>``,
+    ``n`` its number in the run's output (from 0): unique even when a handler
+    points several outputs at one earlier input, and, the output order being
+    deterministic, the same ids again when a run is resumed.
+    """
+
+    def __init__(self, run: str, writer: BufferedWriter | None, skip: int = 0) -> None:
+        self._run = run
+        self._prefix = run[:20]
+        self._writer = writer
+        self._skip = skip
+        self._pending: list[Event] = []
+        self._count = 0
+        self.digest = Digest()
+
+    def __call__(self, events: Sequence[Event]) -> None:
+        stamped = [self._stamp(event) for event in events]
+        self.digest.update(stamped)
+        if self._writer is None:
+            return
+        if self._skip:
+            dropped = min(self._skip, len(stamped))
+            self._skip -= dropped
+            stamped = stamped[dropped:]
+        self._pending.extend(stamped)
+
+    def _stamp(self, event: Event) -> Event:
+        cause = event.causation or 0
+        number, self._count = self._count, self._count + 1
+        return replace_struct(event, id=f"{self._prefix}:{cause}:{number}", session=self._run, version=0, position=0)
+
+    async def flush(self, _: int = 0) -> None:
+        """Commit what waits (after each input chunk: what a resume can count on)."""
+        if self._pending and self._writer is not None:
+            pending, self._pending = self._pending, []
+            await self._writer.write_many(pending)
+            await self._writer.flush()
+
+
+@dataclass
+class _Plan:
+    """Where a run goes: a cached run to report, or a run (new or unfinished) to compute into."""
+
+    run: str
+    cached: SessionInfo | None = None
+    resume: SessionInfo | None = None
+    new: bool = False
+
+
+async def replay_run(
+    config: _app.AppConfig,
+    run: RunConfig,
+    *,
+    options: ReplayOptions | None = None,
+    force: bool = False,
+    write: bool = True,
+    on_progress: Callable[[int], object] | None = None,
+) -> RunResult:
+    """Replay ``run.selection`` from the log of ``config`` through ``run.analyzers``; return the result.
+
+    With ``write`` (the default) the derived events go to a run session: a
+    finished run of the same config is reported instead of recomputed (unless
+    ``force``), and an unfinished one (crashed, or left open) is resumed: its
+    analyzers see the inputs again from the start, to rebuild their state, and
+    appending goes on after the derived events it had committed. Without
+    ``write`` only the digest is computed (``verify-replay``).
+    """
+    if not run.selection.sessions:
+        raise UsageError("a run names its input sessions")
+    # One generator per analyzer, seeded from the run's seed and its place: drawing from one
+    # shared generator would make each analyzer's numbers depend on the others'.
+    handlers = [spec.build(random.Random(f"{run.seed}:{i}:{spec.name}")) for i, spec in enumerate(run.analyzers)]
+    container = _app.build_container("replay", replace(config, keep_derived=False), handlers=handlers)
+    try:
+        store = await container.aresolve(EventStore)
+        run = replace(run, selection=await _full_ids(store, run.selection))
+        return await _execute(container, store, run, options, force=force, write=write, on_progress=on_progress)
+    finally:
+        await container.aclose()
+
+
+async def _full_ids(store: EventStore, selection: ReplaySelection) -> ReplaySelection:
+    ids = tuple([(await store.session(session)).id for session in selection.sessions])
+    return replace(selection, sessions=ids)
+
+
+async def _execute(
+    container: ServiceContainer,
+    store: EventStore,
+    run: RunConfig,
+    options: ReplayOptions | None,
+    *,
+    force: bool,
+    write: bool,
+    on_progress: Callable[[int], object] | None,
+) -> RunResult:
+    key = run.key()
+    plan = await _plan_run(store, key, force) if write else _Plan("")
+    if plan.cached is not None:
+        return await cached_result(store, plan.cached, key)
+    skip = await _begin(store, run, plan)
+    writer = store.writer() if write else None
+    sink = RunWriter(plan.run, writer, skip)
+    async with container.scope() as scope:
+        runtime = await scope.aresolve(_app.Runtime)
+        replayer = runtime.source
+        assert isinstance(replayer, Replayer)
+        replayer.configure(run.selection, options)
+        runtime.sink.listeners.append(sink)
+        replayer.after_chunk = _after_chunk(sink, on_progress)
+        await runtime.run(run.selection.sessions[0])
+        await sink.flush()
+    clock = await container.aresolve(Clock)
+    digest = sink.digest.hexdigest()
+    result = RunResult(
+        plan.run, replayer.events_in, sink.digest.events, digest, resumed=plan.resume is not None, key=key
+    )
+    if writer is not None:
+        await writer.close()
+        await _finish(store, result, clock.now_ns())
+    return result
+
+
+def _after_chunk(sink: RunWriter, on_progress: Callable[[int], object] | None) -> Callable[[int], Any]:
+    async def after(events_in: int) -> None:
+        await sink.flush()
+        if on_progress is not None:
+            on_progress(events_in)
+
+    return after
+
+
+async def _plan_run(store: EventStore, key: str, force: bool) -> _Plan:
+    runs = [s for s in await store.sessions() if s.source == RUN_SOURCE and s.config_hash == key]
+    finished = [s for s in runs if s.status == "closed"]
+    unfinished = [s for s in runs if s.status != "closed"]
+    if finished and not force:
+        return _Plan(finished[-1].id, cached=finished[-1])
+    if unfinished and not force:
+        return _Plan(unfinished[-1].id, resume=unfinished[-1])
+    taken = {s.id for s in runs}
+    attempt = next(i for i in range(len(runs) + 1) if run_id_for(key, i) not in taken)
+    return _Plan(run_id_for(key, attempt), new=True)
+
+
+async def _begin(store: EventStore, run: RunConfig, plan: _Plan) -> int:
+    """Open the run's session; the number of derived events it already holds."""
+    if plan.new:
+        first = await store.session(run.selection.sessions[0])
+        name = f"replay of {first.id[:12]}"
+        await store.begin_session(
+            name, RUN_SOURCE, started_ns=first.started_ns, config=run.manifest_config(), session_id=plan.run
+        )
+        return 0
+    info = plan.resume
+    if info is None:
+        return 0
+    if info.status == "crashed":
+        info = await store.resume_session(info.id, resumed_ns=info.started_ns, reason="replay resumed")
+    return derived_count(info)
+
+
+def derived_count(info: SessionInfo) -> int:
+    """Events of a run other than its lifecycle events."""
+    lifecycle = lifecycle_stream(info.id)
+    return sum(stats.events for name, stats in info.streams.items() if name != lifecycle)
+
+
+async def _finish(store: EventStore, result: RunResult, ended_ns: int) -> None:
+    stored = await stored_digest(store, result.run)
+    if stored.hexdigest() != result.digest or stored.events != result.events_out:
+        raise ReplayError(
+            f"run {result.run[:12]}: the log holds {stored.events} derived events (digest"
+            f" {stored.hexdigest()[:16]}), this replay made {result.events_out} (digest {result.digest[:16]})"
+        )
+    reason = json.dumps({"digest": result.digest, "events_in": result.events_in, "events_out": result.events_out})
+    await store.end_session(result.run, ended_ns=ended_ns, reason=reason)
+
+
+async def stored_digest(store: EventStore, run: str) -> Digest:
+    """The digest of the derived events the log holds for ``run``, in position order."""
+    digest = Digest()
+    lifecycle = lifecycle_stream(run)
+    info = await store.session(run)
+    first = min((s.first_position for s in info.streams.values()), default=1)
+    flt = EventFilter(session=run, after_position=first - 1)
+    async for chunk in store.read_chunks(flt):
+        digest.update(event for event in chunk if event.stream != lifecycle)
+    return digest
+
+
+async def cached_result(store: EventStore, info: SessionInfo, key: str) -> RunResult:
+    """The result of a finished run, its digest recomputed from the log and checked against the one recorded."""
+    recorded = json.loads(info.end_reason)
+    stored = await stored_digest(store, info.id)
+    if stored.hexdigest() != recorded["digest"]:
+        raise ReplayError(f"run {info.id[:12]}: its events no longer give the digest it recorded")
+    return RunResult(info.id, recorded["events_in"], stored.events, stored.hexdigest(), cached=True, key=key)

@@ -1,0 +1,200 @@
+"""Loading hftbacktest-style WebSocket captures: ``<local ns> <raw message>`` gzip lines.
+
+Each WebSocket line is a Binance combined-stream frame ``{"stream": ..., "data": {...}}``;
+one line per symbol is the raw REST depth snapshot the collector fetched after connecting.
+The frames are kept byte for byte: the combined endpoint sends a line's frame as it is,
+the raw endpoint sends the ``data`` object sliced out of it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from virtuoso.errors import UsageError
+
+DEFAULT_CAPTURES = (
+    "hftbacktest/examples/spot/btcusdt_20240808.gz",
+    "hftbacktest/examples/spot/btcusdt_20240809.gz",
+)
+"""The captures served by default, relative to the data directory: 11 minutes of BTCUSDT spot."""
+
+_DATA_KEY = '"data":'
+_STREAM_KEY = '{"stream":"'
+
+
+def symbol_key(market: str, symbol: str) -> str:
+    """How the loopback exchange names a symbol: the exchange id for spot (``BTCUSDT``), else ``linear:BTCUSDT``."""
+    return symbol if market == "spot" else f"{market}:{symbol}"
+
+
+class Frame:
+    """One recorded WebSocket message: receive time, stream, market (``spot``/``linear``) and exact text.
+
+    ``data`` is the decoded payload, decoded on first use (most frames are only ever sent as text).
+    """
+
+    __slots__ = ("_data", "combined", "event", "index", "market", "raw", "stream", "symbol", "ts_ns")
+
+    def __init__(self, index: int, ts_ns: int, market: str, stream: str, *, combined: str, raw: str) -> None:
+        self.index = index
+        self.ts_ns = ts_ns
+        self.market = market
+        self.stream = stream
+        name, _, rest = stream.partition("@")
+        self.symbol = name.upper()
+        self.event = rest.partition("@")[0]
+        self.combined = combined
+        self.raw = raw
+        self._data: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"Frame(index={self.index}, stream={self.stream!r}, ts_ns={self.ts_ns})"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The decoded ``data`` object of the frame."""
+        if self._data is None:
+            self._data = msgspec.json.decode(self.raw)
+        return self._data
+
+    @property
+    def key(self) -> str:
+        """The symbol as :func:`symbol_key` names it."""
+        return symbol_key(self.market, self.symbol)
+
+    @property
+    def topic(self) -> str:
+        """``btcusdt@depth`` for every depth rate; otherwise the stream name."""
+        return f"{self.symbol.lower()}@{self.event}"
+
+
+@dataclass(slots=True)
+class Capture:
+    """Every frame of a set of capture files, in recorded order, and the REST snapshot per symbol key."""
+
+    frames: list[Frame] = field(default_factory=list)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def trades(self, key: str) -> list[Frame]:
+        """The ``trade`` frames of the symbol named ``key`` (see :func:`symbol_key`), in recorded order."""
+        return [f for f in self.frames if f.key == key and f.event == "trade"]
+
+    def depth(self, key: str) -> list[Frame]:
+        """The depth-update frames of the symbol named ``key``, in recorded order."""
+        return [f for f in self.frames if f.key == key and f.event == "depth"]
+
+
+def load_captures(data_dir: Path, files: tuple[str | Path, ...], max_messages: int | None = None) -> Capture:
+    """Read ``files`` (relative to ``data_dir`` unless absolute) into one :class:`Capture`.
+
+    ``max_messages`` keeps only the first N WebSocket frames (and the snapshots among them:
+    the BTCUSDT capture's snapshot is its 8th line). Loads are cached per process: a
+    :class:`Capture` is never changed after loading.
+    """
+    paths = tuple(Path(name) if Path(name).is_absolute() else data_dir / name for name in files)
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"capture file {path} does not exist")
+    return _load(paths, max_messages)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(paths: tuple[Path, ...], max_messages: int | None) -> Capture:
+    capture = Capture()
+    for path in paths:
+        room = None if max_messages is None else max_messages - len(capture.frames)
+        _add_file(capture, _read_file(path, room))
+    return capture
+
+
+_Line = tuple[int, str, dict[str, Any] | None]
+
+
+def _read_file(path: Path, room: int | None) -> list[_Line]:
+    """Parse ``path``'s lines: WebSocket frames stay text (decoded later if needed), snapshots are decoded."""
+    with gzip.open(path, "rb") as handle:
+        text = handle.read().decode()
+    lines: list[_Line] = []
+    frames = 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if room is not None and frames >= room:
+            break
+        stamp, _, body = line.partition(" ")
+        if not stamp.isdigit() or not body.startswith("{"):
+            raise UsageError(f"{path}:{number}: not a '<ns> <json>' capture line")
+        framed = body.startswith(_STREAM_KEY)
+        lines.append((int(stamp), body, None if framed else _snapshot(path, number, body)))
+        frames += framed
+    return lines
+
+
+def _snapshot(path: Path, number: int, body: str) -> dict[str, Any]:
+    try:
+        message = msgspec.json.decode(body)
+    except msgspec.DecodeError as exc:
+        raise UsageError(f"{path}:{number}: not JSON ({exc})") from None
+    if not isinstance(message, dict) or "lastUpdateId" not in message:
+        raise UsageError(f"{path}:{number}: neither a combined-stream frame nor a depth snapshot")
+    return message
+
+
+def _add_file(capture: Capture, lines: list[_Line]) -> None:
+    """Append one file's frames; the file is futures if its depth updates carry ``pu``."""
+    futures = any(snapshot is None and '"pu":' in body for _, body, snapshot in lines)
+    market = "linear" if futures else "spot"
+    for ts_ns, body, snapshot in lines:
+        if snapshot is None:
+            capture.frames.append(_frame(len(capture.frames), ts_ns, market, body))
+        else:
+            capture.snapshots.setdefault(_snapshot_key(capture, market), snapshot)
+
+
+def _frame(index: int, ts_ns: int, market: str, body: str) -> Frame:
+    stream = body[len(_STREAM_KEY) : body.index('"', len(_STREAM_KEY))]
+    start = body.find(_DATA_KEY)
+    if start < 0 or not body.endswith("}"):
+        raise UsageError(f"capture frame {index} of stream {stream!r} has no trailing data object")
+    return Frame(index, ts_ns, market, stream, combined=body, raw=body[start + len(_DATA_KEY) : -1])
+
+
+def _snapshot_key(capture: Capture, market: str) -> str:
+    """A snapshot line carries no symbol: it belongs to the symbol of the depth frames before it."""
+    symbols = {frame.symbol for frame in capture.frames[-50:] if frame.event == "depth" and frame.market == market}
+    if len(symbols) != 1:
+        raise UsageError("a depth snapshot line must follow depth frames of exactly one symbol")
+    return symbol_key(market, symbols.pop())
+
+
+def rest_trade(event: dict[str, Any]) -> dict[str, Any]:
+    """A WebSocket ``trade`` event in the shape of a ``/api/v3/trades`` row."""
+    quote = Decimal(event["p"]) * Decimal(event["q"])
+    return {
+        "id": event["t"],
+        "price": event["p"],
+        "qty": event["q"],
+        "quoteQty": f"{quote.normalize():f}",
+        "time": event["T"],
+        "isBuyerMaker": event["m"],
+        "isBestMatch": event.get("M", True),
+    }
+
+
+def agg_trade(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``/api/v3/trades`` row as a ``/api/v3/aggTrades`` row of one trade (``a == f == l == id``)."""
+    return {
+        "a": row["id"],
+        "p": row["price"],
+        "q": row["qty"],
+        "f": row["id"],
+        "l": row["id"],
+        "T": row["time"],
+        "m": row["isBuyerMaker"],
+        "M": row["isBestMatch"],
+    }
