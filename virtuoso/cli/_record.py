@@ -16,7 +16,6 @@ import typer
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
 from virtuoso.exchange import RecordConfig, load_record_config, record
-from virtuoso.exchange._resilient import guards_for
 
 
 async def _load(config_file: Path | None, overrides: dict[str, Any]) -> RecordConfig:
@@ -63,9 +62,7 @@ def record_command(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            return await record(
-                config, db, duration_s=duration, stop=stop, on_status=_status_printer(), guards=guards_for(config)
-            )
+            return await record(config, db, duration_s=duration, stop=stop, on_status=_status_printer())
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)

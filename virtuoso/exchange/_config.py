@@ -90,6 +90,7 @@ class RecordConfig:
     trades_limit: int = 1000
     trades_cursor: str | None = "fromId"
     status_interval_s: float = 1.0
+    health_interval_s: float = 10.0
     secret_keys: tuple[str, ...] = ()
     resilience: ResilienceSettings = ResilienceSettings()
 
@@ -175,6 +176,7 @@ _RECORD_KEYS: dict[str, Callable[[Any], Any]] = {
     "trades_limit": _positive(int),
     "trades_cursor": _opt_str,
     "status_interval_s": _positive(float),
+    "health_interval_s": _positive(float),
     "secret_keys": lambda v: () if v == [] else _str_list(v),
 }
 

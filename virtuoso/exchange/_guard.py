@@ -10,9 +10,9 @@ stream from a :data:`GuardFactory`, so the recorder's logic can be tested with
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from virtuoso import errors
+from virtuoso.errors import CircuitOpenError, TransientExchangeError
 from virtuoso.exchange._ccxt import ccxt_module
 
 T = TypeVar("T")
@@ -47,20 +47,9 @@ def is_transient(error: BaseException) -> bool:
     ends the recording instead of being retried forever.
     """
     network = ccxt_module().NetworkError
-    return isinstance(error, network | TimeoutError | ConnectionError) or _is_our_transient(error)
-
-
-def _is_our_transient(error: BaseException) -> bool:
-    transient: Any = _our_transient_class()
-    return transient is not None and isinstance(error, transient)
-
-
-def _our_transient_class() -> type[BaseException] | None:
-    found = getattr(errors, "TransientExchangeError", None)
-    return found if isinstance(found, type) else None
+    return isinstance(error, TransientExchangeError | network | TimeoutError | ConnectionError)
 
 
 def reopens_at_ns(error: BaseException) -> int | None:
     """When an open circuit breaker lets calls through again (``None`` for other errors)."""
-    value = getattr(error, "reopens_at_ns", None)
-    return value if isinstance(value, int) else None
+    return error.reopens_at_ns if isinstance(error, CircuitOpenError) else None

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from virtuoso.resilience import redact_message
 from virtuoso.store import redact as store_redact
 
 if TYPE_CHECKING:
@@ -73,11 +74,11 @@ class Secrets:
         return value
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret value in it replaced by ``***``."""
+        """``text`` with every secret value, and credential-looking parameters (``signature=...``), replaced."""
         for value in self.values:
             if len(value) >= MIN_SECRET_LENGTH and value in text:
                 text = text.replace(value, REDACTED)
-        return text
+        return redact_message(text)
 
 
 def is_secret_key(key: str) -> bool:

@@ -7,26 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from virtuoso.app import AppConfig, EventHandler, EventSource, Runtime, build_container
-from virtuoso.bus import EventBus
+from virtuoso.bus import EventBus, StoreRecorder
 from virtuoso.clock import Clock
 from virtuoso.container import ServiceContainer
 from virtuoso.errors import VirtuosoError
 from virtuoso.exchange._config import RecordConfig, channels_text
-from virtuoso.exchange._guard import GuardFactory
 from virtuoso.exchange._pool import ExchangePool
 from virtuoso.exchange._recorder import Recorder
+from virtuoso.exchange._resilient import Guards, GuardsFor, SystemEvents, guards_for
 from virtuoso.exchange._secrets import Secrets
 from virtuoso.exchange._stats import RecordStats
+from virtuoso.resilience import HealthCheck, breakers_probe, streams_probe, writer_probe
 from virtuoso.store import EventStore, SessionInfo
 
 NS = 1_000_000_000
-GuardsFor = Callable[[EventBus, Clock, str], GuardFactory]
-"""Builds the guard factory of a session (breakers publish their transitions on the bus)."""
 
 
 class RecordingFailed(VirtuosoError):
@@ -92,7 +92,8 @@ async def record(
     ``gaps``, ``breaker_transitions``, ``status`` and ``reason``. Whatever ends
     the recording, everything received is committed and the session is closed
     with a SessionEnded event; an error that retrying cannot fix is raised as
-    :class:`RecordingFailed` afterwards.
+    :class:`RecordingFailed` afterwards. ``guards`` defaults to the breakers and
+    retries of ``config.resilience`` (:func:`guards_for`).
     """
     container = recording_container(config, db, handlers, exchange)
     async with container:
@@ -101,17 +102,19 @@ async def record(
         bus = await container.aresolve(EventBus)
         secrets = Secrets.of(config)
         info = await _begin(store, clock, config, secrets)
-        stats = RecordStats(clock.now_ns())
-        bus.subscribe("*", stats, name="RecordStats")
+        run = _Run(
+            config, info, clock, bus, RecordStats(clock.now_ns()), (guards or guards_for(config))(bus, clock, info.id)
+        )
+        bus.subscribe("*", run.stats, name="RecordStats")
         reason, failure = "stopped", None
         try:
-            reason = await _run(container, info, stats, guards, duration_s, stop, on_status, bus, clock)
+            reason = await run.execute(container, duration_s, stop, on_status)
         except Exception as exc:
             reason, failure = f"failed: {secrets.scrub(f'{type(exc).__name__}: {exc}')}", exc
         ended = await store.end_session(info.id, ended_ns=clock.now_ns(), reason=reason[:500])
     if failure is not None:
         raise RecordingFailed(reason) from None
-    return {**stats.summary(info.id), "status": ended.status, "reason": reason}
+    return {**run.stats.summary(info.id), "status": ended.status, "reason": reason}
 
 
 async def _begin(store: EventStore, clock: Clock, config: RecordConfig, secrets: Secrets) -> SessionInfo:
@@ -125,26 +128,56 @@ async def _begin(store: EventStore, clock: Clock, config: RecordConfig, secrets:
     )
 
 
-async def _run(  # noqa: PLR0917  (private; called once, by position, from record)
-    container: ServiceContainer,
-    info: SessionInfo,
-    stats: RecordStats,
-    guards: GuardsFor | None,
-    duration_s: float | None,
-    stop: asyncio.Event | None,
-    on_status: Callable[[str], None] | None,
-    bus: EventBus,
-    clock: Clock,
-) -> str:
-    async with container.scope() as scope:
-        runtime = await scope.aresolve(Runtime)
-        recorder = await scope.aresolve(EventSource)
-        assert isinstance(recorder, Recorder)
-        if guards is not None:
-            recorder.use_guards(guards(bus, clock, info.id))
-        async with _stopper(recorder, duration_s, stop) as why, _status(stats, clock, recorder, on_status):
-            await runtime.run(info.id)
-        return why[0]
+@dataclass
+class _Run:
+    """One recording's moving parts, while it runs."""
+
+    config: RecordConfig
+    info: SessionInfo
+    clock: Clock
+    bus: EventBus
+    stats: RecordStats
+    guards: Guards
+
+    async def execute(
+        self,
+        container: ServiceContainer,
+        duration_s: float | None,
+        stop: asyncio.Event | None,
+        on_status: Callable[[str], None] | None,
+    ) -> str:
+        """Run the recorder in its scope until stopped; the reason it ended."""
+        async with container.scope() as scope:
+            runtime = await scope.aresolve(Runtime)
+            recorder = await scope.aresolve(EventSource)
+            assert isinstance(recorder, Recorder)
+            recorder.use_guards(self.guards)
+            self.guards.exchange_object = recorder.exchange
+            health = self.health_check(await scope.aresolve(StoreRecorder))
+            system = SystemEvents(self.bus, self.clock, self.info.id)
+            status = self.status_line(recorder, on_status)
+            async with (
+                _stopper(recorder, duration_s, stop) as why,
+                _every(self.config.status_interval_s, status),
+                _every(self.config.health_interval_s, lambda: system.publish("health", health.check())),
+            ):
+                await runtime.run(self.info.id)
+            return why[0]
+
+    def health_check(self, sink: StoreRecorder | None) -> HealthCheck:
+        """Breakers, streams by the age of their last event, and the log's backlog."""
+        check = HealthCheck(
+            [breakers_probe(self.guards.breakers), streams_probe(self.clock, lambda: self.stats.last_recv)]
+        )
+        if sink is not None:
+            check.add(writer_probe(lambda: sink.backlog))
+        return check
+
+    def status_line(self, recorder: Recorder, on_status: Callable[[str], None] | None) -> Callable[[], None] | None:
+        """The status line printer (``None``: no status line)."""
+        if on_status is None:
+            return None
+        return lambda: on_status(recorder.secrets.scrub(self.stats.status_line(self.clock.now_ns())))
 
 
 @contextlib.asynccontextmanager
@@ -162,30 +195,29 @@ async def _stopper(
             waiter.cancel()
         recorder.stop()
 
-    task = asyncio.create_task(watch())
-    try:
+    async with _background(watch()):
         yield why
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager
-async def _status(
-    stats: RecordStats, clock: Clock, recorder: Recorder, on_status: Callable[[str], None] | None
-) -> AsyncIterator[None]:
-    if on_status is None:
+async def _every(interval_s: float, action: Callable[[], object] | None) -> AsyncIterator[None]:
+    """Run ``action`` every ``interval_s`` while the block runs (``None``: nothing)."""
+    if action is None:
         yield
         return
-    interval = recorder.config.status_interval_s
 
     async def tick() -> None:
         while True:
-            await asyncio.sleep(interval)
-            on_status(recorder.secrets.scrub(stats.status_line(clock.now_ns())))
+            await asyncio.sleep(interval_s)
+            action()
 
-    task = asyncio.create_task(tick())
+    async with _background(tick()):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    task = asyncio.create_task(work)
     try:
         yield
     finally:

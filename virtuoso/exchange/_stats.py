@@ -21,6 +21,8 @@ class RecordStats:
         self.counts: Counter[str] = Counter()
         self.per_stream: Counter[str] = Counter()
         self.lag_ns: dict[str, int] = {}
+        self.last_recv: dict[str, int] = {}
+        """Per market stream, the receive time of its last event."""
         self.gaps: list[dict[str, Any]] = []
         self.breaker_transitions: list[dict[str, Any]] = []
         self.breakers: dict[str, str] = {}
@@ -34,6 +36,7 @@ class RecordStats:
         payload = event.payload
         if event.topic.startswith("market."):
             self.lag_ns[event.stream] = event.ts_recv - event.ts_event
+            self.last_recv[event.stream] = event.ts_recv
         elif isinstance(payload, Gap):
             self.gaps.append(
                 {

@@ -128,7 +128,7 @@ def test_secrets_are_redacted_by_key_and_scrubbed_by_value(tmp_path: Path) -> No
     assert redacted["ccxt"]["timeout"] == 5000
     assert redacted["ccxt"]["options"]["defaultType"] == "spot"
     line = "binance GET https://x/api?apiKey=my-api-key-123&signature=abc failed (hidden-789)"
-    assert secrets.scrub(line) == "binance GET https://x/api?apiKey=***&signature=abc failed (***)"
+    assert secrets.scrub(line) == "binance GET https://x/api?apiKey=***&signature=*** failed (***)"
 
 
 # -- pool ----------------------------------------------------------------------------

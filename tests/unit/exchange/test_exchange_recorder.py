@@ -13,9 +13,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from virtuoso.events import BookDelta, BookSnapshot, Event, Gap, SessionEnded, Trade
-from virtuoso.exchange import Channel, RecordConfig, RecordingFailed, record
+from virtuoso.events import BookDelta, BookSnapshot, Event, Gap, HealthReported, SessionEnded, Trade
+from virtuoso.exchange import Channel, RecordConfig, RecordingFailed, ResilienceSettings, record
 from virtuoso.exchange._ccxt import ccxt_module
+from virtuoso.resilience import session_health
 from virtuoso.store import EventFilter, open_sqlite_store
 
 TIMEOUT_S = 10.0
@@ -104,7 +105,12 @@ class Venue:
 
 
 def _config(**changes: Any) -> RecordConfig:
-    base: dict[str, Any] = {"exchange": "binance", "symbols": ("BTC/USDT",), "poll_interval_s": 0.01}
+    base: dict[str, Any] = {
+        "exchange": "binance",
+        "symbols": ("BTC/USDT",),
+        "poll_interval_s": 0.01,
+        "resilience": ResilienceSettings(base_delay_s=0.001, max_delay_s=0.01, seed=3),
+    }
     return RecordConfig(**{**base, **changes})
 
 
@@ -211,12 +217,16 @@ async def test_rest_trades_page_without_loss_or_repeat_and_continue_after_a_rest
 @pytest.mark.asyncio
 async def test_a_permanent_error_ends_the_session_with_the_secret_scrubbed(db_path: Path) -> None:
     bad_symbol = ccxt_module().BadSymbol
-    exchange = Scripted(trades=[bad_symbol("binance does not have market symbol BTC/XXX key=s3cr3t-value")])
+    exchange = Scripted(trades=[bad_symbol("binance does not have market symbol BTC/XXX (s3cr3t-value)")])
     config = _config(ccxt={"apiKey": "s3cr3t-value"})
-    with pytest.raises(RecordingFailed, match=r"failed: BadSymbol: .*key=\*\*\*$"):
+    with pytest.raises(RecordingFailed, match=r"failed: BadSymbol: binance watch_trades: .* \(\*\*\*\)$"):
         await asyncio.wait_for(record(config, db_path, exchange=exchange), TIMEOUT_S)
     ended = [e.payload for e in await _events(db_path) if isinstance(e.payload, SessionEnded)]
-    assert ended == [SessionEnded("closed", "failed: BadSymbol: binance does not have market symbol BTC/XXX key=***")]
+    assert ended == [
+        SessionEnded(
+            "closed", "failed: BadSymbol: binance watch_trades: binance does not have market symbol BTC/XXX (***)"
+        )
+    ]
     assert b"s3cr3t-value" not in await asyncio.to_thread(db_path.read_bytes)
 
 
@@ -226,3 +236,22 @@ async def test_duration_ends_a_recording(db_path: Path) -> None:
     summary = await asyncio.wait_for(record(_config(), db_path, duration_s=0.2, exchange=exchange), TIMEOUT_S)
     assert summary["reason"] == "duration reached"
     assert summary["counts"]["Trade"] == 1
+
+
+@pytest.mark.asyncio
+async def test_health_reports_are_appended_and_status_reads_them(db_path: Path) -> None:
+    exchange = Scripted(trades=[[_trade(1)], [_trade(2)]])
+    config = _config(health_interval_s=0.05)
+    summary = await asyncio.wait_for(record(config, db_path, duration_s=0.3, exchange=exchange), TIMEOUT_S)
+    reports = [e for e in await _events(db_path) if isinstance(e.payload, HealthReported)]
+    assert reports
+    assert {e.stream for e in reports} == {f"system:{summary['session']}:health"}
+    names = {c.name for c in reports[-1].payload.components}  # type: ignore[attr-defined]
+    assert {"stream binance:BTC/USDT:trades", "breaker binance:BTC/USDT:trades", "writer backlog"} <= names
+    store = await open_sqlite_store(db_path, readonly=True)
+    try:
+        health = await session_health(store, None, now_ns=0)
+    finally:
+        await store.close()
+    assert health.last_report is not None
+    assert health.session.status == "closed"
