@@ -112,12 +112,7 @@ class Recorder:
 
 async def last_trade(store: EventStore, stream: str) -> tuple[int | None, int] | None:
     """The numeric id and exchange time of the last trade recorded on ``stream`` by any session, if any."""
-    positions = [s.streams[stream].last_position for s in await store.sessions() if stream in s.streams]
-    if not positions:
+    event = await store.last_event(EventFilter(streams=(stream,), types=(Trade.TYPE,)))
+    if event is None or not isinstance(event.payload, Trade):
         return None
-    last = max(positions)
-    flt = EventFilter(streams=(stream,), after_position=last - 1, until_position=last)
-    async for event in store.read(flt):
-        if isinstance(event.payload, Trade):
-            return numeric_id(event.payload.trade_id), event.ts_event
-    return None
+    return numeric_id(event.payload.trade_id), event.ts_event

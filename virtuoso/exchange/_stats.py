@@ -14,6 +14,11 @@ from virtuoso.events import Event, Gap
 NS = 1_000_000_000
 
 
+def _duration(ns: int) -> str:
+    """``850ms`` below ten seconds, ``72,364,136s`` above (replayed data lags by its age)."""
+    return f"{ns / 1e6:,.0f}ms" if abs(ns) < 10 * NS else f"{ns / NS:,.0f}s"
+
+
 class RecordStats:
     """Counts per type and stream, lag per stream, gaps and breaker transitions; feed it every event."""
 
@@ -64,7 +69,7 @@ class RecordStats:
                 continue
             rate = (count - self._mark_counts[stream]) / elapsed
             lag = self.lag_ns.get(stream)
-            lag_text = f" lag {lag / 1e6:,.0f}ms" if lag is not None else ""
+            lag_text = "" if lag is None else f" lag {_duration(lag)}"
             rates.append(f"{stream.split(':', 1)[-1]} {rate:,.0f}/s{lag_text}")
         self._mark_ns, self._mark_counts = now_ns, Counter(self.per_stream)
         breakers = ", ".join(f"{name} {state}" for name, state in sorted(self.breakers.items()) if state != "closed")

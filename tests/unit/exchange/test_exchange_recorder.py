@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from virtuoso.events import BookDelta, BookSnapshot, Event, Gap, HealthReported, SessionEnded, Trade
+from virtuoso.events import Bar, BookDelta, BookSnapshot, Event, Gap, HealthReported, SessionEnded, Ticker, Trade
 from virtuoso.exchange import Channel, RecordConfig, RecordingFailed, ResilienceSettings, record
 from virtuoso.exchange._ccxt import ccxt_module
 from virtuoso.resilience import session_health
@@ -255,3 +255,43 @@ async def test_health_reports_are_appended_and_status_reads_them(db_path: Path) 
         await store.close()
     assert health.last_report is not None
     assert health.session.status == "closed"
+
+
+def _ticker(last: float) -> dict[str, Any]:
+    return {
+        "timestamp": 1_700_000_000_000,
+        "bid": last - 1,
+        "bidVolume": 2.0,
+        "ask": last + 1,
+        "askVolume": 3.0,
+        "last": last,
+    }
+
+
+@pytest.mark.asyncio
+async def test_candles_are_written_once_closed_and_unchanged_tickers_not_again(db_path: Path) -> None:
+    minute = 60_000
+    exchange = Scripted(
+        ohlcv=[
+            [[minute, 1.0, 2.0, 0.5, 1.5, 10.0]],
+            [[minute, 1.0, 2.5, 0.5, 2.0, 12.0], [2 * minute, 2.0, 2.0, 2.0, 2.0, 1.0]],
+            [[2 * minute, 2.0, 3.0, 2.0, 3.0, 5.0]],
+            [[2 * minute, 2.0, 3.0, 1.0, 1.5, 6.0], [3 * minute, 1.5, 1.5, 1.5, 1.5, 0.5]],
+        ],
+        ticker=[_ticker(100.0), _ticker(100.0), _ticker(101.0)],
+    )
+    config = _config(channels=(Channel("ohlcv", "1m"), Channel("ticker")))
+    await _record_until(db_path, config, exchange, lambda: exchange.drained)
+    events = await _events(db_path)
+    bars = [e.payload for e in events if isinstance(e.payload, Bar)]
+    assert bars == [
+        Bar("1m", minute * 1_000_000, 1.0, 2.5, 0.5, 2.0, 12.0),
+        Bar("1m", 2 * minute * 1_000_000, 2.0, 3.0, 1.0, 1.5, 6.0),
+    ]
+    assert [e.ts_event for e in events if isinstance(e.payload, Bar)] == [b.open_ns for b in bars]
+    tickers = [e.payload for e in events if isinstance(e.payload, Ticker)]
+    assert [t.last for t in tickers] == [100.0, 101.0]
+    assert {e.stream for e in events if isinstance(e.payload, Ticker | Bar)} == {
+        "binance:BTC/USDT:ticker",
+        "binance:BTC/USDT:bars",
+    }
