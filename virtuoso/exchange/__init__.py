@@ -6,7 +6,8 @@
 - :class:`RecordConfig` and :func:`load_record_config` (TOML plus flag overrides);
 - the pure logic of the collectors: :class:`TradeTracker` (duplicates, trade-id
   gaps), :class:`TradePager` (REST cursor), :class:`BookDiffer` (snapshot, deltas);
-- :class:`Recorder` (the live event source) and :func:`record` (one whole session).
+- :class:`Recorder` (the live event source), :func:`guards_for` (a breaker and
+  retries per stream) and :func:`record` (one whole session).
 
 See ``docs/recording.md``.
 
@@ -30,6 +31,7 @@ from virtuoso.exchange._normalize import (
 )
 from virtuoso.exchange._pool import ExchangePool, supports_websocket
 from virtuoso.exchange._recorder import Recorder, last_trade
+from virtuoso.exchange._resilient import Guards, guards_for
 from virtuoso.exchange._secrets import Secrets
 from virtuoso.exchange._session import RecordingFailed, record, recording_container
 from virtuoso.exchange._stats import RecordStats
@@ -42,6 +44,7 @@ __all__ = [
     "ExchangePool",
     "Guard",
     "GuardFactory",
+    "Guards",
     "RecordConfig",
     "RecordStats",
     "Recorder",
@@ -53,6 +56,7 @@ __all__ = [
     "bar_payload",
     "book_snapshot_payload",
     "diff_side",
+    "guards_for",
     "is_transient",
     "last_trade",
     "levels",
