@@ -184,8 +184,8 @@ async def test_combined_stream_frames_are_the_recorded_lines_and_pace_by_speed()
         clock.advance_to(clock.now_ns() + round(seconds * 1e9))
 
     async with loopback(speed=4, clock=clock, sleep=sleep) as exchange, aiohttp.ClientSession() as session:
-        recorded = [f for f in exchange.capture.frames if f.event in ("trade", "depth")]
-        url = f"{exchange.ws_url}/stream?streams=btcusdt@trade/btcusdt@depth@100ms"
+        recorded = exchange.capture.frames
+        url = f"{exchange.ws_url}/stream?streams=btcusdt@trade/btcusdt@depth@100ms/btcusdt@bookTicker"
         async with session.ws_connect(url) as ws, asyncio.timeout(5):
             frames = [await ws.receive_str() for _ in recorded]
 
@@ -193,3 +193,4 @@ async def test_combined_stream_frames_are_the_recorded_lines_and_pace_by_speed()
     span_s = (recorded[-1].ts_ns - recorded[0].ts_ns) / 1e9
     assert sum(delays) == pytest.approx(span_s / 4, abs=1e-6)
     assert len(delays) > 100
+    assert {f.event for f in recorded} == {"trade", "depth", "bookTicker"}

@@ -71,8 +71,8 @@ class Frame:
 
     @property
     def topic(self) -> str:
-        """``btcusdt@depth`` for every depth rate; otherwise the stream name."""
-        return f"{self.symbol.lower()}@{self.event}"
+        """``btcusdt@depth`` for every depth rate; otherwise the stream name; lower case (as subscriptions match)."""
+        return f"{self.symbol}@{self.event}".lower()
 
 
 @dataclass(slots=True)

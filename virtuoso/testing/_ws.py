@@ -138,29 +138,36 @@ class Connection:
             if frame.topic not in self._topics or frame.index <= playback.cursors.get((frame.market, frame.topic), -1):
                 continue
             await pacer.wait(frame, position)
-            if not await self._deliver(frame, frames[position + 1 :]):
+            if not await self._deliver(frame, frames, position):
                 return
 
-    async def _deliver(self, frame: Frame, rest: list[Frame]) -> bool:
+    async def _deliver(self, frame: Frame, frames: list[Frame], position: int) -> bool:
         """Send (or withhold) ``frame``; False once a fault has closed the connection."""
         playback = self._playback
         playback.messages += 1
         number = playback.messages
         if frame.event == "depth":
             playback.depth_updates += 1
-        await self._maybe_pause(frame, number)
-        if self._skipped(frame, number):
-            return True
-        fault = playback.faults.ws_fault("malformed", number)
-        if fault is not None:
-            await self._ws.send_str(_BROKEN_FRAME)
-            playback.served.faults.append(AppliedFault(f"ws#{number}", "malformed", frame.stream))
-            playback.withhold([frame], f"malformed@{number}")
+        faults = bool(playback.faults.ws)
+        if faults and await self._consumed_by_fault(frame, number):
             return True
         await self._ws.send_str(frame.combined if self._combined else frame.raw)
         playback.served.sent_frame(frame.key, frame)
         playback.handled(frame)
-        return await self._maybe_disconnect(number, rest)
+        return not faults or await self._maybe_disconnect(number, frames, position)
+
+    async def _consumed_by_fault(self, frame: Frame, number: int) -> bool:
+        """Apply pause, skip and malformed rules; True if ``frame`` must not be sent."""
+        playback = self._playback
+        await self._maybe_pause(frame, number)
+        if self._skipped(frame, number):
+            return True
+        if playback.faults.ws_fault("malformed", number) is None:
+            return False
+        await self._ws.send_str(_BROKEN_FRAME)
+        playback.served.faults.append(AppliedFault(f"ws#{number}", "malformed", frame.stream))
+        playback.withhold([frame], f"malformed@{number}")
+        return True
 
     async def _maybe_pause(self, frame: Frame, number: int) -> None:
         playback = self._playback
@@ -182,11 +189,11 @@ class Connection:
         playback.withhold([frame], reason)
         return True
 
-    async def _maybe_disconnect(self, number: int, rest: list[Frame]) -> bool:
+    async def _maybe_disconnect(self, number: int, frames: list[Frame], position: int) -> bool:
         fault = self._playback.faults.ws_fault("disconnect", number)
         if fault is None:
             return True
-        lost = [frame for frame in rest if frame.topic in self._topics][: fault.count]
+        lost = [frame for frame in frames[position + 1 :] if frame.topic in self._topics][: fault.count]
         self._playback.served.faults.append(AppliedFault(f"ws#{number}", "disconnect", f"withheld {len(lost)}"))
         if lost:
             self._playback.withhold(lost, f"disconnect@{number}")
