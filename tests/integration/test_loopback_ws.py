@@ -194,3 +194,23 @@ async def test_combined_stream_frames_are_the_recorded_lines_and_pace_by_speed()
     assert sum(delays) == pytest.approx(span_s / 4, abs=1e-6)
     assert len(delays) > 100
     assert {f.event for f in recorded} == {"trade", "depth", "bookTicker"}
+
+
+@pytest.mark.asyncio
+async def test_cryptofeed_recordings_serve_klines_and_agg_trades() -> None:
+    files = ("cryptofeed/sample_data/BINANCE.ws.1.0", "cryptofeed/sample_data/BINANCE.http.0.0")
+    for relative in (*files, "cryptofeed/sample_data/BINANCE.0"):
+        require_data(relative)
+    async with LoopbackExchange(shared_data(), speed=0, capture_files=files, spot_info="cryptofeed") as exchange:
+        client = pro(exchange)
+        try:
+            async with asyncio.timeout(10):
+                candles = await client.watch_ohlcv("NKN/USDT", "1m")
+                trades = await client.watch_trades("NKN/USDT", params={"name": "aggTrade"})
+        finally:
+            await client.close()
+
+    recorded = next(f.data["k"] for f in exchange.capture.frames if f.stream == "nknusdt@kline_1m")
+    assert candles[0][:2] == [recorded["t"], float(recorded["o"])]
+    assert [int(t["id"]) for t in trades] == exchange.served.trade_ids("NKNUSDT")
+    assert set(exchange.capture.snapshots) == {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"}

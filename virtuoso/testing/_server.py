@@ -19,7 +19,7 @@ from virtuoso.testing._capture import DEFAULT_CAPTURES, Capture, agg_trade, load
 from virtuoso.testing._ccxt import ccxt_config
 from virtuoso.testing._faults import FaultSchedule
 from virtuoso.testing._rest import RestApi
-from virtuoso.testing._restdata import RestData, load_rest_data
+from virtuoso.testing._restdata import SPOT_INFOS, RestData, load_rest_data
 from virtuoso.testing._restfaults import fault_middleware
 from virtuoso.testing._served import Served
 from virtuoso.testing._trades import TradeList
@@ -51,6 +51,7 @@ class LoopbackExchange:
         capture_files: tuple[str | Path, ...] = DEFAULT_CAPTURES,
         max_messages: int | None = None,
         trade_source: str = "capture",
+        spot_info: str = "gct",
         port: int = 0,
         host: str = "127.0.0.1",
         clock: Clock | None = None,
@@ -58,6 +59,8 @@ class LoopbackExchange:
     ) -> None:
         if speed < 0:
             raise UsageError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
+        if spot_info not in SPOT_INFOS:
+            raise UsageError(f"spot_info must be one of {', '.join(SPOT_INFOS)}, got {spot_info!r}")
         if trade_source not in TRADE_SOURCES:
             raise UsageError(f"trade_source must be one of {', '.join(TRADE_SOURCES)}, got {trade_source!r}")
         self.data_dir = Path(data_dir)
@@ -66,6 +69,7 @@ class LoopbackExchange:
         self._capture_files = capture_files
         self._max_messages = max_messages
         self._trade_source = trade_source
+        self._spot_info = spot_info
         self._host = host
         self._port = port
         self._clock = clock or LiveClock()
@@ -140,7 +144,9 @@ class LoopbackExchange:
     # -- wiring --------------------------------------------------------------------
 
     def _load(self) -> tuple[RestData, Capture]:
-        return load_rest_data(self.data_dir), load_captures(self.data_dir, self._capture_files, self._max_messages)
+        return load_rest_data(self.data_dir, self._spot_info), load_captures(
+            self.data_dir, self._capture_files, self._max_messages
+        )
 
     def _app(self, rest_data: RestData) -> web.Application:
         playback = Playback(self.capture, self.faults, self.served, speed=self.speed, clock=self._clock)

@@ -78,7 +78,7 @@ class Playback:
 
 
 def _withheld(reason: str, key: str, stream: str, frames: list[Frame]) -> Withheld:
-    trades = tuple(int(f.data["t"]) for f in frames if f.event == "trade")
+    trades = tuple(int(f.data["t" if f.event == "trade" else "a"]) for f in frames if f.event in ("trade", "aggTrade"))
     depth = tuple((int(f.data["U"]), int(f.data["u"])) for f in frames if f.event == "depth")
     return Withheld(reason, key, stream, tuple(f.index for f in frames), trades, depth)
 
