@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from virtuoso.book import DepthSync, OrderBook, SyncRule, Verdict
+from virtuoso.errors import UsageError
 from virtuoso.events import BookDelta, BookSnapshot
 from virtuoso.testing._capture import Frame
 
@@ -78,6 +79,8 @@ class Served:
         sync rules; at the first gap the book stops there (a client must resync).
         """
         sent = self.snapshots.get(symbol)
+        if not sent and symbol not in self.recorded_snapshots:
+            raise UsageError(f"no depth snapshot of {symbol!r} was served or recorded")
         base = sent[-1] if sent else self.recorded_snapshots[symbol]
         book = OrderBook(_levels(base["bids"]), _levels(base["asks"]))
         sync = DepthSync(SyncRule.FUTURES if "T" in base else SyncRule.SPOT)

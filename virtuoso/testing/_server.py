@@ -159,7 +159,7 @@ class LoopbackExchange:
             horizon=functools.partial(self._horizon, playback),
             now_ms=self._now_ms,
         )
-        app = web.Application(middlewares=[fault_middleware(self.faults, self.served, self._sleep)])
+        app = web.Application(middlewares=[fault_middleware(self.faults, self.served)])
         for market, prefixes in (("linear", ("/fapi", "/fapi/{category}")), ("spot", ("", "/stream"))):
             raw = ws_handler(playback, self._sleep, market=market, combined=False)
             combined = ws_handler(playback, self._sleep, market=market, combined=True)

@@ -131,15 +131,21 @@ class Connection:
         player.add_done_callback(self._players.discard)
 
     async def _play(self, topics: set[str], sleep: Sleep) -> None:
-        playback = self._playback
-        pacer = _Pacer(playback, sleep)
-        frames = playback.pending(self._market, topics)
-        for position, frame in enumerate(frames):
-            if frame.topic not in self._topics or frame.index <= playback.cursors.get((frame.market, frame.topic), -1):
-                continue
-            await pacer.wait(frame, position)
-            if not await self._deliver(frame, frames, position):
-                return
+        pacer = _Pacer(self._playback, sleep)
+        frames = self._playback.pending(self._market, topics)
+        try:
+            for position, frame in enumerate(frames):
+                if not self._wanted(frame):
+                    continue
+                await pacer.wait(frame, position)
+                if not await self._deliver(frame, frames, position):
+                    return
+        except ConnectionResetError:
+            return  # the client went away mid-stream: what it did not get stays unsent
+
+    def _wanted(self, frame: Frame) -> bool:
+        """Still subscribed here, and not yet handled for its stream (by this or another subscription)."""
+        return frame.topic in self._topics and frame.index > self._playback.cursors.get((frame.market, frame.topic), -1)
 
     async def _deliver(self, frame: Frame, frames: list[Frame], position: int) -> bool:
         """Send (or withhold) ``frame``; False once a fault has closed the connection."""
