@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import socket
 from collections.abc import Awaitable, Callable
@@ -76,6 +77,7 @@ class LoopbackExchange:
         self._sleep = sleep
         self._runner: web.AppRunner | None = None
         self._playback: Playback | None = None
+        self._stamps: list[int] = []
         self._started_ns = 0
         self.served = Served()
         self.capture = Capture()
@@ -87,6 +89,7 @@ class LoopbackExchange:
         loop = asyncio.get_running_loop()
         rest_data, self.capture = await loop.run_in_executor(None, self._load)
         self.served.recorded_snapshots.update(self.capture.snapshots)
+        self._stamps = [frame.ts_ns for frame in self.capture.frames]
         self._started_ns = self._clock.now_ns()
         app = self._app(rest_data)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=_SHUTDOWN_S)
@@ -201,11 +204,9 @@ class LoopbackExchange:
         return elapsed, max(playhead, self._frame_at(elapsed))
 
     def _frame_at(self, elapsed_ns: int) -> int:
-        frames = self.capture.frames
-        if not frames:
-            return -1
-        cutoff = frames[0].ts_ns + elapsed_ns
-        return next((f.index - 1 for f in frames if f.ts_ns > cutoff), len(frames) - 1)
+        """The index of the last frame recorded within ``elapsed_ns`` of the first (-1: none)."""
+        stamps = self._stamps
+        return bisect.bisect_right(stamps, stamps[0] + elapsed_ns) - 1 if stamps else -1
 
     def _now_ms(self) -> int:
         return self._clock.now_ns() // 1_000_000

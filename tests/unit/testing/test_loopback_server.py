@@ -131,3 +131,17 @@ async def test_a_client_that_leaves_and_returns_goes_on_where_its_stream_stopped
     assert [first, *second] == trades[:4]
     assert ex.served.trade_ids("BTCUSDT")[:4] == [int(f.data["t"]) for f in ex.capture.trades("BTCUSDT")[:4]]
     assert errors == []
+
+
+@pytest.mark.asyncio
+async def test_paced_depth_answers_follow_the_recorded_time_without_websocket() -> None:
+    clock = ReplayClock(START_NS)
+    async with exchange(speed=10, clock=clock) as ex, aiohttp.ClientSession() as session:
+        depth = ex.capture.depth("BTCUSDT")
+        origin = ex.capture.frames[0].ts_ns
+        at_start = await get(session, ex, "/api/v3/depth?symbol=BTCUSDT&limit=5")
+        clock.advance_to(START_NS + -(-(depth[50].ts_ns - origin) // 10))
+        later = await get(session, ex, "/api/v3/depth?symbol=BTCUSDT&limit=5")
+
+    assert at_start["lastUpdateId"] == 50093239218  # update 0 (recorded at the origin) lies before the snapshot
+    assert later["lastUpdateId"] == depth[50].data["u"]
