@@ -184,8 +184,8 @@ async def test_combined_stream_frames_are_the_recorded_lines_and_pace_by_speed()
         clock.advance_to(clock.now_ns() + round(seconds * 1e9))
 
     async with loopback(speed=4, clock=clock, sleep=sleep) as exchange, aiohttp.ClientSession() as session:
-        recorded = [f for f in exchange.capture.frames if f.event in ("trade", "depth")]
-        url = f"{exchange.ws_url}/stream?streams=btcusdt@trade/btcusdt@depth@100ms"
+        recorded = exchange.capture.frames
+        url = f"{exchange.ws_url}/stream?streams=btcusdt@trade/btcusdt@depth@100ms/btcusdt@bookTicker"
         async with session.ws_connect(url) as ws, asyncio.timeout(5):
             frames = [await ws.receive_str() for _ in recorded]
 
@@ -193,3 +193,24 @@ async def test_combined_stream_frames_are_the_recorded_lines_and_pace_by_speed()
     span_s = (recorded[-1].ts_ns - recorded[0].ts_ns) / 1e9
     assert sum(delays) == pytest.approx(span_s / 4, abs=1e-6)
     assert len(delays) > 100
+    assert {f.event for f in recorded} == {"trade", "depth", "bookTicker"}
+
+
+@pytest.mark.asyncio
+async def test_cryptofeed_recordings_serve_klines_and_agg_trades() -> None:
+    files = ("cryptofeed/sample_data/BINANCE.ws.1.0", "cryptofeed/sample_data/BINANCE.http.0.0")
+    for relative in (*files, "cryptofeed/sample_data/BINANCE.0"):
+        require_data(relative)
+    async with LoopbackExchange(shared_data(), speed=0, capture_files=files, spot_info="cryptofeed") as exchange:
+        client = pro(exchange)
+        try:
+            async with asyncio.timeout(10):
+                candles = await client.watch_ohlcv("NKN/USDT", "1m")
+                trades = await client.watch_trades("NKN/USDT", params={"name": "aggTrade"})
+        finally:
+            await client.close()
+
+    recorded = next(f.data["k"] for f in exchange.capture.frames if f.stream == "nknusdt@kline_1m")
+    assert candles[0][:2] == [recorded["t"], float(recorded["o"])]
+    assert [int(t["id"]) for t in trades] == exchange.served.trade_ids("NKNUSDT")
+    assert set(exchange.capture.snapshots) == {"NKNUSDT", "BLZETH", "LRCBTC", "RUNEEUR"}

@@ -51,6 +51,9 @@ def exchange_command(
     max_messages: Annotated[
         int | None, typer.Option("--max-messages", help="Serve only the first N WebSocket frames.")
     ] = None,
+    spot_info: Annotated[
+        str, typer.Option("--spot-info", help="Spot exchange info: gct (2020, 786 symbols) or cryptofeed (2021).")
+    ] = "gct",
 ) -> None:
     """Serve recorded Binance REST and WebSocket data on 127.0.0.1 until Ctrl-C."""
 
@@ -61,6 +64,7 @@ def exchange_command(
             faults=FaultSchedule.parse(faults),
             capture_files=tuple(capture) if capture else DEFAULT_CAPTURES,
             max_messages=max_messages,
+            spot_info=spot_info,
             port=port,
         )
         async with exchange:

@@ -1,4 +1,4 @@
-"""Loading hftbacktest-style WebSocket captures: ``<local ns> <raw message>`` gzip lines.
+"""Loading WebSocket captures: hftbacktest's ``<local ns> <raw message>`` gzip lines, or cryptofeed's recordings.
 
 Each WebSocket line is a Binance combined-stream frame ``{"stream": ..., "data": {...}}``;
 one line per symbol is the raw REST depth snapshot the collector fetched after connecting.
@@ -13,7 +13,8 @@ import gzip
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -71,8 +72,8 @@ class Frame:
 
     @property
     def topic(self) -> str:
-        """``btcusdt@depth`` for every depth rate; otherwise the stream name."""
-        return f"{self.symbol.lower()}@{self.event}"
+        """``btcusdt@depth`` for every depth rate; otherwise the stream name; lower case (as subscriptions match)."""
+        return f"{self.symbol}@{self.event}".lower()
 
 
 @dataclass(slots=True)
@@ -114,11 +115,19 @@ def _load(paths: tuple[Path, ...], max_messages: int | None) -> Capture:
     return capture
 
 
-_Line = tuple[int, str, dict[str, Any] | None]
+class _Line(NamedTuple):
+    """One parsed line: a frame (``snapshot`` None) or a depth snapshot, and its symbol key if the line names it."""
+
+    ts_ns: int
+    body: str
+    snapshot: dict[str, Any] | None = None
+    key: str | None = None
 
 
 def _read_file(path: Path, room: int | None) -> list[_Line]:
     """Parse ``path``'s lines: WebSocket frames stay text (decoded later if needed), snapshots are decoded."""
+    if path.suffix != ".gz":
+        return _read_cryptofeed(path, room)
     with gzip.open(path, "rb") as handle:
         text = handle.read().decode()
     lines: list[_Line] = []
@@ -130,9 +139,43 @@ def _read_file(path: Path, room: int | None) -> list[_Line]:
         if not stamp.isdigit() or not body.startswith("{"):
             raise UsageError(f"{path}:{number}: not a '<ns> <json>' capture line")
         framed = body.startswith(_STREAM_KEY)
-        lines.append((int(stamp), body, None if framed else _snapshot(path, number, body)))
+        lines.append(_Line(int(stamp), body, None if framed else _snapshot(path, number, body)))
         frames += framed
     return lines
+
+
+def _read_cryptofeed(path: Path, room: int | None) -> list[_Line]:
+    """cryptofeed's recordings: ``<epoch s>: <frame>`` WebSocket lines, ``<url> -> <epoch s>: <body>`` REST lines.
+
+    REST lines other than depth snapshots (exchange infos) and the header and configuration lines are skipped.
+    """
+    lines: list[_Line] = []
+    frames = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if room is not None and frames >= room:
+            break
+        if not line.strip() or line.startswith(("wss://", "configuration:")):
+            continue
+        url, arrow, rest = line.partition(" -> ") if line.startswith("http") else ("", "", line)
+        stamp, colon, body = rest.partition(": ")
+        try:
+            ts_ns = round(float(stamp) * 1e9)
+        except ValueError:
+            ts_ns, colon = 0, ""
+        if not colon or not body.startswith("{"):
+            raise UsageError(f"{path}:{number}: not a cryptofeed '<epoch>: <message>' line")
+        if not arrow:
+            lines.append(_Line(ts_ns, body))
+            frames += 1
+        elif "/depth?" in url:
+            lines.append(_Line(ts_ns, body, _snapshot(path, number, body), _url_key(url)))
+    return lines
+
+
+def _url_key(url: str) -> str:
+    """``https://fapi.binance.com/fapi/v1/depth?symbol=SUSHIUSDT&limit=1000`` -> ``linear:SUSHIUSDT``."""
+    query = dict(part.split("=", 1) for part in urlsplit(url).query.split("&") if "=" in part)
+    return symbol_key("linear" if "/fapi/" in url else "spot", query.get("symbol", ""))
 
 
 def _snapshot(path: Path, number: int, body: str) -> dict[str, Any]:
@@ -147,13 +190,13 @@ def _snapshot(path: Path, number: int, body: str) -> dict[str, Any]:
 
 def _add_file(capture: Capture, lines: list[_Line]) -> None:
     """Append one file's frames; the file is futures if its depth updates carry ``pu``."""
-    futures = any(snapshot is None and '"pu":' in body for _, body, snapshot in lines)
+    futures = any(line.snapshot is None and '"pu":' in line.body for line in lines)
     market = "linear" if futures else "spot"
-    for ts_ns, body, snapshot in lines:
-        if snapshot is None:
-            capture.frames.append(_frame(len(capture.frames), ts_ns, market, body))
+    for line in lines:
+        if line.snapshot is None:
+            capture.frames.append(_frame(len(capture.frames), line.ts_ns, market, line.body))
         else:
-            capture.snapshots.setdefault(_snapshot_key(capture, market), snapshot)
+            capture.snapshots.setdefault(line.key or _snapshot_key(capture, market), line.snapshot)
 
 
 def _frame(index: int, ts_ns: int, market: str, body: str) -> Frame:

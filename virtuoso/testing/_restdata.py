@@ -1,6 +1,7 @@
 """The recorded REST payloads the loopback exchange serves, read once from the shared data directory.
 
-* ``/api/v3/exchangeInfo``: GoCryptoTrader's Binance HTTP mock (``binance.json``), 786 spot symbols.
+* ``/api/v3/exchangeInfo``: GoCryptoTrader's Binance HTTP mock (``binance.json``), 786 spot symbols,
+  or (``spot_info="cryptofeed"``) cryptofeed's ``BINANCE.0``, 1,695.
 * ``/fapi/v1/exchangeInfo``, ``/dapi/v1/exchangeInfo``: cryptofeed's ``BINANCE_FUTURES.0`` and
   ``BINANCE_DELIVERY.0`` recordings.
 * klines, tickers, book ticker, price, average price, a 1000-level depth and two 1000-row trade
@@ -20,6 +21,7 @@ from virtuoso.errors import UsageError
 GCT_MOCK = "gocryptotrader/testdata/http_mock/binance/binance.json"
 FUTURES_INFO = "cryptofeed/sample_data/BINANCE_FUTURES.0"
 DELIVERY_INFO = "cryptofeed/sample_data/BINANCE_DELIVERY.0"
+SPOT_INFOS = {"gct": GCT_MOCK, "cryptofeed": "cryptofeed/sample_data/BINANCE.0"}
 
 _KLINE_OPEN = 0
 
@@ -62,20 +64,27 @@ class RestData:
         return {str(info["symbol"]) for info in self.exchange_info["symbols"]}
 
 
-def load_rest_data(data_dir: Path) -> RestData:
-    """Read the GoCryptoTrader mock and the cryptofeed exchange infos under ``data_dir`` (cached per process)."""
-    for relative in (GCT_MOCK, FUTURES_INFO, DELIVERY_INFO):
+def load_rest_data(data_dir: Path, spot_info: str = "gct") -> RestData:
+    """Read the GoCryptoTrader mock and the cryptofeed exchange infos under ``data_dir`` (cached per process).
+
+    ``spot_info`` picks the spot exchange info: ``gct`` (786 symbols, 2020-04) or ``cryptofeed``
+    (``BINANCE.0``, 1,695 symbols, 2021-10, which lists the symbols of cryptofeed's captures).
+    """
+    if spot_info not in SPOT_INFOS:
+        raise UsageError(f"spot_info must be one of {', '.join(SPOT_INFOS)}, got {spot_info!r}")
+    for relative in (GCT_MOCK, FUTURES_INFO, DELIVERY_INFO, SPOT_INFOS[spot_info]):
         if not (data_dir / relative).is_file():
             raise UsageError(f"data file {data_dir / relative} does not exist (is --data the shared data directory?)")
-    return _load(data_dir.resolve())
+    return _load(data_dir.resolve(), spot_info)
 
 
 @functools.lru_cache(maxsize=2)
-def _load(data_dir: Path) -> RestData:
+def _load(data_dir: Path, spot_info: str) -> RestData:
     mock = _json_file(data_dir / GCT_MOCK)
     routes = {path: methods.get("GET", []) for path, methods in mock["routes"].items()}
+    gct_info = routes["/api/v3/exchangeInfo"][0]["data"]
     data = RestData(
-        exchange_info=routes["/api/v3/exchangeInfo"][0]["data"],
+        exchange_info=gct_info if spot_info == "gct" else _cryptofeed_body(data_dir / SPOT_INFOS[spot_info]),
         futures_info=_cryptofeed_body(data_dir / FUTURES_INFO),
         delivery_info=_cryptofeed_body(data_dir / DELIVERY_INFO),
         routes=routes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -11,7 +12,6 @@ from aiohttp import web
 from virtuoso.testing._faults import FaultSchedule, RestFault
 from virtuoso.testing._served import AppliedFault, Served
 
-Sleep = Callable[[float], Awaitable[None]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _ERROR_BODIES = {
@@ -21,7 +21,7 @@ _ERROR_BODIES = {
 _MALFORMED = b'{"code": 0, "msg": <html>not json'
 
 
-def fault_middleware(faults: FaultSchedule, served: Served, sleep: Sleep) -> Any:
+def fault_middleware(faults: FaultSchedule, served: Served) -> Any:
     """Count requests per path, apply the scheduled fault (if any), record every answer's status."""
     counts: dict[str, int] = {}
 
@@ -33,18 +33,18 @@ def fault_middleware(faults: FaultSchedule, served: Served, sleep: Sleep) -> Any
         fault = faults.rest_fault(request.path, ordinal)
         if fault is not None:
             served.faults.append(AppliedFault(f"rest:{request.path}#{ordinal}", fault.action, _detail(fault)))
-        response = await _respond(request, handler, fault, sleep)
+        response = await _respond(request, handler, fault)
         served.requests.append((request.path, request.query_string, response.status))
         return response
 
     return middleware
 
 
-async def _respond(request: web.Request, handler: Handler, fault: RestFault | None, sleep: Sleep) -> web.StreamResponse:
+async def _respond(request: web.Request, handler: Handler, fault: RestFault | None) -> web.StreamResponse:
     if fault is None:
         return await handler(request)
     if fault.action == "slow":
-        await sleep(fault.seconds)
+        await asyncio.sleep(fault.seconds)  # real time: it is the client's real timeout that must expire
         return await handler(request)
     if fault.status >= 400:
         return _error(fault)

@@ -6,8 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from virtuoso.book import DepthSync, OrderBook, SyncRule, Verdict
+from virtuoso.errors import UsageError
 from virtuoso.events import BookDelta, BookSnapshot
 from virtuoso.testing._capture import Frame
+
+_TRADE_IDS = {"trade": "t", "aggTrade": "a"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +38,8 @@ class AppliedFault:
 class Served:
     """The record of everything sent and withheld. Symbols are named by :func:`~virtuoso.testing.symbol_key`.
 
-    ``ws_trades`` / ``rest_trades``: trade ids in the order they went out (``aggTrades`` rows
-    count by their ``a`` id, which equals the trade id for capture-derived lists).
+    ``ws_trades`` / ``rest_trades``: trade ids in the order they went out (``aggTrades`` rows and
+    ``aggTrade`` events count by their ``a`` id, which equals the trade id for capture-derived lists).
     ``ws_depth``: ``(U, u)`` of each depth update sent. ``snapshots``: every REST depth body sent.
     ``requests``: ``(path, query, status)`` of every REST request.
     """
@@ -63,8 +66,8 @@ class Served:
     def sent_frame(self, key: str, frame: Frame) -> None:
         """Note a WebSocket data frame that went out."""
         self.ws_messages += 1
-        if frame.event == "trade":
-            self.ws_trades.setdefault(key, []).append(int(frame.data["t"]))
+        if frame.event in _TRADE_IDS:
+            self.ws_trades.setdefault(key, []).append(int(frame.data[_TRADE_IDS[frame.event]]))
         elif frame.event == "depth":
             self.ws_depth.setdefault(key, []).append((int(frame.data["U"]), int(frame.data["u"])))
             self._depth_frames.setdefault(key, []).append(frame)
@@ -76,6 +79,8 @@ class Served:
         sync rules; at the first gap the book stops there (a client must resync).
         """
         sent = self.snapshots.get(symbol)
+        if not sent and symbol not in self.recorded_snapshots:
+            raise UsageError(f"no depth snapshot of {symbol!r} was served or recorded")
         base = sent[-1] if sent else self.recorded_snapshots[symbol]
         book = OrderBook(_levels(base["bids"]), _levels(base["asks"]))
         sync = DepthSync(SyncRule.FUTURES if "T" in base else SyncRule.SPOT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import functools
 import socket
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from virtuoso.testing._capture import DEFAULT_CAPTURES, Capture, agg_trade, load
 from virtuoso.testing._ccxt import ccxt_config
 from virtuoso.testing._faults import FaultSchedule
 from virtuoso.testing._rest import RestApi
-from virtuoso.testing._restdata import RestData, load_rest_data
+from virtuoso.testing._restdata import SPOT_INFOS, RestData, load_rest_data
 from virtuoso.testing._restfaults import fault_middleware
 from virtuoso.testing._served import Served
 from virtuoso.testing._trades import TradeList
@@ -51,6 +52,7 @@ class LoopbackExchange:
         capture_files: tuple[str | Path, ...] = DEFAULT_CAPTURES,
         max_messages: int | None = None,
         trade_source: str = "capture",
+        spot_info: str = "gct",
         port: int = 0,
         host: str = "127.0.0.1",
         clock: Clock | None = None,
@@ -58,6 +60,8 @@ class LoopbackExchange:
     ) -> None:
         if speed < 0:
             raise UsageError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
+        if spot_info not in SPOT_INFOS:
+            raise UsageError(f"spot_info must be one of {', '.join(SPOT_INFOS)}, got {spot_info!r}")
         if trade_source not in TRADE_SOURCES:
             raise UsageError(f"trade_source must be one of {', '.join(TRADE_SOURCES)}, got {trade_source!r}")
         self.data_dir = Path(data_dir)
@@ -66,12 +70,14 @@ class LoopbackExchange:
         self._capture_files = capture_files
         self._max_messages = max_messages
         self._trade_source = trade_source
+        self._spot_info = spot_info
         self._host = host
         self._port = port
         self._clock = clock or LiveClock()
         self._sleep = sleep
         self._runner: web.AppRunner | None = None
         self._playback: Playback | None = None
+        self._stamps: list[int] = []
         self._started_ns = 0
         self.served = Served()
         self.capture = Capture()
@@ -83,6 +89,7 @@ class LoopbackExchange:
         loop = asyncio.get_running_loop()
         rest_data, self.capture = await loop.run_in_executor(None, self._load)
         self.served.recorded_snapshots.update(self.capture.snapshots)
+        self._stamps = [frame.ts_ns for frame in self.capture.frames]
         self._started_ns = self._clock.now_ns()
         app = self._app(rest_data)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=_SHUTDOWN_S)
@@ -140,7 +147,9 @@ class LoopbackExchange:
     # -- wiring --------------------------------------------------------------------
 
     def _load(self) -> tuple[RestData, Capture]:
-        return load_rest_data(self.data_dir), load_captures(self.data_dir, self._capture_files, self._max_messages)
+        return load_rest_data(self.data_dir, self._spot_info), load_captures(
+            self.data_dir, self._capture_files, self._max_messages
+        )
 
     def _app(self, rest_data: RestData) -> web.Application:
         playback = Playback(self.capture, self.faults, self.served, speed=self.speed, clock=self._clock)
@@ -153,7 +162,7 @@ class LoopbackExchange:
             horizon=functools.partial(self._horizon, playback),
             now_ms=self._now_ms,
         )
-        app = web.Application(middlewares=[fault_middleware(self.faults, self.served, self._sleep)])
+        app = web.Application(middlewares=[fault_middleware(self.faults, self.served)])
         for market, prefixes in (("linear", ("/fapi", "/fapi/{category}")), ("spot", ("", "/stream"))):
             raw = ws_handler(playback, self._sleep, market=market, combined=False)
             combined = ws_handler(playback, self._sleep, market=market, combined=True)
@@ -195,11 +204,9 @@ class LoopbackExchange:
         return elapsed, max(playhead, self._frame_at(elapsed))
 
     def _frame_at(self, elapsed_ns: int) -> int:
-        frames = self.capture.frames
-        if not frames:
-            return -1
-        cutoff = frames[0].ts_ns + elapsed_ns
-        return next((f.index - 1 for f in frames if f.ts_ns > cutoff), len(frames) - 1)
+        """The index of the last frame recorded within ``elapsed_ns`` of the first (-1: none)."""
+        stamps = self._stamps
+        return bisect.bisect_right(stamps, stamps[0] + elapsed_ns) - 1 if stamps else -1
 
     def _now_ms(self) -> int:
         return self._clock.now_ns() // 1_000_000

@@ -78,7 +78,7 @@ class Playback:
 
 
 def _withheld(reason: str, key: str, stream: str, frames: list[Frame]) -> Withheld:
-    trades = tuple(int(f.data["t"]) for f in frames if f.event == "trade")
+    trades = tuple(int(f.data["t" if f.event == "trade" else "a"]) for f in frames if f.event in ("trade", "aggTrade"))
     depth = tuple((int(f.data["U"]), int(f.data["u"])) for f in frames if f.event == "depth")
     return Withheld(reason, key, stream, tuple(f.index for f in frames), trades, depth)
 
@@ -131,36 +131,49 @@ class Connection:
         player.add_done_callback(self._players.discard)
 
     async def _play(self, topics: set[str], sleep: Sleep) -> None:
-        playback = self._playback
-        pacer = _Pacer(playback, sleep)
-        frames = playback.pending(self._market, topics)
-        for position, frame in enumerate(frames):
-            if frame.topic not in self._topics or frame.index <= playback.cursors.get((frame.market, frame.topic), -1):
-                continue
-            await pacer.wait(frame, position)
-            if not await self._deliver(frame, frames[position + 1 :]):
-                return
+        pacer = _Pacer(self._playback, sleep)
+        frames = self._playback.pending(self._market, topics)
+        try:
+            for position, frame in enumerate(frames):
+                if not self._wanted(frame):
+                    continue
+                await pacer.wait(frame, position)
+                if not await self._deliver(frame, frames, position):
+                    return
+        except ConnectionResetError:
+            return  # the client went away mid-stream: what it did not get stays unsent
 
-    async def _deliver(self, frame: Frame, rest: list[Frame]) -> bool:
+    def _wanted(self, frame: Frame) -> bool:
+        """Still subscribed here, and not yet handled for its stream (by this or another subscription)."""
+        return frame.topic in self._topics and frame.index > self._playback.cursors.get((frame.market, frame.topic), -1)
+
+    async def _deliver(self, frame: Frame, frames: list[Frame], position: int) -> bool:
         """Send (or withhold) ``frame``; False once a fault has closed the connection."""
         playback = self._playback
         playback.messages += 1
         number = playback.messages
         if frame.event == "depth":
             playback.depth_updates += 1
-        await self._maybe_pause(frame, number)
-        if self._skipped(frame, number):
-            return True
-        fault = playback.faults.ws_fault("malformed", number)
-        if fault is not None:
-            await self._ws.send_str(_BROKEN_FRAME)
-            playback.served.faults.append(AppliedFault(f"ws#{number}", "malformed", frame.stream))
-            playback.withhold([frame], f"malformed@{number}")
+        faults = bool(playback.faults.ws)
+        if faults and await self._consumed_by_fault(frame, number):
             return True
         await self._ws.send_str(frame.combined if self._combined else frame.raw)
         playback.served.sent_frame(frame.key, frame)
         playback.handled(frame)
-        return await self._maybe_disconnect(number, rest)
+        return not faults or await self._maybe_disconnect(number, frames, position)
+
+    async def _consumed_by_fault(self, frame: Frame, number: int) -> bool:
+        """Apply pause, skip and malformed rules; True if ``frame`` must not be sent."""
+        playback = self._playback
+        await self._maybe_pause(frame, number)
+        if self._skipped(frame, number):
+            return True
+        if playback.faults.ws_fault("malformed", number) is None:
+            return False
+        await self._ws.send_str(_BROKEN_FRAME)
+        playback.served.faults.append(AppliedFault(f"ws#{number}", "malformed", frame.stream))
+        playback.withhold([frame], f"malformed@{number}")
+        return True
 
     async def _maybe_pause(self, frame: Frame, number: int) -> None:
         playback = self._playback
@@ -182,11 +195,11 @@ class Connection:
         playback.withhold([frame], reason)
         return True
 
-    async def _maybe_disconnect(self, number: int, rest: list[Frame]) -> bool:
+    async def _maybe_disconnect(self, number: int, frames: list[Frame], position: int) -> bool:
         fault = self._playback.faults.ws_fault("disconnect", number)
         if fault is None:
             return True
-        lost = [frame for frame in rest if frame.topic in self._topics][: fault.count]
+        lost = [frame for frame in frames[position + 1 :] if frame.topic in self._topics][: fault.count]
         self._playback.served.faults.append(AppliedFault(f"ws#{number}", "disconnect", f"withheld {len(lost)}"))
         if lost:
             self._playback.withhold(lost, f"disconnect@{number}")

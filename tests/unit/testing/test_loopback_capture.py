@@ -42,6 +42,18 @@ def test_futures_capture_is_keyed_as_linear() -> None:
     assert capture.depth("linear:BTCUSDT")[0].data["pu"] > 0
 
 
+def test_cryptofeed_recordings_load_with_snapshots_named_by_their_url() -> None:
+    files = ("cryptofeed/sample_data/BINANCE_FUTURES.ws.1.0", "cryptofeed/sample_data/BINANCE_FUTURES.http.0.0")
+    capture = load_captures(shared_data(), tuple(require_data(name) for name in files))
+
+    assert set(capture.snapshots) == {"linear:SUSHIUSDT", "linear:AKROUSDT", "linear:KEEPUSDT", "linear:CTKUSDT"}
+    assert {frame.market for frame in capture.frames} == {"linear"}
+    assert {frame.event for frame in capture.frames} == {"depth", "bookTicker", "aggTrade", "kline_1m"}
+    assert capture.frames[0].ts_ns > 1_626_000_000 * 10**9
+    stamps = [frame.ts_ns for frame in capture.frames]
+    assert stamps == sorted(stamps)
+
+
 def test_depth_state_moves_the_recorded_book_forward_exactly() -> None:
     capture = load_captures(shared_data(), (require_data(SPOT),), max_messages=3000)
     updates = capture.depth("BTCUSDT")

@@ -106,3 +106,42 @@ def test_arguments_are_checked(tmp_path: Path) -> None:
 async def test_missing_data_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"data file .*binance.json does not exist"):
         await LoopbackExchange(tmp_path).start()
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_leaves_and_returns_goes_on_where_its_stream_stopped() -> None:
+    errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _, context: errors.append(context))
+    clock = ReplayClock(START_NS)
+    gate = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # holds the player until the test opens the gate
+        await gate.wait()
+        clock.advance_to(clock.now_ns() + round(seconds * 1e9))
+
+    async with exchange(speed=1, clock=clock, sleep=sleep) as ex, aiohttp.ClientSession() as session:
+        url = ex.ws_url + "/stream?streams=btcusdt@trade"
+        async with session.ws_connect(url) as ws, asyncio.timeout(5):
+            first = await ws.receive_str()  # the first frame is due at once; the next waits for the gate
+        gate.set()
+        async with session.ws_connect(url) as ws, asyncio.timeout(5):
+            second = [await ws.receive_str() for _ in range(3)]
+
+    trades = [frame.combined for frame in ex.capture.trades("BTCUSDT")]
+    assert [first, *second] == trades[:4]
+    assert ex.served.trade_ids("BTCUSDT")[:4] == [int(f.data["t"]) for f in ex.capture.trades("BTCUSDT")[:4]]
+    assert errors == []
+
+
+@pytest.mark.asyncio
+async def test_paced_depth_answers_follow_the_recorded_time_without_websocket() -> None:
+    clock = ReplayClock(START_NS)
+    async with exchange(speed=10, clock=clock) as ex, aiohttp.ClientSession() as session:
+        depth = ex.capture.depth("BTCUSDT")
+        origin = ex.capture.frames[0].ts_ns
+        at_start = await get(session, ex, "/api/v3/depth?symbol=BTCUSDT&limit=5")
+        clock.advance_to(START_NS + -(-(depth[50].ts_ns - origin) // 10))
+        later = await get(session, ex, "/api/v3/depth?symbol=BTCUSDT&limit=5")
+
+    assert at_start["lastUpdateId"] == 50093239218  # update 0 (recorded at the origin) lies before the snapshot
+    assert later["lastUpdateId"] == depth[50].data["u"]
