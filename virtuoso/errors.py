@@ -27,6 +27,7 @@ The tree::
     │   │   └── AsyncFactoryError   resolve() met an async factory that has not run: use aresolve()
     │   └── DisposalError           disposers failed (every other one still ran)
     ├── UsageError                  a caller passed arguments that cannot work
+    │   └── ConfigError             a config file's value is wrong (names the file, table and key)
     ├── ReplayError                 a replay's output differs from what its run committed
     ├── ImportFormatError           a file being imported is malformed at a line
     └── ExchangeError               an exchange call failed (a ccxt error, translated)
@@ -138,6 +139,10 @@ class ProcessorClosedError(ProcessorError):
 
 class UsageError(VirtuosoError):
     """Arguments that cannot work together (reported before anything is done)."""
+
+
+class ConfigError(UsageError):
+    """A config file (or a flag overriding it) holds a value that cannot work: ``str(error)`` names the key."""
 
 
 class ReplayError(VirtuosoError):

@@ -39,3 +39,7 @@ from virtuoso.cli._replay import replay_command, verify_replay_command  # noqa: 
 
 app.command("replay")(replay_command)
 app.command("verify-replay")(verify_replay_command)
+
+from virtuoso.cli._record import record_command  # noqa: E402
+
+app.command("record")(record_command)

@@ -1,0 +1,118 @@
+"""Recorder: the live :class:`~virtuoso.app.EventSource`, one collector per (symbol, channel).
+
+The recorder publishes through the runtime like any source, so its events go
+over the same bus, reach the same processor handlers and are written by the
+same :class:`~virtuoso.bus.StoreRecorder` as in every other run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from virtuoso.clock import Clock
+from virtuoso.events import Trade
+from virtuoso.exchange._collectors import COLLECTORS, WATCH_METHODS, Collector, TradeCollector, Wiring
+from virtuoso.exchange._config import Channel, RecordConfig
+from virtuoso.exchange._emit import Emitter, Publisher
+from virtuoso.exchange._guard import GuardFactory, passthrough_factory
+from virtuoso.exchange._secrets import Secrets
+from virtuoso.exchange._trades import numeric_id
+from virtuoso.store import EventFilter, EventStore
+
+
+class Recorder:
+    """Records ``config``'s symbols and channels from the ccxt instance ``exchange`` until :meth:`stop`.
+
+    ``guards`` makes the guard of each stream (breaker, retries, error
+    translation); ``store``, when given, is read at the start so a trade poll
+    continues after the last trade an earlier session recorded.
+    """
+
+    def __init__(
+        self,
+        config: RecordConfig,
+        exchange: Any,
+        clock: Clock,
+        *,
+        guards: GuardFactory = passthrough_factory,
+        store: EventStore | None = None,
+    ) -> None:
+        self.config = config
+        self.exchange = exchange
+        self._clock = clock
+        self._guards = guards
+        self._store = store
+        self._stop = asyncio.Event()
+        self.secrets = Secrets.of(config)
+        self.collectors: list[Collector] = []
+
+    def use_guards(self, guards: GuardFactory) -> None:
+        """Guard the exchange calls with ``guards`` from now on (before :meth:`run`)."""
+        self._guards = guards
+
+    def stop(self) -> None:
+        """End the recording: the collectors are cancelled and :meth:`run` returns (safe to call from a signal)."""
+        self._stop.set()
+
+    async def run(self, runtime: Publisher, session: str) -> None:
+        """Load the markets, then collect every stream until :meth:`stop`; a permanent error is raised."""
+        emitter = Emitter(runtime, self._clock, session=session, exchange=self.config.exchange)
+        wiring = Wiring(self.exchange, emitter, self.config, self.secrets)
+        markets = self._guards(f"{self.config.exchange}:markets")
+        await markets(self._load_markets, operation="load_markets")
+        self.collectors = [
+            self._collector(wiring, symbol, channel)
+            for symbol in self.config.symbols
+            for channel in self.config.channels
+        ]
+        await self._restore()
+        await self._supervise()
+
+    async def _load_markets(self) -> Any:
+        return await self.exchange.load_markets()
+
+    def websocket_for(self, channel: Channel) -> bool:
+        """Whether ``channel`` is watched over WebSocket (``ws`` mode and the exchange can), else polled."""
+        if self.config.mode != "ws":
+            return False
+        has = getattr(self.exchange, "has", {}) or {}
+        return bool(has.get(WATCH_METHODS[channel.kind]))
+
+    def _collector(self, wiring: Wiring, symbol: str, channel: Channel) -> Collector:
+        kind = COLLECTORS[channel.kind]
+        stream = wiring.emitter.stream(symbol, kind.channel_name)
+        name = f"{stream}:{channel.timeframe}" if channel.timeframe else stream
+        return kind(wiring, symbol, channel, self._guards(name), websocket=self.websocket_for(channel))
+
+    async def _restore(self) -> None:
+        if self._store is None:
+            return
+        for collector in self.collectors:
+            if isinstance(collector, TradeCollector):
+                last = await last_trade(self._store, collector.stream)
+                if last is not None:
+                    collector.restore(*last)
+
+    async def _supervise(self) -> None:
+        tasks = [asyncio.create_task(c.run(), name=c.stream) for c in self.collectors]
+        stopper = asyncio.create_task(self._stop.wait())
+        try:
+            await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*tasks, stopper]:
+                task.cancel()
+            results = await asyncio.gather(*tasks, stopper, return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        for collector in self.collectors:
+            await collector.drain()
+
+
+async def last_trade(store: EventStore, stream: str) -> tuple[int | None, int] | None:
+    """The numeric id and exchange time of the last trade recorded on ``stream`` by any session, if any."""
+    event = await store.last_event(EventFilter(streams=(stream,), types=(Trade.TYPE,)))
+    if event is None or not isinstance(event.payload, Trade):
+        return None
+    return numeric_id(event.payload.trade_id), event.ts_event

@@ -1,0 +1,226 @@
+"""One recording from start to end: the container, the session, the recorder, the summary.
+
+:func:`record` is what ``virtuoso record`` runs; tests run it in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from virtuoso.app import AppConfig, EventHandler, EventSource, Runtime, build_container
+from virtuoso.bus import EventBus, StoreRecorder
+from virtuoso.clock import Clock
+from virtuoso.container import ServiceContainer
+from virtuoso.errors import VirtuosoError
+from virtuoso.exchange._config import RecordConfig, channels_text
+from virtuoso.exchange._pool import ExchangePool
+from virtuoso.exchange._recorder import Recorder
+from virtuoso.exchange._resilient import Guards, GuardsFor, SystemEvents, guards_for
+from virtuoso.exchange._secrets import Secrets
+from virtuoso.exchange._stats import RecordStats
+from virtuoso.resilience import HealthCheck, breakers_probe, streams_probe, writer_probe
+from virtuoso.store import EventStore, SessionInfo
+
+NS = 1_000_000_000
+
+
+class RecordingFailed(VirtuosoError):
+    """The recording stopped on an error that retrying cannot fix; the message has secrets scrubbed."""
+
+
+def session_name(config: RecordConfig) -> str:
+    """The session's name: the configured one, or ``exchange symbols mode``."""
+    return config.session_name or f"{config.exchange} {','.join(config.symbols)} {config.mode}"
+
+
+TRADES_CACHE = 50_000
+"""ccxt.pro's trade cache per symbol unless ``[ccxt] options.tradesLimit`` says otherwise (ccxt's default: 1000)."""
+
+
+def ccxt_settings(config: RecordConfig) -> dict[str, Any]:
+    """The ``[ccxt]`` table, with a trade cache big enough for bursts.
+
+    ccxt.pro keeps the trades received between two ``watch_trades`` calls in a
+    ring of ``options.tradesLimit``; a burst larger than that while the recorder
+    is busy loses the oldest (they show up as trade-id gaps). 50,000 costs a few MB.
+    """
+    settings = dict(config.ccxt)
+    options = dict(settings.get("options") or {})
+    options.setdefault("tradesLimit", TRADES_CACHE)
+    settings["options"] = options
+    return settings
+
+
+def recording_container(
+    config: RecordConfig, db: Path | None, handlers: Sequence[EventHandler] = (), exchange: Any = None
+) -> ServiceContainer:
+    """The live application container with the recorder as its source and the exchange pool it uses.
+
+    ``exchange`` replaces the pool's ccxt instance (an exchange object of the same
+    interface, for tests of the recorder's logic; the caller closes it).
+    """
+
+    def source(config: RecordConfig, pool: ExchangePool, clock: Clock, store: EventStore) -> Recorder:
+        instance = exchange if exchange is not None else pool.get(config.exchange, ccxt_settings(config))
+        return Recorder(config, instance, clock, store=store)
+
+    container = build_container("live", AppConfig(db=db), handlers=handlers, source=source)
+    container.register_instance(RecordConfig, config)
+    container.register(ExchangePool)
+    return container
+
+
+async def record(
+    config: RecordConfig,
+    db: Path | None,
+    *,
+    duration_s: float | None = None,
+    stop: asyncio.Event | None = None,
+    on_status: Callable[[str], None] | None = None,
+    guards: GuardsFor | None = None,
+    handlers: Sequence[EventHandler] = (),
+    exchange: Any = None,
+) -> dict[str, Any]:
+    """Record until ``duration_s`` passes or ``stop`` is set; return the summary.
+
+    The summary has ``session``, ``counts`` (events per type), ``streams``,
+    ``gaps``, ``breaker_transitions``, ``status`` and ``reason``. Whatever ends
+    the recording, everything received is committed and the session is closed
+    with a SessionEnded event; an error that retrying cannot fix is raised as
+    :class:`RecordingFailed` afterwards. ``guards`` defaults to the breakers and
+    retries of ``config.resilience`` (:func:`guards_for`).
+    """
+    container = recording_container(config, db, handlers, exchange)
+    async with container:
+        store = await container.aresolve(EventStore)
+        clock = await container.aresolve(Clock)
+        bus = await container.aresolve(EventBus)
+        secrets = Secrets.of(config)
+        info = await _begin(store, clock, config, secrets)
+        run = _Run(
+            config, info, clock, bus, RecordStats(clock.now_ns()), (guards or guards_for(config))(bus, clock, info.id)
+        )
+        bus.subscribe("*", run.stats, name="RecordStats")
+        reason, failure = "stopped", None
+        try:
+            reason = await run.execute(container, duration_s, stop, on_status)
+        except Exception as exc:
+            reason, failure = f"failed: {secrets.scrub(f'{type(exc).__name__}: {exc}')}", exc
+        ended = await store.end_session(info.id, ended_ns=clock.now_ns(), reason=reason[:500])
+    if failure is not None:
+        raise RecordingFailed(reason) from None
+    return {**run.stats.summary(info.id), "status": ended.status, "reason": reason}
+
+
+async def _begin(store: EventStore, clock: Clock, config: RecordConfig, secrets: Secrets) -> SessionInfo:
+    return await store.begin_session(
+        session_name(config),
+        f"ccxt:{config.exchange}",
+        started_ns=clock.now_ns(),
+        symbols=config.symbols,
+        channels=channels_text(config.channels),
+        config=secrets.redact(config.as_dict()),
+    )
+
+
+@dataclass
+class _Run:
+    """One recording's moving parts, while it runs."""
+
+    config: RecordConfig
+    info: SessionInfo
+    clock: Clock
+    bus: EventBus
+    stats: RecordStats
+    guards: Guards
+
+    async def execute(
+        self,
+        container: ServiceContainer,
+        duration_s: float | None,
+        stop: asyncio.Event | None,
+        on_status: Callable[[str], None] | None,
+    ) -> str:
+        """Run the recorder in its scope until stopped; the reason it ended."""
+        async with container.scope() as scope:
+            runtime = await scope.aresolve(Runtime)
+            recorder = await scope.aresolve(EventSource)
+            assert isinstance(recorder, Recorder)
+            recorder.use_guards(self.guards)
+            self.guards.exchange_object = recorder.exchange
+            health = self.health_check(await scope.aresolve(StoreRecorder))
+            system = SystemEvents(self.bus, self.clock, self.info.id)
+            status = self.status_line(recorder, on_status)
+            async with (
+                _stopper(recorder, duration_s, stop) as why,
+                _every(self.config.status_interval_s, status),
+                _every(self.config.health_interval_s, lambda: system.publish("health", health.check())),
+            ):
+                await runtime.run(self.info.id)
+            return why[0]
+
+    def health_check(self, sink: StoreRecorder | None) -> HealthCheck:
+        """Breakers, streams by the age of their last event, and the log's backlog."""
+        check = HealthCheck(
+            [breakers_probe(self.guards.breakers), streams_probe(self.clock, lambda: self.stats.last_recv)]
+        )
+        if sink is not None:
+            check.add(writer_probe(lambda: sink.backlog))
+        return check
+
+    def status_line(self, recorder: Recorder, on_status: Callable[[str], None] | None) -> Callable[[], None] | None:
+        """The status line printer (``None``: no status line)."""
+        if on_status is None:
+            return None
+        return lambda: on_status(recorder.secrets.scrub(self.stats.status_line(self.clock.now_ns())))
+
+
+@contextlib.asynccontextmanager
+async def _stopper(
+    recorder: Recorder, duration_s: float | None, stop: asyncio.Event | None
+) -> AsyncIterator[list[str]]:
+    why = ["stopped"]
+
+    async def watch() -> None:
+        waiter = asyncio.create_task((stop or asyncio.Event()).wait())
+        try:
+            done, _ = await asyncio.wait([waiter], timeout=duration_s)
+            why[0] = "stopped" if done else "duration reached"
+        finally:
+            waiter.cancel()
+        recorder.stop()
+
+    async with _background(watch()):
+        yield why
+
+
+@contextlib.asynccontextmanager
+async def _every(interval_s: float, action: Callable[[], object] | None) -> AsyncIterator[None]:
+    """Run ``action`` every ``interval_s`` while the block runs (``None``: nothing)."""
+    if action is None:
+        yield
+        return
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            action()
+
+    async with _background(tick()):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _background(work: Coroutine[Any, Any, None]) -> AsyncIterator[None]:
+    task = asyncio.create_task(work)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
