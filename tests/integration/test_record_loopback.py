@@ -8,6 +8,7 @@ faults withheld; each test compares the recorded log with that.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -17,12 +18,13 @@ import pytest
 
 from tests.conftest import require_data
 from virtuoso.book import BookBuilder, SyncRule
-from virtuoso.events import BreakerStateChanged, Event, Gap, Trade
+from virtuoso.events import Bar, BreakerStateChanged, Event, Gap, Ticker, Trade
 from virtuoso.exchange import Channel, RecordConfig, ResilienceSettings, record
 from virtuoso.store import EventFilter, open_sqlite_store
 from virtuoso.testing import LoopbackExchange
 
 CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
+REST_MOCK = "gocryptotrader/testdata/http_mock/binance/binance.json"
 FRAMES = 12_000
 TIMEOUT_S = 30.0
 BOOK = "binance:BTC/USDT:book"
@@ -175,3 +177,51 @@ async def test_the_breaker_opens_after_the_failures_and_closes_after_recovery(db
     assert {c.stream for c in changes} == {f"system:{summary['session']}:breakers"}
     assert [(t["old"], t["new"]) for t in summary["breaker_transitions"]] == [m[1:] for m in moves]
     assert _trade_ids(events) == sorted(set(served))
+
+
+def _served_rest(path: str, wanted: str) -> list[Any]:
+    """The bodies the REST mock holds for ``path`` whose query string has every ``key=value`` of ``wanted``."""
+    routes = json.loads(require_data(REST_MOCK).read_text())["routes"][path]["GET"]
+    parts = set(wanted.split("&"))
+    return [entry["data"] for entry in routes if parts <= set(entry["queryString"].split("&"))]
+
+
+def _stop_at_bars_and_a_ticker(bars: int) -> Callable[[asyncio.Event], Callable[[Event], None]]:
+    def until(stop: asyncio.Event) -> Callable[[Event], None]:
+        seen = {"bars": 0, "tickers": 0}
+
+        def watch(event: Event) -> None:
+            seen["bars"] += isinstance(event.payload, Bar)
+            seen["tickers"] += isinstance(event.payload, Ticker)
+            if seen["bars"] >= bars and seen["tickers"]:
+                stop.set()
+
+        return watch
+
+    return until
+
+
+@pytest.mark.asyncio
+async def test_rest_ohlcv_and_ticker_equal_what_the_exchange_served(db_path: Path) -> None:
+    served_candles = _served_rest("/api/v3/klines", "symbol=BTCUSDT&interval=1m")
+    candles = sorted({int(c[0]): c for body in served_candles for c in body}.items())
+    async with LoopbackExchange(_data_dir(), speed=60, max_messages=FRAMES) as ex:
+        config = _config(ex, mode="rest", channels=(Channel.parse("ohlcv:1m"), Channel("ticker")))
+        summary = await _record(db_path, config, ex, until=_stop_at_bars_and_a_ticker(len(candles) - 1))
+    events = await _log(db_path)
+    bars = [e.payload for e in events if isinstance(e.payload, Bar)]
+    # Every served candle but the newest (it may still be open), once each, in time order.
+    assert [(b.open_ns, b.open, b.high, b.low, b.close, b.volume) for b in bars] == [
+        (t * 1_000_000, *map(float, c[1:6])) for t, c in candles[:-1]
+    ]
+    assert {b.timeframe for b in bars} == {"1m"}
+    (served,) = _served_rest("/api/v3/ticker/24hr", "symbol=BTCUSDT")
+    tickers = [e for e in events if isinstance(e.payload, Ticker)]
+    assert tickers
+    ticker = tickers[0]
+    assert ticker.ts_event == served["closeTime"] * 1_000_000
+    assert (ticker.payload.last, ticker.payload.bid, ticker.payload.ask, ticker.payload.base_volume) == tuple(
+        float(served[k]) for k in ("lastPrice", "bidPrice", "askPrice", "volume")
+    )
+    assert summary["counts"]["Bar"] == len(candles) - 1
+    assert summary["status"] == "closed"
