@@ -91,15 +91,44 @@ class ProcessorFeed:
 
     The bus is synchronous: an event that finds its lane full waits here until
     the producer awaits :meth:`throttle`, which submits it (waiting for room).
+
+    Commit, then process: an event published without a log position (a live
+    one) that ``recorder`` appends reaches the processor only once it is
+    committed, as the log holds it, so handlers see the same positions and
+    versions live as in a replay, and their derived events point at real
+    positions (``causation``). Live processing then lags by the writer's flush
+    delay (50 ms at most by default).
     """
 
-    def __init__(self, bus: EventBus, processor: OptimizedProcessor, topics: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        processor: OptimizedProcessor,
+        topics: tuple[str, ...],
+        recorder: StoreRecorder | None = None,
+    ) -> None:
         self._processor = processor
         self._waiting: list[Event] = []
         self._subscription = bus.subscribe(topics, self._receive, name="ProcessorFeed") if topics else None
         self._bus = bus
+        self._recorder = recorder
+        self._closed = False
 
     def _receive(self, event: Event) -> None:
+        if not event.position and self._recorder is not None and self._recorder.records(event):
+            return  # comes back through committed(), with its position
+        self._submit(event)
+
+    def committed(self, events: list[Event]) -> None:
+        """Take the events of a committed batch that this feed subscribed to."""
+        if self._closed or self._subscription is None:
+            return
+        matches = self._subscription.matches
+        for event in events:
+            if matches(type(event.payload)):
+                self._submit(event)
+
+    def _submit(self, event: Event) -> None:
         if self._waiting or not self._processor.try_submit(event):
             self._waiting.append(event)
 
@@ -111,6 +140,7 @@ class ProcessorFeed:
 
     def close(self) -> None:
         """Stop feeding the processor."""
+        self._closed = True
         if self._subscription is not None:
             self._bus.unsubscribe(self._subscription)
 
@@ -166,6 +196,7 @@ class Runtime:
         source: EventSource,
         sink: DerivedSink,
         chain: HandlerChain,
+        store: EventStore,
         recorder: StoreRecorder | None = None,
     ) -> None:
         self.bus = bus
@@ -174,7 +205,9 @@ class Runtime:
         self.sink = sink
         self._recorder = recorder
         # A processor with nothing to run is not fed: replaying to bus subscribers alone costs no queueing.
-        self._feed = ProcessorFeed(bus, processor, config.process_topics if chain.handlers else ())
+        self._feed = ProcessorFeed(bus, processor, config.process_topics if chain.handlers else (), recorder)
+        if recorder is not None and chain.handlers:
+            recorder.follow_commits(store, self._feed.committed)
         self.dead_letters: list[DeadLetter] = []
 
     async def publish(self, event: Event) -> None:
@@ -191,10 +224,14 @@ class Runtime:
 
     async def run(self, session: str) -> list[Event]:
         """Run the source for ``session`` to its end, drain the processor, commit what was recorded."""
-        async with self.processor:
-            await self.source.run(self, session)
-            await self._feed.throttle()
-        self._feed.close()
+        try:
+            async with self.processor:
+                await self.source.run(self, session)
+                if self._recorder is not None:
+                    await self._recorder.flush()  # what the source published is committed, so processed
+                await self._feed.throttle()
+        finally:
+            self._feed.close()  # an interrupted run's last commits must not reach a closed processor
         self.dead_letters = self.processor.dead_letters
         if self._recorder is not None:
             await self._recorder.flush()

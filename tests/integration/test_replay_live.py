@@ -10,6 +10,7 @@ canonical encoding as the live ones, in the same order.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,37 @@ async def test_replayed_derived_events_equal_the_live_ones_byte_for_byte(tmp_pat
     assert len(live) > 100
     assert [canonical(e) for e in replayed] == [canonical(e) for e in live]
     assert all(e.causation for e in live)
+
+
+@pytest.mark.asyncio
+async def test_analyzers_running_during_a_loopback_recording_equal_their_replay(tmp_path: Path) -> None:
+    """The issue's test proper: a live recording from the loopback exchange, analyzers running in it."""
+    from tests.integration.test_record_loopback import _config, _data_dir, _stop_at_trade
+    from virtuoso.exchange import record
+    from virtuoso.testing import LoopbackExchange
+
+    path = tmp_path / "live.sqlite"
+    async with LoopbackExchange(_data_dir(), speed=0, max_messages=6_000) as ex:
+        last_trade = max(int(f.data["t"]) for f in ex.capture.frames if f.event == "trade")
+        stop = asyncio.Event()
+        handlers = [*(spec.build(None) for spec in ANALYZERS), _stop_at_trade(last_trade, stop)]  # type: ignore[arg-type]
+        summary = await asyncio.wait_for(record(_config(ex), path, stop=stop, handlers=handlers), 30)
+    store = await open_sqlite_store(path)
+    live = [e async for e in store.read(EventFilter(session=summary["session"], streams=DERIVED))]
+    trades = {e.position for e in await _events(store, summary["session"]) if e.type == "Trade"}
+    await store.close()
+
+    result = await replay_run(
+        AppConfig(db=path, workers=4), RunConfig(ReplaySelection(sessions=(summary["session"],)), ANALYZERS)
+    )
+    store = await open_sqlite_store(path)
+    replayed = [e for e in await _events(store, result.run) if e.stream in DERIVED]
+    await store.close()
+
+    assert len(live) > 10
+    assert {e.causation for e in live} <= trades  # live outputs point at their inputs' log positions
+    assert [canonical(e) for e in replayed] == [canonical(e) for e in live]
+
+
+async def _events(store: EventStore, session: str) -> list[Event]:
+    return [e async for e in store.read(EventFilter(session=session))]

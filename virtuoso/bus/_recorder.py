@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from virtuoso.bus._bus import EventBus
 from virtuoso.bus._patterns import Subscription
 from virtuoso.events import Event
-from virtuoso.store import BufferedWriter
+from virtuoso.store import AppendResult, BufferedWriter, EventFilter, EventStore
 
 LAST = 2**62
 """The recorder's dispatch priority: after every ordinary handler."""
@@ -38,10 +38,27 @@ class StoreRecorder:
         self._max_backlog = max_backlog
         self._pump: asyncio.Task[None] | None = None
         self._closed = False
+        self._eager = False  # hand each event to the writer at once (someone waits for its commit)
         # Last in dispatch order, so it records an event after every handler it caused has queued its own.
         self._subscription: Subscription = bus.subscribe(
             tuple(topics), self._receive, priority=LAST, name=f"StoreRecorder{tuple(topics)}"
         )
+
+    def records(self, event: Event) -> bool:
+        """Whether this recorder appends ``event`` (its topic is one the recorder subscribed to)."""
+        return self._subscription.matches(type(event.payload))
+
+    def follow_commits(self, store: EventStore, listener: Callable[[list[Event]], object]) -> None:
+        """Call ``listener`` with every batch this recorder commits, as ``store`` holds it (positions and
+        versions set), in commit order; duplicates the store skipped are not in it."""
+
+        async def committed(result: AppendResult) -> None:
+            flt = EventFilter(after_position=result.first_position - 1, until_position=result.last_position)
+            async for chunk in store.read_chunks(flt):
+                listener(chunk)
+
+        self._writer.on_commit = committed
+        self._eager = True
 
     @property
     def backlog(self) -> int:
@@ -50,7 +67,7 @@ class StoreRecorder:
 
     def _receive(self, event: Event) -> None:
         self._backlog.append(event)
-        if self._pump is None and len(self._backlog) >= self._max_backlog // 4:
+        if self._pump is None and (self._eager or len(self._backlog) >= self._max_backlog // 4):
             self._pump = asyncio.get_running_loop().create_task(self._move())
 
     async def _move(self) -> None:

@@ -10,11 +10,12 @@ commit is raised by the next call, never dropped.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from virtuoso.errors import StoreClosedError, UsageError
 from virtuoso.events import Event
+from virtuoso.store._models import AppendResult
 
 if TYPE_CHECKING:
     from virtuoso.store._base import BaseStore
@@ -44,6 +45,8 @@ class BufferedWriter:
         """Events skipped because their id was already stored."""
         self.failed: list[Event] = []
         """Events of batches whose commit failed, in order, for the caller to retry."""
+        self.on_commit: Callable[[AppendResult], Awaitable[None]] | None = None
+        """Awaited after each committed batch that wrote events, in commit order (before the next batch)."""
 
     @property
     def pending(self) -> int:
@@ -141,3 +144,8 @@ class BufferedWriter:
             return
         self.written += result.written
         self.duplicates += result.duplicates
+        if self.on_commit is not None and result.written:
+            try:
+                await self.on_commit(result)
+            except Exception as exc:  # the batch is committed; the caller hears of the failure next
+                self._error = self._error or exc
