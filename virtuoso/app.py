@@ -33,16 +33,19 @@ the store, the bus and the clock.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
 from msgspec.structs import replace as replace_struct
 
+from virtuoso.analysis import Analyzer, AnalyzerConfig, AnalyzerPipeline
 from virtuoso.bus import EventBus, FailurePolicy, StoreRecorder, failure_event
 from virtuoso.clock import Clock, LiveClock, ReplayClock
-from virtuoso.container import Lifetime, ServiceContainer
+from virtuoso.container import Lifetime, Named, ServiceContainer
 from virtuoso.errors import UsageError
 from virtuoso.events import Event
 from virtuoso.processing import DeadLetter, OptimizedProcessor, per_event
@@ -52,6 +55,8 @@ from virtuoso.store import EventStore, MemoryEventStore, open_sqlite_store
 Mode = Literal["live", "replay"]
 EventHandler = Callable[[Event], Sequence[Event] | None]
 """What the processor runs on each event: returns derived events (or ``None``)."""
+AnalyzerRecipe = tuple[type[Any], AnalyzerConfig]
+"""An analyzer class and its config, as :func:`virtuoso.analysis.resolve` gives them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,9 @@ class ProcessorFeed:
     The bus is synchronous: an event that finds its lane full waits here until
     the producer awaits :meth:`throttle`, which submits it (waiting for room).
 
+    Derived events (those with a ``causation``) are never input: the bars an
+    analyzer derives, or the book checkpoints in a log, are not fed back.
+
     Commit, then process: an event published without a log position (a live
     one) that ``recorder`` appends reaches the processor only once it is
     committed, as the log holds it, so handlers see the same positions and
@@ -115,6 +123,8 @@ class ProcessorFeed:
         self._closed = False
 
     def _receive(self, event: Event) -> None:
+        if event.causation is not None:
+            return  # derived (by this run, or by the one that recorded it): never input
         if not event.position and self._recorder is not None and self._recorder.records(event):
             return  # comes back through committed(), with its position
         self._submit(event)
@@ -125,7 +135,7 @@ class ProcessorFeed:
             return
         matches = self._subscription.matches
         for event in events:
-            if matches(type(event.payload)):
+            if event.causation is None and matches(type(event.payload)):
                 self._submit(event)
 
     def _submit(self, event: Event) -> None:
@@ -198,6 +208,7 @@ class Runtime:
         chain: HandlerChain,
         store: EventStore,
         recorder: StoreRecorder | None = None,
+        pipeline: AnalyzerPipeline | None = None,
     ) -> None:
         self.bus = bus
         self.processor = processor
@@ -205,8 +216,9 @@ class Runtime:
         self.sink = sink
         self._recorder = recorder
         # A processor with nothing to run is not fed: replaying to bus subscribers alone costs no queueing.
-        self._feed = ProcessorFeed(bus, processor, config.process_topics if chain.handlers else (), recorder)
-        if recorder is not None and chain.handlers:
+        work = bool(chain.handlers or pipeline)
+        self._feed = ProcessorFeed(bus, processor, config.process_topics if work else (), recorder)
+        if recorder is not None and work:
             recorder.follow_commits(store, self._feed.committed)
         self.dead_letters: list[DeadLetter] = []
 
@@ -244,12 +256,17 @@ def build_container(
     *,
     handlers: Sequence[EventHandler] = (),
     source: type[EventSource] | Callable[..., EventSource] | None = None,
+    analyzers: Sequence[AnalyzerRecipe] = (),
 ) -> ServiceContainer:
     """The application's container for ``mode``: ``"replay"`` (ReplayClock, the session replay source)
     or ``"live"`` (LiveClock, and ``source``, a class or factory whose parameters are injected).
 
     ``handlers`` run in the processor, in order, on every event of
     ``config.process_topics``; what they return is published as derived events.
+    ``analyzers`` (``(class, config)`` pairs, see :func:`virtuoso.analysis.resolve`)
+    are registered in the run's scope, built by the container (their other
+    constructor parameters, the Clock, injected) and run after the handlers as
+    one :class:`~virtuoso.analysis.AnalyzerPipeline`.
     """
     if mode not in ("live", "replay"):
         raise UsageError(f"mode must be 'live' or 'replay', not {mode!r}")
@@ -264,6 +281,7 @@ def build_container(
     container.register_factory(OptimizedProcessor, make_processor, lifetime=Lifetime.SCOPED)
     container.register_factory(StoreRecorder, make_recorder, lifetime=Lifetime.SCOPED)
     container.register(Runtime, lifetime=Lifetime.SCOPED)
+    register_analyzers(container, analyzers)
     clock: Clock = ReplayClock(config.replay_start_ns) if mode == "replay" else LiveClock()
     container.register_instance(Clock, clock)
     if mode == "replay":
@@ -294,6 +312,16 @@ class HandlerChain:
             derived = [d if d.causation is not None else replace_struct(d, causation=event.position) for d in derived]
         return derived
 
+    def then(self, pipeline: AnalyzerPipeline) -> EventHandler:
+        """A handler running these handlers, then ``pipeline`` (skipping the chain when it is empty)."""
+        if not self.handlers:
+            return pipeline
+
+        def both(event: Event) -> list[Event]:
+            return [*self(event), *pipeline(event)]
+
+        return both
+
 
 async def open_store(config: AppConfig) -> EventStore:
     """The event log of ``config``: the SQLite file, or a fresh in-memory log."""
@@ -307,10 +335,36 @@ def _resolve_defaults(mode: Mode, config: AppConfig) -> AppConfig:
     return replace(config, deterministic=deterministic, record_topics=record_topics)
 
 
-def make_processor(config: AppConfig, chain: HandlerChain, clock: Clock, sink: DerivedSink) -> OptimizedProcessor:
-    """The processor of one run, running ``chain`` and handing its output to ``sink``."""
+def register_analyzers(container: ServiceContainer, analyzers: Sequence[AnalyzerRecipe]) -> None:
+    """Register each analyzer (class bound to its config, named ``analyzer:<i>``) and the pipeline of them,
+    scoped: each run gets fresh analyzers."""
+    for index, (cls, config) in enumerate(analyzers):
+        constructor: Callable[..., Any] = cls
+        factory = functools.partial(constructor, config)
+        container.register_factory(Analyzer, factory, lifetime=Lifetime.SCOPED, name=f"analyzer:{index}")
+    container.register_factory(AnalyzerPipeline, _pipeline_factory(len(analyzers)), lifetime=Lifetime.SCOPED)
+
+
+def _pipeline_factory(count: int) -> Callable[..., AnalyzerPipeline]:
+    """A factory whose ``count`` parameters name the analyzers to inject (the container reads their hints)."""
+
+    def make(**analyzers: Analyzer) -> AnalyzerPipeline:
+        return AnalyzerPipeline([analyzers[f"a{i}"] for i in range(count)])
+
+    hints = {f"a{i}": Annotated[Analyzer, Named(f"analyzer:{i}")] for i in range(count)}
+    kind = inspect.Parameter.KEYWORD_ONLY
+    make.__signature__ = inspect.Signature([inspect.Parameter(n, kind, annotation=h) for n, h in hints.items()])  # type: ignore[attr-defined]
+    make.__annotations__ = {**hints, "return": AnalyzerPipeline}
+    return make
+
+
+def make_processor(
+    config: AppConfig, chain: HandlerChain, clock: Clock, sink: DerivedSink, pipeline: AnalyzerPipeline | None = None
+) -> OptimizedProcessor:
+    """The processor of one run, running ``chain`` then ``pipeline`` and handing their output to ``sink``."""
+    handler: EventHandler = chain if not pipeline else chain.then(pipeline)
     return OptimizedProcessor(
-        per_event(chain, is_async=False),
+        per_event(handler, is_async=False),
         workers=config.workers,
         capacity=config.capacity,
         batch_size=config.batch_size,

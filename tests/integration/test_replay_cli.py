@@ -11,7 +11,7 @@ from tests.integration._cli import cli, cli_json
 from virtuoso.events import Event, Note
 from virtuoso.replay import BUILTIN, AnalyzerSpec
 
-DIGEST = "d0d155c40a6a214ae9d3ddf619e020c660fd77fe7bab2caededaf5b9b5fe4051"
+DIGEST = "ce818ee7f84f24d71672ee506acf5ca0c8495c2317bd0476664dde9ac4173193"
 
 
 @pytest.fixture

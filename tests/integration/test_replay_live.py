@@ -24,7 +24,9 @@ from virtuoso.replay import AnalyzerSpec, ReplaySelection, RunConfig, analyzers_
 from virtuoso.store import EventFilter, EventStore, open_sqlite_store
 
 CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
-ANALYZERS = tuple(AnalyzerSpec(spec.name, spec.factory, {"every": 100}) for spec in analyzers_named("default"))
+ANALYZERS = tuple(
+    AnalyzerSpec(spec.name, spec.factory, {"every": 100}) for spec in analyzers_named("trade-count,vwap-notes")
+)
 DERIVED = ("analysis:trade-count", "analysis:vwap")
 
 

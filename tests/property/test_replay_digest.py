@@ -17,7 +17,9 @@ from virtuoso.replay import AnalyzerSpec, ReplayOptions, ReplaySelection, RunCon
 from virtuoso.store import open_sqlite_store
 
 STREAMS = ("binance:BTC/USDT:trades", "binance:ETH/USDT:trades", "binance:BTC/USDT:quotes", "notes:ops:log")
-ANALYZERS = tuple(AnalyzerSpec(spec.name, spec.factory, {"every": 3}) for spec in analyzers_named("default"))
+ANALYZERS = tuple(
+    AnalyzerSpec(spec.name, spec.factory, {"every": 3}) for spec in analyzers_named("trade-count,vwap-notes")
+)
 
 
 class Crash(Exception):

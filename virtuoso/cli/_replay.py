@@ -32,7 +32,8 @@ TypesOption = Annotated[str | None, typer.Option("--types", help="Comma-separate
 StreamsOption = Annotated[str | None, typer.Option("--streams", help="Comma-separated stream names.")]
 SymbolsOption = Annotated[str | None, typer.Option("--symbols", help="Comma-separated symbols (BTC/USDT,...).")]
 AnalyzersOption = Annotated[
-    str, typer.Option("--analyzers", help="default, none, or comma-separated built-in names (trade-count,vwap).")
+    str,
+    typer.Option("--analyzers", help="default, none, analyzer names (rsi,vwap,confluence) or an analyzers .toml file."),
 ]
 OrderOption = Annotated[str, typer.Option("--order", help=f"One of: {', '.join(ORDERS)}.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the analyzers' random generator.")]

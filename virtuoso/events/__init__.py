@@ -5,6 +5,7 @@
 True
 """
 
+from virtuoso.events._analysis import ConfluenceScore, IndicatorValue, Signal, Stance
 from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, stream_name
 from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade
 from virtuoso.events._registry import REGISTRY, Kind, Payload, TypeRegistry, Upcaster, event_type
@@ -19,12 +20,14 @@ __all__ = [
     "BreakerState",
     "BreakerStateChanged",
     "ComponentHealth",
+    "ConfluenceScore",
     "Event",
     "EventIdFactory",
     "FileImported",
     "Gap",
     "HealthReported",
     "HealthStatus",
+    "IndicatorValue",
     "Kind",
     "Level",
     "Note",
@@ -34,6 +37,8 @@ __all__ = [
     "SessionResumed",
     "SessionStarted",
     "Side",
+    "Signal",
+    "Stance",
     "Ticker",
     "Trade",
     "TypeRegistry",

@@ -83,6 +83,10 @@ class Bar(Payload, frozen=True, gc=False):
     volume: float
     trades: int | None = None
     closed: bool = True
+    buy_volume: float | None = None
+    """Volume of the trades whose taker bought (bars built from trades; ``None`` from a venue's OHLCV)."""
+    vwap: float | None = None
+    """Volume-weighted average price of the bar's trades (``None`` when unknown or the volume is 0)."""
 
 
 @event_type

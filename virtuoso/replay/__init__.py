@@ -1,7 +1,7 @@
 """Deterministic replay: recorded sessions through the same bus, processor and analyzers, into runs
 with a digest that proves two replays gave the same output (see ``docs/replay.md``)."""
 
-from virtuoso.replay._analyzers import BUILTIN, AnalyzerSpec, TradeCounter, VwapNotes, analyzers_named
+from virtuoso.replay._analyzers import BUILTIN, AnalyzerFactory, AnalyzerSpec, TradeCounter, VwapNotes, analyzers_named
 from virtuoso.replay._digest import Digest, canonical, digest_of
 from virtuoso.replay._order import CHANNEL_PRIORITY, stream_priority
 from virtuoso.replay._pacing import Gate, Pacer
@@ -14,6 +14,7 @@ __all__ = [
     "CHANNEL_PRIORITY",
     "ORDERS",
     "RUN_SOURCE",
+    "AnalyzerFactory",
     "AnalyzerSpec",
     "Digest",
     "Gate",

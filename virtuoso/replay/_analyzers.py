@@ -1,18 +1,21 @@
-"""A small registry of built-in example handlers for ``virtuoso replay --analyzers``.
+"""What ``virtuoso replay --analyzers`` builds: the analyzers of :mod:`virtuoso.analysis`, and handlers.
 
-Until issue 7 brings real analyzers, an "analyzer" is a processor handler
-(``Event -> derived events``) built fresh for each run from its name, a frozen
-config and the run's seeded generator. Issue 7 replaces this registry; the run
-manifest already records each one as ``{name, config, hash}``.
+A run's spec is a name, a config and a factory. Registered analyzers
+(:data:`virtuoso.analysis.ANALYZERS`) are built by the run's container and
+chained in one :class:`~virtuoso.analysis.AnalyzerPipeline`; a spec may also name
+a plain processor handler (``Event -> derived events``) built fresh for each run
+from its config and the run's seeded generator, like the two examples of
+:data:`BUILTIN`. The run manifest records each spec as ``{name, config, hash}``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from virtuoso.analysis import ANALYZERS, AnalyzerConfig, AnalyzerPipeline, config_for, instantiate, parse_spec, resolve
 from virtuoso.errors import UsageError
 from virtuoso.events import Event, Note, Trade
 from virtuoso.store import config_hash
@@ -87,26 +90,50 @@ def _every(config: Mapping[str, Any]) -> int:
     return every
 
 
+class AnalyzerFactory:
+    """The factory of a spec for a registered analyzer class: runs put these in the container's pipeline."""
+
+    def __init__(self, cls: type[Any]) -> None:
+        self.cls = cls
+
+    def recipe(self, config: Mapping[str, Any]) -> tuple[type[Any], AnalyzerConfig]:
+        """The class and its config object."""
+        return self.cls, config_for(self.cls.name, config)
+
+    def __call__(self, config: Mapping[str, Any], rng: random.Random) -> Handler:
+        """A pipeline of this one analyzer (what a run builds through the container instead)."""
+        return AnalyzerPipeline([instantiate(*self.recipe(config))])
+
+
 BUILTIN: dict[str, AnalyzerSpec] = {
     "trade-count": AnalyzerSpec("trade-count", lambda config, rng: TradeCounter(_every(config)), {"every": 1000}),
-    "vwap": AnalyzerSpec("vwap", lambda config, rng: VwapNotes(_every(config)), {"every": 1000}),
+    "vwap-notes": AnalyzerSpec("vwap-notes", lambda config, rng: VwapNotes(_every(config)), {"every": 1000}),
 }
-"""The built-in examples by name; ``default`` is all of them, ``none`` is none."""
+"""Example handlers by name (not analyzers: no warm-up, no snapshot), beside the analyzers of
+:data:`virtuoso.analysis.ANALYZERS`."""
 
 
-def analyzers_named(names: str) -> tuple[AnalyzerSpec, ...]:
-    """The specs of a comma-separated list of built-in names, ``default`` or ``none``.
+def analyzers_named(names: str | Sequence[Mapping[str, Any]]) -> tuple[AnalyzerSpec, ...]:
+    """The specs of ``names``: ``default``, ``none``, comma-separated names, a ``*.toml`` file with an
+    ``[[analyzers]]`` list, or such a list; names are analyzers (:data:`virtuoso.analysis.ANALYZERS`)
+    or the example handlers of :data:`BUILTIN`. A ``bars`` analyzer the others need comes first.
 
-    >>> [spec.name for spec in analyzers_named("default")]
-    ['trade-count', 'vwap']
+    >>> [spec.name for spec in analyzers_named("rsi,trade-count")]
+    ['trade-count', 'bars', 'rsi']
+    >>> analyzers_named("rsi,nope")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    virtuoso.errors.UsageError: unknown analyzer 'nope' (known: atr, bars, ...; or default, none)
     """
-    if names.strip() in ("", "none"):
-        return ()
-    if names.strip() == "default":
-        return tuple(BUILTIN.values())
-    wanted = [name.strip() for name in names.split(",") if name.strip()]
-    unknown = [name for name in wanted if name not in BUILTIN]
-    if unknown:
-        known = ", ".join(BUILTIN)
-        raise UsageError(f"unknown analyzer(s) {', '.join(unknown)} (built in: {known}; or default, none)")
-    return tuple(BUILTIN[name] for name in wanted)
+    examples: list[AnalyzerSpec] = []
+    tables: list[dict[str, Any]] = []
+    for name, values in parse_spec(names):
+        if name in BUILTIN:
+            spec = BUILTIN[name]
+            examples.append(AnalyzerSpec(spec.name, spec.factory, {**spec.config, **values}))
+        elif name in ANALYZERS:
+            tables.append({"name": name, **values})
+        else:
+            known = ", ".join(sorted([*ANALYZERS, *BUILTIN]))
+            raise UsageError(f"unknown analyzer {name!r} (known: {known}; or default, none)")
+    recipes = [(cls, config.as_dict()) for cls, config in resolve(tables)]
+    return (*examples, *(AnalyzerSpec(cls.name, AnalyzerFactory(cls), values) for cls, values in recipes))

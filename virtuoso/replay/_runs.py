@@ -24,14 +24,14 @@ from virtuoso.clock import Clock
 from virtuoso.container import ServiceContainer
 from virtuoso.errors import ReplayError, UsageError
 from virtuoso.events import Event
-from virtuoso.replay._analyzers import AnalyzerSpec
+from virtuoso.replay._analyzers import AnalyzerFactory, AnalyzerSpec
 from virtuoso.replay._digest import Digest
 from virtuoso.replay._replayer import Replayer, ReplayOptions
 from virtuoso.replay._selection import ReplaySelection
 from virtuoso.store import BufferedWriter, EventFilter, EventStore, SessionInfo, config_hash, lifecycle_stream
 
 RUN_SOURCE = "replay"
-_DEPENDENCIES = ("virtuoso", "msgspec", "aiosqlite")
+_DEPENDENCIES = ("virtuoso", "msgspec", "aiosqlite", "numpy", "pandas")
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,16 @@ async def replay_run(
         raise UsageError("a run names its input sessions")
     # One generator per analyzer, seeded from the run's seed and its place: drawing from one
     # shared generator would make each analyzer's numbers depend on the others'.
-    handlers = [spec.build(random.Random(f"{run.seed}:{i}:{spec.name}")) for i, spec in enumerate(run.analyzers)]
-    container = _app.build_container("replay", replace(config, keep_derived=False), handlers=handlers)
+    # Registered analyzers are built by the run's container (one pipeline, after the plain handlers).
+    handlers = [
+        spec.build(random.Random(f"{run.seed}:{i}:{spec.name}"))
+        for i, spec in enumerate(run.analyzers)
+        if not isinstance(spec.factory, AnalyzerFactory)
+    ]
+    recipes = [spec.factory.recipe(spec.config) for spec in run.analyzers if isinstance(spec.factory, AnalyzerFactory)]
+    container = _app.build_container(
+        "replay", replace(config, keep_derived=False), handlers=handlers, analyzers=recipes
+    )
     try:
         store = await container.aresolve(EventStore)
         run = replace(run, selection=await _full_ids(store, run.selection))

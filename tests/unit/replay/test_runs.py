@@ -21,7 +21,9 @@ from virtuoso.replay import (
 )
 from virtuoso.store import EventFilter, open_sqlite_store
 
-EVERY_10 = tuple(AnalyzerSpec(spec.name, spec.factory, {"every": 10}) for spec in analyzers_named("default"))
+EVERY_10 = tuple(
+    AnalyzerSpec(spec.name, spec.factory, {"every": 10}) for spec in analyzers_named("trade-count,vwap-notes")
+)
 
 
 async def recorded(path: Path, trades: int = 2_000) -> str:
@@ -74,7 +76,7 @@ async def test_a_run_is_a_session_with_a_manifest_and_stamped_derived_events(tmp
     assert info.status == "closed"
     config = info.manifest["config"]
     assert config["inputs"]["sessions"] == [session], "prefixes are stored as full ids"
-    assert [a["name"] for a in config["analyzers"]] == ["trade-count", "vwap"]
+    assert [a["name"] for a in config["analyzers"]] == ["trade-count", "vwap-notes"]
     assert config["analyzers"][0]["config"] == {"every": 10}
     assert len(config["analyzers"][0]["hash"]) == 64
     assert config["seed"] == 7

@@ -1,0 +1,68 @@
+"""Analyzers chained in one processor handler: each one's output goes on to the analyzers after it.
+
+The ``bars`` analyzer's bars reach the bar indicators in the same call, so
+that a replay is deterministic without derived events going back through the
+bus and the processor (they do not: see ``docs/analysis.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from msgspec.structs import replace
+
+from virtuoso.analysis._base import ANALYSIS_PREFIX, TopicFilter
+from virtuoso.analysis._protocol import Analyzer
+from virtuoso.events import Event
+
+
+class AnalyzerPipeline:
+    """A processor handler running ``analyzers`` in order on the events each ``consumes``.
+
+    >>> from virtuoso.analysis import build_analyzers
+    >>> from virtuoso.events import Event, Trade
+    >>> pipeline = AnalyzerPipeline(build_analyzers([{"name": "vwap", "timeframe": "1s"}]))
+    >>> def trade(ts, price, amount):
+    ...     return Event(f"t{ts}", "x:BTC/USDT:trades", ts, ts, "s", Trade(price, amount, "buy", str(ts)))
+    >>> pipeline(trade(1, 10.0, 1.0)), pipeline(trade(2, 20.0, 3.0))
+    ([], [])
+    >>> [(e.type, getattr(e.payload, "value", None)) for e in pipeline(trade(1_000_000_000, 5.0, 1.0))]
+    [('Bar', None), ('IndicatorValue', 17.5)]
+    """
+
+    def __init__(self, analyzers: Sequence[Analyzer]) -> None:
+        self.analyzers = tuple(analyzers)
+        self._stages = tuple((a, TopicFilter(a.consumes), _suffix(a, self.analyzers)) for a in self.analyzers)
+
+    def __bool__(self) -> bool:
+        return bool(self.analyzers)
+
+    def __call__(self, event: Event) -> list[Event]:
+        """Every analyzer's output for ``event`` and for what the analyzers before it derived from it.
+
+        Derived events (streams ``analysis:...``) coming back in are ignored: the
+        runtime publishes derived events on the bus, where a ``market.bar`` one
+        would reach the processor again, at a moment that depends on scheduling.
+        """
+        out: list[Event] = []
+        if not event.stream.startswith(ANALYSIS_PREFIX):
+            self._run(event, 0, out)
+        return out
+
+    def _run(self, event: Event, start: int, out: list[Event]) -> None:
+        cls = type(event.payload)
+        stages = self._stages
+        for index in range(start, len(stages)):
+            analyzer, wants, suffix = stages[index]
+            if wants(cls):
+                for output in analyzer.on_event(event):
+                    derived = replace(output, id=output.id + suffix) if suffix else output
+                    out.append(derived)
+                    self._run(derived, index + 1, out)
+
+
+def _suffix(analyzer: Analyzer, analyzers: Sequence[Analyzer]) -> str:
+    """``""`` for the first analyzer of a name; ``"~<k>"`` for the k-th other one, so that ids stay unique."""
+    same = [a for a in analyzers if a.name == analyzer.name]
+    place = next(i for i, a in enumerate(same) if a is analyzer)
+    return f"~{place}" if place else ""
