@@ -90,7 +90,9 @@ class BarSeries:
             bar = Bar(self.timeframe, open_ns, start, high, low, price, previous.volume + volume, closed=False)
         else:
             start = price if previous is None else previous.close
-            bar = Bar(self.timeframe, open_ns, start, max(start, price), min(start, price), price, tick.size, False)
+            bar = Bar(
+                self.timeframe, open_ns, start, max(start, price), min(start, price), price, tick.size, closed=False
+            )
         self.bars.append(bar)
         return bar
 

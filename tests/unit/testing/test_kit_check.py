@@ -26,7 +26,7 @@ from virtuoso.testing import (
     sessions,
 )
 
-FAST = {"max_examples": 25, "derandomize": True, "max_shrinks": 150}
+FAST = {"max_examples": 20, "derandomize": True, "max_shrinks": 100}
 
 
 class MomentumConfig(AnalyzerConfig, frozen=True, kw_only=True):
