@@ -37,6 +37,7 @@ __all__ = [
 _KIT = {
     "AnalyzerCheckFailed": "virtuoso.testing._report",
     "AnalyzerFactory": "virtuoso.testing._runs",
+    "Coverage": "virtuoso.testing._report",
     "Example": "virtuoso.testing._report",
     "Failure": "virtuoso.testing._report",
     "KitReport": "virtuoso.testing._report",
@@ -54,6 +55,7 @@ __all__ += [
     "PROPERTY_NAMES",
     "AnalyzerCheckFailed",
     "AnalyzerFactory",
+    "Coverage",
     "Example",
     "Failure",
     "KitReport",
@@ -69,7 +71,7 @@ __all__ += [
 
 if TYPE_CHECKING:
     from virtuoso.testing._check import PROPERTY_NAMES, check_analyzer
-    from virtuoso.testing._report import AnalyzerCheckFailed, Example, Failure, KitReport, PropertyResult
+    from virtuoso.testing._report import AnalyzerCheckFailed, Coverage, Example, Failure, KitReport, PropertyResult
     from virtuoso.testing._runs import AnalyzerFactory
     from virtuoso.testing._sessions import sessions
     from virtuoso.testing._strategies import MarketShape, bars, book_deltas, books, trades

@@ -9,7 +9,7 @@ the forming bar) and need no hypothesis themselves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from virtuoso.events import Bar, BookDelta, BookSnapshot, Level, Payload, Quote, Side, Trade
 
@@ -80,19 +80,24 @@ class BarSeries:
 
     timeframe: str
     bars: list[Bar] = field(default_factory=list)
+    _sums: tuple[float, float, int] = (0.0, 0.0, 0)  # the forming bar's notional, taker-buy volume, updates
 
     def add(self, tick: Tick) -> Payload:
-        """The next update (of the forming bar, or the first of a new one)."""
-        frame = TIMEFRAMES_NS[self.timeframe]
-        open_ns, price, previous = tick.ts_ns // frame * frame, tick.price, self.bars[-1] if self.bars else None
+        """The next update (of the forming bar, or the first of a new one); detail ``(buy_percent,)``."""
+        frame, price, size = TIMEFRAMES_NS[self.timeframe], tick.price, tick.size
+        open_ns = tick.ts_ns // frame * frame
+        previous = self.bars[-1] if self.bars else None
         if previous is not None and previous.open_ns == open_ns:
-            high, low, start, volume = max(previous.high, price), min(previous.low, price), previous.open, tick.size
-            bar = Bar(self.timeframe, open_ns, start, high, low, price, previous.volume + volume, closed=False)
+            start, high, low = previous.open, max(previous.high, price), min(previous.low, price)
+            volume, (notional, buys, count) = previous.volume + size, self._sums
         else:
             start = price if previous is None else previous.close
-            bar = Bar(
-                self.timeframe, open_ns, start, max(start, price), min(start, price), price, tick.size, closed=False
-            )
+            high, low, volume, (notional, buys, count) = max(start, price), min(start, price), size, (0.0, 0.0, 0)
+        (buy_percent,) = tick.detail or (50,)
+        assert isinstance(buy_percent, int)
+        self._sums = (notional + price * size, buys + size * buy_percent / 100, count + 1)
+        extra = _bar_extras(self._sums[0] / volume, self._sums[1])
+        bar = Bar(self.timeframe, open_ns, start, high, low, price, volume, count + 1, False, **extra)
         self.bars.append(bar)
         return bar
 
@@ -134,6 +139,15 @@ class BookSeries:
         # A snapshot lists levels that exist: no zero amounts, and at least the first level.
         levels = self._levels(tuple((k, a) for k, a in ticks if a > 0), sign)
         return levels or self._levels(((1, fallback),), sign)
+
+
+BAR_EXTRAS = ("vwap", "buy_volume")
+"""Bar fields filled where the payload has them (bars built from trades carry them)."""
+
+
+def _bar_extras(vwap: float, buy_volume: float) -> dict[str, Any]:
+    values = {"vwap": vwap, "buy_volume": buy_volume}
+    return {name: values[name] for name in BAR_EXTRAS if name in Bar.__struct_fields__}
 
 
 def _side(value: object) -> Side:

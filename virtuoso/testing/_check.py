@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from virtuoso.errors import UsageError
 from virtuoso.events import Bar, BookDelta, BookSnapshot, Event, Payload, Quote, Trade
+from virtuoso.testing._builders import TIMEFRAMES_NS
 from virtuoso.testing._properties import PROPERTIES
 from virtuoso.testing._report import Example, Failure, KitReport, PropertyResult
 from virtuoso.testing._runs import AnalyzerFactory, Harness, consumed
@@ -74,21 +75,30 @@ def check_analyzer(
     consumes = tuple(getattr(probe, "consumes", ("*",)))
     drawn = examples(events if events is not None else sessions(shape or shape_for(consumes)), consumes)
     search = Search(harness, drawn, _settings(settings, max_examples, derandomize), max_shrinks)
-    found = search.explore(properties)
+    found, coverage = search.explore(properties)
     results = [_skipped(name, found) or _result(name, search, found.get(name)) for name in properties]
-    report = KitReport(str(getattr(probe, "name", type(probe).__name__)), tuple(results))
+    report = KitReport(str(getattr(probe, "name", type(probe).__name__)), tuple(results), coverage)
     if raise_on_failure:
         report.raise_for_failures()
     return report
 
 
 def shape_for(consumes: Sequence[str]) -> MarketShape:
-    """The default shape for an analyzer: the channels whose payloads it consumes (all when it consumes none)."""
+    """The default shape for an analyzer: the channels whose payloads it consumes (all when it consumes none).
+
+    An analyzer of bars only gets longer sessions whose events are up to three
+    bars apart, so that enough bars close to get past a typical warm-up.
+
+    >>> shape_for(("market.bar",)).channels, shape_for(("market.book.*",)).channels
+    (('bars',), ('book',))
+    """
     wanted = tuple(
         channel
         for channel, payloads in CHANNEL_PAYLOADS.items()
         if any(fnmatchcase(p.TOPIC, pattern) for p in payloads for pattern in consumes)
     )
+    if wanted == ("bars",):
+        return MarketShape(channels=wanted, max_events=100, max_step_ns=3 * TIMEFRAMES_NS["1m"])
     return MarketShape(channels=wanted) if wanted else MarketShape()
 
 

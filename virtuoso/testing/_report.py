@@ -71,6 +71,23 @@ class PropertyResult:
 
 
 @dataclass(frozen=True)
+class Coverage:
+    """How much the examples exercised the analyzer: a property that held on examples without outputs proves little."""
+
+    examples: int
+    productive: int
+    """Examples on which the analyzer returned at least one derived event."""
+    outputs: int
+
+    def render(self) -> str:
+        """One line; a warning when no example produced an output."""
+        line = f"examples: {self.examples} drawn, {self.productive} with outputs ({self.outputs} derived events)"
+        if self.examples and not self.productive:
+            line += " - WARNING: no output at all, the properties held vacuously (longer sessions? shape=...)"
+        return line
+
+
+@dataclass(frozen=True)
 class KitReport:
     """All properties checked for one analyzer.
 
@@ -84,6 +101,7 @@ class KitReport:
 
     analyzer: str
     results: tuple[PropertyResult, ...]
+    coverage: Coverage | None = None
 
     @property
     def ok(self) -> bool:
@@ -101,7 +119,13 @@ class KitReport:
 
     def __str__(self) -> str:
         head = "all properties hold" if self.ok else f"{len(self.failed)} failed: {', '.join(self.failed)}"
-        return "\n".join([f"check_analyzer({self.analyzer}): {head}", *(r.render() for r in self.results)])
+        lines = [f"check_analyzer({self.analyzer}): {head}", *(r.render() for r in self.results)]
+        return "\n".join(lines + ([self.coverage.render()] if self.coverage else []))
+
+    @property
+    def vacuous(self) -> bool:
+        """No drawn example made the analyzer emit anything (so every property held trivially)."""
+        return self.coverage is not None and self.coverage.examples > 0 and self.coverage.productive == 0
 
     def raise_for_failures(self) -> None:
         """Raise :class:`AnalyzerCheckFailed` with the whole report when a property failed."""

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky, NoSuchExample
 
 from virtuoso.testing._properties import PROPERTIES, Property
-from virtuoso.testing._report import Example, Failure
+from virtuoso.testing._report import Coverage, Example, Failure
 from virtuoso.testing._runs import Harness
 
 
@@ -31,11 +31,15 @@ class Search:
     settings: hypothesis.settings
     max_shrinks: int
 
-    def explore(self, names: Sequence[str]) -> dict[str, Failure]:
-        """The first failure of each property over one pass of examples (drawing costs more than checking)."""
+    def explore(self, names: Sequence[str]) -> tuple[dict[str, Failure], Coverage]:
+        """The first failure of each property over one pass of examples (drawing costs more than checking),
+        and how many of the examples made the analyzer emit."""
         found: dict[str, Failure] = {}
+        counts = [0, 0, 0]  # examples, productive, outputs
 
         def check_all(example: Example) -> bool:
+            outputs = self._outputs(example)
+            counts[0], counts[1], counts[2] = counts[0] + 1, counts[1] + (outputs > 0), counts[2] + outputs
             for name in names:
                 problem = None if name in found else self.verdict(PROPERTIES[name][0], example)
                 if problem is not None:
@@ -44,7 +48,13 @@ class Search:
 
         with suppress(NoSuchExample):
             find(self.drawn, check_all, settings=hypothesis.settings(self.settings, phases=[Phase.generate]))
-        return found
+        return found, Coverage(*counts)
+
+    def _outputs(self, example: Example) -> int:
+        try:
+            return sum(len(step.outputs) for step in self.harness.trace(example.start_ns, example.inputs))
+        except Exception:  # a property reports it; coverage only counts
+            return 0
 
     def shrink(self, name: str) -> Failure | None:
         """The smallest failure of property ``name`` hypothesis finds, or ``None`` when it finds none again."""

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
+import msgspec
 from hypothesis import strategies as st
 
 from virtuoso.events import Bar, Event, EventIdFactory, Payload, SessionStarted
@@ -55,7 +56,7 @@ def _details(channel: Channel, shape: MarketShape) -> st.SearchStrategy[tuple[ob
         return st.tuples(st.integers(min_value=1, max_value=50), amounts(shape.extremes))
     if channel == "book":
         return book_details(extremes=shape.extremes)
-    return st.just(())
+    return st.tuples(st.integers(min_value=0, max_value=100))  # bars: the taker-buy share of the volume, %
 
 
 @functools.cache
@@ -63,7 +64,8 @@ def _row_lists(shape: MarketShape) -> st.SearchStrategy[list[Row]]:
     # Built once per shape: hypothesis validates every new strategy object, which costs more than drawing.
     channels = tuple(c for _ in shape.symbols for c in shape.channels)
     places = st.integers(min_value=0, max_value=len(channels) - 1) if len(channels) > 1 else st.just(0)
-    steps, sizes = time_steps(bursts=shape.bursts, gaps=shape.gaps), amounts(shape.extremes)
+    steps = time_steps(bursts=shape.bursts, gaps=shape.gaps, max_step_ns=shape.max_step_ns)
+    sizes = amounts(shape.extremes)
     moved, details = moves(flat=shape.flat), [_details(channel, shape) for channel in channels]
 
     @st.composite
@@ -134,11 +136,14 @@ def sessions(draw: st.DrawFn, shape: MarketShape | None = None, *, session: str 
 
 
 def _lists(rows: st.SearchStrategy[Row], low: int, high: int) -> st.SearchStrategy[list[Row]]:
-    # Hypothesis' lists average about five elements; half the sessions should be long enough to get past a
-    # warm-up. Two ranges rather than a drawn length keep each event one block, so shrinking can drop it.
-    if high - low <= 10:
+    # Hypothesis' lists average about five elements (at most twice their minimum); some sessions must be long
+    # enough to get past a warm-up, so the length comes from one of three ranges. Ranges rather than a drawn
+    # length keep each event one block, so that shrinking can drop it.
+    if high - low <= 20:
         return st.lists(rows, min_size=low, max_size=high)
-    return st.lists(rows, min_size=low, max_size=low + 9) | st.lists(rows, min_size=low + 10, max_size=high)
+    middle = (low + high) // 2
+    short, medium = st.lists(rows, min_size=low, max_size=low + 9), st.lists(rows, min_size=low + 10, max_size=middle)
+    return short | medium | st.lists(rows, min_size=middle, max_size=high)
 
 
 def _payloads(
@@ -163,11 +168,7 @@ def _close_bars(payloads: list[Payload], places: list[int], series: list[Series]
         builder, index = series[place], seen[place]
         seen[place] += 1
         if isinstance(payload, Bar) and isinstance(builder, BarSeries) and builder.closed(index):
-            out.append(Bar(payload.timeframe, payload.open_ns, *_ohlcv(payload)))
+            out.append(msgspec.structs.replace(payload, closed=True))
         else:
             out.append(payload)
     return out
-
-
-def _ohlcv(bar: Bar) -> tuple[float, float, float, float, float]:
-    return bar.open, bar.high, bar.low, bar.close, bar.volume

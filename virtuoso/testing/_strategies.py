@@ -46,6 +46,8 @@ class MarketShape:
     exchange: str = "binance"
     min_events: int = 0
     max_events: int = 40
+    max_step_ns: int = 5 * SECOND_NS
+    """The longest ordinary time between two events (gaps aside); raise it to close bars more often."""
     bursts: bool = True
     gaps: bool = True
     flat: bool = True
@@ -95,9 +97,9 @@ def price_paths(draw: st.DrawFn, count: int, *, flat: bool = True, extremes: boo
 
 
 @functools.cache
-def time_steps(*, bursts: bool = True, gaps: bool = True) -> st.SearchStrategy[int]:
-    """The time from one event to the next: 1 ms to 5 s; 0 in a burst; a minute to three days in a gap."""
-    step = st.integers(min_value=1_000_000, max_value=5 * SECOND_NS)
+def time_steps(*, bursts: bool = True, gaps: bool = True, max_step_ns: int = 5 * SECOND_NS) -> st.SearchStrategy[int]:
+    """The time from one event to the next: 1 ms to ``max_step_ns``; 0 in a burst; a minute to three days in a gap."""
+    step = st.integers(min_value=1_000_000, max_value=max_step_ns)
     if bursts:
         step = step | st.just(0)
     if gaps:
