@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from virtuoso.analysis._bars import timeframe_ns
+from virtuoso.analysis._batch_book import book_frame, depth_within, imbalance, spread_bps
 from virtuoso.analysis._cores import rsi_of
 
 
@@ -90,4 +91,14 @@ def anchored_vwap(bars_frame: pd.DataFrame) -> pd.Series:
         return pd.Series(np.cumsum(notional) / np.cumsum(volume))
 
 
-__all__ = ["anchored_vwap", "bars", "ema", "rsi", "rsi_of"]
+__all__ = [
+    "anchored_vwap",
+    "bars",
+    "book_frame",
+    "depth_within",
+    "ema",
+    "imbalance",
+    "rsi",
+    "rsi_of",
+    "spread_bps",
+]
