@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from virtuoso.analysis import AnalyzerPipeline, ConfluenceConfig, batch, build_analyzers, next_stance
+from virtuoso.analysis import (
+    AnalyzerPipeline,
+    BarBuilder,
+    BarsConfig,
+    ConfluenceConfig,
+    batch,
+    build_analyzers,
+    next_stance,
+)
 from virtuoso.analysis._batch_confluence import stances as batch_stances
 from virtuoso.events import Bar, ConfluenceScore, Event, IndicatorValue, Signal, Stance, Trade
 
@@ -192,3 +201,29 @@ def test_the_confluence_comparison_sees_scores_and_signals_on_a_random_walk() ->
     scores, signals = _compare_confluence(rows, _confluence_values(3))
     assert scores > 50
     assert signals > 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(trade_rows, st.integers(0, 300))
+def test_bars_of_several_timeframes_equal_the_batch_and_survive_a_restore(
+    rows: list[tuple[int, float, float, str]], cut: int
+) -> None:
+    events = [
+        Event(
+            f"t{i}", "x:B/Q:trades", ts, ts, "s", Trade(p, a, "buy" if s == "buy" else "sell", str(i)), position=i + 1
+        )
+        for i, (ts, p, a, s) in enumerate(rows)
+    ]
+    original = BarBuilder(BarsConfig(timeframes=("3s", "1s")))
+    streamed = [e.payload for e in events[:cut] for e in original.on_event(e)]
+    restored = BarBuilder(BarsConfig(timeframes=("3s", "1s")))
+    restored.restore(msgspec.json.decode(msgspec.json.encode(original.snapshot())))
+    tail = [e.payload for e in events[cut:] for e in restored.on_event(e)]
+    assert tail == [e.payload for e in events[cut:] for e in original.on_event(e)]
+    for timeframe in ("1s", "3s"):
+        bars = [b for b in streamed + tail if isinstance(b, Bar) and b.timeframe == timeframe]
+        frame = batch.bars(_frame(rows), timeframe)
+        assert [(b.open_ns, b.trades, b.high, b.low, b.close) for b in bars] == list(
+            zip(frame["open_ns"], frame["trades"], frame["high"], frame["low"], frame["close"], strict=True)
+        )
+        assert all(_close(b.volume, v) for b, v in zip(bars, frame["volume"], strict=True))
