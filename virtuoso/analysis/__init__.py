@@ -9,6 +9,15 @@ a vectorized batch counterpart in :mod:`virtuoso.analysis.batch`. See
 
 from virtuoso.analysis._bars import BarAccumulator, BarBuilder, BarsConfig, timeframe_ns
 from virtuoso.analysis._base import PerStream, derive, output_stream, source_stream
+from virtuoso.analysis._book import (
+    BookAnalyzer,
+    BookConfig,
+    BookDepth,
+    BookImbalance,
+    DepthConfig,
+    ImbalanceConfig,
+    SpreadBps,
+)
 from virtuoso.analysis._confluence import (
     COMPONENTS,
     Confluence,
@@ -47,7 +56,22 @@ from virtuoso.analysis._registry import (
     resolve,
 )
 
-for _cls in (BarBuilder, Ema, Rsi, Macd, Bollinger, Atr, RealizedVol, RelativeVolume, Cvd, Vwap, Confluence):
+for _cls in (
+    BarBuilder,
+    Ema,
+    Rsi,
+    Macd,
+    Bollinger,
+    Atr,
+    RealizedVol,
+    RelativeVolume,
+    Cvd,
+    Vwap,
+    Confluence,
+    BookImbalance,
+    SpreadBps,
+    BookDepth,
+):
     register_analyzer(_cls)
 
 __all__ = [
@@ -64,11 +88,17 @@ __all__ = [
     "BarsConfig",
     "Bollinger",
     "BollingerConfig",
+    "BookAnalyzer",
+    "BookConfig",
+    "BookDepth",
+    "BookImbalance",
     "Confluence",
     "ConfluenceConfig",
     "Cvd",
+    "DepthConfig",
     "Ema",
     "EmaConfig",
+    "ImbalanceConfig",
     "IndicatorAnalyzer",
     "Macd",
     "MacdConfig",
@@ -77,6 +107,7 @@ __all__ = [
     "RelativeVolume",
     "Rsi",
     "RsiConfig",
+    "SpreadBps",
     "State",
     "Vwap",
     "WindowConfig",

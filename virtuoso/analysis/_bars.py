@@ -20,6 +20,7 @@ from virtuoso.events import Bar, Event, Trade
 
 _UNITS = {"s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 _UNITS["w"] = 7 * _UNITS["d"]
+_NEVER = -(2**63)
 _TIMEFRAME = re.compile(r"^([1-9][0-9]*)([smhdw])$")
 
 
@@ -38,7 +39,10 @@ def timeframe_ns(timeframe: str) -> int:
 class BarAccumulator:
     """The open bar of one stream and timeframe; :meth:`add` returns the bar a trade closes."""
 
-    __slots__ = ("buy", "close", "count", "high", "length", "low", "notional", "open", "open_ns", "timeframe", "volume")
+    __slots__ = (
+        "buy", "close", "count", "end_ns", "high", "length", "low",
+        "notional", "open", "open_ns", "timeframe", "volume",
+    )  # fmt: skip
 
     def __init__(self, timeframe: str) -> None:
         self.timeframe = timeframe
@@ -47,14 +51,16 @@ class BarAccumulator:
         self.open = self.high = self.low = self.close = 0.0
         self.volume = self.buy = self.notional = 0.0
         self.count = 0
+        self.end_ns = _NEVER  # the first trade opens a bar
 
     def add(self, ts: int, price: float, amount: float, bought: bool) -> Bar | None:
         """Count one trade; the previous bar when this trade opens a later bucket."""
-        bucket = ts - ts % self.length
         closed = None
-        if bucket > self.open_ns:
+        if ts >= self.end_ns:  # a later bucket (the bucket test is one comparison: the per-trade path)
             closed = self.bar() if self.count else None
-            self.open_ns, self.open, self.high, self.low = bucket, price, price, price
+            self.open_ns = ts - ts % self.length
+            self.end_ns = self.open_ns + self.length
+            self.open, self.high, self.low = price, price, price
             self.volume = self.buy = self.notional = 0.0
             self.count = 0
         elif price > self.high:
@@ -95,6 +101,48 @@ class BarAccumulator:
         """Continue from :meth:`dump`'s values."""
         self.open_ns, self.open, self.high, self.low, self.close = values[:5]
         self.volume, self.buy, self.notional, self.count = values[5:]
+        self.end_ns = self.open_ns + self.length if self.count else _NEVER
+
+    def merge(self, part: _Segment) -> None:
+        """Count the trades of ``part`` (all in this open bar)."""
+        self.high = max(self.high, part.high)
+        self.low = min(self.low, part.low)
+        self.close = part.close
+        self.volume += part.volume
+        self.notional += part.notional
+        self.buy += part.buy
+        self.count += part.count
+
+
+class _Segment:
+    """One stream's open bars, and the trades since any of them last closed (counted once for all timeframes).
+
+    A trade before ``end_ns`` (the earliest end of the open bars) closes nothing: it
+    is only counted here, once, however many timeframes are built; the segment is
+    merged into every open bar when a trade reaches a later bucket of one of them.
+    """
+
+    __slots__ = ("accumulators", "buy", "close", "count", "end_ns", "high", "low", "notional", "volume")
+
+    def __init__(self, accumulators: list[BarAccumulator]) -> None:
+        self.accumulators = accumulators
+        self.end_ns = min((acc.end_ns for acc in accumulators), default=_NEVER)
+        self.high = self.low = self.close = 0.0
+        self.volume = self.buy = self.notional = 0.0
+        self.count = 0
+
+    def flush(self) -> None:
+        """Merge the segment into every open bar and empty it."""
+        if self.count:
+            for acc in self.accumulators:
+                acc.merge(self)
+        self.volume = self.buy = self.notional = 0.0
+        self.count = 0
+
+    def dump(self) -> list[Any]:
+        """The open bars and the segment as plain values."""
+        segment = [self.high, self.low, self.close, self.volume, self.buy, self.notional, self.count]
+        return [[acc.dump() for acc in self.accumulators], segment]
 
 
 class BarsConfig(AnalyzerConfig, frozen=True, kw_only=True):
@@ -107,7 +155,7 @@ class BarsConfig(AnalyzerConfig, frozen=True, kw_only=True):
             timeframe_ns(timeframe)
 
 
-class BarBuilder(PerStream[list[BarAccumulator]]):
+class BarBuilder(PerStream[_Segment]):
     """Trades in, closed :class:`~virtuoso.events.Bar` events out, one set of timeframes per trade stream.
 
     >>> from virtuoso.events import Event, Trade
@@ -127,19 +175,21 @@ class BarBuilder(PerStream[list[BarAccumulator]]):
         super().__init__()
         self.config: BarsConfig = config or BarsConfig()
 
-    def fresh(self) -> list[BarAccumulator]:
-        """One accumulator per timeframe."""
-        return [BarAccumulator(timeframe) for timeframe in self.config.timeframes]
+    def fresh(self) -> _Segment:
+        """One accumulator per timeframe, and an empty segment."""
+        return _Segment([BarAccumulator(timeframe) for timeframe in self.config.timeframes])
 
-    def dump(self, state: list[BarAccumulator]) -> Any:
-        """The open bars."""
-        return [acc.dump() for acc in state]
+    def dump(self, state: _Segment) -> Any:
+        """The open bars and the trades not yet merged into them."""
+        return state.dump()
 
-    def load(self, values: Any) -> list[BarAccumulator]:
+    def load(self, values: Any) -> _Segment:
         """Open bars back from :meth:`dump`."""
-        state = self.fresh()
-        for acc, dumped in zip(state, values, strict=True):
+        accumulators = [BarAccumulator(timeframe) for timeframe in self.config.timeframes]
+        for acc, dumped in zip(accumulators, values[0], strict=True):
             acc.load(dumped)
+        state = _Segment(accumulators)
+        state.high, state.low, state.close, state.volume, state.buy, state.notional, state.count = values[1]
         return state
 
     def on_event(self, event: Event) -> Sequence[Event]:
@@ -147,13 +197,35 @@ class BarBuilder(PerStream[list[BarAccumulator]]):
         trade = event.payload
         if type(trade) is not Trade:
             return []
-        accumulators = self.states.get(event.stream) or self.state_for(event.stream)
+        state = self.states.get(event.stream) or self.state_for(event.stream)
+        ts, price, amount = event.ts_event, trade.price, trade.amount
+        if ts < state.end_ns:
+            # Nearly every trade: counted once in the segment, whatever the number of timeframes.
+            if not state.count:
+                state.high = state.low = price
+            elif price > state.high:
+                state.high = price
+            elif price < state.low:
+                state.low = price
+            state.close = price
+            state.volume += amount
+            state.notional += price * amount
+            if trade.side == "buy":
+                state.buy += amount
+            state.count += 1
+            return []
+        return self._roll(event, trade, state)
+
+    def _roll(self, event: Event, trade: Trade, state: _Segment) -> list[Event]:
+        """A trade at or after the end of some open bar: merge the segment, then count it bar by bar."""
+        state.flush()
         out: list[Event] = []
         bought = trade.side == "buy"
-        for acc in accumulators:
+        for acc in state.accumulators:
             bar = acc.add(event.ts_event, trade.price, trade.amount, bought)
             if bar is not None:
                 out.append(derive(event, self.name, len(out), bar))
+        state.end_ns = min(acc.end_ns for acc in state.accumulators)
         if out:
             self._ready = True
         return out

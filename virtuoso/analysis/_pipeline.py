@@ -7,7 +7,7 @@ bus and the processor (they do not: see ``docs/analysis.md``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from msgspec.structs import replace
 
@@ -33,6 +33,7 @@ class AnalyzerPipeline:
     def __init__(self, analyzers: Sequence[Analyzer]) -> None:
         self.analyzers = tuple(analyzers)
         self._stages = tuple((a, TopicFilter(a.consumes), _suffix(a, self.analyzers)) for a in self.analyzers)
+        self._plans: dict[tuple[type, int], tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.analyzers)
@@ -45,20 +46,43 @@ class AnalyzerPipeline:
         would reach the processor again, at a moment that depends on scheduling.
         """
         out: list[Event] = []
-        if not event.stream.startswith(ANALYSIS_PREFIX):
-            self._run(event, 0, out)
+        if event.stream.startswith(ANALYSIS_PREFIX):
+            return out
+        key = (type(event.payload), 0)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._planned(key)
+        for index, on_event, suffix in plan:
+            outputs = on_event(event)
+            if outputs:
+                self._derived(outputs, index, suffix, out)
         return out
 
+    def _planned(self, key: tuple[type, int]) -> tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]:
+        plan = self._plans[key] = self._plan(*key)
+        return plan
+
+    def _derived(self, outputs: Sequence[Event], index: int, suffix: str, out: list[Event]) -> None:
+        for output in outputs:
+            derived = replace(output, id=output.id + suffix) if suffix else output
+            out.append(derived)
+            self._run(derived, index + 1, out)
+
     def _run(self, event: Event, start: int, out: list[Event]) -> None:
-        cls = type(event.payload)
+        key = (type(event.payload), start)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._planned(key)
+        for index, on_event, suffix in plan:
+            outputs = on_event(event)
+            if outputs:
+                self._derived(outputs, index, suffix, out)
+
+    def _plan(self, cls: type, start: int) -> tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]:
+        """The stages from ``start`` on that want payloads of ``cls`` (worked out once per class: the per-event
+        path then calls only the analyzers concerned)."""
         stages = self._stages
-        for index in range(start, len(stages)):
-            analyzer, wants, suffix = stages[index]
-            if wants(cls):
-                for output in analyzer.on_event(event):
-                    derived = replace(output, id=output.id + suffix) if suffix else output
-                    out.append(derived)
-                    self._run(derived, index + 1, out)
+        return tuple((i, stages[i][0].on_event, stages[i][2]) for i in range(start, len(stages)) if stages[i][1](cls))
 
 
 def _suffix(analyzer: Analyzer, analyzers: Sequence[Analyzer]) -> str:
