@@ -121,13 +121,16 @@ class ProcessorFeed:
         self._bus = bus
         self._recorder = recorder
         self._closed = False
+        self._try_submit = processor.try_submit
 
     def _receive(self, event: Event) -> None:
+        # The replay's hot path: one call per event, the submit inlined.
         if event.causation is not None:
             return  # derived (by this run, or by the one that recorded it): never input
         if not event.position and self._recorder is not None and self._recorder.records(event):
             return  # comes back through committed(), with its position
-        self._submit(event)
+        if self._waiting or not self._try_submit(event):
+            self._waiting.append(event)
 
     def committed(self, events: list[Event]) -> None:
         """Take the events of a committed batch that this feed subscribed to."""
@@ -308,7 +311,7 @@ class HandlerChain:
             result = handler(event)
             if result:
                 derived.extend(result)
-        if event.position:
+        if derived and event.position:
             derived = [d if d.causation is not None else replace_struct(d, causation=event.position) for d in derived]
         return derived
 

@@ -34,6 +34,8 @@ class AnalyzerPipeline:
         self.analyzers = tuple(analyzers)
         self._stages = tuple((a, TopicFilter(a.consumes), _suffix(a, self.analyzers)) for a in self.analyzers)
         self._plans: dict[tuple[type, int], tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]] = {}
+        self._first: dict[type, tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]] = {}
+        """The plans of input events (start 0) by payload class alone: one lookup a trade."""
 
     def __bool__(self) -> bool:
         return bool(self.analyzers)
@@ -48,10 +50,9 @@ class AnalyzerPipeline:
         out: list[Event] = []
         if event.stream.startswith(ANALYSIS_PREFIX):
             return out
-        key = (type(event.payload), 0)
-        plan = self._plans.get(key)
+        plan = self._first.get(event.payload.__class__)
         if plan is None:
-            plan = self._planned(key)
+            plan = self._first[event.payload.__class__] = self._planned((event.payload.__class__, 0))
         for index, on_event, suffix in plan:
             outputs = on_event(event)
             if outputs:
