@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import require_data
 from virtuoso.analysis import AnalyzerPipeline, ConfluenceConfig, batch, build_analyzers
-from virtuoso.events import ConfluenceScore, Event, IndicatorValue, Trade
+from virtuoso.events import Bar, ConfluenceScore, Event, IndicatorValue, Trade
 from virtuoso.importers import import_files
 from virtuoso.store import EventFilter, MemoryEventStore
 
@@ -127,3 +127,19 @@ def test_book_analyzers_equal_the_batch_on_the_real_book(capture: Capture) -> No
     for name, series in (("book-imbalance", batch.imbalance(frame, 10)), ("spread", batch.spread_bps(frame))):
         got = [(t, v) for t, v, _ in _values(out, name)]
         assert got == [(int(t), v) for t, v in zip(frame["ts_event"], series, strict=True) if not math.isnan(v)], name
+
+
+def test_the_bar_builder_equals_the_batch_bars_on_real_trades(capture: Capture) -> None:
+    streamed = [e.payload for e in _run(capture.trades, [{"name": "bars", "timeframes": ["1s", "5s"]}])]
+    trades = pd.DataFrame(
+        [(e.ts_event, p.price, p.amount, p.side) for e in capture.trades if isinstance(p := e.payload, Trade)],
+        columns=["ts_event", "price", "amount", "side"],
+    )
+    for timeframe in ("1s", "5s"):
+        got = [bar for bar in streamed if isinstance(bar, Bar) and bar.timeframe == timeframe]
+        want = batch.bars(trades, timeframe).to_dict("records")
+        assert len(got) == len(want) > 50
+        for bar, row in zip(got, want, strict=True):
+            assert (bar.open_ns, bar.trades) == (int(row["open_ns"]), int(row["trades"]))
+            fields = ("open", "high", "low", "close", "volume", "buy_volume", "vwap")
+            assert all(_close(getattr(bar, name), row[name]) for name in fields), (bar, row)
