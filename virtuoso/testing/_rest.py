@@ -11,7 +11,7 @@ from virtuoso.testing._book import DepthState
 from virtuoso.testing._capture import symbol_key
 from virtuoso.testing._restdata import RestData
 from virtuoso.testing._served import Served
-from virtuoso.testing._trades import DEFAULT_LIMIT, MAX_LIMIT, BinanceRequestError, TradeList
+from virtuoso.testing._trades import DEFAULT_LIMIT, MAX_LIMIT, BinanceRequestError, TradeList, query_int
 
 _MARKETS = {"/api/v3/": "spot", "/fapi/v1/": "linear"}
 _TRADE_ENDPOINTS = ("trades", "historicalTrades", "aggTrades")
@@ -123,7 +123,7 @@ class RestApi:
     def _klines(self, symbol: str, query: Any) -> list[list[Any]]:
         candles = self._data.klines.get((symbol, query.get("interval", "")), [])
         limit = _bounded(query, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-        start, end = _optional_int(query, "startTime"), _optional_int(query, "endTime")
+        start, end = query_int(query, "startTime"), query_int(query, "endTime")
         chosen = [c for c in candles if (start is None or c[0] >= start) and (end is None or c[0] <= end)]
         return chosen[:limit] if start is not None else chosen[-limit:]
 
@@ -144,18 +144,8 @@ def _required(symbol: str | None) -> str:
     return symbol
 
 
-def _optional_int(query: Any, name: str) -> int | None:
-    text = query.get(name)
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise BinanceRequestError(-1100, f"Illegal characters found in parameter '{name}'.") from None
-
-
 def _bounded(query: Any, name: str, default: int, maximum: int) -> int:
-    value = _optional_int(query, name)
+    value = query_int(query, name)
     if value is None:
         return default
     if not 1 <= value <= maximum:

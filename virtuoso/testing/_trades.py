@@ -55,9 +55,9 @@ class TradeList:
         return self.rows[start:stop]
 
     def _window(self, endpoint: str, query: Mapping[str, str], limit: int, visible: int) -> tuple[int, int]:
-        from_id = _integer(query, "fromId")
-        start_ms = _integer(query, "startTime") if endpoint == "aggTrades" else None
-        end_ms = _integer(query, "endTime") if endpoint == "aggTrades" else None
+        from_id = query_int(query, "fromId")
+        start_ms = query_int(query, "startTime") if endpoint == "aggTrades" else None
+        end_ms = query_int(query, "endTime") if endpoint == "aggTrades" else None
         if from_id is not None and (start_ms is not None or end_ms is not None):
             raise BinanceRequestError(-1128, "Combination of optional parameters invalid.")
         if from_id is not None:
@@ -79,7 +79,7 @@ class TradeList:
 
 
 def _limit(query: Mapping[str, str]) -> int:
-    limit = _integer(query, "limit")
+    limit = query_int(query, "limit")
     if limit is None:
         return DEFAULT_LIMIT
     if not 1 <= limit <= MAX_LIMIT:
@@ -87,7 +87,8 @@ def _limit(query: Mapping[str, str]) -> int:
     return limit
 
 
-def _integer(query: Mapping[str, str], name: str) -> int | None:
+def query_int(query: Mapping[str, str], name: str) -> int | None:
+    """The integer query parameter ``name`` (None when absent); Binance's -1100 error when it is not one."""
     text = query.get(name)
     if text is None:
         return None

@@ -246,9 +246,10 @@ def test_the_failing_example_is_shrunk_and_explained() -> None:
     failure = check(ForgetfulRestore, max_shrinks=2_000).result("resumable").failure
     assert failure is not None
     # Smallest case: a snapshot after one trade, then the warm-up (period + 1 trades) the restored instance
-    # misses. Hypothesis's shrinker may stop one trade above it (its passes depend on more than the seed).
+    # misses. Hypothesis's shrinker may stop a few trades above it (its passes depend on more than the seed,
+    # e.g. on examples its database kept from earlier runs), so the bound is "small", not "minimal".
     assert failure.example.cut == 1
-    assert MomentumConfig().period + 1 <= len(failure.example.inputs) <= MomentumConfig().period + 2
+    assert MomentumConfig().period + 1 <= len(failure.example.inputs) <= 2 * (MomentumConfig().period + 1)
     assert "restored from the snapshot taken after 1 inputs" in failure.explanation
 
 
