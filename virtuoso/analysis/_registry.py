@@ -8,7 +8,8 @@ so that ``"rsi"`` alone works.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from itertools import count
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -106,7 +107,8 @@ def resolve(spec: str | Sequence[Mapping[str, Any]]) -> list[Resolved]:
     >>> [(cls.name, cfg.as_dict()) for cls, cfg in resolve("rsi")]
     [('bars', {'timeframes': ('1m',)}), ('rsi', {'timeframe': '1m', 'period': 14})]
     """
-    resolved = [(_class(name), config_for(name, values)) for name, values in parse_spec(spec)]
+    entries = zip(_places(spec), parse_spec(spec), strict=False)  # _places is endless
+    resolved = [_resolved(where, name, values) for where, (name, values) in entries]
     built = {tf for cls, cfg in resolved if cls is BarBuilder for tf in _timeframes(cfg)}
     needed: list[str] = []
     for _, cfg in resolved:
@@ -119,6 +121,21 @@ def resolve(spec: str | Sequence[Mapping[str, Any]]) -> list[Resolved]:
     else:
         resolved[first] = (BarBuilder, BarsConfig(timeframes=(*_timeframes(resolved[first][1]), *needed)))
     return resolved
+
+
+def _places(spec: str | Sequence[Mapping[str, Any]]) -> Iterator[str]:
+    """Where each entry of ``spec`` comes from, for error messages: ``FILE: analyzers[i]: `` for tables."""
+    source = f"{spec.strip()}: " if isinstance(spec, str) and spec.strip().endswith(".toml") else ""
+    tables = isinstance(spec, Sequence) and not isinstance(spec, str)
+    for index in count():
+        yield f"{source}analyzers[{index}]: " if source or tables else ""
+
+
+def _resolved(where: str, name: str, values: dict[str, Any]) -> Resolved:
+    try:
+        return _class(name), config_for(name, values)
+    except UsageError as exc:
+        raise UsageError(f"{where}{exc}") from None
 
 
 def _timeframes(config: AnalyzerConfig) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -163,6 +165,9 @@ def test_a_toml_list_builds_the_analyzers(tmp_path: object) -> None:
     assert [a.name for a in built] == ["bars", "rsi", "vwap"]
     assert built[0].config.as_dict() == {"timeframes": ("1m", "5m")}
     assert built[1].config == RsiConfig(period=7)
+    path.write_text('[[analyzers]]\nname = "rsi"\n\n[[analyzers]]\nname = "rsi"\nperiod = -1\n')
+    with pytest.raises(UsageError, match=rf"^{re.escape(str(path))}: analyzers\[1\]: analyzer 'rsi': "):
+        build_analyzers(str(path))
 
 
 def test_two_analyzers_of_one_name_give_distinct_ids() -> None:
