@@ -160,6 +160,6 @@ def build_analyzers(spec: str | Sequence[Mapping[str, Any]], clock: Clock | None
     ['bars', 'rsi', 'confluence']
     >>> build_analyzers([{"name": "rsi", "period": 0}])
     Traceback (most recent call last):
-    virtuoso.errors.UsageError: analyzer 'rsi': Expected `int` >= 1 - at `$.period`
+    virtuoso.errors.UsageError: analyzers[0]: analyzer 'rsi': Expected `int` >= 1 - at `$.period`
     """
     return [instantiate(cls, config, clock) for cls, config in resolve(spec)]
