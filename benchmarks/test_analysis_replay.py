@@ -14,60 +14,23 @@ replay (target 0.5x).
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import pytest
 
-from benchmarks.harness import Prepared, RatioCase, Side, measure
+from benchmarks.harness import RatioCase, measure
 from benchmarks.test_replay import ours as replay_side
-from benchmarks.workloads import SESSION_ID, TradeWorkload
+from benchmarks.workloads import TradeWorkload
 from virtuoso.analysis import resolve
-from virtuoso.app import AppConfig, Runtime, build_container
-from virtuoso.bus import EventBus
-from virtuoso.events import Event, Trade
-from virtuoso.replay import Replayer
-from virtuoso.store import EventStore
+from virtuoso.events import Event
 
 pytestmark = pytest.mark.timeout(3600)
 
 TARGET = 0.5
 
 
-def _nothing(event: Event) -> None:
-    return None
-
-
 def _no_op_handler(event: Event) -> None:
     return None
-
-
-def with_analyzers(runner: asyncio.Runner, log: Path, expected: int, spec: str = "default") -> Side:
-    """Our side: the replay of :func:`benchmarks.test_replay.ours` with the analyzers of ``spec`` in the run
-    (``"handler"``: no analyzers, one no-op processor handler instead)."""
-
-    def side(directory: Path) -> Prepared:
-        path = directory / log.name
-        shutil.copyfile(log, path)
-        analyzers = resolve(spec) if spec != "handler" else []
-        handlers = [_no_op_handler] if spec == "handler" else []
-        container = build_container("replay", AppConfig(db=path), analyzers=analyzers, handlers=handlers)
-
-        async def prepare() -> None:
-            await container.aresolve(EventStore)
-            (await container.aresolve(EventBus)).subscribe(Trade, _nothing)
-
-        async def replay() -> None:
-            async with container.scope() as scope:
-                runtime = await scope.aresolve(Runtime)
-                await runtime.run(SESSION_ID)
-                assert isinstance(runtime.source, Replayer)
-                assert runtime.source.events_in == expected
-
-        runner.run(prepare())
-        return Prepared(run=lambda: runner.run(replay()), cleanup=lambda: runner.run(container.aclose()))
-
-    return side
 
 
 def test_replay_with_the_default_analyzers(
@@ -80,7 +43,7 @@ def test_replay_with_the_default_analyzers(
         target=TARGET,
         events=expected,
         rounds=work.scale.rounds,
-        ours=with_analyzers(runner, work.log, expected),
+        ours=replay_side(runner, work.log, expected, analyzers=resolve("default")),
         baseline=replay_side(runner, work.log, expected),
     )
     result = measure(benchmark, case, tmp_path)
@@ -98,7 +61,7 @@ def test_replay_with_a_no_op_processor_handler(
         target=TARGET,
         events=expected,
         rounds=work.scale.rounds,
-        ours=with_analyzers(runner, work.log, expected, "handler"),
+        ours=replay_side(runner, work.log, expected, handlers=[_no_op_handler]),
         baseline=replay_side(runner, work.log, expected),
     )
     result = measure(benchmark, case, tmp_path)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ import pytest
 from benchmarks.harness import Prepared, RatioCase, Side, measure
 from benchmarks.test_store_read import baseline
 from benchmarks.workloads import SESSION_ID, TradeWorkload
-from virtuoso.app import AppConfig, Runtime, build_container
+from virtuoso.app import AnalyzerRecipe, AppConfig, EventHandler, Runtime, build_container
 from virtuoso.bus import EventBus
 from virtuoso.events import Event, Trade
 from virtuoso.replay import Replayer
@@ -42,13 +43,23 @@ def _nothing(event: Event) -> None:
     return None
 
 
-def ours(runner: asyncio.Runner, log: Path, expected: int) -> Side:
-    """Our side: the container built and the store opened untimed; the replay of the session is timed."""
+def ours(
+    runner: asyncio.Runner,
+    log: Path,
+    expected: int,
+    *,
+    analyzers: Sequence[AnalyzerRecipe] = (),
+    handlers: Sequence[EventHandler] = (),
+) -> Side:
+    """Our side: the container built and the store opened untimed; the replay of the session is timed.
+
+    ``analyzers`` and ``handlers`` go to ``build_container`` (none: the replay alone, to a no-op subscriber).
+    """
 
     def side(directory: Path) -> Prepared:
         path = directory / log.name
         shutil.copyfile(log, path)
-        container = build_container("replay", AppConfig(db=path))
+        container = build_container("replay", AppConfig(db=path), analyzers=analyzers, handlers=handlers)
 
         async def prepare() -> None:
             await container.aresolve(EventStore)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 from msgspec.structs import replace
 
-from virtuoso.analysis._base import ANALYSIS_PREFIX, TopicFilter
+from virtuoso.analysis._base import TopicFilter
 from virtuoso.analysis._protocol import Analyzer
 from virtuoso.events import Event
 
@@ -43,13 +43,10 @@ class AnalyzerPipeline:
     def __call__(self, event: Event) -> list[Event]:
         """Every analyzer's output for ``event`` and for what the analyzers before it derived from it.
 
-        Derived events (streams ``analysis:...``) coming back in are ignored: the
-        runtime publishes derived events on the bus, where a ``market.bar`` one
-        would reach the processor again, at a moment that depends on scheduling.
+        The runtime never hands derived events back in (its processor feed skips
+        events with a ``causation``), so none are filtered here.
         """
         out: list[Event] = []
-        if event.stream.startswith(ANALYSIS_PREFIX):
-            return out
         plan = self._first.get(event.payload.__class__)
         if plan is None:
             plan = self._first[event.payload.__class__] = self._planned((event.payload.__class__, 0))
