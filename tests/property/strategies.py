@@ -23,13 +23,20 @@ from virtuoso.events import (
     BreakerStateChanged,
     ComponentHealth,
     ConfluenceScore,
+    EquityMarked,
     Event,
     FileImported,
     Gap,
     HealthReported,
     IndicatorValue,
     Note,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderRejected,
+    OrderSubmitted,
     Payload,
+    PositionChanged,
     Quote,
     SessionEnded,
     SessionResumed,
@@ -55,6 +62,7 @@ timestamps = st.integers(min_value=0, max_value=INT64_MAX)
 
 levels = st.tuples(finite_floats, finite_floats)
 books = st.lists(levels, max_size=6).map(tuple)
+sides = st.sampled_from(["buy", "sell"])
 
 
 def _symbols() -> st.SearchStrategy[tuple[str, ...]]:
@@ -187,6 +195,47 @@ PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         state=st.sampled_from(["long", "short", "neutral"]),
         previous=st.sampled_from(["long", "short", "neutral"]),
         score=finite_floats,
+    ),
+    "OrderSubmitted": st.builds(
+        OrderSubmitted,
+        order_id=texts,
+        symbol=texts,
+        side=sides,
+        kind=st.sampled_from(["market", "limit"]),
+        amount=finite_floats,
+        price=optional_floats,
+        time_in_force=st.sampled_from(["GTC", "IOC", "post-only"]),
+        arrives_ns=timestamps,
+    ),
+    "OrderAccepted": st.builds(OrderAccepted, order_id=texts, symbol=texts),
+    "OrderFilled": st.builds(
+        OrderFilled,
+        order_id=texts,
+        symbol=texts,
+        side=sides,
+        price=finite_floats,
+        amount=finite_floats,
+        fee=finite_floats,
+        liquidity=st.sampled_from(["maker", "taker"]),
+        remaining=finite_floats,
+    ),
+    "OrderCanceled": st.builds(OrderCanceled, order_id=texts, symbol=texts, remaining=finite_floats, reason=texts),
+    "OrderRejected": st.builds(OrderRejected, order_id=texts, symbol=texts, reason=texts),
+    "PositionChanged": st.builds(
+        PositionChanged,
+        symbol=texts,
+        amount=finite_floats,
+        average_price=finite_floats,
+        realized_pnl=finite_floats,
+        cash=finite_floats,
+        fees=finite_floats,
+    ),
+    "EquityMarked": st.builds(
+        EquityMarked,
+        equity=finite_floats,
+        cash=finite_floats,
+        prices=st.dictionaries(texts, finite_floats, max_size=3),
+        positions=st.dictionaries(texts, finite_floats, max_size=3),
     ),
 }
 """One strategy per registered payload type name."""

@@ -8,6 +8,18 @@ True
 from virtuoso.events._analysis import ConfluenceScore, IndicatorValue, Signal, Stance
 from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, stream_name
 from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade
+from virtuoso.events._orders import (
+    EquityMarked,
+    Liquidity,
+    OrderAccepted,
+    OrderCanceled,
+    OrderFilled,
+    OrderKind,
+    OrderRejected,
+    OrderSubmitted,
+    PositionChanged,
+    TimeInForce,
+)
 from virtuoso.events._registry import REGISTRY, Kind, Payload, TypeRegistry, Upcaster, event_type
 from virtuoso.events._resilience import BreakerState, BreakerStateChanged, ComponentHealth, HealthReported, HealthStatus
 from virtuoso.events._system import FileImported, Gap, Note, SessionEnded, SessionResumed, SessionStarted
@@ -21,6 +33,7 @@ __all__ = [
     "BreakerStateChanged",
     "ComponentHealth",
     "ConfluenceScore",
+    "EquityMarked",
     "Event",
     "EventIdFactory",
     "FileImported",
@@ -30,8 +43,16 @@ __all__ = [
     "IndicatorValue",
     "Kind",
     "Level",
+    "Liquidity",
     "Note",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderFilled",
+    "OrderKind",
+    "OrderRejected",
+    "OrderSubmitted",
     "Payload",
+    "PositionChanged",
     "Quote",
     "SessionEnded",
     "SessionResumed",
@@ -40,6 +61,7 @@ __all__ = [
     "Signal",
     "Stance",
     "Ticker",
+    "TimeInForce",
     "Trade",
     "TypeRegistry",
     "Upcaster",
