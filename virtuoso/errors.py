@@ -29,6 +29,8 @@ The tree::
     ├── UsageError                  a caller passed arguments that cannot work
     │   └── ConfigError             a config file's value is wrong (names the file, table and key)
     ├── ReplayError                 a replay's output differs from what its run committed
+    ├── BacktestError               a backtest could not run to its end
+    │   └── StrategyError           a strategy raised while handling an event
     ├── ImportFormatError           a file being imported is malformed at a line
     └── ExchangeError               an exchange call failed (a ccxt error, translated)
         ├── TransientExchangeError  worth retrying later
@@ -147,6 +149,14 @@ class ConfigError(UsageError):
 
 class ReplayError(VirtuosoError):
     """A replay's output differs from what its run committed (the analyzers are not deterministic)."""
+
+
+class BacktestError(VirtuosoError):
+    """A backtest could not run to its end."""
+
+
+class StrategyError(BacktestError):
+    """A strategy raised while handling an event (the message names the strategy and the event)."""
 
 
 class ContainerError(VirtuosoError):

@@ -28,8 +28,8 @@ class OrderBook:
     >>> book.apply(bids=[(100.0, 0.0), (100.2, 0.5)], asks=[(100.5, 1.5)])
     >>> book.bids(), book.asks(1)
     ([(100.2, 0.5), (99.5, 1.0)], [(100.5, 1.5)])
-    >>> book.imbalance(1), book.volume_at_or_better("ask", 101.0)
-    (-0.5, 5.5)
+    >>> book.imbalance(1), book.volume_at_or_better("ask", 101.0), book.size_at("bid", 99.5)
+    (-0.5, 5.5, 1.0)
     """
 
     __slots__ = ("_ask_keys", "_ask_sizes", "_bid_prices", "_bid_sizes")
@@ -156,6 +156,10 @@ class OrderBook:
         else:
             raise ValueError(f"side must be 'bid' or 'ask', not {side!r}")
         return sum(sizes[p] for p in prices)
+
+    def size_at(self, side: BookSide, price: float) -> float:
+        """The size shown at exactly ``price`` on ``side`` (0 when there is no such level)."""
+        return (self._bid_sizes if side == "bid" else self._ask_sizes).get(price, 0.0)
 
     def levels(self, side: BookSide) -> int:
         """The number of price levels on ``side``."""

@@ -6,7 +6,16 @@ from virtuoso.replay._digest import Digest, canonical, digest_of
 from virtuoso.replay._order import CHANNEL_PRIORITY, stream_priority
 from virtuoso.replay._pacing import Gate, Pacer
 from virtuoso.replay._replayer import Replayer, ReplayOptions
-from virtuoso.replay._runs import RUN_SOURCE, RunConfig, RunResult, replay_run, stored_digest
+from virtuoso.replay._runs import (
+    RUN_SOURCE,
+    RunConfig,
+    RunJob,
+    RunResult,
+    execute_run,
+    full_ids,
+    replay_run,
+    stored_digest,
+)
 from virtuoso.replay._selection import ORDERS, Order, ReplaySelection
 
 __all__ = [
@@ -24,12 +33,15 @@ __all__ = [
     "ReplaySelection",
     "Replayer",
     "RunConfig",
+    "RunJob",
     "RunResult",
     "TradeCounter",
     "VwapNotes",
     "analyzers_named",
     "canonical",
     "digest_of",
+    "execute_run",
+    "full_ids",
     "replay_run",
     "stored_digest",
     "stream_priority",

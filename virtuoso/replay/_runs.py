@@ -15,13 +15,13 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
-from typing import Any
+from typing import Any, ClassVar, Protocol
 
 from msgspec.structs import replace as replace_struct
 
 from virtuoso import app as _app
 from virtuoso.clock import Clock
-from virtuoso.container import ServiceContainer
+from virtuoso.container import Scope, ServiceContainer
 from virtuoso.errors import ReplayError, UsageError
 from virtuoso.events import Event
 from virtuoso.replay._analyzers import AnalyzerFactory, AnalyzerSpec
@@ -34,6 +34,42 @@ RUN_SOURCE = "replay"
 _DEPENDENCIES = ("virtuoso", "msgspec", "aiosqlite", "numpy", "pandas")
 
 
+class RunJob(Protocol):
+    """A kind of run :func:`execute_run` computes: a replay (:class:`RunConfig`) or a backtest.
+
+    ``source`` is the run session's source (``"replay"``, ``"backtest"``);
+    ``attach`` hooks the job's own handlers into the run's scope before the
+    replay starts; ``finish`` is awaited once the source is exhausted, before
+    the last derived events are committed.
+    """
+
+    @property
+    def source(self) -> str:
+        """The run session's source."""
+        ...
+
+    @property
+    def selection(self) -> ReplaySelection:
+        """The recorded events the run reads."""
+        ...
+
+    def manifest_config(self) -> dict[str, Any]:
+        """The config its manifest stores (hashed into its cache key)."""
+        ...
+
+    def key(self) -> str:
+        """The cache key: the hash of :meth:`manifest_config`."""
+        ...
+
+    async def attach(self, scope: Scope, runtime: _app.Runtime) -> None:
+        """Hook the job's handlers into ``runtime`` (resolving what they need from ``scope``)."""
+        ...
+
+    async def finish(self, runtime: _app.Runtime) -> None:
+        """Called after the source ran to its end."""
+        ...
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """What a run computes: its inputs, its analyzers and its seed (all of it hashed)."""
@@ -41,6 +77,13 @@ class RunConfig:
     selection: ReplaySelection
     analyzers: tuple[AnalyzerSpec, ...] = ()
     seed: int = 0
+    source: ClassVar[str] = RUN_SOURCE
+
+    async def attach(self, scope: Scope, runtime: _app.Runtime) -> None:
+        """Nothing to hook: a replay's analyzers run in the processor."""
+
+    async def finish(self, runtime: _app.Runtime) -> None:
+        """Nothing to finish."""
 
     def manifest_config(self) -> dict[str, Any]:
         """The config stored in the run's manifest (and hashed into its cache key)."""
@@ -94,9 +137,9 @@ def versions() -> dict[str, str | None]:
     return found
 
 
-def run_id_for(key: str, attempt: int) -> str:
+def run_id_for(key: str, attempt: int, source: str = RUN_SOURCE) -> str:
     """The session id of the ``attempt``-th run (from 0) of the config with hash ``key``."""
-    return hashlib.sha256(f"{RUN_SOURCE}\0{key}\0{attempt}".encode()).hexdigest()[:32]
+    return hashlib.sha256(f"{source}\0{key}\0{attempt}".encode()).hexdigest()[:32]
 
 
 class RunWriter:
@@ -185,42 +228,50 @@ async def replay_run(
     )
     try:
         store = await container.aresolve(EventStore)
-        run = replace(run, selection=await _full_ids(store, run.selection))
-        return await _execute(container, store, run, options, force=force, write=write, on_progress=on_progress)
+        run = replace(run, selection=await full_ids(store, run.selection))
+        return await execute_run(container, run, options, force=force, write=write, on_progress=on_progress)
     finally:
         await container.aclose()
 
 
-async def _full_ids(store: EventStore, selection: ReplaySelection) -> ReplaySelection:
+async def full_ids(store: EventStore, selection: ReplaySelection) -> ReplaySelection:
+    """``selection`` with each session named by its full id (prefixes resolved: the manifest records full ids)."""
     ids = tuple([(await store.session(session)).id for session in selection.sessions])
     return replace(selection, sessions=ids)
 
 
-async def _execute(
+async def execute_run(
     container: ServiceContainer,
-    store: EventStore,
-    run: RunConfig,
-    options: ReplayOptions | None,
+    job: RunJob,
+    options: ReplayOptions | None = None,
     *,
-    force: bool,
-    write: bool,
-    on_progress: Callable[[int], object] | None,
+    force: bool = False,
+    write: bool = True,
+    on_progress: Callable[[int], object] | None = None,
 ) -> RunResult:
-    key = run.key()
-    plan = await _plan_run(store, key, force) if write else _Plan("")
+    """Run ``job`` in a scope of ``container`` (a replay-mode container whose store holds its inputs).
+
+    The derived events go to the job's run session, as :func:`replay_run` describes: a finished run
+    of the same key is reported instead (unless ``force``), an unfinished one resumed.
+    """
+    store = await container.aresolve(EventStore)
+    key = job.key()
+    plan = await _plan_run(store, key, force, job.source) if write else _Plan("")
     if plan.cached is not None:
         return await cached_result(store, plan.cached, key)
-    skip = await _begin(store, run, plan)
+    skip = await _begin(store, job, plan)
     writer = store.writer() if write else None
     sink = RunWriter(plan.run, writer, skip)
     async with container.scope() as scope:
         runtime = await scope.aresolve(_app.Runtime)
         replayer = runtime.source
         assert isinstance(replayer, Replayer)
-        replayer.configure(run.selection, options)
+        replayer.configure(job.selection, options)
         runtime.sink.listeners.append(sink)
         replayer.after_chunk = _after_chunk(sink, on_progress)
-        await runtime.run(run.selection.sessions[0])
+        await job.attach(scope, runtime)
+        await runtime.run(job.selection.sessions[0])
+        await job.finish(runtime)
         await sink.flush()
     clock = await container.aresolve(Clock)
     digest = sink.digest.hexdigest()
@@ -242,8 +293,8 @@ def _after_chunk(sink: RunWriter, on_progress: Callable[[int], object] | None) -
     return after
 
 
-async def _plan_run(store: EventStore, key: str, force: bool) -> _Plan:
-    runs = [s for s in await store.sessions() if s.source == RUN_SOURCE and s.config_hash == key]
+async def _plan_run(store: EventStore, key: str, force: bool, source: str) -> _Plan:
+    runs = [s for s in await store.sessions() if s.source == source and s.config_hash == key]
     finished = [s for s in runs if s.status == "closed"]
     unfinished = [s for s in runs if s.status != "closed"]
     if finished and not force:
@@ -251,17 +302,17 @@ async def _plan_run(store: EventStore, key: str, force: bool) -> _Plan:
     if unfinished and not force:
         return _Plan(unfinished[-1].id, resume=unfinished[-1])
     taken = {s.id for s in runs}
-    attempt = next(i for i in range(len(runs) + 1) if run_id_for(key, i) not in taken)
-    return _Plan(run_id_for(key, attempt), new=True)
+    attempt = next(i for i in range(len(runs) + 1) if run_id_for(key, i, source) not in taken)
+    return _Plan(run_id_for(key, attempt, source), new=True)
 
 
-async def _begin(store: EventStore, run: RunConfig, plan: _Plan) -> int:
+async def _begin(store: EventStore, job: RunJob, plan: _Plan) -> int:
     """Open the run's session; the number of derived events it already holds."""
     if plan.new:
-        first = await store.session(run.selection.sessions[0])
-        name = f"replay of {first.id[:12]}"
+        first = await store.session(job.selection.sessions[0])
+        name = f"{job.source} of {first.id[:12]}"
         await store.begin_session(
-            name, RUN_SOURCE, started_ns=first.started_ns, config=run.manifest_config(), session_id=plan.run
+            name, job.source, started_ns=first.started_ns, config=job.manifest_config(), session_id=plan.run
         )
         return 0
     info = plan.resume

@@ -1,0 +1,262 @@
+"""The backtest engine: one bus subscriber that runs, for each recorded event, in this order:
+
+1. the equity marks and order arrivals that fall before it (in time order: marks see what happened
+   strictly before their time);
+2. the venue (book update, last price, fills of waiting orders);
+3. the run's analyzers, inline (the container-built :class:`~virtuoso.analysis.AnalyzerPipeline`);
+4. the strategy: the event, then each analyzer output.
+
+A strategy needs one total order of market events and of the signals derived
+from them: through the processor's lanes the interleaving of the two would
+depend on scheduling, so the analyzers run here, on the bus's thread, with the
+same inputs in the same order (their outputs are the same as in a replay).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from itertools import count
+from typing import Any
+
+from msgspec.structs import replace
+
+from virtuoso.analysis import AnalyzerPipeline
+from virtuoso.backtest._config import VenueConfig
+from virtuoso.backtest._orders import Order
+from virtuoso.backtest._portfolio import Portfolio
+from virtuoso.backtest._strategy import Strategy
+from virtuoso.backtest._venue import SimulatedVenue
+from virtuoso.errors import StrategyError, UsageError
+from virtuoso.events import (
+    Bar,
+    BookDelta,
+    BookSnapshot,
+    ConfluenceScore,
+    EquityMarked,
+    Event,
+    IndicatorValue,
+    OrderFilled,
+    OrderKind,
+    Payload,
+    Side,
+    Signal,
+    TimeInForce,
+    Trade,
+)
+
+EQUITY_STREAM = "backtest:equity"
+_SIDES = ("buy", "sell")
+_TIFS = ("GTC", "IOC", "post-only")
+Output = Callable[[Sequence[Event]], object]
+
+
+class BacktestEngine:
+    """Drives ``strategy`` and the :class:`SimulatedVenue` over the events the bus hands it (see the module).
+
+    ``output`` receives the derived events (analyzer outputs, orders, fills,
+    positions, equity marks) after each input event, in the order they happened;
+    :attr:`ledger` keeps the order and portfolio events for the result.
+    """
+
+    def __init__(
+        self, strategy: Strategy, config: VenueConfig, *, symbol: str, seed: int = 0,
+        pipeline: AnalyzerPipeline | None = None, output: Output | None = None,
+    ) -> None:  # fmt: skip
+        self.strategy = strategy
+        self.symbol = symbol
+        self.portfolio = Portfolio(config.initial_cash)
+        self.venue = SimulatedVenue(config, self.portfolio, self._emit, self._on_fill, random.Random(f"{seed}:latency"))
+        self.ledger: list[Event] = []
+        self.now_ns = 0
+        self.error: StrategyError | None = None
+        self._pipeline = pipeline if pipeline else None
+        self._output = output
+        self._interval = config.mark_interval_ns
+        self._next_mark = -1
+        self._last_mark = -1
+        self._cause: int | None = None
+        self._out: list[Event] = []
+        self._ids = count(1)
+        self._symbols: dict[str, str] = {}
+        self._dispatch = _dispatcher(strategy, self.venue, self._symbol_of)
+        self._started = False
+        self.on_error: Callable[[], object] | None = None
+        """Called once when the strategy raised (the run's source stops there)."""
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Bind the strategy and call its ``on_start``."""
+        self.strategy._engine = self
+        self._started = True
+        self._guarded(self.strategy.on_start, None)
+
+    def finish(self) -> None:
+        """Call the strategy's ``on_stop``, then mark the portfolio one last time at the last event's time.
+
+        Orders still open (or on their way) stay so: the log says what happened, and nothing did to them.
+        """
+        if self.error is None and self._started:
+            self._guarded(self.strategy.on_stop, None)
+        if self._last_mark >= 0 and self.now_ns > self._last_mark:
+            self._mark(self.now_ns)
+        self._flush()
+        if self.error is not None:
+            raise self.error
+
+    # -- the bus handler -----------------------------------------------------------------
+
+    def __call__(self, event: Event) -> None:
+        """Handle one recorded event (derived ones, with a ``causation``, are not input)."""
+        if event.causation is not None or self.error is not None:
+            return
+        ts = event.ts_event
+        if ts >= self._next_mark or ts >= self.venue.next_arrival:
+            self._advance(ts)
+        self.now_ns = ts
+        self._cause = event.position
+        payload = event.payload
+        cls = payload.__class__
+        if cls is Trade:
+            self.venue.on_trade(self._symbol_of(event.stream), payload, ts)  # type: ignore[arg-type]
+        elif cls is BookDelta or cls is BookSnapshot:
+            self.venue.on_book(self._symbol_of(event.stream), event)
+        elif cls is Bar:
+            self.venue.on_bar(self._symbol_of(event.stream), payload)  # type: ignore[arg-type]
+        self._guarded(self._react, event)
+        if self._out:
+            self._flush()
+
+    def _react(self, event: Event) -> None:
+        derived = self._pipeline(event) if self._pipeline is not None else None
+        handler = self._dispatch.get(event.payload.__class__)
+        if handler is not None:
+            handler(event)
+        if derived:
+            position = event.position
+            for output in derived:
+                caused = output if output.causation is not None else replace(output, causation=position)
+                self._out.append(caused)
+                handler = self._dispatch.get(caused.payload.__class__)
+                if handler is not None:
+                    handler(caused)
+
+    def _guarded(self, call: Callable[..., object], event: Event | None) -> None:
+        try:
+            call() if event is None else call(event)
+        except Exception as exc:
+            where = "" if event is None else f" on event {event.position} ({event.type}, {event.stream})"
+            name = type(self.strategy).__name__
+            self.error = StrategyError(f"strategy {name} raised{where}: {type(exc).__name__}: {exc}")
+            self.error.__cause__ = exc
+            if self.on_error is not None:
+                self.on_error()
+
+    def _advance(self, ts: int) -> None:
+        """Equity marks and arrivals before ``ts``, in time order (a mark before an arrival at its time)."""
+        if self._next_mark < 0:
+            self._next_mark = ts
+        venue = self.venue
+        while True:
+            arrival, mark = venue.next_arrival, self._next_mark
+            if mark <= ts and mark <= arrival:
+                self._mark(mark)
+                self._next_mark = mark + self._interval
+            elif arrival <= ts:
+                self.now_ns = arrival
+                venue.arrive_next()
+            else:
+                return
+
+    def _mark(self, ts: int) -> None:
+        prices = self.venue.last_prices
+        positions = {s: p.amount for s, p in self.portfolio.positions.items()}
+        marked = {s: prices[s] for s in sorted({self.symbol, *positions}) if s in prices}
+        equity = self.portfolio.equity(prices)
+        self._last_mark = ts
+        self._emit(EQUITY_STREAM, ts, EquityMarked(equity, self.portfolio.cash, marked, positions))
+
+    # -- what the strategy calls ---------------------------------------------------------
+
+    def submit(self, side: Side, amount: float, price: float | None, symbol: str, time_in_force: TimeInForce) -> str:
+        """Send an order from the strategy; its id."""
+        if side not in _SIDES:
+            raise UsageError(f"side must be 'buy' or 'sell', not {side!r}")
+        if time_in_force not in _TIFS:
+            raise UsageError(f"time_in_force must be one of {', '.join(_TIFS)}, not {time_in_force!r}")
+        kind: OrderKind = "market" if price is None else "limit"
+        order_id = f"o{next(self._ids)}"
+        order = Order(order_id, symbol, side, kind, float(amount), price, time_in_force, self.now_ns, self.now_ns)
+        self.venue.submit(order)
+        return order_id
+
+    def cancel(self, order_id: str) -> None:
+        """Send a cancel of an open order (unknown or finished orders raise :class:`UsageError`)."""
+        order = self.venue.order(order_id)
+        if order is None:
+            raise UsageError(f"no open order {order_id!r} to cancel")
+        self.venue.cancel(order, self.now_ns)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _symbol_of(self, stream: str) -> str:
+        symbol = self._symbols.get(stream)
+        if symbol is None:
+            parts = stream.split(":")
+            symbol = self._symbols[stream] = parts[1] if len(parts) >= 3 else ""
+        return symbol
+
+    def _emit(self, stream: str, ts: int, payload: Payload) -> None:
+        event = Event("", stream, ts, ts, "", payload, causation=self._cause)
+        self.ledger.append(event)
+        self._out.append(event)
+
+    def _on_fill(self, fill: OrderFilled) -> None:
+        self.strategy.on_fill(fill)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and self._output is not None:
+            self._output(out)
+
+
+def _overrides(strategy: Strategy, name: str) -> bool:
+    return getattr(type(strategy), name) is not getattr(Strategy, name)
+
+
+def _dispatcher(
+    strategy: Strategy, venue: SimulatedVenue, symbol_of: Callable[[str], str]
+) -> dict[type, Callable[[Event], Any]]:
+    """Per payload class, the strategy call an event of it makes (classes the strategy ignores are left out,
+    so that a trade-only strategy costs nothing on book updates)."""
+    if _overrides(strategy, "on_event"):
+        return _Always(strategy.on_event)
+    table: dict[type, Callable[[Event], Any]] = {}
+    if _overrides(strategy, "on_trade"):
+        table[Trade] = lambda event: strategy.on_trade(event, event.payload)  # type: ignore[arg-type]
+    if _overrides(strategy, "on_bar"):
+        table[Bar] = lambda event: strategy.on_bar(event, event.payload)  # type: ignore[arg-type]
+    if _overrides(strategy, "on_book"):
+
+        def on_book(event: Event) -> None:
+            book = venue.book(symbol_of(event.stream))
+            if book is not None:
+                strategy.on_book(event, book)
+
+        table[BookSnapshot] = table[BookDelta] = on_book
+    if _overrides(strategy, "on_signal"):
+        for cls in (Signal, ConfluenceScore, IndicatorValue):
+            table[cls] = lambda event: strategy.on_signal(event, event.payload)  # type: ignore[arg-type]
+    return table
+
+
+class _Always(dict[type, Callable[[Event], Any]]):
+    """A dispatch table answering ``handler`` for every class (a strategy overriding ``on_event``)."""
+
+    def __init__(self, handler: Callable[[Event], Any]) -> None:
+        super().__init__()
+        self._handler = handler
+
+    def get(self, key: type, default: Any = None) -> Callable[[Event], Any]:
+        return self._handler

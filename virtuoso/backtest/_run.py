@@ -1,0 +1,204 @@
+"""Backtest runs: a replay through a strategy and the simulated venue, into a run session of the log.
+
+A backtest is a run (see ``docs/replay.md``) with source ``"backtest"``: its
+manifest holds the inputs, the analyzers, the strategy (reference, parameters,
+a hash of its source), the venue settings and the seed; their hash is the cache
+key, so the same backtest asked again is read from the log rather than
+recomputed. Its derived events are the analyzers' outputs and the order,
+position and equity events, with a digest over all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from virtuoso import app as _app
+from virtuoso.analysis import AnalyzerPipeline
+from virtuoso.backtest._config import VenueConfig
+from virtuoso.backtest._engine import BacktestEngine
+from virtuoso.backtest._loading import StrategySpec
+from virtuoso.container import Scope
+from virtuoso.errors import UsageError
+from virtuoso.events import Event
+from virtuoso.replay import (
+    AnalyzerFactory,
+    AnalyzerSpec,
+    Replayer,
+    ReplayOptions,
+    ReplaySelection,
+    RunResult,
+    execute_run,
+    full_ids,
+)
+from virtuoso.replay._runs import versions
+from virtuoso.store import EventFilter, EventStore, SessionInfo, config_hash
+
+BACKTEST_SOURCE = "backtest"
+LEDGER_TYPES = (
+    "OrderSubmitted",
+    "OrderAccepted",
+    "OrderFilled",
+    "OrderCanceled",
+    "OrderRejected",
+    "PositionChanged",
+    "EquityMarked",
+)
+"""The event types of a backtest's ledger (its other derived events are the analyzers')."""
+_MARKET_CHANNELS = frozenset(("trades", "aggtrades", "book", "bars", "quotes", "ticker"))
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    """What a backtest computes: inputs, analyzers, strategy, venue and seed (all of it hashed).
+
+    Give the selection ``order="exchange-time"`` (``virtuoso backtest`` does):
+    the venue and the strategy live in the exchange's time, whatever order the
+    recorder saw things in.
+    """
+
+    selection: ReplaySelection
+    strategy: StrategySpec
+    venue: VenueConfig = field(default_factory=VenueConfig)
+    analyzers: tuple[AnalyzerSpec, ...] = ()
+    seed: int = 0
+    source: ClassVar[str] = BACKTEST_SOURCE
+
+    def manifest_config(self) -> dict[str, Any]:
+        """The config stored in the run's manifest (and hashed into its cache key)."""
+        return {
+            "kind": "backtest",
+            "inputs": self.selection.as_config(),
+            "analyzers": [spec.as_config() for spec in self.analyzers],
+            "strategy": self.strategy.as_config(),
+            "venue": self.venue.as_dict(),
+            "seed": self.seed,
+            "versions": versions(),
+        }
+
+    def key(self) -> str:
+        """The cache key."""
+        return config_hash(self.manifest_config())
+
+
+class _BacktestJob:
+    """The run-time side of a :class:`BacktestConfig` (a :class:`~virtuoso.replay.RunJob`)."""
+
+    def __init__(self, config: BacktestConfig, symbol: str) -> None:
+        self.config = config
+        self.symbol = symbol
+        self.engine: BacktestEngine | None = None
+
+    @property
+    def source(self) -> str:
+        return BACKTEST_SOURCE
+
+    @property
+    def selection(self) -> ReplaySelection:
+        return self.config.selection
+
+    def manifest_config(self) -> dict[str, Any]:
+        return self.config.manifest_config()
+
+    def key(self) -> str:
+        return self.config.key()
+
+    async def attach(self, scope: Scope, runtime: _app.Runtime) -> None:
+        pipeline = await scope.aresolve(AnalyzerPipeline)
+        strategy = self.config.strategy.build()
+        engine = BacktestEngine(
+            strategy, self.config.venue, symbol=self.symbol, seed=self.config.seed, pipeline=pipeline,
+            output=runtime.sink,
+        )  # fmt: skip
+        replayer = runtime.source
+        assert isinstance(replayer, Replayer)
+        engine.on_error = replayer.stop
+        runtime.bus.subscribe(("market.*",), engine, name="BacktestEngine")
+        engine.start()
+        self.engine = engine
+
+    async def finish(self, runtime: _app.Runtime) -> None:
+        assert self.engine is not None
+        self.engine.finish()
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    """A run's result with the ledger events it produced (or, cached, had produced)."""
+
+    run: RunResult
+    ledger: list[Event]
+    manifest: dict[str, Any]
+
+
+async def run_backtest(
+    config: _app.AppConfig,
+    backtest: BacktestConfig,
+    *,
+    options: ReplayOptions | None = None,
+    force: bool = False,
+    write: bool = True,
+    on_progress: Callable[[int], object] | None = None,
+) -> BacktestOutcome:
+    """Run ``backtest`` over the log of ``config``; the run's result and its ledger (see the module)."""
+    if not backtest.selection.sessions:
+        raise UsageError("a backtest names its input sessions")
+    recipes = [_recipe(spec) for spec in backtest.analyzers]
+    app_config = replace(config, keep_derived=False, process_topics=())
+    container = _app.build_container("replay", app_config, analyzers=recipes)
+    try:
+        store = await container.aresolve(EventStore)
+        backtest = replace(backtest, selection=await full_ids(store, backtest.selection))
+        symbol = await _traded_symbol(store, backtest)
+        job = _BacktestJob(backtest, symbol)
+        result = await execute_run(container, job, options, force=force, write=write, on_progress=on_progress)
+        if job.engine is not None:
+            ledger = job.engine.ledger
+        else:
+            ledger = await read_ledger(store, result.run)
+        return BacktestOutcome(result, ledger, backtest.manifest_config())
+    finally:
+        await container.aclose()
+
+
+def _recipe(spec: AnalyzerSpec) -> _app.AnalyzerRecipe:
+    if not isinstance(spec.factory, AnalyzerFactory):
+        raise UsageError(f"{spec.name!r} is a replay example handler, not an analyzer: backtests take analyzers")
+    return spec.factory.recipe(spec.config)
+
+
+async def _traded_symbol(store: EventStore, backtest: BacktestConfig) -> str:
+    """The strategy's symbol: its ``symbol`` parameter, else the only one the inputs record market data of."""
+    wanted = backtest.strategy.config.symbol
+    found: set[str] = set()
+    for session in backtest.selection.sessions:
+        found |= market_symbols(await store.session(session))
+    if wanted:
+        if wanted not in found:
+            raise UsageError(f"symbol {wanted!r} has no market data in the input (it has: {_listed(found)})")
+        return wanted
+    if len(found) != 1:
+        raise UsageError(f"the input records {_listed(found)}: name the symbol to trade with --param symbol=...")
+    return next(iter(found))
+
+
+def market_symbols(info: SessionInfo) -> set[str]:
+    """The symbols of the market streams (``exchange:symbol:channel``) of a session."""
+    symbols = set()
+    for stream in sorted(info.streams):
+        parts = stream.split(":")
+        if len(parts) >= 3 and parts[0] not in ("system", "analysis", "backtest") and parts[2] in _MARKET_CHANNELS:
+            symbols.add(parts[1])
+    return symbols
+
+
+def _listed(symbols: set[str]) -> str:
+    return ", ".join(sorted(symbols)) or "no market data"
+
+
+async def read_ledger(store: EventStore, run: str) -> list[Event]:
+    """The order, position and equity events a backtest run holds, in log order."""
+    if not run:
+        return []
+    return [event async for event in store.read(EventFilter(session=run, types=LEDGER_TYPES))]
