@@ -80,6 +80,11 @@ class BacktestEngine:
         self._ids = count(1)
         self._symbols: dict[str, str] = {}
         self._dispatch = _dispatcher(strategy, self.venue, self._symbol_of)
+        plain = Trade in self._dispatch and not _overrides(strategy, "on_event") and self._pipeline is None
+        self._plain_trades: Callable[[Event, Trade], object] | None = strategy.on_trade if plain else None
+        """The strategy's ``on_trade`` when a trade needs nothing else (no analyzers, no ``on_event``)."""
+        self._due = -1
+        """The earliest of the next equity mark and the next order arrival."""
         self._started = False
         self.on_error: Callable[[], object] | None = None
         """Called once when the strategy raised (the run's source stops there)."""
@@ -90,7 +95,7 @@ class BacktestEngine:
         """Bind the strategy and call its ``on_start``."""
         self.strategy._engine = self
         self._started = True
-        self._guarded(self.strategy.on_start, None)
+        self._guarded(self.strategy.on_start)
 
     def finish(self) -> None:
         """Call the strategy's ``on_stop``, then mark the portfolio one last time at the last event's time.
@@ -98,7 +103,7 @@ class BacktestEngine:
         Orders still open (or on their way) stay so: the log says what happened, and nothing did to them.
         """
         if self.error is None and self._started:
-            self._guarded(self.strategy.on_stop, None)
+            self._guarded(self.strategy.on_stop)
         if self._last_mark >= 0 and self.now_ns > self._last_mark:
             self._mark(self.now_ns)
         self._flush()
@@ -109,49 +114,74 @@ class BacktestEngine:
 
     def __call__(self, event: Event) -> None:
         """Handle one recorded event (derived ones, with a ``causation``, are not input)."""
+        # The backtest's hot path. A trade, for a strategy with only on_trade and no analyzers, costs
+        # a price update, the venue only when orders wait for trades, and the strategy's call.
         if event.causation is not None or self.error is not None:
             return
         ts = event.ts_event
-        if ts >= self._next_mark or ts >= self.venue.next_arrival:
+        if ts >= self._due:
             self._advance(ts)
         self.now_ns = ts
         self._cause = event.position
         payload = event.payload
-        cls = payload.__class__
-        if cls is Trade:
-            self.venue.on_trade(self._symbol_of(event.stream), payload, ts)  # type: ignore[arg-type]
-        elif cls is BookDelta or cls is BookSnapshot:
-            self.venue.on_book(self._symbol_of(event.stream), event)
-        elif cls is Bar:
-            self.venue.on_bar(self._symbol_of(event.stream), payload)  # type: ignore[arg-type]
-        self._guarded(self._react, event)
+        try:
+            if payload.__class__ is Trade and self._plain_trades:
+                venue = self.venue
+                symbol = self._symbols.get(event.stream) or self._symbol_of(event.stream)
+                venue.last_prices[symbol] = payload.price
+                if venue.waiting:
+                    venue.on_trade(symbol, payload, ts)
+                self._plain_trades(event, payload)
+            else:
+                self._handle(event)
+        except Exception as exc:
+            self._failed(exc, event)
         if self._out:
             self._flush()
 
-    def _react(self, event: Event) -> None:
+    def _handle(self, event: Event) -> None:
+        """Any event: the venue, the analyzers, then the strategy on the event and on their outputs."""
+        payload = event.payload
+        cls = payload.__class__
+        venue = self.venue
+        if cls is Trade:
+            symbol = self._symbol_of(event.stream)
+            venue.last_prices[symbol] = payload.price  # type: ignore[attr-defined]
+            if venue.waiting:
+                venue.on_trade(symbol, payload, event.ts_event)  # type: ignore[arg-type]
+        elif cls is BookDelta or cls is BookSnapshot:
+            venue.on_book(self._symbol_of(event.stream), event)
+        elif cls is Bar:
+            venue.on_bar(self._symbol_of(event.stream), payload)  # type: ignore[arg-type]
         derived = self._pipeline(event) if self._pipeline is not None else None
-        handler = self._dispatch.get(event.payload.__class__)
+        handler = self._dispatch.get(cls)
         if handler is not None:
             handler(event)
         if derived:
-            position = event.position
-            for output in derived:
-                caused = output if output.causation is not None else replace(output, causation=position)
-                self._out.append(caused)
-                handler = self._dispatch.get(caused.payload.__class__)
-                if handler is not None:
-                    handler(caused)
+            self._react(derived, event.position)
 
-    def _guarded(self, call: Callable[..., object], event: Event | None) -> None:
+    def _react(self, derived: list[Event], position: int) -> None:
+        """Hand the analyzers' outputs for the event at ``position`` to the strategy."""
+        for output in derived:
+            caused = output if output.causation is not None else replace(output, causation=position)
+            self._out.append(caused)
+            handler = self._dispatch.get(caused.payload.__class__)
+            if handler is not None:
+                handler(caused)
+
+    def _guarded(self, call: Callable[[], object]) -> None:
         try:
-            call() if event is None else call(event)
+            call()
         except Exception as exc:
-            where = "" if event is None else f" on event {event.position} ({event.type}, {event.stream})"
-            name = type(self.strategy).__name__
-            self.error = StrategyError(f"strategy {name} raised{where}: {type(exc).__name__}: {exc}")
-            self.error.__cause__ = exc
-            if self.on_error is not None:
-                self.on_error()
+            self._failed(exc, None)
+
+    def _failed(self, exc: Exception, event: Event | None) -> None:
+        where = "" if event is None else f" on event {event.position} ({event.type}, {event.stream})"
+        name = type(self.strategy).__name__
+        self.error = StrategyError(f"strategy {name} raised{where}: {type(exc).__name__}: {exc}")
+        self.error.__cause__ = exc
+        if self.on_error is not None:
+            self.on_error()
 
     def _advance(self, ts: int) -> None:
         """Equity marks and arrivals before ``ts``, in time order (a mark before an arrival at its time)."""
@@ -167,10 +197,11 @@ class BacktestEngine:
                 self.now_ns = arrival
                 venue.arrive_next()
             else:
+                self._due = min(mark, arrival)
                 return
 
     def _mark(self, ts: int) -> None:
-        prices = self.venue.last_prices
+        prices = self.venue.prices()
         positions = {s: p.amount for s, p in self.portfolio.positions.items()}
         marked = {s: prices[s] for s in sorted({self.symbol, *positions}) if s in prices}
         equity = self.portfolio.equity(prices)
@@ -189,6 +220,7 @@ class BacktestEngine:
         order_id = f"o{next(self._ids)}"
         order = Order(order_id, symbol, side, kind, float(amount), price, time_in_force, self.now_ns, self.now_ns)
         self.venue.submit(order)
+        self._due = min(self._due, self.venue.next_arrival)
         return order_id
 
     def cancel(self, order_id: str) -> None:
@@ -197,6 +229,7 @@ class BacktestEngine:
         if order is None:
             raise UsageError(f"no open order {order_id!r} to cancel")
         self.venue.cancel(order, self.now_ns)
+        self._due = min(self._due, self.venue.next_arrival)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -234,7 +267,8 @@ def _dispatcher(
         return _Always(strategy.on_event)
     table: dict[type, Callable[[Event], Any]] = {}
     if _overrides(strategy, "on_trade"):
-        table[Trade] = lambda event: strategy.on_trade(event, event.payload)  # type: ignore[arg-type]
+        on_trade = strategy.on_trade
+        table[Trade] = lambda event: on_trade(event, event.payload)  # type: ignore[arg-type]
     if _overrides(strategy, "on_bar"):
         table[Bar] = lambda event: strategy.on_bar(event, event.payload)  # type: ignore[arg-type]
     if _overrides(strategy, "on_book"):

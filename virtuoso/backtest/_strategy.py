@@ -199,15 +199,15 @@ class Strategy:
     def equity(self) -> float:
         """Cash plus positions at their last prices."""
         engine = self._bound()
-        return engine.portfolio.equity(engine.venue.last_prices)
+        return engine.portfolio.equity(engine.venue.prices())
 
     def book(self, symbol: str = "") -> OrderBook | None:
         """The venue's current book of ``symbol`` (``None`` when the session records none). Read-only."""
         return self._bound().venue.book(symbol or self.symbol)
 
     def last_price(self, symbol: str = "") -> float | None:
-        """The last recorded trade price of ``symbol``."""
-        return self._bound().venue.last_prices.get(symbol or self.symbol)
+        """The last recorded trade price of ``symbol`` (its last bar's close when it has no trades)."""
+        return self._bound().venue.prices().get(symbol or self.symbol)
 
     def open_orders(self, symbol: str = "") -> list[Order]:
         """Orders sent and not yet filled, canceled or rejected (``symbol``'s when given), oldest first."""

@@ -56,7 +56,11 @@ class SimulatedVenue:
     ) -> None:  # fmt: skip
         self.config = config
         self.last_prices: dict[str, float] = {}
-        self._traded: set[str] = set()
+        """The last recorded trade price of each symbol (the engine keeps it: see :meth:`on_trade`)."""
+        self._bar_prices: dict[str, float] = {}
+        self.waiting = 0
+        """How many orders wait for trades (resting, or taking at the next trade): 0 spares
+        :meth:`on_trade`."""
         self._books: dict[str, OrderBook] = {}
         self._builders: dict[str, BookBuilder] = {}
         self._latency = config.latency.sampler(rng)
@@ -124,6 +128,7 @@ class SimulatedVenue:
             self._take_from_book(order, book, now)
         elif order.kind == "market" or self._crosses_last_trade(order):
             self._takers.setdefault(order.symbol, []).append(order)
+            self.waiting += 1
         else:
             self._rest(order, now)
 
@@ -153,6 +158,7 @@ class SimulatedVenue:
             order.queue_ahead = book.size_at("bid" if order.is_buy else "ask", order.price)
         self._settle.reserve(order)
         self._resting.setdefault(order.symbol, []).append(order)
+        self.waiting += 1
 
     def _cancel(self, order: Order, now: int, reason: str) -> None:
         if order.done:
@@ -168,6 +174,7 @@ class SimulatedVenue:
             waiting = table.get(order.symbol)
             if waiting and order in waiting:
                 waiting.remove(order)
+                self.waiting -= 1
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -202,11 +209,13 @@ class SimulatedVenue:
 
     # -- market data ---------------------------------------------------------------------
 
+    def prices(self) -> dict[str, float]:
+        """The price of each symbol: its last trade, else its last bar's close."""
+        return {**self._bar_prices, **self.last_prices} if self._bar_prices else self.last_prices
+
     def on_trade(self, symbol: str, trade: Trade, now: int) -> None:
-        """A recorded trade: fills waiting takers, then resting orders it trades through."""
-        self.last_prices[symbol] = trade.price
-        if symbol not in self._traded:
-            self._traded.add(symbol)
+        """A recorded trade, after :attr:`last_prices` took its price: fills waiting takers, then resting
+        orders it trades through."""
         if self._takers.get(symbol):
             self._fill_takers(self._takers[symbol], trade, now)
         resting = self._resting.get(symbol)
@@ -220,6 +229,7 @@ class SimulatedVenue:
             if order.price is not None:
                 if (trade.price > order.price) if order.is_buy else (trade.price < order.price):
                     takers.remove(order)
+                    self.waiting -= 1
                     self._rest(order, now)
                     continue
                 price = min(price, order.price) if order.is_buy else max(price, order.price)
@@ -250,9 +260,8 @@ class SimulatedVenue:
                 self._forget(order)
 
     def on_bar(self, symbol: str, bar: Bar) -> None:
-        """A bar's close is the symbol's last price until it has a recorded trade (bars never fill orders)."""
-        if symbol not in self._traded:
-            self.last_prices[symbol] = bar.close
+        """A bar's close is the symbol's price while it has no recorded trade (bars never fill orders)."""
+        self._bar_prices[symbol] = bar.close
 
     def on_book(self, symbol: str, event: Event) -> None:
         """A recorded book snapshot or delta, judged by the exchange's sync rules (see ``docs/book.md``):

@@ -59,17 +59,28 @@ class _Cursor:
 
 
 async def merge(inputs: Sequence[Chunks], key: Callable[[Event], Any], chunk_size: int) -> Chunks:
-    """A k-way merge of sorted chunked inputs by ``key`` (which must be unique), in chunks of ``chunk_size``."""
+    """A k-way merge of sorted chunked inputs by ``key`` (which must be unique), in chunks of ``chunk_size``.
+
+    The input holding the smallest head gives a run of events at once: every one of its events
+    smaller than the smallest head of the others would be taken next anyway, so the heap is
+    consulted once a run rather than once an event (one market stream beside a lifecycle stream
+    merges at nearly the speed of a plain read).
+    """
     cursors = [_Cursor(chunks) for chunks in inputs]
     heap = [(key(c.chunk[0]), i) for i, c in enumerate(cursors) if await c.fill()]
     heapq.heapify(heap)
     out: list[Event] = []
     while heap:
-        cursor = cursors[heap[0][1]]
-        out.append(cursor.chunk[cursor.index])
-        cursor.index += 1
-        if cursor.index < len(cursor.chunk) or await cursor.fill():
-            heapq.heapreplace(heap, (key(cursor.chunk[cursor.index]), heap[0][1]))
+        which = heap[0][1]
+        cursor = cursors[which]
+        chunk, index = cursor.chunk, cursor.index
+        stop, following = _run(chunk, index, min(len(chunk), index + chunk_size - len(out)), _second(heap), key)
+        out.extend(chunk[index:stop])
+        cursor.index = stop
+        if stop < len(chunk):
+            heapq.heapreplace(heap, (following if following is not None else key(chunk[stop]), which))
+        elif await cursor.fill():
+            heapq.heapreplace(heap, (key(cursor.chunk[0]), which))
         else:
             heapq.heappop(heap)
         if len(out) >= chunk_size:
@@ -77,6 +88,31 @@ async def merge(inputs: Sequence[Chunks], key: Callable[[Event], Any], chunk_siz
             out = []
     if out:
         yield out
+
+
+def _second(heap: list[tuple[Any, int]]) -> Any:
+    """The second smallest key of a heap (``None`` when it holds one entry)."""
+    if len(heap) < 2:
+        return None
+    return heap[1][0] if len(heap) == 2 or heap[1] < heap[2] else heap[2][0]
+
+
+def _run(chunk: list[Event], index: int, limit: int, bound: Any, key: Callable[[Event], Any]) -> tuple[int, Any]:
+    """The end of the run from ``index`` (its head is the smallest of all heads) before ``limit`` whose keys stay
+    under ``bound``, and the key of the event it stopped at when it computed it."""
+    if bound is None:
+        return limit, None
+    stop = index + 1
+    # Exchange-time keys start with ts_event: an earlier event is under the bound without building its key.
+    before = bound[0] if isinstance(bound, tuple) else None
+    while stop < limit:
+        event = chunk[stop]
+        if before is None or event.ts_event >= before:
+            found = key(event)
+            if not found < bound:
+                return stop, found
+        stop += 1
+    return stop, None
 
 
 def by_position(event: Event) -> int:
