@@ -15,6 +15,7 @@ from virtuoso.backtest._run import (
     read_ledger,
     run_backtest,
 )
+from virtuoso.backtest._runfile import RunFile, load_run_file
 from virtuoso.backtest._strategy import Strategy, StrategyConfig
 from virtuoso.backtest._venue import SimulatedVenue
 
@@ -32,11 +33,13 @@ __all__ = [
     "OrderStatus",
     "Portfolio",
     "Position",
+    "RunFile",
     "SimulatedVenue",
     "Strategy",
     "StrategyConfig",
     "StrategySpec",
     "VenueConfig",
+    "load_run_file",
     "load_strategy",
     "load_venue_config",
     "market_symbols",

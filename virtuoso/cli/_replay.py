@@ -84,30 +84,31 @@ def _speed(text: str) -> float | None:
     return speed
 
 
-async def _selected_events(db: Path, config: RunConfig) -> int:
-    """How many events the selection's streams hold (the progress bar's total; filters may publish fewer)."""
+async def selected_events(db: Path, session: str) -> int:
+    """How many events ``session`` holds (a progress bar's total; filters may publish fewer)."""
     store = await open_sqlite_store(db, readonly=True)
     try:
-        info = await store.session(config.selection.sessions[0])
+        info = await store.session(session)
     finally:
         await store.close()
     return info.events
 
 
 @contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+def progress_bar(label: str, total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr (transient) and the callback that moves it; ``None`` when not ``enabled``."""
     if not enabled:
         yield None
         return
     bar = Progress(
-        TextColumn("replay"),
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=err_console,
         transient=True,
     )
-    task = bar.add_task("replay", total=total)
+    task = bar.add_task(label, total=total)
     with bar:
         yield lambda done: bar.update(task, completed=done)
 
@@ -142,8 +143,8 @@ def replay_command(
     options = ReplayOptions(speed=_speed(speed))
 
     async def work() -> tuple[RunResult, float]:
-        total = await _selected_events(db, config)
-        with _progress(total, err_console.is_terminal and not json_output) as on_progress:
+        total = await selected_events(db, config.selection.sessions[0])
+        with progress_bar("replay", total, err_console.is_terminal and not json_output) as on_progress:
             began = time.perf_counter()
             result = await replay_run(
                 AppConfig(db=db, workers=workers), config, options=options, force=force, on_progress=on_progress
