@@ -82,10 +82,11 @@ def _draw_prices(axes: Axes, result: BacktestResult, times: np.ndarray) -> None:
     for column in (c for c in result.equity.columns if c.startswith("price:")):
         axes.plot(times, result.equity[column].to_numpy(np.float64), linewidth=1.0, label=column.removeprefix("price:"))
     fills = result.fills
+    size = min(36.0, max(4.0, 4_000.0 / max(len(fills), 1)))  # thousands of fills must not hide the price line
     for side, marker, color in (("buy", "^", "tab:green"), ("sell", "v", "tab:red")):
         chosen = fills[fills["side"] == side]
         fill_times = _naive_utc(pd.DatetimeIndex(chosen["ts"]))
-        axes.scatter(fill_times, chosen["price"].to_numpy(np.float64), marker=marker, color=color, s=36, label=side)
+        axes.scatter(fill_times, chosen["price"].to_numpy(np.float64), marker=marker, color=color, s=size, label=side)
     axes.set_ylabel("price")
     axes.legend(loc="upper left", fontsize="small")
     axes.grid(alpha=0.3)
