@@ -3,14 +3,16 @@ a portfolio, and the run's orders, fills and equity as events in the log (see ``
 
 from virtuoso.backtest._config import FillModel, Latency, MarketRules, VenueConfig, load_venue_config
 from virtuoso.backtest._engine import EQUITY_STREAM, BacktestEngine
+from virtuoso.backtest._frames import Frames, ledger_frames
 from virtuoso.backtest._loading import StrategySpec, load_strategy
+from virtuoso.backtest._metrics import METRIC_KEYS, compute_metrics, round_trips
 from virtuoso.backtest._orders import Order, OrderStatus
 from virtuoso.backtest._portfolio import Portfolio, Position
+from virtuoso.backtest._result import BacktestResult
 from virtuoso.backtest._run import (
     BACKTEST_SOURCE,
     LEDGER_TYPES,
     BacktestConfig,
-    BacktestOutcome,
     market_symbols,
     read_ledger,
     run_backtest,
@@ -23,10 +25,12 @@ __all__ = [
     "BACKTEST_SOURCE",
     "EQUITY_STREAM",
     "LEDGER_TYPES",
+    "METRIC_KEYS",
     "BacktestConfig",
     "BacktestEngine",
-    "BacktestOutcome",
+    "BacktestResult",
     "FillModel",
+    "Frames",
     "Latency",
     "MarketRules",
     "Order",
@@ -39,10 +43,13 @@ __all__ = [
     "StrategyConfig",
     "StrategySpec",
     "VenueConfig",
+    "compute_metrics",
+    "ledger_frames",
     "load_run_file",
     "load_strategy",
     "load_venue_config",
     "market_symbols",
     "read_ledger",
+    "round_trips",
     "run_backtest",
 ]

@@ -1,7 +1,7 @@
 """The backtest engine: one bus subscriber that runs, for each recorded event, in this order:
 
-1. the equity marks and order arrivals that fall before it (in time order: marks see what happened
-   strictly before their time);
+1. the order arrivals up to its time and the equity marks before it, in time order (a mark at ``B``
+   reflects everything that happened at or before ``B``);
 2. the venue (book update, last price, fills of waiting orders);
 3. the run's analyzers, inline (the container-built :class:`~virtuoso.analysis.AnalyzerPipeline`);
 4. the strategy: the event, then each analyzer output.
@@ -104,8 +104,8 @@ class BacktestEngine:
         """
         if self.error is None and self._started:
             self._guarded(self.strategy.on_stop)
-        if self._last_mark >= 0 and self.now_ns > self._last_mark:
-            self._mark(self.now_ns)
+        if self._next_mark >= 0 and self.now_ns > self._last_mark:
+            self._mark(self.now_ns)  # the state after the last event
         self._flush()
         if self.error is not None:
             raise self.error
@@ -184,20 +184,21 @@ class BacktestEngine:
             self.on_error()
 
     def _advance(self, ts: int) -> None:
-        """Equity marks and arrivals before ``ts``, in time order (a mark before an arrival at its time)."""
+        """Order arrivals up to ``ts`` and equity marks before it, in time order: a mark at ``B`` is
+        taken once every event and arrival at or before ``B`` has happened."""
         if self._next_mark < 0:
             self._next_mark = ts
         venue = self.venue
         while True:
             arrival, mark = venue.next_arrival, self._next_mark
-            if mark <= ts and mark <= arrival:
-                self._mark(mark)
-                self._next_mark = mark + self._interval
-            elif arrival <= ts:
+            if arrival <= ts and arrival <= mark:
                 self.now_ns = arrival
                 venue.arrive_next()
+            elif mark < ts:
+                self._mark(mark)
+                self._next_mark = mark + self._interval
             else:
-                self._due = min(mark, arrival)
+                self._due = min(mark + 1, arrival)
                 return
 
     def _mark(self, ts: int) -> None:

@@ -19,6 +19,7 @@ from virtuoso.analysis import AnalyzerPipeline
 from virtuoso.backtest._config import VenueConfig
 from virtuoso.backtest._engine import BacktestEngine
 from virtuoso.backtest._loading import StrategySpec
+from virtuoso.backtest._result import BacktestResult
 from virtuoso.container import Scope
 from virtuoso.errors import UsageError
 from virtuoso.events import Event
@@ -28,7 +29,6 @@ from virtuoso.replay import (
     Replayer,
     ReplayOptions,
     ReplaySelection,
-    RunResult,
     execute_run,
     full_ids,
 )
@@ -123,15 +123,6 @@ class _BacktestJob:
         self.engine.finish()
 
 
-@dataclass(frozen=True)
-class BacktestOutcome:
-    """A run's result with the ledger events it produced (or, cached, had produced)."""
-
-    run: RunResult
-    ledger: list[Event]
-    manifest: dict[str, Any]
-
-
 async def run_backtest(
     config: _app.AppConfig,
     backtest: BacktestConfig,
@@ -140,8 +131,14 @@ async def run_backtest(
     force: bool = False,
     write: bool = True,
     on_progress: Callable[[int], object] | None = None,
-) -> BacktestOutcome:
-    """Run ``backtest`` over the log of ``config``; the run's result and its ledger (see the module)."""
+) -> BacktestResult:
+    """Run ``backtest`` over the log of ``config``; its result (see the module).
+
+    A backtest of the same config that already ran is read back from the log
+    (``cached``) unless ``force``; without ``write`` nothing is written (the
+    digest is still computed). ``on_progress`` gets the count of input events
+    replayed so far, after each chunk.
+    """
     if not backtest.selection.sessions:
         raise UsageError("a backtest names its input sessions")
     recipes = [_recipe(spec) for spec in backtest.analyzers]
@@ -150,16 +147,16 @@ async def run_backtest(
     try:
         store = await container.aresolve(EventStore)
         backtest = replace(backtest, selection=await full_ids(store, backtest.selection))
-        symbol = await _traded_symbol(store, backtest)
-        job = _BacktestJob(backtest, symbol)
+        job = _BacktestJob(backtest, await _traded_symbol(store, backtest))
         result = await execute_run(container, job, options, force=force, write=write, on_progress=on_progress)
-        if job.engine is not None:
-            ledger = job.engine.ledger
-        else:
-            ledger = await read_ledger(store, result.run)
-        return BacktestOutcome(result, ledger, backtest.manifest_config())
+        ledger = job.engine.ledger if job.engine is not None else await read_ledger(store, result.run)
     finally:
         await container.aclose()
+    return BacktestResult.from_events(
+        ledger, run=result.run, digest=result.digest, events_in=result.events_in,
+        initial_cash=backtest.venue.initial_cash, interval_ns=backtest.venue.mark_interval_ns,
+        config=backtest.manifest_config(), cached=result.cached,
+    )  # fmt: skip
 
 
 def _recipe(spec: AnalyzerSpec) -> _app.AnalyzerRecipe:

@@ -43,3 +43,7 @@ app.command("verify-replay")(verify_replay_command)
 from virtuoso.cli._record import record_command  # noqa: E402
 
 app.command("record")(record_command)
+
+from virtuoso.cli._backtest import backtest_command  # noqa: E402
+
+app.command("backtest")(backtest_command)

@@ -1,0 +1,183 @@
+"""``virtuoso backtest``: a session through a strategy and the simulated venue, into a run, with metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich import box
+from rich.table import Table
+
+from virtuoso.app import AppConfig
+from virtuoso.backtest import (
+    BacktestConfig,
+    BacktestResult,
+    RunFile,
+    StrategySpec,
+    VenueConfig,
+    load_run_file,
+    load_venue_config,
+    run_backtest,
+)
+from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.cli._replay import (
+    DbOption,
+    FromOption,
+    JsonOption,
+    SessionOption,
+    ToOption,
+    progress_bar,
+    selected_events,
+)
+from virtuoso.cli._sessions import existing_log
+from virtuoso.errors import VirtuosoError
+from virtuoso.replay import ORDERS, AnalyzerSpec, ReplaySelection, analyzers_named
+
+StrategyOption = Annotated[
+    str | None,
+    typer.Option("--strategy", help="MODULE:CLASS or FILE.py:CLASS (e.g. virtuoso.strategies:MovingAverageCross)."),
+]
+ParamOption = Annotated[
+    list[str] | None, typer.Option("--param", help="A strategy parameter as key=value (repeatable).")
+]
+_PERCENT = {"total_return", "annualized_return", "annualized_volatility", "max_drawdown", "win_rate", "exposure"}
+
+
+def backtest_command(
+    *,
+    db: DbOption,
+    session: SessionOption,
+    strategy: StrategyOption = None,
+    param: ParamOption = None,
+    venue: Annotated[
+        Path | None, typer.Option("--venue", help="Venue settings (TOML): fees, latency, markets...")
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A run file (see replays/); flags override it.")
+    ] = None,
+    analyzers: Annotated[
+        str | None, typer.Option("--analyzers", help="Analyzers to run (default: what the strategy asks for).")
+    ] = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    order: Annotated[
+        str | None, typer.Option("--order", help=f"One of: {', '.join(ORDERS)} (default exchange-time).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of the latency sampler and the analyzers.")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write chart.png and report.html here.")] = None,
+    parquet: Annotated[
+        Path | None, typer.Option("--parquet", help="Write orders/fills/equity/positions Parquet here.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if this backtest already ran.")] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Backtest a strategy on a recorded session; print its metrics (and write its report)."""
+    existing_log(db)
+    try:
+        backtest = _backtest_config(
+            session, strategy=strategy, params=param or [], venue=venue, config=config, analyzers=analyzers,
+            order=order, seed=seed, start=start, end=end,
+        )  # fmt: skip
+    except VirtuosoError as exc:
+        raise fail(str(exc)) from None
+
+    async def work() -> BacktestResult:
+        total = await selected_events(db, backtest.selection.sessions[0])
+        with progress_bar("backtest", total, err_console.is_terminal and not json_output) as on_progress:
+            return await run_backtest(AppConfig(db=db), backtest, force=force, on_progress=on_progress)
+
+    result = run(work)
+    written = _write_outputs(result, report, parquet)
+    _print(result, written, json_output)
+
+
+def _backtest_config(
+    session: str, *, strategy: str | None, params: list[str], venue: Path | None, config: Path | None,
+    analyzers: str | None, order: str | None, seed: int | None, start: str | None, end: str | None,
+) -> BacktestConfig:  # fmt: skip
+    from virtuoso.cli._book import parse_time  # noqa: PLC0415  # shared time parsing
+
+    file = load_run_file(config) if config is not None else RunFile(Path("flags"))
+    ref = strategy or file.strategy
+    if not ref:
+        raise fail("name a strategy: --strategy MODULE:CLASS, or a run file with [backtest] strategy", code=2)
+    spec = StrategySpec.named(ref, {**file.params, **_pairs(params)})
+    chosen = order or file.order or "exchange-time"
+    if chosen not in ORDERS:
+        raise fail(f"--order must be one of {', '.join(ORDERS)}, not {chosen!r}", code=2)
+    selection = ReplaySelection(
+        sessions=(session,),
+        start_ns=None if start is None else parse_time(start),
+        end_ns=None if end is None else parse_time(end),
+        order="exchange-time" if chosen == "exchange-time" else "position",
+    )
+    return BacktestConfig(
+        selection,
+        spec,
+        _venue(venue, file),
+        _analyzers(analyzers, file, spec),
+        seed if seed is not None else file.seed or 0,
+    )
+
+
+def _pairs(params: list[str]) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise fail(f"--param takes key=value, not {item!r}", code=2)
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _venue(path: Path | None, file: RunFile) -> VenueConfig:
+    if path is not None:
+        return load_venue_config(path)
+    if file.venue is not None:
+        return VenueConfig.from_mapping(file.venue, source=str(file.path))
+    return VenueConfig()
+
+
+def _analyzers(flag: str | None, file: RunFile, spec: StrategySpec) -> tuple[AnalyzerSpec, ...]:
+    chosen = flag if flag is not None else file.analyzers
+    return analyzers_named(chosen if chosen is not None else spec.cls.analyzers_for(spec.config))
+
+
+def _write_outputs(result: BacktestResult, report: Path | None, parquet: Path | None) -> dict[str, str]:
+    written: dict[str, str] = {}
+    if report is not None:
+        written["report"] = str(result.report(report))
+    if parquet is not None:
+        written["parquet"] = str(parquet)
+        result.to_parquet(parquet)
+    return written
+
+
+def _print(result: BacktestResult, written: dict[str, str], json_output: bool) -> None:
+    summary: dict[str, Any] = {**result.summary(), **written}
+    if json_output:
+        print_json(summary)
+        return
+    out_console.print(_metrics_table(summary["metrics"]))
+    for key in ("run", "digest", "events_in", "cached", *written):
+        out_console.print(f"{key:<10} {summary[key]}", markup=False)
+
+
+def _metrics_table(metrics: dict[str, Any]) -> Table:
+    table = Table(title="metrics", title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.items():
+        table.add_row(key, _format(key, value))
+    return table
+
+
+def _format(key: str, value: Any) -> str:
+    if value is None:
+        return "-"
+    if key in _PERCENT:
+        return f"{value * 100:.2f}%"
+    if isinstance(value, float):
+        return f"{value:,.4f}"
+    return f"{value:,}"
