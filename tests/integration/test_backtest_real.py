@@ -131,3 +131,17 @@ def test_the_cli_runs_a_replays_example_file(log: tuple[Path, str], tmp_path: Pa
     assert text.exit_code == 0
     assert out["digest"] in text.stdout
     assert "total_return" in text.stdout
+
+
+def test_the_confluence_strategy_trades_on_the_analyzers_signals(log: tuple[Path, str]) -> None:
+    path, session = log
+    spec = StrategySpec.named(
+        "virtuoso.strategies:ConfluenceThreshold", {"timeframes": ["1s", "5s"], "long": 55.0, "short": 45.0}
+    )
+    analyzers = analyzers_named(spec.cls.analyzers_for(spec.config))
+    assert [a.name for a in analyzers] == ["bars", "confluence"]
+    selection = ReplaySelection(sessions=(session,), order="exchange-time")
+    result = asyncio.run(run_backtest(AppConfig(db=path), BacktestConfig(selection, spec, VenueConfig(), analyzers)))
+    assert len(result.orders) > 0
+    assert set(result.orders["side"]) == {"buy", "sell"}
+    assert result.orders["symbol"].eq("BTC/USDT").all()

@@ -15,10 +15,14 @@ class ConfluenceThresholdConfig(StrategyConfig, frozen=True, kw_only=True):
     amount: float = 0.01
     long: float = 60.0
     short: float = 40.0
+    timeframes: tuple[str, ...] = ("1m", "5m")
+    """The bar timeframes the score weighs (equally)."""
 
     def __post_init__(self) -> None:
         if not self.amount > 0:
             raise ConfigError(f"amount must be > 0, not {self.amount}")
+        if not self.timeframes:
+            raise ConfigError("timeframes must name at least one bar timeframe")
         if not 0 <= self.short <= self.long <= 100:
             raise ConfigError(f"need 0 <= short <= long <= 100, not short={self.short}, long={self.long}")
 
@@ -35,9 +39,10 @@ class ConfluenceThreshold(Strategy):
 
     @classmethod
     def analyzers_for(cls, config: StrategyConfig) -> list[dict[str, Any]]:
-        """The ``confluence`` analyzer (and the bars it needs), with these thresholds."""
+        """The ``confluence`` analyzer (and the bars it needs), with these thresholds and timeframes."""
         assert isinstance(config, ConfluenceThresholdConfig)
-        return [{"name": "confluence", "long": config.long, "short": config.short}]
+        timeframes = dict.fromkeys(config.timeframes, 1.0)
+        return [{"name": "confluence", "long": config.long, "short": config.short, "timeframes": timeframes}]
 
     def on_signal(self, event: Event, signal: Signal | ConfluenceScore | IndicatorValue) -> None:
         """Act on stance changes only."""
