@@ -123,6 +123,8 @@ class SimulatedVenue:
         if book is not None and (book.best_ask if order.is_buy else book.best_bid) is not None:
             self._take_from_book(order, book, now)
         elif order.kind == "market" or self._crosses_last_trade(order):
+            # held like a resting order's: two orders waiting for the same trade must not count the same funds
+            self._settle.reserve_taker(order, self.last_prices[order.symbol])
             self._takers.setdefault(order.symbol, []).append(order)
         else:
             self._rest(order, now)
@@ -216,6 +218,7 @@ class SimulatedVenue:
     def _fill_takers(self, takers: list[Order], trade: Trade, now: int) -> None:
         slip = self.config.slippage_bps / 10_000
         for order in list(takers):
+            self._settle.release(order)
             price = trade.price * (1 + slip) if order.is_buy else trade.price * (1 - slip)
             if order.price is not None:
                 if (trade.price > order.price) if order.is_buy else (trade.price < order.price):

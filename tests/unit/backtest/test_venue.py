@@ -378,3 +378,36 @@ def test_a_cancel_overtaking_its_order_cancels_it_before_it_arrives() -> None:
         ("OrderSubmitted", "OrderCanceled"),
         ("OrderSubmitted", "OrderAccepted", "OrderCanceled"),
     }
+
+
+# -- funds: what orders waiting for a trade hold ---------------------------------------------------------
+
+
+def test_market_buys_waiting_for_a_trade_cannot_spend_the_same_cash() -> None:
+    buy = lambda s: s.buy(60.0)  # noqa: E731
+    result = run(Scripted({0: [buy, buy]}), [trade(0, 100.0), trade(10, 100.0)], venue(initial_cash=10_000.0))
+    assert result.status("o1") == ["OrderSubmitted", "OrderAccepted", "OrderFilled"]
+    assert result.status("o2") == ["OrderSubmitted", "OrderRejected"]
+    assert "insufficient cash" in result.of(OrderRejected)[0].reason
+    assert (result.cash, result.position) == (4_000.0, 60.0)
+
+
+def test_market_sells_waiting_for_a_trade_cannot_sell_the_same_position() -> None:
+    sell = lambda s: s.sell(1.0)  # noqa: E731
+    result = run(
+        Scripted({0: lambda s: s.buy(1.0), 1: [sell, sell]}),
+        [trade(0, 100.0), trade(10, 100.0), trade(20, 100.0)],
+    )
+    assert result.status("o3") == ["OrderSubmitted", "OrderRejected"]
+    assert "insufficient position" in result.of(OrderRejected)[0].reason
+    assert result.position == 0.0
+
+
+def test_a_limit_buy_waiting_for_a_trade_holds_its_cash() -> None:
+    result = run(
+        Scripted({0: [lambda s: s.buy(60.0, 100.0), lambda s: s.buy(60.0)]}),
+        [trade(0, 100.0), trade(10, 100.0)],
+        venue(initial_cash=10_000.0),
+    )
+    assert result.status("o2") == ["OrderSubmitted", "OrderRejected"]
+    assert result.cash == 4_000.0
