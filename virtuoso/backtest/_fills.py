@@ -100,6 +100,14 @@ class Settlement:
             return f"insufficient position: sells {order.amount:.8g}, {available:.8g} available"
         return ""
 
+    def cash_problem(self, order: Order, price: float) -> str:
+        """Why the rest of buy ``order`` cannot be paid now at ``price`` as a taker ("" when it can)."""
+        needed = price * order.remaining * (1 + self._fee["taker"])
+        available = self._portfolio.cash - self.reserved_cash
+        if needed > available * (1 + _DUST):
+            return f"insufficient cash at the fill price: needs {needed:.8g}, {available:.8g} available"
+        return ""
+
     def _cost(self, order: Order, reference: float, book: OrderBook | None) -> float:
         """The most a buy can cost, fees included: the book walk, else the reference price with slippage."""
         fee = max(self._fee.values())

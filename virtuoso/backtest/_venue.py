@@ -226,6 +226,10 @@ class SimulatedVenue:
                     self._rest(order, now)
                     continue
                 price = min(price, order.price) if order.is_buy else max(price, order.price)
+            elif order.is_buy and (problem := self._settle.cash_problem(order, price)):
+                # a market buy's price is only known now: the funds check at arrival used the last price
+                self._cancel(order, now, problem)
+                continue
             self._settle.fill(order, price, order.remaining, "taker", now)
             self._forget(order)
 

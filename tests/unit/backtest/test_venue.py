@@ -411,3 +411,27 @@ def test_a_limit_buy_waiting_for_a_trade_holds_its_cash() -> None:
     )
     assert result.status("o2") == ["OrderSubmitted", "OrderRejected"]
     assert result.cash == 4_000.0
+
+
+def test_a_market_buy_the_cash_no_longer_covers_at_the_next_trade_is_canceled_not_overdrawn() -> None:
+    result = run(
+        Scripted({0: lambda s: s.buy(99.0)}),
+        [trade(0, 100.0), trade(10, 120.0), trade(20, 100.0)],
+        venue(initial_cash=10_000.0, taker_fee_bps=10.0),
+    )
+    assert result.status("o1") == ["OrderSubmitted", "OrderAccepted", "OrderCanceled"]
+    (canceled,) = result.of(OrderCanceled)
+    assert canceled.remaining == 99.0
+    assert "insufficient cash" in canceled.reason
+    assert (result.cash, result.position) == (10_000.0, 0.0)
+    assert not result.strategy.open_orders()
+
+
+def test_a_market_buy_the_cash_still_covers_at_the_next_trade_fills_there() -> None:
+    result = run(
+        Scripted({0: lambda s: s.buy(80.0)}),
+        [trade(0, 100.0), trade(10, 120.0)],
+        venue(initial_cash=10_000.0, taker_fee_bps=10.0),
+    )
+    assert fills(result) == [(120.0, 80.0, pytest.approx(9.6, rel=TIGHT), "taker")]
+    assert result.cash == pytest.approx(10_000.0 - 9_600.0 - 9.6, rel=TIGHT)
