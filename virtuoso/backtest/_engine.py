@@ -124,7 +124,8 @@ class BacktestEngine:
             self.venue.on_book(self._symbol_of(event.stream), event)
         elif cls is Bar:
             self.venue.on_bar(self._symbol_of(event.stream), payload)  # type: ignore[arg-type]
-        self._guarded(self._react, event)
+        if self.error is None:  # on_fill may have raised while the venue filled
+            self._guarded(self._react, event)
         if self._out:
             self._flush()
 
@@ -142,11 +143,12 @@ class BacktestEngine:
                 if handler is not None:
                     handler(caused)
 
-    def _guarded(self, call: Callable[..., object], event: Event | None) -> None:
+    def _guarded(self, call: Callable[..., object], event: Event | None, where: str = "") -> None:
         try:
             call() if event is None else call(event)
         except Exception as exc:
-            where = "" if event is None else f" on event {event.position} ({event.type}, {event.stream})"
+            if event is not None:
+                where = f" on event {event.position} ({event.type}, {event.stream})"
             name = type(self.strategy).__name__
             self.error = StrategyError(f"strategy {name} raised{where}: {type(exc).__name__}: {exc}")
             self.error.__cause__ = exc
@@ -213,7 +215,9 @@ class BacktestEngine:
         self._out.append(event)
 
     def _on_fill(self, fill: OrderFilled) -> None:
-        self.strategy.on_fill(fill)
+        # guarded here, inside the venue's work: an exception must not leave a fill half booked
+        if self.error is None:
+            self._guarded(lambda: self.strategy.on_fill(fill), None, f" in on_fill (order {fill.order_id})")
 
     def _flush(self) -> None:
         out, self._out = self._out, []
