@@ -75,6 +75,7 @@ class BacktestEngine:
         self._interval = config.mark_interval_ns
         self._next_mark = -1
         self._last_mark = -1
+        self._last_marked: EquityMarked | None = None
         self._cause: int | None = None
         self._out: list[Event] = []
         self._ids = count(1)
@@ -99,8 +100,8 @@ class BacktestEngine:
         """
         if self.error is None and self._started:
             self._guarded(self.strategy.on_stop, None)
-        if self._last_mark >= 0 and self.now_ns > self._last_mark:
-            self._mark(self.now_ns)
+        if self._last_mark >= 0 and (self.now_ns > self._last_mark or self._equity() != self._last_marked):
+            self._mark(self.now_ns)  # a mark at the last event's time came before it: mark again what it did
         self._flush()
         if self.error is not None:
             raise self.error
@@ -172,12 +173,15 @@ class BacktestEngine:
                 return
 
     def _mark(self, ts: int) -> None:
+        self._last_mark = ts
+        self._last_marked = self._equity()
+        self._emit(EQUITY_STREAM, ts, self._last_marked)
+
+    def _equity(self) -> EquityMarked:
         prices = self.venue.last_prices
         positions = {s: p.amount for s, p in self.portfolio.positions.items()}
         marked = {s: prices[s] for s in sorted({self.symbol, *positions}) if s in prices}
-        equity = self.portfolio.equity(prices)
-        self._last_mark = ts
-        self._emit(EQUITY_STREAM, ts, EquityMarked(equity, self.portfolio.cash, marked, positions))
+        return EquityMarked(self.portfolio.equity(prices), self.portfolio.cash, marked, positions)
 
     # -- what the strategy calls ---------------------------------------------------------
 

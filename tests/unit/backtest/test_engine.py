@@ -67,6 +67,16 @@ def test_a_mark_on_an_event_time_sees_only_what_happened_before_it() -> None:
     assert [(ms, m.prices.get(SYMBOL), m.positions) for ms, m in marks(result)][1] == (1_000, 100.0, {})
 
 
+def test_the_last_mark_shows_the_last_event_even_when_it_falls_on_a_boundary() -> None:
+    result = run(
+        Scripted({0: lambda s: s.buy(1.0)}),
+        [trade(0, 100.0), trade(500, 100.0), trade(1_000, 150.0)],
+        venue(mark_interval_s=1.0, initial_cash=1_000.0),
+    )
+    (last_ms, last) = marks(result)[-1]
+    assert (last_ms, last.equity, last.prices) == (1_000, 1_050.0, {SYMBOL: 150.0})
+
+
 def test_the_last_mark_is_not_repeated_when_nothing_happened_after_it() -> None:
     result = run(Scripted(), [trade(0, 100.0), trade(1_000, 100.0)], venue(mark_interval_s=1.0))
     assert [ms for ms, _ in marks(result)] == [0, 1_000]
