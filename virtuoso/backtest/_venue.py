@@ -235,26 +235,32 @@ class SimulatedVenue:
 
     def _fill_resting(self, resting: list[Order], trade: Trade, now: int) -> None:
         volume = trade.amount
-        queue = self.config.fill_model == "queue"
         for order in list(resting):
-            if volume <= 0:
-                return
-            limit = order.price
-            assert limit is not None
-            through = trade.price < limit if order.is_buy else trade.price > limit
-            if not through:
-                if not (queue and trade.price == limit and (trade.side == "sell") == order.is_buy):
-                    continue
-                ahead = min(order.queue_ahead, volume)
-                order.queue_ahead -= ahead
-                volume -= ahead
-                if volume <= 0:
-                    return
-            amount = min(order.remaining, volume)
+            available = self._fillable(order, trade, volume)
+            if available <= 0:
+                continue
+            amount = min(order.remaining, available)
             volume -= amount
-            self._settle.fill(order, limit, amount, "maker", now)
+            assert order.price is not None
+            self._settle.fill(order, order.price, amount, "maker", now)
             if order.done:
                 self._forget(order)
+
+    def _fillable(self, order: Order, trade: Trade, volume: float) -> float:
+        """What resting ``order`` may take of ``volume`` (the trade's amount less what filled ours before it):
+        all of it on a trade strictly through its price; in the queue model, on a trade at its price, what
+        is left once the volume displayed ahead of it has traded."""
+        limit = order.price
+        assert limit is not None
+        if trade.price < limit if order.is_buy else trade.price > limit:
+            return volume
+        if self.config.fill_model != "queue" or trade.price != limit or (trade.side == "sell") != order.is_buy:
+            return 0.0
+        # the recorded trade went through the real queue, whatever our orders took of it: each one's queue
+        # shrinks by all of it; our earlier fills at this price stand ahead too (they are out of ``volume``)
+        ahead = min(order.queue_ahead, trade.amount)
+        order.queue_ahead -= ahead
+        return volume - ahead
 
     def on_bar(self, symbol: str, bar: Bar) -> None:
         """A bar's close is the symbol's last price until it has a recorded trade (bars never fill orders)."""

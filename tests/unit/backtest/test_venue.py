@@ -435,3 +435,16 @@ def test_a_market_buy_the_cash_still_covers_at_the_next_trade_fills_there() -> N
     )
     assert fills(result) == [(120.0, 80.0, pytest.approx(9.6, rel=TIGHT), "taker")]
     assert result.cash == pytest.approx(10_000.0 - 9_600.0 - 9.6, rel=TIGHT)
+
+
+def test_in_the_queue_model_our_orders_at_one_price_queue_behind_the_display_and_each_other() -> None:
+    result = run(
+        Scripted({0: [lambda s: s.buy(0.5, 99.0), lambda s: s.buy(1.0, 99.0)]}),
+        [
+            BOOK_99,  # 2.0 displayed at 99, then o1 (0.5), then o2 (1.0)
+            trade(10, 99.0, 3.0, "sell"),  # 2.0 displayed, 0.5 to o1, 0.5 to o2
+            trade(20, 99.0, 1.0, "sell"),  # the rest of o2
+        ],
+        venue(fill_model="queue"),
+    )
+    assert [(f.order_id, f.amount) for f in result.fills] == [("o1", 0.5), ("o2", 0.5), ("o2", 0.5)]
