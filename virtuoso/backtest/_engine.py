@@ -77,6 +77,7 @@ class BacktestEngine:
         self._last_mark = -1
         self._last_marked: EquityMarked | None = None
         self._cause: int | None = None
+        self._early: list[Order] = []
         self._out: list[Event] = []
         self._ids = count(1)
         self._symbols: dict[str, str] = {}
@@ -88,7 +89,7 @@ class BacktestEngine:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind the strategy and call its ``on_start``."""
+        """Bind the strategy and call its ``on_start`` (orders it sends there leave with the first event)."""
         self.strategy._engine = self
         self._started = True
         self._guarded(self.strategy.on_start, None)
@@ -125,6 +126,8 @@ class BacktestEngine:
             self.venue.on_book(self._symbol_of(event.stream), event)
         elif cls is Bar:
             self.venue.on_bar(self._symbol_of(event.stream), payload)  # type: ignore[arg-type]
+        if self._early:
+            self._send_early(ts)
         if self.error is None:  # on_fill may have raised while the venue filled
             self._guarded(self._react, event)
         if self._out:
@@ -194,8 +197,18 @@ class BacktestEngine:
         kind: OrderKind = "market" if price is None else "limit"
         order_id = f"o{next(self._ids)}"
         order = Order(order_id, symbol, side, kind, float(amount), price, time_in_force, self.now_ns, self.now_ns)
-        self.venue.submit(order)
+        if self._cause is None:  # on_start: there is no exchange time before the first event
+            self._early.append(order)
+        else:
+            self.venue.submit(order)
         return order_id
+
+    def _send_early(self, ts: int) -> None:
+        """Orders sent in ``on_start`` leave with the first event, as if sent from its callback."""
+        early, self._early = self._early, []
+        for order in early:
+            order.submitted_ns = order.arrives_ns = ts
+            self.venue.submit(order)
 
     def cancel(self, order_id: str) -> None:
         """Send a cancel of an open order (unknown or finished orders raise :class:`UsageError`)."""

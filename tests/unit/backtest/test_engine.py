@@ -115,6 +115,19 @@ def test_output_gets_the_derived_events_in_ledger_order() -> None:
     assert result.output == result.ledger
 
 
+def test_orders_sent_in_on_start_go_out_with_the_first_event() -> None:
+    class Early(Scripted):
+        def on_start(self) -> None:
+            self.ids.append(self.buy(1.0))
+
+    result = run(Early(), [trade(0, 100.0), trade(10, 101.0)], venue(latency={"ms": 5.0}))
+    got = [((e.ts_event - T0) / MS, e.type) for e in result.ledger if e.type != "EquityMarked"]
+    assert got == [(0, "OrderSubmitted"), (5, "OrderAccepted"), (10, "OrderFilled"), (10, "PositionChanged")]
+    assert [(f.order_id, f.price) for f in result.fills] == [("o1", 101.0)]
+    times = [e.ts_event for e in result.ledger]
+    assert times == sorted(times)
+
+
 # -- 10. a strategy that raises -------------------------------------------------------------------------------------
 
 
