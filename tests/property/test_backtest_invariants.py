@@ -3,7 +3,8 @@
 After every event: the portfolio reconciles with the fills in the ledger; no fill is at a price the
 recorded market did not offer (a trade's, with the slippage; a book level's; a resting order's limit
 on a trade through it); limits are kept; fees are never negative; no order fills more than its amount;
-each order's story is well formed; on spot, cash and position never go below 0. And a backtest is a
+each order's story is well formed; on spot, cash and position never go below 0; the ledger's times
+never go back. And a backtest is a
 function of its inputs and seed.
 """
 
@@ -210,6 +211,8 @@ def drive(market: list[Event], plan: dict[int, list[Action]], config: VenueConfi
         seen = len(engine.ledger)
         check_state(engine, ledger)
     engine.finish()
+    times = [e.ts_event for e in engine.ledger]
+    assert times == sorted(times)
     for story in ledger.stories.values():
         assert _STORY.fullmatch(story), story
     return engine
