@@ -76,13 +76,16 @@ class BacktestEngine:
         self._next_mark = -1
         self._last_mark = -1
         self._cause: int | None = None
+        self._early: list[Order] = []
         self._out: list[Event] = []
         self._ids = count(1)
         self._symbols: dict[str, str] = {}
         self._dispatch = _dispatcher(strategy, self.venue, self._symbol_of)
         plain = Trade in self._dispatch and not _overrides(strategy, "on_event") and self._pipeline is None
-        self._plain_trades: Callable[[Event, Trade], object] | None = strategy.on_trade if plain else None
-        """The strategy's ``on_trade`` when a trade needs nothing else (no analyzers, no ``on_event``)."""
+        self._fast_trades: Callable[[Event, Trade], object] | None = strategy.on_trade if plain else None
+        self._plain_trades: Callable[[Event, Trade], object] | None = None
+        """The strategy's ``on_trade`` when a trade needs nothing else (no analyzers, no ``on_event``), from
+        the second event on (the first one sends what ``on_start`` ordered)."""
         self._due = -1
         """The earliest of the next equity mark and the next order arrival."""
         self._started = False
@@ -92,7 +95,7 @@ class BacktestEngine:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Bind the strategy and call its ``on_start``."""
+        """Bind the strategy and call its ``on_start`` (orders it sends there leave with the first event)."""
         self.strategy._engine = self
         self._started = True
         self._guarded(self.strategy.on_start)
@@ -131,6 +134,8 @@ class BacktestEngine:
                 venue.last_prices[symbol] = payload.price
                 if venue.waiting:
                     venue.on_trade(symbol, payload, ts)
+                    if self.error is not None:  # on_fill raised while the venue filled
+                        return
                 self._plain_trades(event, payload)
             else:
                 self._handle(event)
@@ -153,12 +158,25 @@ class BacktestEngine:
             venue.on_book(self._symbol_of(event.stream), event)
         elif cls is Bar:
             venue.on_bar(self._symbol_of(event.stream), payload)  # type: ignore[arg-type]
+        if self.error is not None:  # on_fill raised while the venue filled
+            return
+        if self._plain_trades is None:
+            self._first_event_done(event.ts_event)
         derived = self._pipeline(event) if self._pipeline is not None else None
         handler = self._dispatch.get(cls)
         if handler is not None:
             handler(event)
         if derived:
             self._react(derived, event.position)
+
+    def _first_event_done(self, ts: int) -> None:
+        """Send what ``on_start`` ordered (as if from the first event's callback); open the fast path."""
+        early, self._early = self._early, []
+        for order in early:
+            order.submitted_ns = order.arrives_ns = ts
+            self.venue.submit(order)
+            self._due = min(self._due, self.venue.next_arrival)
+        self._plain_trades = self._fast_trades
 
     def _react(self, derived: list[Event], position: int) -> None:
         """Hand the analyzers' outputs for the event at ``position`` to the strategy."""
@@ -169,14 +187,15 @@ class BacktestEngine:
             if handler is not None:
                 handler(caused)
 
-    def _guarded(self, call: Callable[[], object]) -> None:
+    def _guarded(self, call: Callable[[], object], where: str = "") -> None:
         try:
             call()
         except Exception as exc:
-            self._failed(exc, None)
+            self._failed(exc, None, where)
 
-    def _failed(self, exc: Exception, event: Event | None) -> None:
-        where = "" if event is None else f" on event {event.position} ({event.type}, {event.stream})"
+    def _failed(self, exc: Exception, event: Event | None, where: str = "") -> None:
+        if event is not None:
+            where = f" on event {event.position} ({event.type}, {event.stream})"
         name = type(self.strategy).__name__
         self.error = StrategyError(f"strategy {name} raised{where}: {type(exc).__name__}: {exc}")
         self.error.__cause__ = exc
@@ -202,12 +221,14 @@ class BacktestEngine:
                 return
 
     def _mark(self, ts: int) -> None:
+        self._last_mark = ts
+        self._emit(EQUITY_STREAM, ts, self._equity())
+
+    def _equity(self) -> EquityMarked:
         prices = self.venue.prices()
         positions = {s: p.amount for s, p in self.portfolio.positions.items()}
         marked = {s: prices[s] for s in sorted({self.symbol, *positions}) if s in prices}
-        equity = self.portfolio.equity(prices)
-        self._last_mark = ts
-        self._emit(EQUITY_STREAM, ts, EquityMarked(equity, self.portfolio.cash, marked, positions))
+        return EquityMarked(self.portfolio.equity(prices), self.portfolio.cash, marked, positions)
 
     # -- what the strategy calls ---------------------------------------------------------
 
@@ -220,6 +241,9 @@ class BacktestEngine:
         kind: OrderKind = "market" if price is None else "limit"
         order_id = f"o{next(self._ids)}"
         order = Order(order_id, symbol, side, kind, float(amount), price, time_in_force, self.now_ns, self.now_ns)
+        if self._plain_trades is None and self._cause is None:  # on_start: no exchange time before the first event
+            self._early.append(order)
+            return order_id
         self.venue.submit(order)
         self._due = min(self._due, self.venue.next_arrival)
         return order_id
@@ -247,7 +271,9 @@ class BacktestEngine:
         self._out.append(event)
 
     def _on_fill(self, fill: OrderFilled) -> None:
-        self.strategy.on_fill(fill)
+        # Guarded here, inside the venue's work: an exception must not leave a fill half booked.
+        if self.error is None:
+            self._guarded(lambda: self.strategy.on_fill(fill), f" in on_fill (order {fill.order_id})")
 
     def _flush(self) -> None:
         out, self._out = self._out, []

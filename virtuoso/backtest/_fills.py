@@ -56,19 +56,26 @@ class Settlement:
         self._emit(f"backtest:{order.symbol}:positions", now, change)
         self._on_fill(filled)
 
-    def reserve(self, order: Order) -> None:
-        """Set aside what the rest of a resting ``order`` needs: cash for a buy, the amount for a sell."""
-        self._reserve(order, self._unit_reserve(order) * order.remaining)
+    def reserve(self, order: Order, price: float | None = None) -> None:
+        """Set aside what the rest of ``order`` needs: cash for a buy (at ``price``, else its limit, fees
+        included), the amount for a sell."""
+        self._reserve(order, self._unit_reserve(order, price) * order.remaining)
+
+    def reserve_taker(self, order: Order, reference: float) -> None:
+        """Set aside what ``order``, waiting for the next trade, needs: what the funds check counted."""
+        price = order.price if order.price is not None else reference * (1 + self._slippage)
+        self.reserve(order, price)
 
     def release(self, order: Order) -> None:
         """Give back what ``order`` had set aside."""
         self._reserve(order, 0.0)
 
-    def _unit_reserve(self, order: Order) -> float:
+    def _unit_reserve(self, order: Order, price: float | None = None) -> float:
         if not order.is_buy:
             return 1.0
-        assert order.price is not None  # only limit orders rest
-        return order.price * (1 + max(self._fee.values()))
+        price = order.price if price is None else price
+        assert price is not None  # market orders only wait for a trade, and give their reservation back first
+        return price * (1 + max(self._fee.values()))
 
     def _reserve(self, order: Order, value: float) -> None:
         change = value - order.reserved
@@ -91,6 +98,14 @@ class Settlement:
         available = self._portfolio.amount(order.symbol) - self._reserved_amount.get(order.symbol, 0.0)
         if order.amount > available * (1 + _DUST) + _DUST * order.amount:
             return f"insufficient position: sells {order.amount:.8g}, {available:.8g} available"
+        return ""
+
+    def cash_problem(self, order: Order, price: float) -> str:
+        """Why the rest of buy ``order`` cannot be paid now at ``price`` as a taker ("" when it can)."""
+        needed = price * order.remaining * (1 + self._fee["taker"])
+        available = self._portfolio.cash - self.reserved_cash
+        if needed > available * (1 + _DUST):
+            return f"insufficient cash at the fill price: needs {needed:.8g}, {available:.8g} available"
         return ""
 
     def _cost(self, order: Order, reference: float, book: OrderBook | None) -> float:

@@ -127,6 +127,8 @@ class SimulatedVenue:
         if book is not None and (book.best_ask if order.is_buy else book.best_bid) is not None:
             self._take_from_book(order, book, now)
         elif order.kind == "market" or self._crosses_last_trade(order):
+            # held like a resting order's: two orders waiting for the same trade must not count the same funds
+            self._settle.reserve_taker(order, self.last_prices[order.symbol])
             self._takers.setdefault(order.symbol, []).append(order)
             self.waiting += 1
         else:
@@ -225,6 +227,7 @@ class SimulatedVenue:
     def _fill_takers(self, takers: list[Order], trade: Trade, now: int) -> None:
         slip = self.config.slippage_bps / 10_000
         for order in list(takers):
+            self._settle.release(order)
             price = trade.price * (1 + slip) if order.is_buy else trade.price * (1 - slip)
             if order.price is not None:
                 if (trade.price > order.price) if order.is_buy else (trade.price < order.price):
@@ -233,31 +236,41 @@ class SimulatedVenue:
                     self._rest(order, now)
                     continue
                 price = min(price, order.price) if order.is_buy else max(price, order.price)
+            elif order.is_buy and (problem := self._settle.cash_problem(order, price)):
+                # a market buy's price is only known now: the funds check at arrival used the last price
+                self._cancel(order, now, problem)
+                continue
             self._settle.fill(order, price, order.remaining, "taker", now)
             self._forget(order)
 
     def _fill_resting(self, resting: list[Order], trade: Trade, now: int) -> None:
         volume = trade.amount
-        queue = self.config.fill_model == "queue"
         for order in list(resting):
-            if volume <= 0:
-                return
-            limit = order.price
-            assert limit is not None
-            through = trade.price < limit if order.is_buy else trade.price > limit
-            if not through:
-                if not (queue and trade.price == limit and (trade.side == "sell") == order.is_buy):
-                    continue
-                ahead = min(order.queue_ahead, volume)
-                order.queue_ahead -= ahead
-                volume -= ahead
-                if volume <= 0:
-                    return
-            amount = min(order.remaining, volume)
+            available = self._fillable(order, trade, volume)
+            if available <= 0:
+                continue
+            amount = min(order.remaining, available)
             volume -= amount
-            self._settle.fill(order, limit, amount, "maker", now)
+            assert order.price is not None
+            self._settle.fill(order, order.price, amount, "maker", now)
             if order.done:
                 self._forget(order)
+
+    def _fillable(self, order: Order, trade: Trade, volume: float) -> float:
+        """What resting ``order`` may take of ``volume`` (the trade's amount less what filled ours before it):
+        all of it on a trade strictly through its price; in the queue model, on a trade at its price, what
+        is left once the volume displayed ahead of it has traded."""
+        limit = order.price
+        assert limit is not None
+        if trade.price < limit if order.is_buy else trade.price > limit:
+            return volume
+        if self.config.fill_model != "queue" or trade.price != limit or (trade.side == "sell") != order.is_buy:
+            return 0.0
+        # the recorded trade went through the real queue, whatever our orders took of it: each one's queue
+        # shrinks by all of it; our earlier fills at this price stand ahead too (they are out of ``volume``)
+        ahead = min(order.queue_ahead, trade.amount)
+        order.queue_ahead -= ahead
+        return volume - ahead
 
     def on_bar(self, symbol: str, bar: Bar) -> None:
         """A bar's close is the symbol's price while it has no recorded trade (bars never fill orders)."""
