@@ -236,6 +236,8 @@ PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         cash=finite_floats,
         prices=st.dictionaries(texts, finite_floats, max_size=3),
         positions=st.dictionaries(texts, finite_floats, max_size=3),
+        realized_pnl=finite_floats,
+        unrealized_pnl=finite_floats,
     ),
 }
 """One strategy per registered payload type name."""

@@ -228,7 +228,11 @@ class BacktestEngine:
         prices = self.venue.prices()
         positions = {s: p.amount for s, p in self.portfolio.positions.items()}
         marked = {s: prices[s] for s in sorted({self.symbol, *positions}) if s in prices}
-        return EquityMarked(self.portfolio.equity(prices), self.portfolio.cash, marked, positions)
+        portfolio = self.portfolio
+        return EquityMarked(
+            portfolio.equity(prices), portfolio.cash, marked, positions,
+            portfolio.realized_pnl, portfolio.unrealized_pnl(prices),
+        )  # fmt: skip
 
     # -- what the strategy calls ---------------------------------------------------------
 

@@ -189,7 +189,7 @@ def ledger_frames(events: Iterable[Event]) -> Frames:
     >>> mark = EquityMarked(1000.0, 1000.0, {"BTC/USDT": 100.0}, {"BTC/USDT": 0.0})
     >>> frames = ledger_frames([Event("m1", "backtest:equity", 0, 0, "run", mark)])
     >>> list(frames.equity.columns)
-    ['ts_ns', 'equity', 'cash', 'price:BTC/USDT', 'position:BTC/USDT']
+    ['ts_ns', 'equity', 'cash', 'realized_pnl', 'unrealized_pnl', 'price:BTC/USDT', 'position:BTC/USDT']
     >>> len(frames.orders), len(frames.fills)
     (0, 0)
     """
@@ -223,12 +223,15 @@ def _frame(rows: list[dict[str, Any]], schema: dict[str, str], time: str = "ts")
 
 
 def _equity_frame(marks: list[tuple[int, EquityMarked]]) -> pd.DataFrame:
-    """Equity marks indexed by UTC time: ts_ns, equity, cash, then ``price:<s>`` and ``position:<s>`` per symbol."""
+    """Equity marks indexed by UTC time: ts_ns, equity, cash, realized and unrealized PnL, then ``price:<s>``
+    and ``position:<s>`` per symbol."""
     symbols = sorted({s for _, m in marks for s in (*m.prices, *m.positions)})
     columns: dict[str, Any] = {
         "ts_ns": np.array([ts for ts, _ in marks], dtype=np.int64),
         "equity": np.array([m.equity for _, m in marks], dtype=np.float64),
         "cash": np.array([m.cash for _, m in marks], dtype=np.float64),
+        "realized_pnl": np.array([m.realized_pnl for _, m in marks], dtype=np.float64),
+        "unrealized_pnl": np.array([m.unrealized_pnl for _, m in marks], dtype=np.float64),
     }
     for s in symbols:
         columns[f"price:{s}"] = np.array([m.prices.get(s, math.nan) for _, m in marks], dtype=np.float64)

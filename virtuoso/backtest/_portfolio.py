@@ -29,6 +29,8 @@ class Portfolio:
     >>> change = p.apply_fill("BTC/USDT", "sell", 110.0, 1.0, fee=0.11)
     >>> change.amount, change.average_price, change.realized_pnl, round(p.equity({"BTC/USDT": 120.0}), 2)
     (1.0, 100.0, 10.0, 1029.69)
+    >>> p.realized_pnl, p.unrealized_pnl({"BTC/USDT": 120.0})
+    (10.0, 20.0)
     """
 
     def __init__(self, initial_cash: float) -> None:
@@ -54,6 +56,19 @@ class Portfolio:
         return PositionChanged(
             symbol, position.amount, position.average_price, position.realized_pnl, self.cash, self.fees
         )
+
+    @property
+    def realized_pnl(self) -> float:
+        """PnL realized so far, every symbol, before fees."""
+        return sum((position.realized_pnl for position in self.positions.values()), 0.0)
+
+    def unrealized_pnl(self, prices: Mapping[str, float]) -> float:
+        """What the open positions would realize at ``prices`` (nothing where ``prices`` has no price)."""
+        total = 0.0
+        for symbol, position in self.positions.items():
+            if position.amount and symbol in prices:
+                total += position.amount * (prices[symbol] - position.average_price)
+        return total
 
     def equity(self, prices: Mapping[str, float]) -> float:
         """Cash plus each position at ``prices`` (at its entry price when ``prices`` has none)."""

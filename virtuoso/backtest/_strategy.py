@@ -143,7 +143,7 @@ class Strategy:
         """One of this strategy's orders (partly) filled."""
 
     def on_stop(self) -> None:
-        """Called once, after the last event (open orders are canceled next)."""
+        """Called once, after the last event (orders sent now never arrive; open orders stay open)."""
 
     # -- actions -----------------------------------------------------------------------
 

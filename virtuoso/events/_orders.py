@@ -125,3 +125,7 @@ class EquityMarked(Payload, frozen=True, gc=False):
     """The last traded price of each symbol the portfolio marks."""
     positions: dict[str, float] = msgspec.field(default_factory=dict)
     """The amount held of each symbol (0 included once traded)."""
+    realized_pnl: float = 0.0
+    """PnL realized so far, every symbol, before fees."""
+    unrealized_pnl: float = 0.0
+    """What the open positions would realize at ``prices``: amount x (price - average entry price)."""

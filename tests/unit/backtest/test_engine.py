@@ -214,3 +214,14 @@ def test_submit_checks_its_arguments() -> None:
 def test_equity_marks_go_to_the_equity_stream() -> None:
     result = run(Scripted(), [trade(0, 100.0)], venue())
     assert {e.stream for e in result.ledger if isinstance(e.payload, EquityMarked)} == {"backtest:equity"}
+
+
+def test_marks_carry_realized_and_unrealized_pnl() -> None:
+    result = run(
+        Scripted({0: lambda s: s.buy(2.0), 2: lambda s: s.sell(1.0)}),
+        [trade(0, 100.0), trade(400, 100.0), trade(900, 110.0), trade(1_500, 120.0), trade(2_500, 90.0)],
+        venue(mark_interval_s=1.0),
+    )
+    got = [(ms, m.realized_pnl, m.unrealized_pnl) for ms, m in marks(result)]
+    # bought 2 at 100 (400 ms); sold 1 at 120 (the order sent at 900 ms fills at 1.5 s)
+    assert got == [(0, 0.0, 0.0), (1_000, 0.0, 20.0), (2_000, 20.0, 20.0), (2_500, 20.0, -10.0)]

@@ -88,7 +88,8 @@ def test_equity_indexed_by_utc_time_with_a_column_pair_per_symbol() -> None:
     ledger.mark(T0 + 2 * MINUTE, 1003.0, 890.0, {BTC: 102.0, ETH: 11.0}, {BTC: 1.0, ETH: 0.5})
     equity = ledger_frames(ledger.events).equity
     assert list(equity.columns) == [
-        "ts_ns", "equity", "cash", f"price:{BTC}", f"price:{ETH}", f"position:{BTC}", f"position:{ETH}",
+        "ts_ns", "equity", "cash", "realized_pnl", "unrealized_pnl",
+        f"price:{BTC}", f"price:{ETH}", f"position:{BTC}", f"position:{ETH}",
     ]  # fmt: skip
     assert equity.index.name == "ts"
     assert str(equity.index.dtype) == "datetime64[ns, UTC]"
@@ -117,8 +118,8 @@ def test_empty_input_gives_empty_frames_with_columns_and_dtypes() -> None:
         assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == {
             name: str(pd.Series([], dtype=dtype).dtype) for name, dtype in schema.items()
         }
-    assert list(frames.equity.columns) == ["ts_ns", "equity", "cash"]
-    assert [str(t) for t in frames.equity.dtypes] == ["int64", "float64", "float64"]
+    assert list(frames.equity.columns) == ["ts_ns", "equity", "cash", "realized_pnl", "unrealized_pnl"]
+    assert [str(t) for t in frames.equity.dtypes] == ["int64", "float64", "float64", "float64", "float64"]
     assert str(frames.equity.index.dtype) == "datetime64[ns, UTC]"
     assert frames.symbols() == []
 
