@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck unit bench bench-quick clean
+.PHONY: demo test install lint typecheck unit bench bench-quick bench-check clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("Python >= 3.11 is required, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -35,6 +35,9 @@ test: lint typecheck unit bench-quick  ## lint, type-check, every test, and a qu
 
 bench: $(STAMP)  ## the full benchmark suite with ratios against raw baselines
 	$(BIN)/virtuoso bench
+
+bench-check: $(STAMP)  ## the full suite; fails when a ratio falls more than 15% below benchmarks/baseline.json
+	$(BIN)/virtuoso bench --check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks out

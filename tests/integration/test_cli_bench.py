@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from virtuoso.cli._bench import BenchRow, find_benchmarks_dir, rows_from_report, rows_table
@@ -151,3 +152,58 @@ def test_report_only_still_fails_when_the_run_cannot_happen(tmp_path: Path) -> N
     result = _cli("bench", "--quick", "--report-only", VIRTUOSO_BENCH_DIR=str(tmp_path))
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: benchmarks/ not found")
+
+
+def test_check_fails_naming_a_case_far_below_its_accepted_ratio_and_save_keeps_the_run(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"cases": {"store.writer append": {"ratio": 1000.0}, "gone": {"ratio": 1.0}}}))
+    saved = tmp_path / "runs"
+    result = _cli(
+        "bench", "--quick", "--report-only", "--check", "--baseline", str(baseline), "--save", str(saved),
+        "-k", "append", VIRTUOSO_BENCH_EVENTS="2000", PYTEST_ADDOPTS=f"--basetemp={tmp_path / 'inner'}",
+    )  # fmt: skip
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: throughput regression: store.writer append:")
+    assert "below the accepted 1000.00x" in last
+    [run_file] = saved.glob("bench-*.json")
+    assert json.loads(run_file.read_text())["rows"][0]["name"] == "store.writer append"
+    baseline.write_text(json.dumps({"cases": {"store.writer append": {"ratio": 0.001}}}))
+    passing = _cli(
+        "bench", "--quick", "--report-only", "--check", "--baseline", str(baseline),
+        "-k", "append", VIRTUOSO_BENCH_EVENTS="2000", PYTEST_ADDOPTS=f"--basetemp={tmp_path / 'inner2'}",
+    )  # fmt: skip
+    assert passing.returncode == 0, passing.stderr
+
+
+def test_check_names_a_missing_or_broken_baseline_and_accept_refuses_quick_runs(tmp_path: Path) -> None:
+    env = {"VIRTUOSO_BENCH_EVENTS": "2000", "PYTEST_ADDOPTS": f"--basetemp={tmp_path / 'inner'}"}
+    missing = _cli("bench", "--quick", "--check", "--baseline", str(tmp_path / "none.json"), "-k", "append", **env)
+    assert missing.returncode == 1
+    assert "none.json: no such baseline file" in missing.stderr
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    result = _cli("bench", "--quick", "--check", "--baseline", str(broken), "-k", "append", **env)
+    assert "broken.json: not a baseline file" in result.stderr
+    accept = _cli("bench", "--quick", "--accept", "--baseline", str(broken), "-k", "append", **env)
+    assert accept.returncode == 1
+    assert "--accept takes a full-size run" in accept.stderr
+    assert broken.read_text() == "{}"
+
+
+def test_the_ratio_plot_draws_saved_runs_against_the_baseline(tmp_path: Path) -> None:
+    from benchmarks.plot_ratios import load_runs, main, relative_ratios
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    for stamp, ratio in (("2026-01-01T00-00-00Z", 0.8), ("2026-01-02T00-00-00Z", 0.6)):
+        row = {"name": "store.read_chunks", "ratio": ratio}
+        (runs / f"bench-{stamp}.json").write_text(json.dumps({"measured": stamp, "rows": [row]}))
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text(json.dumps({"cases": {"store.read_chunks": {"ratio": 0.8}}}))
+    assert relative_ratios(load_runs(runs), {"store.read_chunks": 0.8}) == {
+        "store.read_chunks": [1.0, pytest.approx(0.75)]
+    }
+    out = tmp_path / "ratios.png"
+    main([str(runs), "--out", str(out), "--baseline", str(baseline)])
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

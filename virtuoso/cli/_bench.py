@@ -16,8 +16,9 @@ import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -26,6 +27,8 @@ from virtuoso.cli._app import err_console, fail, out_console, print_json
 
 BENCH_DIR_ENV = "VIRTUOSO_BENCH_DIR"
 QUICK_ENV = "VIRTUOSO_BENCH_QUICK"
+TOLERANCE = 0.15
+"""How far below its accepted ratio a case may fall before ``--check`` fails it."""
 _TIMEOUT_S = 3600
 
 
@@ -93,6 +96,47 @@ def rows_table(rows: Sequence[BenchRow]) -> Table:
     return table
 
 
+def accepted_ratios(path: Path) -> dict[str, float]:
+    """The accepted ratio of each case in a baseline file (``{"cases": {name: {"ratio": r, ...}}}``)."""
+    try:
+        data = json.loads(path.read_text())
+        return {name: float(case["ratio"]) for name, case in data["cases"].items()}
+    except FileNotFoundError:
+        raise fail(f"{path}: no such baseline file (record one with `virtuoso bench --accept`)") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise fail(f"{path}: not a baseline file ({type(exc).__name__}: {exc})") from None
+
+
+def regressions(rows: Sequence[BenchRow], accepted: Mapping[str, float], tolerance: float = TOLERANCE) -> list[str]:
+    """One line per case whose ratio fell more than ``tolerance`` below its accepted ratio.
+
+    >>> row = BenchRow("store.read_chunks", 5e5, 7e5, 0.62, 0.7, False)
+    >>> regressions([row], {"store.read_chunks": 0.80})
+    ['store.read_chunks: 0.62x is more than 15% below the accepted 0.80x (floor 0.68x)']
+    >>> regressions([row], {"store.read_chunks": 0.70}), regressions([row], {})
+    ([], [])
+    """
+    found = []
+    for row in rows:
+        if row.name in accepted:
+            floor = accepted[row.name] * (1 - tolerance)
+            if row.ratio < floor:
+                found.append(
+                    f"{row.name}: {row.ratio:.2f}x is more than {tolerance:.0%} below the accepted"
+                    f" {accepted[row.name]:.2f}x (floor {floor:.2f}x)"
+                )
+    return found
+
+
+def baseline_document(rows: Sequence[BenchRow], *, measured: str, note: str) -> dict[str, Any]:
+    """What ``--accept`` writes: each case's ratio (and throughputs, for reading), with when and how."""
+    cases = {
+        row.name: {"ratio": round(row.ratio, 4), "events_per_s": round(row.events_per_s), "target": row.target}
+        for row in rows
+    }
+    return {"measured": measured, "note": note, "tolerance": TOLERANCE, "cases": cases}
+
+
 def find_benchmarks_dir() -> Path | None:
     """``benchmarks/`` of the checkout this package runs from (``VIRTUOSO_BENCH_DIR`` overrides)."""
     override = os.environ.get(BENCH_DIR_ENV)
@@ -144,15 +188,31 @@ def _load_report(path: Path) -> dict[str, Any] | None:
 
 
 def bench(
-    quick: bool = typer.Option(False, "--quick", help="Smoke size: 50,000 events and one round per case."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the rows instead of a table."),
-    select: str | None = typer.Option(None, "-k", "--select", help="Only cases matching this pytest -k expression."),
-    report_only: bool = typer.Option(
-        False,
-        "--report-only",
-        help="Exit 0 when cases are below target (still 1 if the run itself fails): for smoke runs,"
-        " whose short rounds are too noisy to judge.",
-    ),
+    *,
+    quick: Annotated[bool, typer.Option("--quick", help="Smoke size: 50,000 events and one round per case.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of the rows instead of a table.")] = False,
+    select: Annotated[
+        str | None, typer.Option("-k", "--select", help="Only cases matching this pytest -k expression.")
+    ] = None,
+    report_only: Annotated[
+        bool,
+        typer.Option(
+            "--report-only",
+            help="Exit 0 when cases are below target (still 1 if the run itself fails): for smoke runs,"
+            " whose short rounds are too noisy to judge.",
+        ),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help=f"Also fail when a case is more than {TOLERANCE:.0%} below its accepted ratio."),
+    ] = False,
+    baseline: Annotated[
+        Path | None, typer.Option("--baseline", help="The accepted ratios (default: benchmarks/baseline.json).")
+    ] = None,
+    accept: Annotated[bool, typer.Option("--accept", help="Write this run's ratios as the accepted ones.")] = False,
+    save: Annotated[
+        Path | None, typer.Option("--save", help="Also save this run's rows as JSON in this folder.")
+    ] = None,
 ) -> None:
     """Run the benchmark suites and report our throughput against raw baselines; exit 1 below a target."""
     directory = find_benchmarks_dir()
@@ -171,8 +231,36 @@ def bench(
         raise fail(f"the benchmark run failed (pytest exit code {code}); its output is above")
     if not rows:
         raise fail("the benchmark run reported no ratio cases")
+    baseline_path = baseline or directory / "baseline.json"
+    _record(rows, quick=quick, save=save, accept=baseline_path if accept else None)
+    if check:
+        _check(rows, accepted_ratios(baseline_path))
     below = [row.name for row in rows if not row.ok]
     if below and report_only:
         err_console.print(f"below target (not judged, --report-only): {', '.join(below)}")
     elif below:
         raise fail(f"below target: {', '.join(below)}")
+
+
+def _record(rows: Sequence[BenchRow], *, quick: bool, save: Path | None, accept: Path | None) -> None:
+    # The benchmarks' own bookkeeping: dating a saved run is what the wall clock is for here.
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%SZ")
+    if save is not None:
+        save.mkdir(parents=True, exist_ok=True)
+        document = {"measured": stamp, "quick": quick, "rows": [row.as_dict() for row in rows]}
+        (save / f"bench-{stamp}.json").write_text(json.dumps(document, indent=2) + "\n")
+    if accept is not None:
+        if quick:
+            raise fail("--accept takes a full-size run: --quick rounds are too noisy to become the reference")
+        note = f"virtuoso bench, full size, load {os.getloadavg()[0]:.1f} at the end"
+        accept.write_text(json.dumps(baseline_document(rows, measured=stamp, note=note), indent=2) + "\n")
+        err_console.print(f"accepted ratios written to {accept}")
+
+
+def _check(rows: Sequence[BenchRow], accepted: Mapping[str, float]) -> None:
+    found = regressions(rows, accepted)
+    new = [row.name for row in rows if row.name not in accepted]
+    if new:
+        err_console.print(f"not in the baseline (not judged): {', '.join(new)}")
+    if found:
+        raise fail("throughput regression: " + "; ".join(found))
