@@ -104,6 +104,14 @@ def test_the_demo_prints_progress_digests_metrics_and_the_report(tmp_path: Path)
     assert re.search(r"^done in [\d.]+ s$", out, re.M)
 
 
+def test_log_only_takes_no_capture(tmp_path: Path) -> None:
+    result = cli("demo", "--db", tmp_path / "d.sqlite", "--log-only", "--capture", tmp_path / "x.gz")
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["error: --log-only writes the synthetic log: it takes no --capture"]
+    assert not (tmp_path / "d.sqlite").exists()
+
+
 def test_demo_leaves_a_file_that_is_not_an_event_log_alone(tmp_path: Path) -> None:
     path = tmp_path / "notes.txt"
     path.write_text("do not delete me\n")

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from virtuoso.cli._app import err_console, out_console, print_json, run
+from virtuoso.cli._app import err_console, fail, out_console, print_json, run
 from virtuoso.cli._backtest import _metrics_table
 from virtuoso.cli._sessions import print_table, print_verify, sessions_table
 from virtuoso.demo import DemoResult, build_demo_log, replace_event_log, run_demo
@@ -60,6 +60,8 @@ def demo(
     """Build a seeded synthetic market (or import --capture files), replay it with the default analyzers,
     backtest the confluence strategy, print the metrics and digests, and write the report."""
     market = MarketConfig(hours=hours)
+    if log_only and capture:
+        raise fail("--log-only writes the synthetic log: it takes no --capture", code=2)
     if log_only:
         _log_only(db, seed, market)
         return
