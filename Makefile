@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the project (idempotent)
 
-demo: $(STAMP)  ## build a small event log and show its sessions
+demo: $(STAMP)  ## a synthetic market through replay, analyzers and a backtest: metrics, digests, report
 	$(BIN)/virtuoso demo
 
 lint: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,13 +12,26 @@ from tests.integration._cli import cli, cli_json
 from virtuoso.events import Event, Note
 from virtuoso.replay import BUILTIN, AnalyzerSpec
 
-DIGEST = "ce818ee7f84f24d71672ee506acf5ca0c8495c2317bd0476664dde9ac4173193"
+DIGEST = "5b26f9f3213aaec6415e501a4a61aa48e6556e0ce085fe7b173f067a92072a41"
+"""Of the default analyzers over half an hour of the demo market (seed 7): 183 events (bars, indicators)."""
+EVENTS = 4307
+"""The demo session's events: a book snapshot, 1,800 deltas, 2,504 trades and the two lifecycle events."""
+TRADES = 2504
+
+
+@pytest.fixture(scope="module")
+def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Half an hour of the demo's synthetic market (its log alone), written once."""
+    path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
+    assert cli("demo", "--db", path, "--log-only", "--hours", "0.5").exit_code == 0
+    return path
 
 
 @pytest.fixture
-def demo(tmp_path: Path) -> Path:
+def demo(demo_log: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the demo log for each test (the tests add runs to it)."""
     path = tmp_path / "demo.sqlite"
-    assert cli("demo", "--db", path).exit_code == 0
+    shutil.copyfile(demo_log, path)
     return path
 
 
@@ -26,7 +40,7 @@ def test_replay_prints_the_summary_then_finds_the_run_in_the_cache(demo: Path) -
     again = cli_json("replay", "--db", demo, "--session", "b1a9f365")
     forced = cli_json("replay", "--db", demo, "--session", "b1a9f365", "--force", "--workers", "1")
     assert {"run", "events_in", "events_out", "digest", "events_per_s"} <= set(first)
-    assert (first["events_in"], first["events_out"], first["digest"]) == (2022, 4, DIGEST)
+    assert (first["events_in"], first["events_out"], first["digest"]) == (EVENTS, 183, DIGEST)
     assert first["events_per_s"] > 0
     assert (again["run"], again["cached"], again["events_per_s"]) == (first["run"], True, None)
     assert forced["run"] != first["run"]
@@ -40,8 +54,8 @@ def test_replay_filters_and_orders_change_the_input_and_the_run(demo: Path) -> N
     timed = cli_json(
         "replay", "--db", demo, "--session", "b1a9", "--from", "2024-08-08T23:55:00Z", "--order", "exchange-time"
     )
-    assert (trades["events_in"], trades["events_out"]) == (2000, 2)
-    assert 0 < timed["events_in"] < 2022
+    assert (trades["events_in"], trades["events_out"]) == (TRADES, 2)
+    assert 0 < timed["events_in"] < EVENTS
     assert len({trades["run"], timed["run"]}) == 2
 
 
@@ -58,7 +72,7 @@ def test_verify_replay_agrees_across_workers_and_chunk_sizes(demo: Path) -> None
 def _racy(config: object, rng: object) -> object:
     """Output that depends on which worker got to an event first: what verify-replay exists to catch.
 
-    With 5 workers the demo's trades and quotes streams go to different workers (crc32 of the name)."""
+    With 5 workers the demo's trades and book streams go to different workers (crc32 of the name)."""
     counter = itertools.count()
 
     def handler(event: Event) -> list[Event]:

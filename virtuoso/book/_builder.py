@@ -10,8 +10,12 @@ from virtuoso.book._sync import DepthSync, SyncRule, Verdict
 from virtuoso.errors import UsageError
 from virtuoso.events import BookDelta, BookSnapshot, Event, Gap, Level
 
-EXCHANGE_RULES: dict[str, SyncRule] = {"binance": SyncRule.SPOT, "binanceusdm": SyncRule.FUTURES}
-"""The sync rule of each exchange whose book streams we know (ccxt exchange ids)."""
+EXCHANGE_RULES: dict[str, SyncRule] = {
+    "binance": SyncRule.SPOT,
+    "binanceusdm": SyncRule.FUTURES,
+    "synthetic": SyncRule.SPOT,  # virtuoso.synthetic publishes its book by Binance spot's update-id rule
+}
+"""The sync rule of each exchange whose book streams we know (ccxt exchange ids, and ``synthetic``)."""
 
 CHECKPOINT_SUFFIX = ".checkpoints"
 
