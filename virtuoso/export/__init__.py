@@ -19,9 +19,9 @@ from virtuoso.export._files import (
     ExportProgress,
     ExportReport,
     Format,
+    check_out_dir,
     export,
     export_session,
-    prepare_out_dir,
 )
 from virtuoso.export._frames import combined_frame, frame_of, record_batch
 from virtuoso.export._read import TypeNames, read_frame
@@ -36,13 +36,13 @@ __all__ = [
     "PayloadColumn",
     "TypeNames",
     "arrow_schema",
+    "check_out_dir",
     "combined_frame",
     "export",
     "export_session",
     "frame_of",
     "payload_class",
     "payload_columns",
-    "prepare_out_dir",
     "read_frame",
     "record_batch",
 ]

@@ -109,6 +109,7 @@ class _Files:
         if cls not in self.open:
             path = self._out_dir / f"{cls.TYPE}.{self._fmt}"
             try:
+                self._out_dir.mkdir(parents=True, exist_ok=True)
                 self.open[cls] = _File(path, arrow_schema(cls), self._fmt)
             except OSError as exc:
                 raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
@@ -119,14 +120,17 @@ class _Files:
             file.abort()
 
 
-def prepare_out_dir(out_dir: Path) -> Path:
-    """Create ``out_dir`` (and its parents); a one-line UsageError when it cannot be a folder we write in."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder ({exc.strerror or exc})") from None
-    if not os.access(out_dir, os.W_OK):
-        raise UsageError(f"{out_dir}: the output folder is not writable")
+def check_out_dir(out_dir: Path) -> Path:
+    """``out_dir`` if it is, or can be created as, a folder we can write in; else a one-line UsageError.
+
+    Nothing is created here: the folder is made when the first file is written.
+    """
+    existing = next(p for p in (out_dir, *out_dir.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        what = "is not a folder" if existing == out_dir else f"cannot be created ({existing} is not a folder)"
+        raise UsageError(f"{out_dir}: the output folder {what}")
+    if not os.access(existing, os.W_OK):
+        raise UsageError(f"{out_dir}: the output folder cannot be written ({existing} is not writable)")
     return out_dir
 
 
@@ -155,7 +159,7 @@ async def export(
     classes = classes_of(types)
     info = await store.session(session)
     flt = await selection(store, session=info.id, classes=classes)
-    files = _Files(prepare_out_dir(out_dir), fmt)
+    files = _Files(check_out_dir(out_dir), fmt)
     try:
         await _write(store, flt, files, _Progress(info, progress), chunk_size)
         _check_not_empty(files, info, classes)
