@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -158,3 +160,15 @@ def test_a_combined_frame_of_nothing_has_the_envelope_and_type_columns() -> None
     frame = combined_frame({})
     assert list(frame.columns) == [*ENVELOPE_DTYPES, "type"]
     assert len(frame) == 0
+
+
+def test_docs_list_the_columns_of_every_type() -> None:
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "export.md").read_text()
+    listed = dict(re.findall(r"^\| `(\w+)` \| (`.*) \|$", docs, re.MULTILINE))
+    short = {**{k: v for k, v in SCALAR_DTYPES.items() if k[0] != "json"}, ("float", True): "float64 (NaN)"}
+
+    assert sorted(listed) == sorted(REGISTRY.names())
+    for name, text in listed.items():
+        columns = payload_columns(payload_class(name))
+        expected = ", ".join(f"`{c.name}` {short.get((c.kind, c.nullable), 'JSON')}" for c in columns)
+        assert text == expected, name
