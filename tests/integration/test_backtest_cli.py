@@ -84,7 +84,8 @@ def test_a_strategy_that_raises_stops_the_backtest_naming_it_and_the_event(demo:
     path.write_text(FAILING)
     result = cli("backtest", "--db", demo, "--session", DEMO_SESSION, "--strategy", f"{path}:Explodes")
     assert result.exit_code == 1
-    [line] = result.stderr.strip().splitlines()
+    *progress, line = result.stderr.strip().splitlines()  # off a terminal, progress is plain lines
+    assert all(re.fullmatch(r"backtest: \d+% of [\d,]+ events", p) for p in progress), progress
     assert re.search(r"strategy Explodes raised on event \d+ \(Trade, synthetic:", line), line
     assert "ZeroDivisionError: no edge" in line
     listed = cli_json("sessions", "list", "--db", demo)

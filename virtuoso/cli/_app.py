@@ -1,6 +1,7 @@
 """The ``virtuoso`` command: a thin typer app that parses, calls the library, prints.
 
-Errors are one red line on stderr and a non-zero exit; ``--debug`` shows the traceback.
+Errors are one red line on stderr and a non-zero exit; ``--debug`` (before the command)
+prints the traceback above that line.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -37,18 +39,30 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` as the one-line error and return the Exit to raise."""
+    """Print ``message`` as the one-line error and return the Exit to raise.
+
+    With ``--debug``, the traceback comes first: of the exception being handled,
+    else of the call to ``fail``.
+    """
+    if _state["debug"]:
+        _print_traceback()
     err_console.print(f"[red]error:[/red] {escape(message)}", markup=True)
     return typer.Exit(code)
 
 
+def _print_traceback() -> None:
+    if sys.exc_info()[1] is not None:
+        text = traceback.format_exc()
+    else:
+        text = "Traceback (most recent call last):\n" + "".join(traceback.format_stack()[:-2])
+    err_console.print(text.rstrip(), markup=False, highlight=False, soft_wrap=True)
+
+
 def run(work: Callable[[], Awaitable[T]]) -> T:
-    """Run an async command body, turning our errors into one line and exit 1."""
+    """Run an async command body, turning our errors into one line and exit 1 (``--debug``: traceback first)."""
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
     except VirtuosoError as exc:
-        if _state["debug"]:
-            raise
         raise fail(str(exc)) from None
 
 

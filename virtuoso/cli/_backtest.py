@@ -20,7 +20,7 @@ from virtuoso.backtest import (
     load_venue_config,
     run_backtest,
 )
-from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.cli._app import fail, out_console, print_json, run
 from virtuoso.cli._replay import (
     DbOption,
     FromOption,
@@ -84,7 +84,7 @@ def backtest_command(
 
     async def work() -> BacktestResult:
         total = await selected_events(db, backtest.selection.sessions[0])
-        with progress_bar("backtest", total, err_console.is_terminal and not json_output) as on_progress:
+        with progress_bar("backtest", total, not json_output) as on_progress:
             return await run_backtest(AppConfig(db=db), backtest, force=force, on_progress=on_progress)
 
     result = run(work)

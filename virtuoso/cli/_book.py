@@ -35,9 +35,8 @@ from virtuoso.cli._sessions import existing_log, iso, opened, print_table
 book_app = typer.Typer(
     name="book",
     help=(
-        "Print the order book of a session at a time (exchange time):"
-        " virtuoso book --db PATH --session ID --symbol SYMBOL --at TIME."
-        " `virtuoso book checkpoint` makes it fast."
+        "Print the order book of a session at an exchange time; `book checkpoint` makes it fast.\n\n"
+        "virtuoso book --db PATH --session ID --symbol SYMBOL --at TIME"
     ),
     invoke_without_command=True,
 )

@@ -1,100 +1,32 @@
 """``virtuoso import FORMAT FILE... --db PATH``: recorded market data files into one session of a log.
 
-The log is created if it does not exist. Progress goes to stderr: a bar (events/s,
-ETA from the bytes read) in a terminal, a line per file and per tenth otherwise,
-nothing with ``--json``.
+The log is created if it does not exist. Progress goes to stderr (``_progress.py``): a bar
+(ETA from the bytes read) in a terminal, a line per file and per tenth otherwise, nothing
+with ``--json``.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich import box
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
-from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.cli._app import fail, out_console, print_json, run
+from virtuoso.cli._progress import Reporter, progress
 from virtuoso.cli._sessions import opened, print_table
 from virtuoso.importers import FORMATS, ImportPlan, ImportReport, ProgressUpdate, import_files, plan_import
 
 
-class _RateColumn(ProgressColumn):
-    """Events per second so far."""
+def _reporter(show: Reporter) -> Callable[[ProgressUpdate], None]:
+    def update(update: ProgressUpdate) -> None:
+        show(update.bytes_done, update.bytes_total, name=update.file, detail=f"{update.events:,} events")
 
-    def render(self, task: Task) -> Text:
-        elapsed = task.elapsed or 0.0
-        events = int(task.fields.get("events", 0))
-        rate = events / elapsed if elapsed > 0 else 0.0
-        return Text(f"{events:,} events  {rate:,.0f}/s")
-
-
-class _Bar:
-    """The progress bar shown on a terminal."""
-
-    def __init__(self) -> None:
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            _RateColumn(),
-            TimeRemainingColumn(),
-            console=err_console,
-            transient=True,
-        )
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> _Bar:
-        self._progress.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._progress.stop()
-
-    def __call__(self, update: ProgressUpdate) -> None:
-        if self._task is None:
-            self._task = self._progress.add_task("import", total=update.bytes_total, events=0)
-        name = Path(update.file).name
-        self._progress.update(self._task, completed=update.bytes_done, events=update.events, description=name)
-
-
-class _Lines:
-    """Progress as occasional plain lines, for logs and pipes."""
-
-    def __init__(self) -> None:
-        self._file = ""
-        self._tenth = 0
-        self._start = time.monotonic()
-
-    def __enter__(self) -> _Lines:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        return None
-
-    def __call__(self, update: ProgressUpdate) -> None:
-        tenth = update.bytes_done * 10 // max(update.bytes_total, 1)
-        if update.file == self._file and tenth == self._tenth:
-            return
-        self._file, self._tenth = update.file, tenth
-        elapsed = max(time.monotonic() - self._start, 1e-9)
-        err_console.print(
-            f"{update.file}: {tenth * 10}% of {update.bytes_total:,} bytes,"
-            f" {update.events:,} events ({update.events / elapsed:,.0f}/s)",
-            markup=False,
-        )
+    return update
 
 
 def _files_table(report: ImportReport) -> Table:
@@ -139,13 +71,11 @@ def import_command(
         raise fail(f"{db}: folder {db.parent} does not exist")
     # Everything about the files is checked before the log is opened (or created).
     plan = run(lambda: _plan(format_name, files, symbol, exchange))
-    reporter = None if as_json else (_Bar() if err_console.is_terminal else _Lines())
 
     async def work() -> ImportReport:
         async with opened(db, readonly=False) as store:
-            if reporter is None:
-                return await import_files(store, plan, session_name=session_name)
-            with reporter:
+            with progress("import", unit="bytes", quiet=as_json) as show:
+                reporter = None if show is None else _reporter(show)
                 return await import_files(store, plan, session_name=session_name, progress=reporter)
 
     report = run(work)

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from virtuoso.app import AppConfig
-from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.cli._app import fail, out_console, print_json, run
 from virtuoso.cli._book import parse_time
+from virtuoso.cli._progress import progress
 from virtuoso.cli._sessions import existing_log
 from virtuoso.errors import VirtuosoError
 from virtuoso.replay import ORDERS, ReplayOptions, ReplaySelection, RunConfig, RunResult, analyzers_named, replay_run
@@ -96,21 +96,9 @@ async def selected_events(db: Path, session: str) -> int:
 
 @contextmanager
 def progress_bar(label: str, total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr (transient) and the callback that moves it; ``None`` when not ``enabled``."""
-    if not enabled:
-        yield None
-        return
-    bar = Progress(
-        TextColumn(label),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=True,
-    )
-    task = bar.add_task(label, total=total)
-    with bar:
-        yield lambda done: bar.update(task, completed=done)
+    """Progress of ``total`` events on stderr (``_progress.py``) and the callback moving it; None if not ``enabled``."""
+    with progress(label, quiet=not enabled) as show:
+        yield None if show is None else (lambda done: show(done, total))
 
 
 def replay_command(
@@ -144,7 +132,7 @@ def replay_command(
 
     async def work() -> tuple[RunResult, float]:
         total = await selected_events(db, config.selection.sessions[0])
-        with progress_bar("replay", total, err_console.is_terminal and not json_output) as on_progress:
+        with progress_bar("replay", total, not json_output) as on_progress:
             began = time.perf_counter()
             result = await replay_run(
                 AppConfig(db=db, workers=workers), config, options=options, force=force, on_progress=on_progress

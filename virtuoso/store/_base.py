@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
 from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionResumed, SessionStarted
@@ -13,6 +13,11 @@ from virtuoso.store._manifest import build_manifest, session_id_for
 from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
 from virtuoso.store._rows import Catalog, Columns, ExpectedVersion
 from virtuoso.store._writer import BufferedWriter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from virtuoso.export import TypeNames
 
 log = logging.getLogger("virtuoso.store")
 
@@ -104,6 +109,34 @@ class BaseStore(ABC):
     @abstractmethod
     def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[list[Event]]:
         """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
+
+    async def to_frame(
+        self,
+        *,
+        session: str | None = None,
+        types: TypeNames | None = None,
+        streams: Sequence[str] | None = None,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        chunk_size: int = READ_CHUNK,
+    ) -> pd.DataFrame:
+        """The events selected as a pandas DataFrame, read ``chunk_size`` events at a time.
+
+        One type (a name like ``"Trade"`` or the class) gives that type's frame: the
+        envelope columns (``position``, ``id``, ``stream``, ``version``, ``session``,
+        ``causation``, ``ts_event``, ``ts_recv`` as int64 ns, ``time_event`` and
+        ``time_recv`` as UTC datetimes), then the payload's fields as typed columns.
+        Several types, or none (every type), give one frame in position order with a
+        ``type`` column and the union of the payload columns. ``session`` may be an
+        id prefix. Columns and dtypes: ``docs/export.md``.
+        """
+        # The frame builders live in virtuoso.export, which builds on the store: imported
+        # here so that the store does not load pandas until a frame is asked for.
+        from virtuoso.export import read_frame  # noqa: PLC0415
+
+        return await read_frame(
+            self, session=session, types=types, streams=streams, start_ns=start_ns, end_ns=end_ns, chunk_size=chunk_size
+        )
 
     @abstractmethod
     async def last_event(self, flt: EventFilter | None = None) -> Event | None:

@@ -1,0 +1,72 @@
+"""A selection of the log as one DataFrame, read chunk by chunk (``EventStore.to_frame``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+
+from virtuoso.events import Payload
+from virtuoso.export._columns import arrow_schema, payload_class
+from virtuoso.export._frames import by_type, combined_frame, record_batch, table_frame
+from virtuoso.store import READ_CHUNK, EventFilter
+
+if TYPE_CHECKING:
+    from virtuoso.store import EventStore
+
+TypeNames = str | type[Payload] | Sequence[str | type[Payload]]
+"""One payload type (name or class) or several."""
+
+
+def classes_of(types: TypeNames | None) -> tuple[type[Payload], ...] | None:
+    """``types`` as payload classes (None for every type); unknown names are a UsageError."""
+    if types is None:
+        return None
+    if isinstance(types, str | type):
+        return (payload_class(types),)
+    return tuple(dict.fromkeys(payload_class(t) for t in types))
+
+
+async def selection(
+    store: EventStore,
+    *,
+    session: str | None,
+    classes: tuple[type[Payload], ...] | None,
+    streams: Sequence[str] | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> EventFilter:
+    """The filter of a selection; ``session`` may be an id prefix (an unknown one is a SessionError)."""
+    session_id = None if session is None else (await store.session(session)).id
+    return EventFilter(
+        session=session_id,
+        streams=None if streams is None else tuple(streams),
+        types=None if classes is None else tuple(cls.TYPE for cls in classes),
+        start_ns=start_ns,
+        end_ns=end_ns,
+    )
+
+
+async def read_frame(
+    store: EventStore,
+    *,
+    session: str | None = None,
+    types: TypeNames | None = None,
+    streams: Sequence[str] | None = None,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+    chunk_size: int = READ_CHUNK,
+) -> pd.DataFrame:
+    """The events selected, as a DataFrame (see :meth:`virtuoso.store.EventStore.to_frame`)."""
+    classes = classes_of(types)
+    flt = await selection(store, session=session, classes=classes, streams=streams, start_ns=start_ns, end_ns=end_ns)
+    batches: dict[type[Payload], list[pa.RecordBatch]] = {cls: [] for cls in classes or ()}
+    async for chunk in store.read_chunks(flt, chunk_size):
+        for cls, events in by_type(chunk).items():
+            batches.setdefault(cls, []).append(record_batch(events, cls))
+    frames = {cls: table_frame(pa.Table.from_batches(b, schema=arrow_schema(cls)), cls) for cls, b in batches.items()}
+    if classes is not None and len(classes) == 1:
+        return frames[classes[0]]
+    return combined_frame(frames)
