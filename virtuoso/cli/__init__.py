@@ -47,3 +47,7 @@ app.command("record")(record_command)
 from virtuoso.cli._backtest import backtest_command  # noqa: E402
 
 app.command("backtest")(backtest_command)
+
+from virtuoso.cli._sweep import sweep_command  # noqa: E402
+
+app.command("sweep")(sweep_command)
