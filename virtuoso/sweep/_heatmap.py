@@ -49,7 +49,7 @@ def write_heatmap(path: Path, grid: Grid, ranking: Sequence[Ranked], metric: str
 
 
 def _draw(cells: Any, xs: list[Any], ys: list[Any], names: tuple[str, str], metric: str) -> Figure:
-    figure = Figure(figsize=(1.6 + 0.8 * len(xs), 1.4 + 0.5 * len(ys)), dpi=100)
+    figure = Figure(figsize=(1.6 + 0.8 * len(xs), 1.4 + 0.5 * len(ys)), dpi=100, layout="constrained")
     axes = figure.add_subplot()
     image = axes.imshow(np.ma.masked_invalid(cells), cmap="viridis", origin="lower", aspect="auto")
     axes.set_xticks(range(len(xs)), [str(x) for x in xs])
@@ -61,5 +61,4 @@ def _draw(cells: Any, xs: list[Any], ys: list[Any], names: tuple[str, str], metr
         if not math.isnan(value):
             axes.text(column, row, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white")
     figure.colorbar(image, ax=axes)
-    figure.tight_layout()
     return figure
