@@ -81,6 +81,9 @@ class AppConfig:
     keep_derived: bool = True
     """Keep every derived event for :meth:`Runtime.run` to return; a replay run that streams
     them into the log through :attr:`DerivedSink.listeners` turns this off to keep memory flat."""
+    readonly: bool = False
+    """Open the SQLite log read-only (no writer connection, no crash recovery): for runs that write
+    nothing (``write=False``), such as the tasks of a parameter sweep reading one file from many processes."""
 
 
 class EventSource(Protocol):
@@ -327,8 +330,10 @@ class HandlerChain:
 
 
 async def open_store(config: AppConfig) -> EventStore:
-    """The event log of ``config``: the SQLite file, or a fresh in-memory log."""
-    return MemoryEventStore() if config.db is None else await open_sqlite_store(config.db)
+    """The event log of ``config``: the SQLite file (read-only with ``readonly``), or a fresh in-memory log."""
+    if config.db is None:
+        return MemoryEventStore()
+    return await open_sqlite_store(config.db, readonly=config.readonly)
 
 
 def _resolve_defaults(mode: Mode, config: AppConfig) -> AppConfig:

@@ -51,3 +51,6 @@ app.command("backtest")(backtest_command)
 from virtuoso.cli._export import export_command  # noqa: E402
 
 app.command("export")(export_command)
+from virtuoso.cli._sweep import sweep_command  # noqa: E402
+
+app.command("sweep")(sweep_command)
