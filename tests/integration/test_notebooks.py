@@ -14,7 +14,9 @@ _CELL_TIMEOUT_S = 180
 
 
 def test_there_are_notebooks() -> None:
-    assert "02_property_test_an_analyzer.ipynb" in [path.name for path in NOTEBOOKS]
+    assert [path.name for path in NOTEBOOKS] == [
+        "01_replay_a_session.ipynb", "02_property_test_an_analyzer.ipynb", "03_backtest_report.ipynb",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
