@@ -8,6 +8,7 @@ True
 from virtuoso.events._analysis import ConfluenceScore, IndicatorValue, Signal, Stance
 from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, stream_name
 from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade
+from virtuoso.events._markets import Market, MarketsLoaded, MarketsSource, MarketType, markets_hash
 from virtuoso.events._orders import (
     EquityMarked,
     Liquidity,
@@ -44,6 +45,10 @@ __all__ = [
     "Kind",
     "Level",
     "Liquidity",
+    "Market",
+    "MarketType",
+    "MarketsLoaded",
+    "MarketsSource",
     "Note",
     "OrderAccepted",
     "OrderCanceled",
@@ -67,5 +72,6 @@ __all__ = [
     "Upcaster",
     "encode_payload",
     "event_type",
+    "markets_hash",
     "stream_name",
 ]

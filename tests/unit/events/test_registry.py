@@ -24,6 +24,7 @@ BUILTIN = [
     "HandlerFailed",
     "HealthReported",
     "IndicatorValue",
+    "MarketsLoaded",
     "Note",
     "OrderAccepted",
     "OrderCanceled",
