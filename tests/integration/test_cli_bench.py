@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -207,3 +208,12 @@ def test_the_ratio_plot_draws_saved_runs_against_the_baseline(tmp_path: Path) ->
     out = tmp_path / "ratios.png"
     main([str(runs), "--out", str(out), "--baseline", str(baseline)])
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_committed_baseline_names_every_ratio_case() -> None:
+    accepted = json.loads((REPO / "benchmarks" / "baseline.json").read_text())["cases"]
+    names = set()
+    for path in (REPO / "benchmarks").glob("test_*.py"):
+        names |= set(re.findall(r'RatioCase\(\s*"([^"]+)"', path.read_text()))
+    assert names
+    assert names <= set(accepted), sorted(names - set(accepted))

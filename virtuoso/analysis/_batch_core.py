@@ -28,7 +28,10 @@ def bars(trades: pd.DataFrame, timeframe: str) -> pd.DataFrame:
     ts: np.ndarray = trades["ts_event"].to_numpy(np.int64)
     price = trades["price"].to_numpy(np.float64)
     amount = trades["amount"].to_numpy(np.float64)
-    bought = np.where(trades["side"].to_numpy() == "buy", amount, 0.0)
+    # Compared in the column's own dtype: with pyarrow installed, pandas keeps text as Arrow strings, and
+    # turning them into Python objects first cost more than everything else here (measured: 49 of 82 ms).
+    is_buy = (trades["side"] == "buy").to_numpy(dtype=bool, na_value=False)
+    bought = np.where(is_buy, amount, 0.0)
     bucket, starts = buckets(ts, length)
     closed = starts[:-1]
     ends = starts[1:]

@@ -128,13 +128,27 @@ def regressions(rows: Sequence[BenchRow], accepted: Mapping[str, float], toleran
     return found
 
 
-def baseline_document(rows: Sequence[BenchRow], *, measured: str, note: str) -> dict[str, Any]:
-    """What ``--accept`` writes: each case's ratio (and throughputs, for reading), with when and how."""
-    cases = {
-        row.name: {"ratio": round(row.ratio, 4), "events_per_s": round(row.events_per_s), "target": row.target}
-        for row in rows
-    }
-    return {"measured": measured, "note": note, "tolerance": TOLERANCE, "cases": cases}
+def baseline_document(
+    rows: Sequence[BenchRow], *, measured: str, note: str, earlier: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What ``--accept`` writes: each case's ratio (and throughput, for reading) with when it was measured and
+    how; the cases of ``earlier`` this run did not measure (``-k``) are kept as they were.
+
+    >>> old = {"cases": {"a": {"ratio": 1.0, "measured": "then"}, "b": {"ratio": 2.0, "measured": "then"}}}
+    >>> new = baseline_document([BenchRow("a", 10.0, 8.0, 1.25, 1.0, True)], measured="now", note="", earlier=old)
+    >>> new["cases"]["a"]["ratio"], new["cases"]["a"]["measured"], new["cases"]["b"]["measured"]
+    (1.25, 'now', 'then')
+    """
+    cases = dict((earlier or {}).get("cases", {}))
+    for row in rows:
+        cases[row.name] = {
+            "ratio": round(row.ratio, 4),
+            "events_per_s": round(row.events_per_s),
+            "target": row.target,
+            "measured": measured,
+            "note": note,
+        }
+    return {"tolerance": TOLERANCE, "cases": dict(sorted(cases.items()))}
 
 
 def find_benchmarks_dir() -> Path | None:
@@ -253,7 +267,9 @@ def _record(rows: Sequence[BenchRow], *, quick: bool, save: Path | None, accept:
         if quick:
             raise fail("--accept takes a full-size run: --quick rounds are too noisy to become the reference")
         note = f"virtuoso bench, full size, load {os.getloadavg()[0]:.1f} at the end"
-        accept.write_text(json.dumps(baseline_document(rows, measured=stamp, note=note), indent=2) + "\n")
+        earlier = json.loads(accept.read_text()) if accept.is_file() else None
+        document = baseline_document(rows, measured=stamp, note=note, earlier=earlier)
+        accept.write_text(json.dumps(document, indent=2) + "\n")
         err_console.print(f"accepted ratios written to {accept}")
 
 
