@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import random
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
+from virtuoso._toml import load_toml
 from virtuoso.errors import ConfigError
 from virtuoso.store import config_hash
 
@@ -145,12 +145,7 @@ def load_venue_config(path: Path | None) -> VenueConfig:
     """The venue settings in TOML file ``path`` (top-level keys, or a ``[venue]`` table); defaults for ``None``."""
     if path is None:
         return VenueConfig()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such venue file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = load_toml(path, "venue")
     table = raw.get("venue", raw)
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [venue] must be a table")

@@ -18,11 +18,11 @@ one, and its flags override what the file says::
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from virtuoso._toml import load_toml
 from virtuoso.errors import ConfigError
 
 _KEYS = ("strategy", "params", "seed", "order", "analyzers")
@@ -50,12 +50,7 @@ def load_run_file(path: Path) -> RunFile:
     >>> load_run_file(folder / "run.toml").params
     {'fast': 5}
     """
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such run file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    raw = load_toml(path, "run")
     unknown = sorted(set(raw) - {"backtest", "venue"})
     if unknown:
         raise ConfigError(f"{path}: unknown table {unknown[0]!r} (known: backtest, venue)")

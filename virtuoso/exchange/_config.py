@@ -23,12 +23,12 @@ table and key: ``record.toml: [record] channels: unknown channel 'bookz'``.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from virtuoso._toml import load_toml
 from virtuoso.errors import ConfigError
 from virtuoso.exchange._ccxt import ccxt_module
 from virtuoso.exchange._secrets import Secrets
@@ -224,16 +224,6 @@ class _Reader:
         return out
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
-
-
 def load_record_config(path: Path | None, overrides: Mapping[str, Any] | None = None) -> RecordConfig:
     """Read ``path`` (TOML; ``None``: flags only) and apply ``overrides`` (flag name -> value, ``None`` = unset).
 
@@ -244,7 +234,7 @@ def load_record_config(path: Path | None, overrides: Mapping[str, Any] | None = 
     >>> cfg.symbols, [str(c) for c in cfg.channels], cfg.mode
     (('BTC/USDT', 'ETH/USDT'), ['trades', 'ohlcv:1m'], 'ws')
     """
-    raw = _read_toml(path) if path is not None else {}
+    raw = load_toml(path, "config") if path is not None else {}
     return config_from_mapping(raw, overrides or {}, source=path.name if path is not None else "flags")
 
 

@@ -25,12 +25,12 @@ import ast
 import itertools
 import math
 import operator
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from virtuoso._toml import load_toml
 from virtuoso.errors import ConfigError
 
 Value = bool | int | float | str
@@ -93,13 +93,7 @@ class Grid:
 
 def load_grid(path: Path) -> Grid:
     """The grid in TOML file ``path``; one-line :class:`ConfigError` naming the file."""
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such grid file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return Grid.from_mapping(document, source=str(path))
+    return Grid.from_mapping(load_toml(path, "grid"), source=str(path))
 
 
 def _table(document: Mapping[str, Any], name: str, source: str) -> dict[str, Any]:
