@@ -35,6 +35,8 @@ class Market(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     contract_size: float | None = None
     maker_fee_bps: float | None = None
     taker_fee_bps: float | None = None
+    id: str | None = None
+    """The exchange's own id of the market (``BTCUSDT``), when known: what hands the market back to ccxt."""
 
 
 @event_type

@@ -20,6 +20,8 @@ from virtuoso.exchange._books import BookDiffer, diff_side
 from virtuoso.exchange._config import Channel, RecordConfig, ResilienceSettings, load_record_config
 from virtuoso.exchange._emit import Emitter
 from virtuoso.exchange._guard import Guard, GuardFactory, is_transient, passthrough
+from virtuoso.exchange._marketdata import ccxt_market, market_from_ccxt
+from virtuoso.exchange._markets import MarketsCache, MarketsSnapshot, markets_cache_file, markets_stream
 from virtuoso.exchange._normalize import (
     bar_payload,
     book_snapshot_payload,
@@ -45,6 +47,8 @@ __all__ = [
     "Guard",
     "GuardFactory",
     "Guards",
+    "MarketsCache",
+    "MarketsSnapshot",
     "RecordConfig",
     "RecordStats",
     "Recorder",
@@ -55,12 +59,16 @@ __all__ = [
     "TradeTracker",
     "bar_payload",
     "book_snapshot_payload",
+    "ccxt_market",
     "diff_side",
     "guards_for",
     "is_transient",
     "last_trade",
     "levels",
     "load_record_config",
+    "market_from_ccxt",
+    "markets_cache_file",
+    "markets_stream",
     "passthrough",
     "record",
     "recording_container",
