@@ -98,7 +98,11 @@ class VenueConfig(_Frozen, frozen=True, kw_only=True, forbid_unknown_fields=True
     """The portfolio is marked to market every this many seconds of exchange time (the equity curve)."""
     markets: dict[str, MarketRules] = msgspec.field(default_factory=dict)
     default_market: MarketRules = msgspec.field(default_factory=MarketRules)
-    """Rules of symbols ``markets`` does not name."""
+    """Rules of symbols neither ``markets`` nor the log's recorded markets name."""
+    use_recorded_markets: bool = True
+    """Apply the markets the log records (``MarketsLoaded``) in force at each time, below ``markets``."""
+    use_recorded_fees: bool = True
+    """A recorded market's fees replace ``maker_fee_bps``/``taker_fee_bps`` for its symbol."""
 
     def __post_init__(self) -> None:
         for name in ("maker_fee_bps", "taker_fee_bps"):
@@ -123,7 +127,7 @@ class VenueConfig(_Frozen, frozen=True, kw_only=True, forbid_unknown_fields=True
             raise ConfigError(str(exc).replace("venue:", f"{source}:", 1)) from None
 
     def rules_for(self, symbol: str) -> MarketRules:
-        """The market rules of ``symbol``."""
+        """The configured market rules of ``symbol`` (the venue's :class:`MarketRulebook` adds the recorded ones)."""
         return self.markets.get(symbol, self.default_market)
 
     @property

@@ -36,6 +36,7 @@ from virtuoso.events import (
     EquityMarked,
     Event,
     IndicatorValue,
+    MarketsLoaded,
     OrderFilled,
     OrderKind,
     Payload,
@@ -158,6 +159,8 @@ class BacktestEngine:
             venue.on_book(self._symbol_of(event.stream), event)
         elif cls is Bar:
             venue.on_bar(self._symbol_of(event.stream), payload)  # type: ignore[arg-type]
+        elif cls is MarketsLoaded:
+            venue.on_markets(payload)  # type: ignore[arg-type]
         if self.error is not None:  # on_fill raised while the venue filled
             return
         if self._plain_trades is None:

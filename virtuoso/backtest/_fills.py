@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from virtuoso.backtest._config import VenueConfig
+from virtuoso.backtest._markets import Fees
 from virtuoso.backtest._matching import walk_book
 from virtuoso.backtest._orders import Order
 from virtuoso.backtest._portfolio import Portfolio
@@ -23,9 +24,11 @@ class Settlement:
     checks count what is already promised."""
 
     def __init__(
-        self, config: VenueConfig, portfolio: Portfolio, emit: Emit, on_fill: Callable[[OrderFilled], object]
-    ) -> None:
-        self._fee = {"maker": config.maker_fee_bps / 10_000, "taker": config.taker_fee_bps / 10_000}
+        self, config: VenueConfig, portfolio: Portfolio, emit: Emit, on_fill: Callable[[OrderFilled], object],
+        fees: Callable[[str], Fees],
+    ) -> None:  # fmt: skip
+        self._fees = fees
+        """The fee rates of a symbol now (configured, or recorded in the log)."""
         self._slippage = config.slippage_bps / 10_000
         self._allow_short = config.allow_short
         self._portfolio = portfolio
@@ -44,7 +47,7 @@ class Settlement:
 
     def fill(self, order: Order, price: float, amount: float, liquidity: Liquidity, now: int) -> None:
         """Fill ``amount`` of ``order`` at ``price``: fee, portfolio, events, then the strategy's callback."""
-        fee = price * amount * self._fee[liquidity]
+        fee = price * amount * self._fees(order.symbol)[liquidity]
         order.filled += amount
         if order.remaining <= _DUST * order.amount:
             order.filled, order.status = order.amount, "filled"
@@ -75,7 +78,7 @@ class Settlement:
             return 1.0
         price = order.price if price is None else price
         assert price is not None  # market orders only wait for a trade, and give their reservation back first
-        return price * (1 + max(self._fee.values()))
+        return price * (1 + max(self._fees(order.symbol).values()))
 
     def _reserve(self, order: Order, value: float) -> None:
         change = value - order.reserved
@@ -102,7 +105,7 @@ class Settlement:
 
     def cash_problem(self, order: Order, price: float) -> str:
         """Why the rest of buy ``order`` cannot be paid now at ``price`` as a taker ("" when it can)."""
-        needed = price * order.remaining * (1 + self._fee["taker"])
+        needed = price * order.remaining * (1 + self._fees(order.symbol)["taker"])
         available = self._portfolio.cash - self.reserved_cash
         if needed > available * (1 + _DUST):
             return f"insufficient cash at the fill price: needs {needed:.8g}, {available:.8g} available"
@@ -110,7 +113,7 @@ class Settlement:
 
     def _cost(self, order: Order, reference: float, book: OrderBook | None) -> float:
         """The most a buy can cost, fees included: the book walk, else the reference price with slippage."""
-        fee = max(self._fee.values())
+        fee = max(self._fees(order.symbol).values())
         if book is not None and book.best_ask is not None:
             walked = walk_book(book, self.taken(order.symbol), order, dry=True)
             if order.kind == "market" or order.time_in_force == "IOC":

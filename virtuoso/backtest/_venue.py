@@ -23,6 +23,7 @@ from itertools import count
 
 from virtuoso.backtest._config import MarketRules, VenueConfig
 from virtuoso.backtest._fills import Emit, Settlement
+from virtuoso.backtest._markets import MarketRulebook
 from virtuoso.backtest._matching import walk_book
 from virtuoso.backtest._orders import Order
 from virtuoso.backtest._portfolio import Portfolio
@@ -31,6 +32,7 @@ from virtuoso.events import (
     Bar,
     BookDelta,
     Event,
+    MarketsLoaded,
     OrderAccepted,
     OrderCanceled,
     OrderFilled,
@@ -64,7 +66,9 @@ class SimulatedVenue:
         self._books: dict[str, OrderBook] = {}
         self._builders: dict[str, BookBuilder] = {}
         self._latency = config.latency.sampler(rng)
-        self._settle = Settlement(config, portfolio, emit, on_fill)
+        self.markets = MarketRulebook(config)
+        """The market rules and fees in force (configured, recorded in the log, defaults)."""
+        self._settle = Settlement(config, portfolio, emit, on_fill, self.markets.fees_for)
         self._emit = emit
         self._arrivals: list[tuple[int, int, str, Order]] = []
         self._seq = count()
@@ -182,7 +186,7 @@ class SimulatedVenue:
 
     def _rejection(self, order: Order) -> str:
         """Why the venue refuses ``order`` now ("" if it does not)."""
-        rules = self.config.rules_for(order.symbol)
+        rules = self.markets.rules_for(order.symbol)
         reference = self._reference_price(order)
         return (
             _shape_problem(order, rules)
@@ -271,6 +275,10 @@ class SimulatedVenue:
         ahead = min(order.queue_ahead, trade.amount)
         order.queue_ahead -= ahead
         return volume - ahead
+
+    def on_markets(self, loaded: MarketsLoaded) -> None:
+        """Recorded markets: their rules and fees apply to the orders arriving from now on."""
+        self.markets.on_markets(loaded)
 
     def on_bar(self, symbol: str, bar: Bar) -> None:
         """A bar's close is the symbol's price while it has no recorded trade (bars never fill orders)."""

@@ -41,8 +41,10 @@ def _files_table(report: ImportReport) -> Table:
     return table
 
 
-async def _plan(format_name: str, files: list[Path], symbol: str | None, exchange: str | None) -> ImportPlan:
-    return plan_import(format_name, files, symbol=symbol, exchange=exchange)
+async def _plan(
+    format_name: str, files: list[Path], symbol: str | None, exchange: str | None, markets: Path | None
+) -> ImportPlan:
+    return plan_import(format_name, files, symbol=symbol, exchange=exchange, markets=markets)
 
 
 def import_command(
@@ -60,6 +62,12 @@ def import_command(
         str | None,
         typer.Option("--exchange", help="ccxt exchange id (binance, binanceusdm, ...); required for ccxt-json."),
     ] = None,
+    markets: Annotated[
+        Path | None,
+        typer.Option(
+            "--markets", help="A saved Binance exchangeInfo JSON: record the markets of the session's symbols."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (and no progress).")] = False,
 ) -> None:
     """Import recorded market data files into one session of an event log.
@@ -70,7 +78,7 @@ def import_command(
     if not db.parent.is_dir():
         raise fail(f"{db}: folder {db.parent} does not exist")
     # Everything about the files is checked before the log is opened (or created).
-    plan = run(lambda: _plan(format_name, files, symbol, exchange))
+    plan = run(lambda: _plan(format_name, files, symbol, exchange, markets))
 
     async def work() -> ImportReport:
         async with opened(db, readonly=False) as store:

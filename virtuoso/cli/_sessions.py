@@ -24,7 +24,7 @@ from rich.text import Text
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
 from virtuoso.events import FileImported
-from virtuoso.importers import imported_files
+from virtuoso.importers import RecordedMarket, imported_files, session_markets
 from virtuoso.store import SessionInfo, SQLiteEventStore, VerifyReport, imports_stream, open_sqlite_store
 
 sessions_app = typer.Typer(
@@ -138,8 +138,11 @@ def _status(status: str) -> Text:
     return Text(status, style={"open": "yellow", "closed": "green", "crashed": "red"}.get(status, ""))
 
 
-def session_detail(info: SessionInfo, files: list[FileImported]) -> dict[str, Any]:
-    """What ``virtuoso sessions show --json`` prints: the summary, manifest, per-stream counts and imported files."""
+def session_detail(
+    info: SessionInfo, files: list[FileImported], markets: list[RecordedMarket] | None = None
+) -> dict[str, Any]:
+    """What ``virtuoso sessions show --json`` prints: the summary, manifest, per-stream counts, imported files
+    and recorded markets."""
     detail = info.summary()
     first, last = info.first_ts_event, info.last_ts_event
     detail.update(
@@ -149,6 +152,7 @@ def session_detail(info: SessionInfo, files: list[FileImported]) -> dict[str, An
         manifest=dict(info.manifest),
         streams={name: asdict(stats) for name, stats in info.streams.items()},
         files=[_file_detail(record) for record in files],
+        markets=[recorded.as_dict() for recorded in markets or ()],
     )
     return detail
 
@@ -228,6 +232,21 @@ def _files_table(files: list[FileImported]) -> Table:
     return table
 
 
+def _markets_table(markets: list[RecordedMarket]) -> Table:
+    table = Table(title="markets", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("symbol", overflow="fold")
+    for name in ("tick", "step", "min amount", "min notional"):
+        table.add_column(name, justify="right")
+    for name in ("fees (maker/taker bps)", "source", "since (UTC)"):
+        table.add_column(name, no_wrap=True)
+    for recorded in markets:
+        m = recorded.market
+        rules = (f"{value:g}" if value else "-" for value in (m.tick_size, m.amount_step, m.min_amount, m.min_notional))
+        fees = "-" if m.maker_fee_bps is None and m.taker_fee_bps is None else f"{m.maker_fee_bps}/{m.taker_fee_bps}"
+        table.add_row(Text(m.symbol), *rules, fees, recorded.source, iso(recorded.since_ns, "milliseconds"))
+    return table
+
+
 def print_verify(path: Path, report: VerifyReport, *, as_json: bool) -> None:
     """Print a verify report: JSON, or a line saying intact or where the damage starts."""
     if as_json:
@@ -267,23 +286,25 @@ def show_session(
     session: Annotated[str, typer.Argument(help="Session id, or a unique prefix of at least 4 characters.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Show one session: manifest, time span, per-stream counts and the files imported into it."""
+    """Show one session: manifest, time span, per-stream counts, the files imported into it and its markets."""
     path = existing_log(db)
 
-    async def work() -> tuple[SessionInfo, list[FileImported]]:
+    async def work() -> tuple[SessionInfo, list[FileImported], list[RecordedMarket]]:
         async with opened(path, readonly=False) as store:
             info = await store.session(session)
             files = await imported_files(store, info.id) if imports_stream(info.id) in info.streams else []
-            return info, files
+            return info, files, await session_markets(store, info.id)
 
-    info, files = run(work)
+    info, files, markets = run(work)
     if as_json:
-        print_json(session_detail(info, files))
+        print_json(session_detail(info, files, markets))
     else:
         print_table(_detail_grid(info))
         print_table(_streams_table(info))
         if files:
             print_table(_files_table(files))
+        if markets:
+            print_table(_markets_table(markets))
 
 
 @sessions_app.command("verify")

@@ -5,6 +5,7 @@ public CSV dumps) and ``ccxt-json`` (lists of ccxt unified trades or OHLCV rows)
 See ``docs/importers.md``.
 """
 
+from virtuoso.importers._markets import RecordedMarket, markets_from_exchange_info, session_markets
 from virtuoso.importers._run import (
     FORMATS,
     FileReport,
@@ -25,8 +26,11 @@ __all__ = [
     "ImportReport",
     "Progress",
     "ProgressUpdate",
+    "RecordedMarket",
     "import_files",
     "imported_files",
+    "markets_from_exchange_info",
     "plan_import",
+    "session_markets",
     "unified_symbol",
 ]

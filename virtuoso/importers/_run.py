@@ -22,6 +22,7 @@ from typing import Literal
 
 from virtuoso.errors import SessionError, UsageError, VirtuosoError
 from virtuoso.events import Event, EventIdFactory, FileImported
+from virtuoso.importers._markets import MarketsFile
 from virtuoso.importers._output import Continuity, Output
 from virtuoso.importers._plan import FileJob, FilePlan, Format, Options
 from virtuoso.importers._source import SourceFile, open_source
@@ -114,16 +115,24 @@ class ImportPlan:
     options: Options
     sources: list[SourceFile]
     plans: list[FilePlan]
+    markets: MarketsFile | None = None
+    """The markets file given with ``--markets``, parsed (``None`` without one)."""
 
 
 def plan_import(
-    format_name: str, paths: Sequence[str | Path], *, symbol: str | None = None, exchange: str | None = None
+    format_name: str,
+    paths: Sequence[str | Path],
+    *,
+    symbol: str | None = None,
+    exchange: str | None = None,
+    markets: str | Path | None = None,
 ) -> ImportPlan:
     """Check the format and files and peek at each file, touching no store.
 
     Raises :class:`~virtuoso.errors.UsageError` (unknown format, missing file, a
-    symbol or exchange the files do not tell) or
-    :class:`~virtuoso.errors.ImportFormatError` (a file that cannot be read).
+    symbol or exchange the files do not tell; :class:`~virtuoso.errors.ConfigError`,
+    a malformed ``markets`` file) or :class:`~virtuoso.errors.ImportFormatError`
+    (a file that cannot be read).
     """
     fmt = _formats().get(format_name)
     if fmt is None:
@@ -132,7 +141,8 @@ def plan_import(
         raise UsageError("no files to import")
     options = Options(symbol=symbol, exchange=exchange)
     sources = [SourceFile.of(Path(p)) for p in paths]
-    return ImportPlan(fmt, options, sources, [fmt.inspect(source, options) for source in sources])
+    plans = [fmt.inspect(source, options) for source in sources]
+    return ImportPlan(fmt, options, sources, plans, None if markets is None else MarketsFile.read(markets, plans))
 
 
 async def import_files(
@@ -143,20 +153,24 @@ async def import_files(
     session_name: str | None = None,
     symbol: str | None = None,
     exchange: str | None = None,
+    markets: str | Path | None = None,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import ``paths`` (in order) of ``format_name`` into one session of ``store``.
 
     ``format_name`` may also be an :class:`ImportPlan` from :func:`plan_import`
-    (then ``paths``, ``symbol`` and ``exchange`` are the plan's). Raises
+    (then ``paths``, ``symbol``, ``exchange`` and ``markets`` are the plan's).
+    ``markets`` names a Binance exchangeInfo file: the session's markets are
+    recorded from it (see :class:`~virtuoso.importers._markets.MarketsFile`). Raises
     :class:`~virtuoso.errors.ImportFormatError` (``file:line: what``) at the first
     malformed line, after ending the session; files before it stay imported.
     """
     if isinstance(format_name, ImportPlan):
         plan = format_name
     else:
-        plan = plan_import(format_name, paths, symbol=symbol, exchange=exchange)
+        plan = plan_import(format_name, paths, symbol=symbol, exchange=exchange, markets=markets)
     run = _Run(store, fmt=plan.format, options=plan.options, sources=plan.sources, plans=plan.plans, progress=progress)
+    run.markets = plan.markets
     return await run.go(session_name)
 
 
@@ -183,6 +197,7 @@ class _Run:
         self._done = 0
         self._events = 0
         self._last_recv = 0
+        self.markets: MarketsFile | None = None
 
     async def go(self, session_name: str | None) -> ImportReport:
         name = session_name or _derived_name(self._fmt.name, self._sources)
@@ -191,11 +206,15 @@ class _Run:
         report = ImportReport(info.id, info.name, self._fmt.name)
         imported = await _imported_files(self._store, info.id)
         todo = [s for s in self._sources if s.sha256 not in imported]
-        if not todo:
+        markets = await self.markets.events(self._store, info) if self.markets is not None else []
+        if not todo and not markets:
             report.files = [_skipped(s, imported[s.sha256]) for s in self._sources]
             return report
         if info.status != "open":
-            await self._store.resume_session(info.id, resumed_ns=self._first_ts(todo[0]), reason="import re-run")
+            resumed = self._first_ts(todo[0]) if todo else info.ended_ns or info.started_ns
+            await self._store.resume_session(info.id, resumed_ns=resumed, reason="import re-run")
+        if markets:
+            await self._store.append(markets)
         continuity = Continuity()
         seen: dict[str, FileImported] = dict(imported)
         for source, plan in zip(self._sources, self._plans, strict=True):
@@ -207,9 +226,8 @@ class _Run:
             file_report, record = await self._import_file(info, source, plan, continuity)
             seen[source.sha256] = record
             report.files.append(file_report)
-        await self._store.end_session(
-            info.id, ended_ns=self._last_recv or info.started_ns, reason=f"imported {len(todo)} file(s)"
-        )
+        ended = self._last_recv or info.ended_ns or info.started_ns
+        await self._store.end_session(info.id, ended_ns=ended, reason=f"imported {len(todo)} file(s)")
         return report
 
     async def _session(self, session_id: str, name: str) -> SessionInfo:
