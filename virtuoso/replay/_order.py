@@ -18,10 +18,11 @@ from virtuoso.events import Event
 
 Chunks = AsyncIterator[list[Event]]
 
-CHANNEL_PRIORITY: tuple[str, ...] = ("book", "quotes", "ticker", "trades", "bars")
-"""Default tie order of exchange-time merges by channel (the last part of a stream name): the book
-first (a trade at the same instant then meets the book it traded against), then quotes, tickers,
-trades, bars, any other channel, and system streams (lifecycle, failures) last."""
+CHANNEL_PRIORITY: tuple[str, ...] = ("markets", "book", "quotes", "ticker", "trades", "bars")
+"""Default tie order of exchange-time merges by channel (the last part of a stream name): market
+metadata first (the rules in force at an instant apply to what happens at it), then the book (a trade
+at the same instant then meets the book it traded against), quotes, tickers, trades, bars, any other
+channel, and system streams (lifecycle, failures) last."""
 
 
 def stream_priority(stream: str, explicit: Sequence[str] = ()) -> int:
@@ -29,7 +30,7 @@ def stream_priority(stream: str, explicit: Sequence[str] = ()) -> int:
     :data:`CHANNEL_PRIORITY`). Smaller ranks go first.
 
     >>> [stream_priority(s) for s in ("binance:BTC/USDT:trades", "binance:BTC/USDT:book", "system:s1:lifecycle")]
-    [3, 0, 6]
+    [4, 1, 7]
     """
     if stream in explicit:
         return explicit.index(stream) - len(explicit)
