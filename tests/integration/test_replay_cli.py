@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,22 +16,6 @@ DIGEST = "5b26f9f3213aaec6415e501a4a61aa48e6556e0ce085fe7b173f067a92072a41"
 EVENTS = 4307
 """The demo session's events: a book snapshot, 1,800 deltas, 2,504 trades and the two lifecycle events."""
 TRADES = 2504
-
-
-@pytest.fixture(scope="module")
-def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Half an hour of the demo's synthetic market (its log alone), written once."""
-    path = tmp_path_factory.mktemp("demo") / "demo.sqlite"
-    assert cli("demo", "--db", path, "--log-only", "--hours", "0.5").exit_code == 0
-    return path
-
-
-@pytest.fixture
-def demo(demo_log: Path, tmp_path: Path) -> Path:
-    """A fresh copy of the demo log for each test (the tests add runs to it)."""
-    path = tmp_path / "demo.sqlite"
-    shutil.copyfile(demo_log, path)
-    return path
 
 
 def test_replay_prints_the_summary_then_finds_the_run_in_the_cache(demo: Path) -> None:

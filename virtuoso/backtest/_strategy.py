@@ -207,7 +207,9 @@ class Strategy:
 
     def last_price(self, symbol: str = "") -> float | None:
         """The last recorded trade price of ``symbol`` (its last bar's close when it has no trades)."""
-        return self._bound().venue.prices().get(symbol or self.symbol)
+        venue, wanted = self._bound().venue, symbol or self.symbol
+        last = venue.last_prices.get(wanted)
+        return last if last is not None else venue.prices().get(wanted)
 
     def open_orders(self, symbol: str = "") -> list[Order]:
         """Orders sent and not yet filled, canceled or rejected (``symbol``'s when given), oldest first."""
