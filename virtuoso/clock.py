@@ -69,11 +69,18 @@ class Clock(Protocol):
 
 
 class LiveClock:
-    """The system clock; timers run on the running asyncio loop (so they need one)."""
+    """The system clock; timers run on the running asyncio loop (so they need one).
+
+    ``offset_ns`` shifts it: a recording of the loopback exchange's old capture runs on a
+    clock set to the capture's time, so local and exchange timestamps stay comparable.
+    """
+
+    def __init__(self, offset_ns: int = 0) -> None:
+        self.offset_ns = offset_ns
 
     def now_ns(self) -> int:
-        """Wall-clock time."""
-        return time.time_ns()
+        """Wall-clock time (plus the offset)."""
+        return time.time_ns() + self.offset_ns
 
     def call_at(self, ts_ns: int, callback: Callback) -> TimerHandle:
         """Schedule on the running loop, ``ts_ns - now_ns()`` from now (at once if already past)."""

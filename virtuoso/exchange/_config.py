@@ -13,6 +13,7 @@ The file has four tables::
     symbols = ["BTC/USDT"]
     channels = ["trades", "book", "ohlcv:1m", "ticker"]
     mode = "ws"                         # or "rest"
+    markets_ttl_s = 3600                # how often the markets are asked again
 
     [resilience]
     failure_threshold = 5
@@ -91,6 +92,8 @@ class RecordConfig:
     trades_cursor: str | None = "fromId"
     status_interval_s: float = 1.0
     health_interval_s: float = 10.0
+    markets_ttl_s: float = 3600.0
+    markets_cache: str | None = None
     secret_keys: tuple[str, ...] = ()
     resilience: ResilienceSettings = ResilienceSettings()
 
@@ -177,6 +180,8 @@ _RECORD_KEYS: dict[str, Callable[[Any], Any]] = {
     "trades_cursor": _opt_str,
     "status_interval_s": _positive(float),
     "health_interval_s": _positive(float),
+    "markets_ttl_s": _positive(float),
+    "markets_cache": _opt_str,
     "secret_keys": lambda v: () if v == [] else _str_list(v),
 }
 

@@ -1,10 +1,10 @@
 """MarketsCache: markets from the exchange when it answers, else the latest known ones, marked stale.
 
 Order of preference when ``load_markets`` fails transiently (network, 5xx, an
-open breaker): the markets this cache loaded earlier in the process, the latest
-``MarketsLoaded`` of the exchange in the log, the cache file next to the
-database (``<db>.markets.json``, written on every fresh load, for a new
-database). The freshest one that lists every wanted symbol wins. A permanent
+open breaker): the markets this cache loaded earlier in the process, each wanted
+symbol's latest market in the log's ``MarketsLoaded`` events of the exchange,
+the cache file next to the database (``<exchange>.markets.json``, written on
+every fresh load, for a new database). The freshest one that lists every wanted symbol wins. A permanent
 error is raised as it is, and a symbol that no source lists is a
 :class:`~virtuoso.errors.BadSymbol`: markets are never invented.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,7 @@ class MarketsCache:
 
     async def _fallback(self, symbols: Sequence[str], error: BaseException) -> MarketsSnapshot:
         reason = f"{type(error).__name__}: {error}"
-        candidates = [c for c in (self._known, await self._from_log(), self._from_file()) if c is not None]
+        candidates = [c for c in (self._known, await self._from_log(symbols), self._from_file()) if c is not None]
         candidates.sort(key=lambda known: known.fetched_ns, reverse=True)
         for known in candidates:
             if all(symbol in known.markets for symbol in symbols):
@@ -142,16 +143,22 @@ class MarketsCache:
             self._pick(candidates[0], symbols, fresh=False)  # raises BadSymbol naming what is missing
         raise error
 
-    async def _from_log(self) -> _Known | None:
+    async def _from_log(self, symbols: Sequence[str]) -> _Known | None:
+        """Each wanted symbol's latest market in the log (any session), dated by the oldest of those chosen."""
         if self._store is None:
             return None
         wanted = EventFilter(streams=(markets_stream(self.exchange),), types=(MarketsLoaded.TYPE,))
-        event = await self._store.last_event(wanted)
-        if event is None or not isinstance(event.payload, MarketsLoaded):
+        latest: dict[str, tuple[Market, int]] = {}
+        async for event in self._store.read(wanted):
+            if isinstance(event.payload, MarketsLoaded):
+                # A stale event was already that old when written: its markets date from before it.
+                fetched = event.ts_event - int((event.payload.stale_age_s or 0.0) * NS)
+                latest.update((m.symbol, (m, fetched)) for m in event.payload.markets)
+        if not latest:
             return None
-        # A stale event was already that old when written: the markets date from before it.
-        fetched = event.ts_event - int((event.payload.stale_age_s or 0.0) * NS)
-        return _Known({m.symbol: m for m in event.payload.markets}, fetched, "log")
+        dates = [latest[symbol][1] for symbol in symbols if symbol in latest]
+        oldest = min(dates) if dates else max(fetched for _, fetched in latest.values())
+        return _Known({symbol: market for symbol, (market, _) in latest.items()}, oldest, "log")
 
     def _from_file(self) -> _Known | None:
         if self.cache_file is None or not self.cache_file.is_file():
@@ -175,11 +182,15 @@ class MarketsCache:
 
 def _replace(path: Path, body: bytes) -> None:
     # Written aside and renamed, so a crash mid-write never leaves half a cache file behind.
-    partial = path.with_name(path.name + ".partial")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # two recorders may share the file
     partial.write_bytes(body)
     partial.replace(path)
 
 
-def markets_cache_file(db: Path | None) -> Path | None:
-    """The markets cache file of database ``db``: ``<db>.markets.json`` (``None`` for an in-memory log)."""
-    return None if db is None else db.with_name(db.name + ".markets.json")
+def markets_cache_file(db: Path | None, exchange: str) -> Path | None:
+    """The default markets cache file: ``<exchange>.markets.json`` in ``db``'s folder (``None``: in-memory log).
+
+    One file per exchange and folder, not per database, so a new database recorded
+    while the exchange cannot be asked still finds the markets an earlier one saw.
+    """
+    return None if db is None else db.with_name(f"{exchange}.markets.json")

@@ -8,14 +8,18 @@ same :class:`~virtuoso.bus.StoreRecorder` as in every other run.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from virtuoso.clock import Clock
-from virtuoso.events import Trade
+from virtuoso.events import ComponentHealth, Trade
 from virtuoso.exchange._collectors import COLLECTORS, WATCH_METHODS, Collector, TradeCollector, Wiring
 from virtuoso.exchange._config import Channel, RecordConfig
 from virtuoso.exchange._emit import Emitter, Publisher
 from virtuoso.exchange._guard import GuardFactory, passthrough_factory
+from virtuoso.exchange._marketdata import TICK_SIZE
+from virtuoso.exchange._markets import MarketsCache, markets_stream
+from virtuoso.exchange._marketswatch import MarketsWatch
 from virtuoso.exchange._secrets import Secrets
 from virtuoso.exchange._trades import numeric_id
 from virtuoso.store import EventFilter, EventStore
@@ -26,7 +30,9 @@ class Recorder:
 
     ``guards`` makes the guard of each stream (breaker, retries, error
     translation); ``store``, when given, is read at the start so a trade poll
-    continues after the last trade an earlier session recorded.
+    continues after the last trade an earlier session recorded, and so the
+    markets can come from the log when the exchange cannot be asked;
+    ``markets_cache`` is the markets cache file (see :class:`MarketsCache`).
     """
 
     def __init__(
@@ -37,15 +43,18 @@ class Recorder:
         *,
         guards: GuardFactory = passthrough_factory,
         store: EventStore | None = None,
+        markets_cache: Path | None = None,
     ) -> None:
         self.config = config
         self.exchange = exchange
         self._clock = clock
         self._guards = guards
         self._store = store
+        self._markets_cache = markets_cache
         self._stop = asyncio.Event()
         self.secrets = Secrets.of(config)
         self.collectors: list[Collector] = []
+        self.markets: MarketsWatch | None = None
 
     def use_guards(self, guards: GuardFactory) -> None:
         """Guard the exchange calls with ``guards`` from now on (before :meth:`run`)."""
@@ -56,11 +65,11 @@ class Recorder:
         self._stop.set()
 
     async def run(self, runtime: Publisher, session: str) -> None:
-        """Load the markets, then collect every stream until :meth:`stop`; a permanent error is raised."""
+        """Load and write the markets, then collect every stream until :meth:`stop`; a permanent error is raised."""
         emitter = Emitter(runtime, self._clock, session=session, exchange=self.config.exchange)
         wiring = Wiring(self.exchange, emitter, self.config, self.secrets)
-        markets = self._guards(f"{self.config.exchange}:markets")
-        await markets(self._load_markets, operation="load_markets")
+        self.markets = MarketsWatch(self._markets_cache_of(), emitter, self.exchange, self.config.symbols, self.secrets)
+        await self.markets.start()
         self.collectors = [
             self._collector(wiring, symbol, channel)
             for symbol in self.config.symbols
@@ -69,8 +78,24 @@ class Recorder:
         await self._restore()
         await self._supervise()
 
+    def _markets_cache_of(self) -> MarketsCache:
+        return MarketsCache(
+            self.config.exchange,
+            self._load_markets,
+            self._clock,
+            guard=self._guards(markets_stream(self.config.exchange)),
+            store=self._store,
+            cache_file=self._markets_cache,
+            ttl_s=self.config.markets_ttl_s,
+            precision_mode=getattr(self.exchange, "precisionMode", TICK_SIZE),
+        )
+
     async def _load_markets(self) -> Any:
-        return await self.exchange.load_markets()
+        return await self.exchange.load_markets(reload=True)
+
+    def markets_health(self) -> list[ComponentHealth]:
+        """The markets' health entry (none before the recording has loaded them)."""
+        return [] if self.markets is None else self.markets.health()
 
     def websocket_for(self, channel: Channel) -> bool:
         """Whether ``channel`` is watched over WebSocket (``ws`` mode and the exchange can), else polled."""
@@ -96,6 +121,8 @@ class Recorder:
 
     async def _supervise(self) -> None:
         tasks = [asyncio.create_task(c.run(), name=c.stream) for c in self.collectors]
+        if self.markets is not None:
+            tasks.append(asyncio.create_task(self.markets.refresh_forever(), name=self.markets.stream))
         stopper = asyncio.create_task(self._stop.wait())
         try:
             await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)

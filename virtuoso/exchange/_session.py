@@ -18,6 +18,7 @@ from virtuoso.clock import Clock
 from virtuoso.container import ServiceContainer
 from virtuoso.errors import VirtuosoError
 from virtuoso.exchange._config import RecordConfig, channels_text
+from virtuoso.exchange._markets import markets_cache_file
 from virtuoso.exchange._pool import ExchangePool
 from virtuoso.exchange._recorder import Recorder
 from virtuoso.exchange._resilient import Guards, GuardsFor, SystemEvents, guards_for
@@ -57,22 +58,36 @@ def ccxt_settings(config: RecordConfig) -> dict[str, Any]:
 
 
 def recording_container(
-    config: RecordConfig, db: Path | None, handlers: Sequence[EventHandler] = (), exchange: Any = None
+    config: RecordConfig,
+    db: Path | None,
+    handlers: Sequence[EventHandler] = (),
+    exchange: Any = None,
+    clock: Clock | None = None,
 ) -> ServiceContainer:
     """The live application container with the recorder as its source and the exchange pool it uses.
 
     ``exchange`` replaces the pool's ccxt instance (an exchange object of the same
-    interface, for tests of the recorder's logic; the caller closes it).
+    interface, for tests of the recorder's logic; the caller closes it); ``clock``
+    the system clock (a shifted :class:`~virtuoso.clock.LiveClock`, say).
     """
 
     def source(config: RecordConfig, pool: ExchangePool, clock: Clock, store: EventStore) -> Recorder:
         instance = exchange if exchange is not None else pool.get(config.exchange, ccxt_settings(config))
-        return Recorder(config, instance, clock, store=store)
+        return Recorder(config, instance, clock, store=store, markets_cache=markets_cache_path(config, db))
 
     container = build_container("live", AppConfig(db=db), handlers=handlers, source=source)
     container.register_instance(RecordConfig, config)
     container.register(ExchangePool)
+    if clock is not None:
+        container.register_instance(Clock, clock)
     return container
+
+
+def markets_cache_path(config: RecordConfig, db: Path | None) -> Path | None:
+    """``[record] markets_cache``, else ``<exchange>.markets.json`` next to the database (none in memory)."""
+    if config.markets_cache is not None:
+        return Path(config.markets_cache)
+    return markets_cache_file(db, config.exchange)
 
 
 async def record(
@@ -85,6 +100,7 @@ async def record(
     guards: GuardsFor | None = None,
     handlers: Sequence[EventHandler] = (),
     exchange: Any = None,
+    clock: Clock | None = None,
 ) -> dict[str, Any]:
     """Record until ``duration_s`` passes or ``stop`` is set; return the summary.
 
@@ -93,9 +109,9 @@ async def record(
     the recording, everything received is committed and the session is closed
     with a SessionEnded event; an error that retrying cannot fix is raised as
     :class:`RecordingFailed` afterwards. ``guards`` defaults to the breakers and
-    retries of ``config.resilience`` (:func:`guards_for`).
+    retries of ``config.resilience`` (:func:`guards_for`); ``clock`` the system clock.
     """
-    container = recording_container(config, db, handlers, exchange)
+    container = recording_container(config, db, handlers, exchange, clock)
     async with container:
         store = await container.aresolve(EventStore)
         clock = await container.aresolve(Clock)
@@ -154,6 +170,7 @@ class _Run:
             recorder.use_guards(self.guards)
             self.guards.exchange_object = recorder.exchange
             health = self.health_check(await scope.aresolve(StoreRecorder))
+            health.add(recorder.markets_health)
             system = SystemEvents(self.bus, self.clock, self.info.id)
             status = self.status_line(recorder, on_status)
             async with (

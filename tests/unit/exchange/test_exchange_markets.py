@@ -118,8 +118,8 @@ async def test_transient_failure_serves_the_log_markets_stale_with_their_age() -
 
 @pytest.mark.asyncio
 async def test_cache_file_serves_a_new_database(tmp_path: Path) -> None:
-    file = markets_cache_file(tmp_path / "a.sqlite")
-    assert file == tmp_path / "a.sqlite.markets.json"
+    file = markets_cache_file(tmp_path / "a.sqlite", "binance")
+    assert file == tmp_path / "binance.markets.json"
     up = Exchange({"BTC/USDT": _ccxt("BTC/USDT", 0.01), "ETH/USDT": _ccxt("ETH/USDT", 0.1)})
     await _cache(up, ReplayClock(T0), cache_file=file).load(["BTC/USDT"])
     up.error = TimeoutError("no answer")
@@ -168,3 +168,24 @@ async def test_content_hash_is_the_same_fresh_or_stale(tmp_path: Path) -> None:
     stale = (await cache.load(["BTC/USDT"], refresh=True)).event("binance")
     assert (fresh.source, fresh.stale_age_s, stale.stale_age_s) == ("exchange", None, 0.0)
     assert fresh.content_hash == stale.content_hash
+
+
+@pytest.mark.asyncio
+async def test_the_log_fallback_takes_each_symbols_latest_market_across_events() -> None:
+    store = MemoryEventStore()
+    session = await store.begin_session("s", "test", started_ns=T0)
+    both = Exchange({"BTC/USDT": _ccxt("BTC/USDT", 0.01), "ETH/USDT": _ccxt("ETH/USDT", 0.1)})
+    btc_and_eth = await _cache(both, ReplayClock(T0)).load(["BTC/USDT", "ETH/USDT"])
+    both.markets["ETH/USDT"] = _ccxt("ETH/USDT", 0.05)
+    eth_only = await _cache(both, ReplayClock(T0)).load(["ETH/USDT"])
+    await store.append(
+        [
+            Event("m1", "binance:markets", T0, T0, session.id, btc_and_eth.event("binance")),
+            Event("m2", "binance:markets", T0 + 10 * NS, T0 + 10 * NS, session.id, eth_only.event("binance")),
+        ]
+    )
+    down = Exchange({})
+    down.error = TimeoutError("no answer")
+    snapshot = await _cache(down, ReplayClock(T0 + 60 * NS), store=store).load(["BTC/USDT", "ETH/USDT"])
+    assert [(m.symbol, m.tick_size) for m in snapshot.markets] == [("BTC/USDT", 0.01), ("ETH/USDT", 0.05)]
+    assert (snapshot.source, snapshot.age_s) == ("log", 60.0)  # as old as the oldest market it serves

@@ -20,6 +20,9 @@ from virtuoso.resilience import session_health
 from virtuoso.store import EventFilter, open_sqlite_store
 
 TIMEOUT_S = 10.0
+MARKETS = {
+    "BTC/USDT": {"symbol": "BTC/USDT", "id": "BTCUSDT", "base": "BTC", "quote": "USDT", "precision": {"price": 0.01}}
+}
 
 
 def _trade(i: int) -> dict[str, Any]:
@@ -50,8 +53,8 @@ class Scripted:
         self.drained = asyncio.Event()
         self.calls: list[str] = []
 
-    async def load_markets(self) -> dict[str, Any]:
-        return {}
+    async def load_markets(self, reload: bool = False) -> dict[str, Any]:
+        return MARKETS
 
     async def _next(self, name: str) -> Any:
         self.calls.append(name)
@@ -89,8 +92,8 @@ class Venue:
         self.requests: list[dict[str, Any]] = []
         self.caught_up = asyncio.Event()
 
-    async def load_markets(self) -> dict[str, Any]:
-        return {}
+    async def load_markets(self, reload: bool = False) -> dict[str, Any]:
+        return MARKETS
 
     async def fetch_trades(self, symbol: str, since: Any, limit: int, params: dict[str, Any]) -> Any:
         self.requests.append(dict(params))

@@ -1,0 +1,104 @@
+"""MarketsWatch: a recording's markets, loaded at its start and refreshed while it runs.
+
+At the start it loads the recorded symbols' markets through the
+:class:`MarketsCache` and writes them as a ``MarketsLoaded`` event. Every
+``ttl_s`` it asks the exchange again and writes a new event only when their
+content hash changed (a new tick size, a market suspended). When the exchange
+cannot be asked, the recording goes on with the cached markets: the event (or
+the first one of the session) says ``stale_age_s``, a warning ``Note`` says why,
+the health check reports the markets ``degraded``, and ccxt is handed the
+cached markets so its own calls do not fail on a ``load_markets`` of theirs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from virtuoso.events import ComponentHealth, Note
+from virtuoso.exchange._emit import Emitter
+from virtuoso.exchange._marketdata import ccxt_market
+from virtuoso.exchange._markets import MarketsCache, MarketsSnapshot, markets_stream
+from virtuoso.exchange._secrets import Secrets
+
+log = logging.getLogger("virtuoso.exchange")
+_SOURCES = {"exchange": "exchange's last answer", "log": "event log", "cache-file": "cache file", "import": "import"}
+
+
+class MarketsWatch:
+    """Keeps one recording's markets in the log (see the module doc); :meth:`health` for the health check."""
+
+    def __init__(
+        self, cache: MarketsCache, emitter: Emitter, exchange: Any, symbols: Sequence[str], secrets: Secrets
+    ) -> None:
+        self.cache = cache
+        self.symbols = tuple(symbols)
+        self.stream = markets_stream(cache.exchange)
+        self._emitter = emitter
+        self._exchange = exchange
+        self._secrets = secrets
+        self._written: str | None = None
+        self.current: MarketsSnapshot | None = None
+
+    async def start(self) -> MarketsSnapshot:
+        """Load the markets (fresh, or cached when the exchange cannot be asked) and write them."""
+        snapshot = await self.cache.load(self.symbols)
+        await self._take(snapshot)
+        return snapshot
+
+    async def refresh_forever(self) -> None:
+        """Ask the exchange again every ``ttl_s`` until cancelled; a permanent error (a delisted symbol) propagates."""
+        while True:
+            await asyncio.sleep(self.cache.ttl_s)
+            await self.refresh()
+
+    async def refresh(self) -> MarketsSnapshot:
+        """Ask the exchange now; write the markets if they changed, say so if they turned stale or fresh again."""
+        snapshot = await self.cache.load(self.symbols, refresh=True)
+        await self._take(snapshot)
+        return snapshot
+
+    def health(self) -> list[ComponentHealth]:
+        """``markets <exchange>``: ok when fresh, degraded when the recording runs on cached markets."""
+        current = self.current
+        if current is None:
+            return []
+        name = f"markets {self.cache.exchange}"
+        if current.fresh:
+            return [ComponentHealth(name, "ok", "fresh from the exchange")]
+        return [ComponentHealth(name, "degraded", self._stale_text(current))]
+
+    async def _take(self, snapshot: MarketsSnapshot) -> None:
+        previous, self.current = self.current, snapshot
+        if not snapshot.fresh:
+            self._hand_to_ccxt(snapshot)
+            if previous is None or previous.fresh:
+                await self._note(self._stale_text(snapshot), "warning")
+        elif previous is not None and not previous.fresh:
+            await self._note(f"{self.cache.exchange} markets fresh from the exchange again", "info")
+        loaded = snapshot.event(self.cache.exchange)
+        if loaded.content_hash != self._written:
+            await self._emitter.emit(self.stream, loaded)
+            self._written = loaded.content_hash
+
+    def _stale_text(self, snapshot: MarketsSnapshot) -> str:
+        text = (
+            f"{self.cache.exchange} markets are stale: from the {_SOURCES[snapshot.source]},"
+            f" {snapshot.age_s:.0f} s old (the exchange failed: {snapshot.reason})"
+        )
+        return self._secrets.scrub(text)
+
+    async def _note(self, message: str, level: Literal["info", "warning"]) -> None:
+        log.log(logging.WARNING if level == "warning" else logging.INFO, "%s", message)
+        data = {"exchange": self.cache.exchange, "source": self.current.source if self.current else ""}
+        await self._emitter.emit(self.stream, Note(message, level, data))
+
+    def _hand_to_ccxt(self, snapshot: MarketsSnapshot) -> None:
+        # ccxt would otherwise call load_markets itself before every watch and fail the same way.
+        if getattr(self._exchange, "markets", None):
+            return
+        setter = getattr(self._exchange, "set_markets", None)
+        if setter is not None:
+            setter({market.symbol: ccxt_market(market) for market in snapshot.markets})
