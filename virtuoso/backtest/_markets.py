@@ -7,6 +7,8 @@ Per symbol, the rules (tick size, amount step, minimum amount and notional) are
    is off;
 3. else the config's ``default_market``.
 
+A recorded market marked inactive (suspended, delisted) takes no orders, unless the config has explicit rules for it.
+
 Fees are the recorded market's ``maker_fee_bps``/``taker_fee_bps`` when it has them (and neither
 ``use_recorded_markets`` nor ``use_recorded_fees`` is off), else the config's. Markets are keyed by symbol
 alone: a backtest trades one venue's symbols.
@@ -56,6 +58,11 @@ class MarketRulebook:
     def recorded(self, symbol: str) -> Market | None:
         """The recorded market of ``symbol`` in force now (``None`` before any, or when the log is ignored)."""
         return self._recorded.get(symbol)
+
+    def halted(self, symbol: str) -> bool:
+        """Whether the recorded market of ``symbol`` in force now is inactive (and no explicit rules override it)."""
+        market = self._recorded.get(symbol)
+        return market is not None and not market.active and symbol not in self._config.markets
 
     def rules_for(self, symbol: str) -> MarketRules:
         """The rules an order for ``symbol`` must meet now."""

@@ -186,6 +186,8 @@ class SimulatedVenue:
 
     def _rejection(self, order: Order) -> str:
         """Why the venue refuses ``order`` now ("" if it does not)."""
+        if self.markets.halted(order.symbol):
+            return f"market {order.symbol} is not trading (inactive in the recorded markets)"
         rules = self.markets.rules_for(order.symbol)
         reference = self._reference_price(order)
         return (

@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 from virtuoso.events import Event, Gap
+from virtuoso.resilience import flowing_stream
 
 NS = 1_000_000_000
 
@@ -39,7 +40,7 @@ class RecordStats:
         self.counts[event.type] += 1
         self.per_stream[event.stream] += 1
         payload = event.payload
-        if event.topic.startswith("market."):
+        if event.topic.startswith("market.") and flowing_stream(event.stream):
             self.lag_ns[event.stream] = event.ts_recv - event.ts_event
             self.last_recv[event.stream] = event.ts_recv
         elif isinstance(payload, Gap):
@@ -65,7 +66,7 @@ class RecordStats:
         elapsed = max(now_ns - self._mark_ns, 1) / NS
         rates = []
         for stream, count in sorted(self.per_stream.items()):
-            if stream.startswith("system:"):
+            if not flowing_stream(stream):
                 continue
             rate = (count - self._mark_counts[stream]) / elapsed
             lag = self.lag_ns.get(stream)

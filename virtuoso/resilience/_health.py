@@ -45,6 +45,20 @@ class HealthThresholds:
                 raise UsageError(f"HealthThresholds: need 0 <= {what}_degraded <= {what}_down, got {degraded}, {down}")
 
 
+_SPORADIC = (":gaps", ":markets")
+
+
+def flowing_stream(stream: str) -> bool:
+    """Whether ``stream`` carries a steady flow whose silence means trouble (trades, books, bars, tickers).
+
+    Not the toolkit's ``system:`` streams, nor the gaps and markets streams, written only when something happens.
+
+    >>> [flowing_stream(s) for s in ("binance:BTC/USDT:trades", "binance:markets", "binance:BTC/USDT:gaps")]
+    [True, False, False]
+    """
+    return not stream.startswith("system:") and not stream.endswith(_SPORADIC)
+
+
 def worst(statuses: Iterable[HealthStatus]) -> HealthStatus:
     """The worst of ``statuses`` (``ok`` for none).
 
@@ -141,7 +155,9 @@ def streams_probe(
 ) -> Probe:
     """A probe reporting each stream by the age of its last received event (``{stream: ts_recv}``)."""
     limits = thresholds or HealthThresholds()
-    return lambda: [stream_health(s, ts, clock.now_ns(), limits) for s, ts in last_recv_ns().items()]
+    return lambda: [
+        stream_health(s, ts, clock.now_ns(), limits) for s, ts in last_recv_ns().items() if flowing_stream(s)
+    ]
 
 
 def writer_probe(pending: Callable[[], int], thresholds: HealthThresholds | None = None) -> Probe:

@@ -17,11 +17,8 @@ import msgspec
 
 from virtuoso.errors import SessionError
 from virtuoso.events import BreakerStateChanged, ComponentHealth, Event, HealthReported, HealthStatus
-from virtuoso.resilience._health import HealthThresholds, breaker_health, stream_health, worst
+from virtuoso.resilience._health import HealthThresholds, breaker_health, flowing_stream, stream_health, worst
 from virtuoso.store import EventFilter, EventStore, SessionInfo
-
-SYSTEM_PREFIX = "system:"
-"""Streams named ``system:...`` carry the toolkit's own events; they are not checked for staleness."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ def _as_of(info: SessionInfo, now_ns: int, last_recv: Mapping[str, int | None]) 
 
 
 def _market_streams(info: SessionInfo) -> list[str]:
-    return [name for name in info.streams if not name.startswith(SYSTEM_PREFIX)]
+    return [name for name in info.streams if flowing_stream(name)]
 
 
 async def _system_events(store: EventStore, info: SessionInfo) -> list[Event]:

@@ -114,3 +114,16 @@ def test_markets_of_other_symbols_change_nothing() -> None:
     market = [loaded(0, tick_size=0.01), trade(10, 101.0), change, trade(40, 101.0), trade(50, 101.0)]
     result = run(Scripted({3: BUY}), market, venue(initial_cash=1_000.0))
     assert result.status("o1") == ["OrderSubmitted", "OrderAccepted"]
+
+
+def test_an_inactive_market_takes_no_orders_until_it_is_active_again() -> None:
+    market = [loaded(0, active=False), trade(10, 101.0), loaded(15, active=True), trade(20, 101.0)]
+    result = run(Scripted({1: BUY, 2: BUY}), market, venue(initial_cash=1_000.0))
+    assert story(result) == [("o1", ["OrderSubmitted", "OrderRejected"]), ("o2", ["OrderSubmitted", "OrderAccepted"])]
+    assert reasons(result) == ["market BTC/USDT is not trading (inactive in the recorded markets)"]
+
+
+def test_explicit_rules_override_an_inactive_recorded_market() -> None:
+    market = [loaded(0, active=False), trade(10, 101.0), trade(20, 101.0)]
+    config = venue(initial_cash=1_000.0, markets={SYMBOL: {"tick_size": 0.01}})
+    assert run(Scripted({1: BUY}), market, config).status("o1") == ["OrderSubmitted", "OrderAccepted"]
