@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from virtuoso.testing._capture import DEFAULT_CAPTURES, Capture, Frame, load_captures, symbol_key
 from virtuoso.testing._faults import FaultSchedule, RestFault, WsFault
-from virtuoso.testing._served import AppliedFault, Served, Withheld
+from virtuoso.testing._served import AppliedFault, MarketChange, Served, Withheld
 from virtuoso.testing._server import LoopbackExchange
 from virtuoso.testing._trades import TradeList
 
@@ -23,6 +23,7 @@ __all__ = [
     "FaultSchedule",
     "Frame",
     "LoopbackExchange",
+    "MarketChange",
     "RestFault",
     "Served",
     "TradeList",

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from virtuoso.testing._book import DepthState
 from virtuoso.testing._capture import symbol_key
+from virtuoso.testing._markets import MarketRules
 from virtuoso.testing._restdata import RestData
 from virtuoso.testing._served import Served
 from virtuoso.testing._trades import DEFAULT_LIMIT, MAX_LIMIT, BinanceRequestError, TradeList, query_int
@@ -48,6 +49,7 @@ class RestApi:
         now_ms: Callable[[], int],
     ) -> None:
         self._data = data
+        self.rules = MarketRules(data, served)
         self._trades = trades
         self._depth = depth
         self._served = served
@@ -63,7 +65,7 @@ class RestApi:
             return binance_error(exc.code, exc.msg)
 
     def _answer(self, path: str, query: Any) -> web.StreamResponse:
-        encoded = self._data.encoded(path)
+        encoded = self.rules.encoded(path)
         if encoded is not None:
             return web.Response(body=encoded, content_type="application/json")
         fixed = self._fixed(path)

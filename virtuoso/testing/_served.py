@@ -34,6 +34,22 @@ class AppliedFault:
     detail: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class MarketChange:
+    """One :meth:`~virtuoso.testing.LoopbackExchange.change_market` call as applied.
+
+    ``fields`` and ``previous``: ``(name, text)`` of each field changed (``tick_size``,
+    ``step_size``, ``min_qty``, ``min_notional``, ``status``), as served after and before.
+    ``requests_before``: how many exchangeInfo bodies of this market had been served before it.
+    """
+
+    symbol: str
+    market: str
+    fields: tuple[tuple[str, str], ...]
+    previous: tuple[tuple[str, str], ...]
+    requests_before: int
+
+
 @dataclass(slots=True)
 class Served:
     """The record of everything sent and withheld. Symbols are named by :func:`~virtuoso.testing.symbol_key`.
@@ -42,6 +58,8 @@ class Served:
     ``aggTrade`` events count by their ``a`` id, which equals the trade id for capture-derived lists).
     ``ws_depth``: ``(U, u)`` of each depth update sent. ``snapshots``: every REST depth body sent.
     ``requests``: ``(path, query, status)`` of every REST request.
+    ``exchange_infos``: exchangeInfo bodies served per path (a fault answering in their place is not one).
+    ``market_changes``: every market change, in order (see :meth:`changes_seen`).
     """
 
     rest_trades: dict[str, list[int]] = field(default_factory=dict)
@@ -52,6 +70,8 @@ class Served:
     withheld: list[Withheld] = field(default_factory=list)
     faults: list[AppliedFault] = field(default_factory=list)
     ws_messages: int = 0
+    exchange_infos: dict[str, int] = field(default_factory=dict)
+    market_changes: list[MarketChange] = field(default_factory=list)
     recorded_snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
     _depth_frames: dict[str, list[Frame]] = field(default_factory=dict)
 
@@ -62,6 +82,10 @@ class Served:
     def withheld_trade_ids(self, symbol: str) -> list[int]:
         """The ids of ``symbol``'s trades that faults kept from the client."""
         return [tid for item in self.withheld if item.symbol == symbol for tid in item.trade_ids]
+
+    def changes_seen(self, load: int, market: str = "spot") -> list[MarketChange]:
+        """The changes of ``market`` in the body of its ``load``-th exchangeInfo served (counted from 1)."""
+        return [c for c in self.market_changes if c.market == market and c.requests_before < load]
 
     def sent_frame(self, key: str, frame: Frame) -> None:
         """Note a WebSocket data frame that went out."""

@@ -7,6 +7,7 @@ import bisect
 import functools
 import socket
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -19,10 +20,11 @@ from virtuoso.testing._book import DepthState
 from virtuoso.testing._capture import DEFAULT_CAPTURES, Capture, agg_trade, load_captures, rest_trade
 from virtuoso.testing._ccxt import ccxt_config
 from virtuoso.testing._faults import FaultSchedule
+from virtuoso.testing._markets import MarketRules
 from virtuoso.testing._rest import RestApi
 from virtuoso.testing._restdata import SPOT_INFOS, RestData, load_rest_data
 from virtuoso.testing._restfaults import fault_middleware
-from virtuoso.testing._served import Served
+from virtuoso.testing._served import MarketChange, Served
 from virtuoso.testing._trades import TradeList
 from virtuoso.testing._ws import Playback, ws_handler
 
@@ -77,6 +79,7 @@ class LoopbackExchange:
         self._sleep = sleep
         self._runner: web.AppRunner | None = None
         self._playback: Playback | None = None
+        self._rules: MarketRules | None = None
         self._stamps: list[int] = []
         self._started_ns = 0
         self.served = Served()
@@ -140,6 +143,33 @@ class LoopbackExchange:
             raise UsageError("resume() before start(): the loopback exchange is not running")
         self._playback.resumed.set()
 
+    def change_market(
+        self,
+        symbol: str,
+        *,
+        tick_size: str | float | Decimal | None = None,
+        step_size: str | float | Decimal | None = None,
+        min_qty: str | float | Decimal | None = None,
+        min_notional: str | float | Decimal | None = None,
+        status: str | None = None,
+        market: str = "spot",
+    ) -> MarketChange:
+        """Change a market's rules: from the next request on, its exchangeInfo serves ``symbol`` with them.
+
+        ``symbol`` is the Binance id (``BTCUSDT``); ``market`` is ``spot`` (``/api/v3/exchangeInfo``)
+        or ``linear`` (``/fapi/v1/exchangeInfo``). The values replace ``PRICE_FILTER.tickSize``,
+        ``LOT_SIZE.stepSize`` / ``minQty``, ``MIN_NOTIONAL`` (or ``NOTIONAL``) ``minNotional``
+        (USDT-M: ``notional``) and ``status``; give them as numbers or decimal text, they are
+        written as Binance does (spot: 8 decimals, ``0.10000000``; USDT-M: trimmed, ``0.1``).
+        Calls accumulate; each is recorded in ``served.market_changes``. Other fields (``minPrice``,
+        ``pricePrecision``, ...) stay as recorded. An unknown symbol, a bad value, or a call before
+        :meth:`start` raises :class:`~virtuoso.errors.UsageError`.
+        """
+        if self._rules is None:
+            raise UsageError("change_market() before start(): the loopback exchange is not running")
+        values = {"tick_size": tick_size, "step_size": step_size, "min_qty": min_qty, "min_notional": min_notional}
+        return self._rules.change(symbol, market, {**values, "status": status})
+
     def book_at_end(self, symbol: str) -> Any:
         """The book implied by what was served for ``symbol`` (see :meth:`Served.book_at_end`)."""
         return self.served.book_at_end(symbol)
@@ -162,6 +192,7 @@ class LoopbackExchange:
             horizon=functools.partial(self._horizon, playback),
             now_ms=self._now_ms,
         )
+        self._rules = api.rules
         app = web.Application(middlewares=[fault_middleware(self.faults, self.served)])
         for market, prefixes in (("linear", ("/fapi", "/fapi/{category}")), ("spot", ("", "/stream"))):
             raw = ws_handler(playback, self._sleep, market=market, combined=False)
