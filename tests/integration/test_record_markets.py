@@ -21,7 +21,7 @@ from virtuoso.app import AppConfig
 from virtuoso.backtest import BacktestConfig, StrategySpec, VenueConfig, run_backtest
 from virtuoso.clock import LiveClock
 from virtuoso.events import Event, HealthReported, MarketsLoaded, Note, Trade
-from virtuoso.exchange import Channel, RecordConfig, ResilienceSettings, record
+from virtuoso.exchange import Channel, RecordConfig, RecordingFailed, ResilienceSettings, record
 from virtuoso.replay import ReplaySelection
 from virtuoso.resilience import session_health
 from virtuoso.store import EventFilter, open_sqlite_store
@@ -113,6 +113,20 @@ async def test_exchange_info_failing_at_the_start_still_records_from_cached_mark
 
 
 @pytest.mark.asyncio
+async def test_a_symbol_the_exchange_never_listed_fails_the_recording_fresh_or_cached(tmp_path: Path) -> None:
+    db = tmp_path / "log.sqlite"
+    async with LoopbackExchange(_data_dir(), speed=0, max_messages=2_000) as ex:
+        with pytest.raises(RecordingFailed, match=r"no market DOGE/XYZ in the exchange's markets"):
+            await _record_trades(db, _config(ex, symbols=("DOGE/XYZ",)), 1)
+    assert (tmp_path / "binance.markets.json").is_file()  # the exchange answered: its markets are cached
+    async with LoopbackExchange(
+        _data_dir(), speed=0, max_messages=2_000, faults="rest:/api/v3/exchangeInfo#*=503"
+    ) as down:
+        with pytest.raises(RecordingFailed, match=r"no market DOGE/XYZ in the cached markets \(cache-file\)"):
+            await _record_trades(db, _config(down, symbols=("DOGE/XYZ",)), 1)
+
+
+@pytest.mark.asyncio
 async def test_stale_markets_show_in_the_health_reports_and_virtuoso_status(tmp_path: Path) -> None:
     db = tmp_path / "log.sqlite"
     async with LoopbackExchange(_data_dir(), speed=0, max_messages=2_000) as ex:
@@ -151,18 +165,27 @@ class OffGridBids(Strategy):
 
 class _TickChange:
     """Has the loopback exchange change BTCUSDT's tick size ``before`` trades after the first MarketsLoaded,
-    and stops the recording ``after`` trades after the second one."""
+    and stops the recording ``after`` trades after the second one.
 
-    def __init__(self, exchange: LoopbackExchange, stop: asyncio.Event, *, before: int = 30, after: int = 30) -> None:
-        self.exchange, self.stop = exchange, stop
+    The capture is from 2024: the recorder's clock starts at the capture's start and is set to the exchange's
+    time at the first trade, so the markets land among the trades received with them (see docs/recording.md).
+    """
+
+    def __init__(
+        self, exchange: LoopbackExchange, clock: LiveClock, stop: asyncio.Event, *, before: int = 30, after: int = 30
+    ) -> None:
+        self.exchange, self.clock, self.stop = exchange, clock, stop
         self.before, self.after = before, after
         self.loaded = 0
         self.trades = 0
+        self.synced = False
 
     def __call__(self, event: Event) -> None:
         if isinstance(event.payload, MarketsLoaded):
             self.loaded, self.trades = self.loaded + 1, 0
         elif isinstance(event.payload, Trade) and self.loaded:
+            if not self.synced:
+                self.clock.offset_ns, self.synced = event.ts_event - time.time_ns(), True
             self.trades += 1
             if self.loaded == 1 and self.trades == self.before:
                 self.exchange.change_market("BTCUSDT", tick_size="0.10000000")
@@ -172,12 +195,9 @@ class _TickChange:
 
 async def _record_tick_change(db: Path) -> str:
     async with LoopbackExchange(_data_dir(), speed=1, max_messages=6_000) as ex:
-        # The capture is from 2024: the recorder's clock is set to its time, so the markets events land
-        # among the trades they were loaded with (see docs/recording.md).
-        clock = LiveClock(offset_ns=ex.capture.frames[0].ts_ns - time.time_ns())
-        stop = asyncio.Event()
+        clock, stop = LiveClock(offset_ns=ex.capture.frames[0].ts_ns - time.time_ns()), asyncio.Event()
         config = _config(ex, markets_ttl_s=0.25)
-        run = record(config, db, stop=stop, handlers=[_TickChange(ex, stop)], clock=clock)
+        run = record(config, db, stop=stop, handlers=[_TickChange(ex, clock, stop)], clock=clock)
         summary = await asyncio.wait_for(run, TIMEOUT_S)
     return str(summary["session"])
 
@@ -197,7 +217,10 @@ async def test_a_tick_size_change_mid_session_is_a_new_event_and_the_venue_honou
     selection = ReplaySelection(sessions=(session,), order="exchange-time")
     config = BacktestConfig(selection, StrategySpec.named(f"{strategy}:OffGridBids", {}), venue)
     orders = (await run_backtest(AppConfig(db=db), config, write=False)).orders
-    before, after = orders[orders["ts_ns"] < change_ns], orders[orders["ts_ns"] >= change_ns]
+    arrived = orders["arrives_ns"]
+    last_trade_ns = max(e.ts_event for e in events if isinstance(e.payload, Trade))
+    before = orders[arrived < change_ns]
+    after = orders[(arrived >= change_ns) & (arrived < last_trade_ns)]  # the last trade's order never arrives
     assert len(before) >= 10
     assert len(after) >= 10
     assert set(before["status"]) == {"open"}

@@ -177,11 +177,15 @@ class MarketsCache:
             return
         markets = tuple(known.markets[symbol] for symbol in sorted(known.markets))
         body = msgspec.json.encode(_CacheFile(self.exchange, known.fetched_ns, markets))
-        await asyncio.to_thread(_replace, self.cache_file, body)
+        try:
+            await asyncio.to_thread(_replace, self.cache_file, body)
+        except OSError as exc:  # the cache only helps later runs: this one records without it
+            log.warning("%s: markets cache file not written: %s", self.cache_file, exc)
 
 
 def _replace(path: Path, body: bytes) -> None:
     # Written aside and renamed, so a crash mid-write never leaves half a cache file behind.
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")  # two recorders may share the file
     partial.write_bytes(body)
     partial.replace(path)

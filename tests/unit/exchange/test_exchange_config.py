@@ -50,6 +50,14 @@ def test_a_full_config(tmp_path: Path) -> None:
     assert (config.resilience.failure_threshold, config.resilience.open_s, config.resilience.seed) == (3, 2.5, 7)
 
 
+def test_markets_settings_and_their_defaults(tmp_path: Path) -> None:
+    default = load_record_config(_write(tmp_path, GOOD))
+    assert (default.markets_ttl_s, default.markets_cache) == (3600.0, None)
+    text = GOOD.replace("poll_interval_s = 0.5", 'markets_ttl_s = 600\nmarkets_cache = "cache/binance.json"')
+    config = load_record_config(_write(tmp_path, text))
+    assert (config.markets_ttl_s, config.markets_cache) == (600.0, "cache/binance.json")
+
+
 def test_flags_override_the_file(tmp_path: Path) -> None:
     flags = {"exchange": "kraken", "symbols": "SOL/USD", "channels": "trades,ticker", "mode": "ws"}
     config = load_record_config(_write(tmp_path, GOOD), flags)
@@ -83,6 +91,10 @@ def test_config_is_frozen_hashable_and_its_hash_ignores_secret_values(tmp_path: 
         (("[resilience]", "[resiliance]"), "record.toml: [resiliance]: unknown table"),
         (('"ohlcv:1m"', '"ohlcv"'), "record.toml: [record] channels: channel 'ohlcv': only ohlcv takes a timeframe"),
         (("symbols = [", "symbols = 3 #["), "record.toml: [record] symbols: expected a non-empty list"),
+        (
+            ("poll_interval_s = 0.5", "markets_ttl_s = 0"),
+            "record.toml: [record] markets_ttl_s: expected a positive float, got 0",
+        ),
     ],
 )
 def test_bad_values_are_one_line_naming_the_key(tmp_path: Path, edit: tuple[str, str], message: str) -> None:

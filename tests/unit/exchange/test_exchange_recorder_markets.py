@@ -225,3 +225,21 @@ async def test_a_symbol_never_listed_is_not_served_from_the_cache_either(tmp_pat
         await asyncio.wait_for(
             record(_config(symbols=("DOGE/XYZ",)), tmp_path / "log.sqlite", exchange=down), TIMEOUT_S
         )
+
+
+@pytest.mark.asyncio
+async def test_the_cache_file_goes_where_the_config_says_and_an_unwritable_one_is_only_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    exchange = Exchange()
+    where = tmp_path / "cache" / "markets.json"
+    await _record(tmp_path / "log.sqlite", exchange, exchange.loaded, config=_config(markets_cache=str(where)))
+    assert where.is_file()
+    assert not (tmp_path / "binance.markets.json").exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    again = Exchange(trade_id=2)
+    config = _config(markets_cache=str(blocked / "markets.json"))
+    summary = await _record(tmp_path / "log.sqlite", again, again.loaded, config=config)
+    assert summary["status"] == "closed"
+    assert "markets cache file not written" in caplog.text
