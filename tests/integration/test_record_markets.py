@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import require_data
+from tests.integration._cli import cli, cli_json
 from virtuoso.app import AppConfig
 from virtuoso.backtest import BacktestConfig, StrategySpec, VenueConfig, run_backtest
 from virtuoso.clock import LiveClock
@@ -110,6 +111,12 @@ async def test_exchange_info_failing_at_the_start_still_records_from_cached_mark
     stale_first = next(i for i, e in enumerate(events) if isinstance(e.payload, MarketsLoaded))
     first_trade = next(i for i, e in enumerate(events) if isinstance(e.payload, Trade))
     assert stale_first < first_trade
+    shown = await asyncio.to_thread(cli_json, "sessions", "show", "--db", second, summary["session"])
+    assert [(m["symbol"], m["source"], m["stale_age_s"]) for m in shown["markets"]] == [
+        ("BTC/USDT", cached_in, loaded.stale_age_s)
+    ]
+    table = await asyncio.to_thread(cli, "sessions", "show", "--db", second, summary["session"])
+    assert f"{cached_in}, {loaded.stale_age_s:g} s old" in table.stdout
 
 
 @pytest.mark.asyncio

@@ -243,7 +243,9 @@ def _markets_table(markets: list[RecordedMarket]) -> Table:
         m = recorded.market
         rules = (f"{value:g}" if value else "-" for value in (m.tick_size, m.amount_step, m.min_amount, m.min_notional))
         fees = "-" if m.maker_fee_bps is None and m.taker_fee_bps is None else f"{m.maker_fee_bps}/{m.taker_fee_bps}"
-        table.add_row(Text(m.symbol), *rules, fees, recorded.source, iso(recorded.since_ns, "milliseconds"))
+        stale = recorded.stale_age_s
+        source = recorded.source if stale is None else f"{recorded.source}, {stale:g} s old"
+        table.add_row(Text(m.symbol), *rules, fees, source, iso(recorded.since_ns, "milliseconds"))
     return table
 
 

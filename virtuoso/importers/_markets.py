@@ -161,6 +161,8 @@ class RecordedMarket:
     source: str
     since_ns: int
     content_hash: str
+    stale_age_s: float | None = None
+    """How old the markets were when written, when the exchange could not be asked (``None``: fresh)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form ``virtuoso sessions show --json`` prints."""
@@ -169,7 +171,8 @@ class RecordedMarket:
             "exchange": self.exchange, "symbol": m.symbol, "type": m.type, "active": m.active,
             "tick_size": m.tick_size, "amount_step": m.amount_step, "min_amount": m.min_amount,
             "min_notional": m.min_notional, "maker_fee_bps": m.maker_fee_bps, "taker_fee_bps": m.taker_fee_bps,
-            "source": self.source, "since_ns": self.since_ns, "content_hash": self.content_hash,
+            "source": self.source, "stale_age_s": self.stale_age_s, "since_ns": self.since_ns,
+            "content_hash": self.content_hash,
         }  # fmt: skip
 
 
@@ -195,5 +198,9 @@ async def session_markets(store: EventStore, session_id: str) -> list[RecordedMa
             if last.get(key) != market:
                 last[key] = market
                 since = event.ts_event
-                found.append(RecordedMarket(loaded.exchange, market, loaded.source, since, loaded.content_hash))
+                found.append(
+                    RecordedMarket(
+                        loaded.exchange, market, loaded.source, since, loaded.content_hash, loaded.stale_age_s
+                    )
+                )
     return found
