@@ -16,37 +16,27 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_data
 from tests.integration._cli import cli, cli_json
+from tests.integration.test_record_loopback import _config as loopback_config
+from tests.integration.test_record_loopback import _data_dir
 from virtuoso.app import AppConfig
 from virtuoso.backtest import BacktestConfig, StrategySpec, VenueConfig, run_backtest
 from virtuoso.clock import LiveClock
 from virtuoso.events import Event, HealthReported, MarketsLoaded, Note, Trade
-from virtuoso.exchange import Channel, RecordConfig, RecordingFailed, ResilienceSettings, record
+from virtuoso.exchange import RecordConfig, RecordingFailed, ResilienceSettings, record
 from virtuoso.replay import ReplaySelection
 from virtuoso.resilience import session_health
 from virtuoso.store import EventFilter, open_sqlite_store
 from virtuoso.testing import LoopbackExchange
 
-CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
 TIMEOUT_S = 30.0
 MARKETS = "binance:markets"
 
 
-def _data_dir() -> Path:
-    return require_data(CAPTURE).parents[3]
-
-
 def _config(exchange: LoopbackExchange, **changes: Any) -> RecordConfig:
-    base: dict[str, Any] = {
-        "exchange": "binance",
-        "symbols": ("BTC/USDT",),
-        "channels": (Channel("trades"),),
-        "ccxt": exchange.ccxt_config(timeout=3000),
-        "health_interval_s": 0.05,
-        "resilience": ResilienceSettings(max_attempts=2, base_delay_s=0.01, max_delay_s=0.05, seed=1),
-    }
-    return RecordConfig(**{**base, **changes})
+    """The loopback recording config, with frequent health reports and a quick give-up on load_markets."""
+    quick = ResilienceSettings(max_attempts=2, base_delay_s=0.01, max_delay_s=0.05, seed=1)
+    return loopback_config(exchange, **{"health_interval_s": 0.05, "resilience": quick, **changes})
 
 
 def _after_trades(count: int, stop: asyncio.Event) -> Callable[[Event], None]:
