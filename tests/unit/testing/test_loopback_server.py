@@ -64,7 +64,7 @@ async def test_depth_answers_follow_the_websocket_playback() -> None:
             await ws.receive_str()
 
     depth = ex.capture.depth("BTCUSDT")
-    assert before["lastUpdateId"] == 50093239218
+    assert before["lastUpdateId"] == ex.capture.snapshots["BTCUSDT"]["lastUpdateId"]  # the recorded snapshot
     assert during["lastUpdateId"] == depth[28].data["u"]  # 29 updates played
     assert len(during["bids"]) == len(during["asks"]) == 5
     assert ex.served.snapshots["BTCUSDT"] == [before, during]
@@ -82,7 +82,7 @@ async def test_book_at_end_stops_at_a_gap() -> None:
     (withheld,) = ex.served.withheld
     assert withheld.depth_ids == ((depth[4].data["U"], depth[4].data["u"]),)
     assert ex.served.ws_depth["BTCUSDT"][3:5] == [(d.data["U"], d.data["u"]) for d in (depth[3], depth[5])]
-    # the recorded snapshot (50093239218) lies inside update 2: updates 2 and 3 apply, then the gap stops it
+    # the recorded snapshot lies inside update 2: updates 2 and 3 apply, then the gap stops it
     expected = OrderBook(floats(ex.capture.snapshots["BTCUSDT"]["bids"]), ())
     for update in depth[2:4]:
         expected.apply(floats(update.data["b"]), ())
@@ -143,5 +143,6 @@ async def test_paced_depth_answers_follow_the_recorded_time_without_websocket() 
         clock.advance_to(START_NS + -(-(depth[50].ts_ns - origin) // 10))
         later = await get(session, ex, "/api/v3/depth?symbol=BTCUSDT&limit=5")
 
-    assert at_start["lastUpdateId"] == 50093239218  # update 0 (recorded at the origin) lies before the snapshot
+    recorded = ex.capture.snapshots["BTCUSDT"]["lastUpdateId"]
+    assert at_start["lastUpdateId"] == recorded  # update 0 (recorded at the origin) lies before the snapshot
     assert later["lastUpdateId"] == depth[50].data["u"]
