@@ -70,15 +70,14 @@ async def _start(config: Path, db: Path, *extra: str) -> asyncio.subprocess.Proc
 
 
 async def _wait_for_events(proc: asyncio.subprocess.Process, stderr_lines: list[str]) -> None:
-    """Read status lines until one says events were recorded."""
+    """Read status lines until one says trades were recorded (the markets come first, so events alone do not)."""
     assert proc.stderr is not None
     while True:
         line = (await asyncio.wait_for(proc.stderr.readline(), LINE_TIMEOUT_S)).decode()
         if not line:
             pytest.fail(f"the recorder ended before recording anything: {''.join(stderr_lines)}")
         stderr_lines.append(line)
-        first = line.split(" events", 1)[0].replace(",", "")
-        if first.isdigit() and int(first) > 0:
+        if ":trades " in line:  # the stream is listed once a trade of it was counted
             return
 
 
