@@ -5,7 +5,8 @@ The tree::
     VirtuosoError
     ├── EventError                  an event cannot be encoded or decoded
     │   ├── UnknownEventType        a stored type name has no registered class
-    │   └── EventDecodeError        a stored payload does not match its type
+    │   ├── EventDecodeError        a stored payload does not match its type
+    │   └── InvalidEventError       an event's values break the log's rules (NaN price, time 0, ...)
     ├── StoreError                  the event log refused or failed an operation
     │   ├── ConcurrencyError        expected stream version did not match
     │   ├── AppendOnlyError         something tried to change or delete an event
@@ -82,6 +83,17 @@ class EventDecodeError(EventError):
         super().__init__(f"cannot decode {type_name} event{where}: {reason}")
         self.type_name = type_name
         self.position = position
+        self.reason = reason
+
+
+class InvalidEventError(EventError):
+    """An event's values break the rules every event must pass to enter the log (``virtuoso.events.event_problem``)."""
+
+    def __init__(self, stream: str, type_name: str, reason: str, where: str = "") -> None:
+        at = f" ({where})" if where else ""
+        super().__init__(f"invalid {type_name} on {stream}: {reason}{at}")
+        self.stream = stream
+        self.type_name = type_name
         self.reason = reason
 
 

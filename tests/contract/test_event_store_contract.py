@@ -11,7 +11,14 @@ import msgspec
 import pytest
 
 from tests.contract.conftest import open_backend
-from virtuoso.errors import ConcurrencyError, SessionError, StoreClosedError, UsageError, VirtuosoError
+from virtuoso.errors import (
+    ConcurrencyError,
+    InvalidEventError,
+    SessionError,
+    StoreClosedError,
+    UsageError,
+    VirtuosoError,
+)
 from virtuoso.events import Event, Gap, Note, Payload, Quote, SessionEnded, SessionStarted, Trade
 from virtuoso.store import (
     NO_STREAM,
@@ -38,7 +45,7 @@ def trade(n: int, stream: str = A, *, session: str = SID, ts: int | None = None,
     """Trade number ``n`` of ``stream``; its id is ``<stream>/<n>`` unless given."""
     ts = 2_000 + 100 * n if ts is None else ts
     side = "buy" if n % 2 else "sell"
-    payload = Trade(60_000.0 + n / 8, 0.001 * n, side, str(3_735_683_259 + n))
+    payload = Trade(60_000.0 + n / 8, 0.001 * (n + 1), side, str(3_735_683_259 + n))
     return Event(event_id or f"{stream}/{n}", stream, ts, ts + 7, session, payload)
 
 
@@ -728,3 +735,25 @@ async def test_store_close_flushes_every_writer_even_if_one_failed(backend: str,
             assert await ids(reopened, EventFilter(streams=(A,))) == [f"{A}/2", f"{A}/3"]
         finally:
             await reopened.close()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        Trade(float("nan"), 1.0, "buy", "x"),
+        Trade(1e999, 1.0, "buy", "x"),
+        Trade(-5.0, 1.0, "buy", "x"),
+        Trade(5.0, 0.0, "buy", "x"),
+    ],
+    ids=["nan", "inf", "negative", "zero-amount"],
+)
+async def test_an_event_breaking_the_value_rules_is_refused_with_its_batch(
+    store: EventStore, session: SessionInfo, broken: Trade
+) -> None:
+    await store.append([trade(1)])
+    before = await state(store)
+    bad = Event("bad", A, 9_000, 9_001, SID, broken)
+    with pytest.raises(InvalidEventError, match=r"invalid Trade on binance:BTC/USDT:trades: .* \(event 2 of the batch"):
+        await store.append([trade(2), bad, trade(3)])
+    assert await state(store) == before
+    assert (await store.verify()).ok

@@ -23,10 +23,12 @@ from virtuoso.events._orders import (
 )
 from virtuoso.events._registry import REGISTRY, Kind, Payload, TypeRegistry, Upcaster, event_type
 from virtuoso.events._resilience import BreakerState, BreakerStateChanged, ComponentHealth, HealthReported, HealthStatus
+from virtuoso.events._rules import RULES, event_problem, payload_problem
 from virtuoso.events._system import FileImported, Gap, Note, SessionEnded, SessionResumed, SessionStarted
 
 __all__ = [
     "REGISTRY",
+    "RULES",
     "Bar",
     "BookDelta",
     "BookSnapshot",
@@ -71,7 +73,9 @@ __all__ = [
     "TypeRegistry",
     "Upcaster",
     "encode_payload",
+    "event_problem",
     "event_type",
     "markets_hash",
+    "payload_problem",
     "stream_name",
 ]

@@ -60,7 +60,7 @@ class BaseStore(ABC):
         if not batch:
             return AppendResult(0, 0)
         columns = Columns.of(batch)
-        self._catalog.check_registered(columns)
+        self._catalog.check_batch(columns)
         return await self._append(columns, expected_version)
 
     async def append_atomic(self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]) -> AppendResult:
@@ -97,7 +97,7 @@ class BaseStore(ABC):
         if not chunk:
             return None
         columns = Columns.of(chunk if isinstance(chunk, list) else list(chunk))
-        self._catalog.check_registered(columns)
+        self._catalog.check_batch(columns)
         return columns
 
     async def read(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[Event]:

@@ -15,8 +15,8 @@ from typing import Any
 
 import msgspec
 
-from virtuoso.errors import ConcurrencyError, SessionError, UsageError
-from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry
+from virtuoso.errors import ConcurrencyError, InvalidEventError, SessionError, UsageError
+from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry, event_problem
 from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store._chain import Row
 from virtuoso.store._models import AppendResult, EventFilter
@@ -141,11 +141,16 @@ class Catalog:
         sessions = set(columns.sessions) - self.session_ids.keys()
         return sorted(streams), sorted(kinds), sorted(sessions)
 
-    def check_registered(self, columns: Columns) -> None:
-        """Refuse payload classes the registry does not know under their name."""
+    def check_batch(self, columns: Columns) -> None:
+        """Refuse payload classes the registry does not know under their name, and events breaking the value rules."""
         for cls in set(columns.classes) - self._class_kinds.keys():
             if self.registry.class_for(cls.TYPE) is not cls:
                 raise UsageError(f"{cls.__qualname__} is not the registered class for {cls.TYPE!r}")
+        for index, event in enumerate(columns.events):
+            problem = event_problem(event)
+            if problem is not None:
+                where = f"event {index + 1} of the batch, id {event.id}"
+                raise InvalidEventError(event.stream, event.type, problem, where)
 
 
 class AppendTotals:
