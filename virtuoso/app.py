@@ -50,7 +50,7 @@ from virtuoso.errors import UsageError
 from virtuoso.events import Event
 from virtuoso.processing import DeadLetter, OptimizedProcessor, per_event
 from virtuoso.replay._replayer import Replayer
-from virtuoso.store import EventStore, MemoryEventStore, open_sqlite_store
+from virtuoso.store import CommitRetry, EventStore, MemoryEventStore, open_sqlite_store
 
 Mode = Literal["live", "replay"]
 EventHandler = Callable[[Event], Sequence[Event] | None]
@@ -81,6 +81,12 @@ class AppConfig:
     keep_derived: bool = True
     """Keep every derived event for :meth:`Runtime.run` to return; a replay run that streams
     them into the log through :attr:`DerivedSink.listeners` turns this off to keep memory flat."""
+    commit_delay_s: float = 0.1
+    """At most this long between receiving an event to record and handing it to the writer, which commits
+    within its own 0.05 s after that: the window a killed process can lose."""
+    commit_retry: CommitRetry | None = None
+    """How the recorder's writer rides out a log that refuses writes; live mode defaults to
+    :class:`~virtuoso.store.CommitRetry` (hold in memory, then drop and declare gaps), replay to none (raise)."""
     readonly: bool = False
     """Open the SQLite log read-only (no writer connection, no crash recovery): for runs that write
     nothing (``write=False``), such as the tasks of a parameter sweep reading one file from many processes."""
@@ -340,7 +346,8 @@ def _resolve_defaults(mode: Mode, config: AppConfig) -> AppConfig:
     replay = mode == "replay"
     deterministic = replay if config.deterministic is None else config.deterministic
     record_topics = (() if replay else ("*",)) if config.record_topics is None else config.record_topics
-    return replace(config, deterministic=deterministic, record_topics=record_topics)
+    retry = config.commit_retry if replay or config.commit_retry is not None else CommitRetry()
+    return replace(config, deterministic=deterministic, record_topics=record_topics, commit_retry=retry)
 
 
 def register_analyzers(container: ServiceContainer, analyzers: Sequence[AnalyzerRecipe]) -> None:
@@ -386,4 +393,6 @@ def make_processor(
 def make_recorder(config: AppConfig, bus: EventBus, store: EventStore) -> StoreRecorder | None:
     """The run's recorder on ``config.record_topics`` (none: no recorder)."""
     topics = config.record_topics
-    return StoreRecorder(bus, store.writer(), topics=topics) if topics else None
+    if not topics:
+        return None
+    return StoreRecorder(bus, store.writer(retry=config.commit_retry), topics=topics, max_delay_s=config.commit_delay_s)

@@ -12,6 +12,9 @@ The tree::
     │   ├── AppendOnlyError         something tried to change or delete an event
     │   ├── SessionError            unknown session, or a session in the wrong state
     │   ├── StoreClosedError        the store was used after close()
+    │   ├── StoreBusyError          another process holds the log's write lock (worth retrying)
+    │   ├── StoreIOError            the disk failed a read or write (worth retrying)
+    │   ├── StoreFullError          the disk holding the log is full
     │   └── DatabaseError           the file cannot be used as an event log
     │       ├── NotAnEventLogError  a SQLite file that is not ours
     │       ├── CorruptDatabaseError  not SQLite, or damaged
@@ -121,6 +124,18 @@ class SessionError(StoreError):
 
 class StoreClosedError(StoreError):
     """The store was used after it was closed."""
+
+
+class StoreBusyError(StoreError):
+    """Another connection holds the log's write lock past the busy timeout; a later attempt may succeed."""
+
+
+class StoreIOError(StoreError):
+    """SQLite reported a disk I/O error; nothing of the failed transaction was committed."""
+
+
+class StoreFullError(StoreError):
+    """The disk (or file size limit) holding the log is full; what was committed before is intact."""
 
 
 class DatabaseError(StoreError):

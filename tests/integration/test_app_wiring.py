@@ -42,7 +42,7 @@ async def recorded_session(path: Path, trades: int = 3_000) -> str:
             2_000 + i,
             3_000 + i,
             session.id,
-            Trade(1.0, 0.001 * (i % 17), "buy", str(i)),
+            Trade(1.0, 0.001 * (i % 17 + 1), "buy", str(i)),
         )
         for i in range(trades)
     ]

@@ -1,9 +1,11 @@
 """Hypothesis strategies for every event payload type and for envelopes.
 
-They generate the *shapes* the codec and the stores must carry, not market
-sense: a generated Bar may have ``high < low``. Floats are finite (the stored
-form is JSON). Integers stay within SQLite's signed 64 bits where the store
-keeps them in a column (timestamps, causation); payload integers may be wider.
+Market payloads obey the value rules every stored event passes
+(``virtuoso.events.payload_problem``: finite positive prices, non-negative amounts,
+``low <= open, close <= high``, sequences within 64 bits), since the stores refuse
+anything else; the other payloads are drawn as any shape their types allow.
+Integers stay within SQLite's signed 64 bits where the store keeps them in a
+column (timestamps, causation).
 
 Every registered payload type has an entry in :data:`PAYLOAD_STRATEGIES`; the
 codec round-trip test fails when a new type is registered without one.
@@ -56,14 +58,19 @@ texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=24)
 
 finite_floats = st.floats(allow_nan=False, allow_infinity=False)
 optional_floats = st.none() | finite_floats
-sequences = st.integers(min_value=0, max_value=2**64)
-"""Venue sequence numbers: non-negative, allowed past int64 since they live in JSON."""
+prices = st.floats(min_value=0.0, max_value=1e15, exclude_min=True)
+amounts = st.floats(min_value=0.0, max_value=1e15)
+optional_amounts = st.none() | amounts
+sequences = st.integers(min_value=0, max_value=INT64_MAX)
+"""Venue sequence numbers: non-negative, within 64 bits."""
 
 timestamps = st.integers(min_value=0, max_value=INT64_MAX)
 """Nanoseconds since the epoch, as the store keeps them (signed 64-bit column)."""
 
-levels = st.tuples(finite_floats, finite_floats)
-books = st.lists(levels, max_size=6).map(tuple)
+books = st.lists(st.tuples(prices, prices), max_size=6).map(tuple)
+"""Snapshot levels: every amount > 0."""
+deltas = st.lists(st.tuples(prices, amounts), max_size=6).map(tuple)
+"""Delta levels: an amount of 0 removes the level."""
 sides = st.sampled_from(["buy", "sell"])
 
 
@@ -73,48 +80,52 @@ def _symbols() -> st.SearchStrategy[tuple[str, ...]]:
 
 PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "Trade": st.builds(
-        Trade, price=finite_floats, amount=finite_floats, side=st.sampled_from(["buy", "sell"]), trade_id=texts
+        Trade, price=prices, amount=prices, side=st.sampled_from(["buy", "sell"]), trade_id=texts.filter(bool)
     ),
     "BookSnapshot": st.builds(BookSnapshot, bids=books, asks=books, sequence=sequences),
-    "BookDelta": st.builds(
-        BookDelta,
-        bids=books,
-        asks=books,
-        first_sequence=sequences,
-        last_sequence=sequences,
-        previous_sequence=st.none() | sequences,
+    "BookDelta": st.tuples(sequences, sequences).flatmap(
+        lambda ends: st.builds(
+            BookDelta,
+            bids=deltas,
+            asks=deltas,
+            first_sequence=st.just(min(ends)),
+            last_sequence=st.just(max(ends)),
+            previous_sequence=st.none() | sequences,
+        )
     ),
-    "Bar": st.builds(
-        Bar,
-        timeframe=st.sampled_from(["1m", "5m", "1h", "1d"]) | texts,
-        open_ns=timestamps,
-        open=finite_floats,
-        high=finite_floats,
-        low=finite_floats,
-        close=finite_floats,
-        volume=finite_floats,
-        trades=st.none() | st.integers(min_value=0, max_value=INT64_MAX),
-        closed=st.booleans(),
-        buy_volume=optional_floats,
-        vwap=optional_floats,
+    "Bar": st.lists(prices, min_size=4, max_size=4).flatmap(
+        lambda four: st.builds(
+            Bar,
+            timeframe=st.sampled_from(["1m", "5m", "1h", "1d"]) | texts,
+            open_ns=timestamps,
+            open=st.just(sorted(four)[1]),
+            high=st.just(max(four)),
+            low=st.just(min(four)),
+            close=st.just(sorted(four)[2]),
+            volume=amounts,
+            trades=st.none() | st.integers(min_value=0, max_value=INT64_MAX),
+            closed=st.booleans(),
+            buy_volume=optional_amounts,
+            vwap=st.none() | prices,
+        )
     ),
     "Quote": st.builds(
         Quote,
-        bid=finite_floats,
-        bid_size=finite_floats,
-        ask=finite_floats,
-        ask_size=finite_floats,
+        bid=prices,
+        bid_size=amounts,
+        ask=prices,
+        ask_size=amounts,
         sequence=st.none() | sequences,
     ),
     "Ticker": st.builds(
         Ticker,
-        bid=optional_floats,
-        bid_size=optional_floats,
-        ask=optional_floats,
-        ask_size=optional_floats,
-        last=optional_floats,
-        base_volume=optional_floats,
-        quote_volume=optional_floats,
+        bid=optional_amounts,
+        bid_size=optional_amounts,
+        ask=optional_amounts,
+        ask_size=optional_amounts,
+        last=optional_amounts,
+        base_volume=optional_amounts,
+        quote_volume=optional_amounts,
     ),
     "SessionStarted": st.builds(
         SessionStarted, name=texts, source=texts, symbols=_symbols(), channels=_symbols(), config_hash=texts

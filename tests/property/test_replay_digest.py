@@ -38,7 +38,7 @@ class Scenario:
 
 def _payload(stream: int, i: int, amount: int) -> Trade | Quote | Note:
     if stream < 2:
-        return Trade(100.0 + amount % 7, amount / 10, "buy" if i % 2 else "sell", str(i))
+        return Trade(100.0 + amount % 7, (amount + 1) / 10, "buy" if i % 2 else "sell", str(i))
     if stream == 2:
         return Quote(99.0, 1.0, 101.0 + amount, 2.0)
     return Note(f"note {i}")

@@ -18,7 +18,12 @@ class StoreRecorder:
     """Appends every event published on ``topics`` through a store's buffered writer.
 
     The bus is synchronous and the writer asynchronous, so the recorder keeps
-    what it receives in a backlog that a background task moves to the writer.
+    what it receives in a backlog that a background task moves to the writer:
+    at once when someone follows the commits, else when a quarter of
+    ``max_backlog`` waits or ``max_delay_s`` after the first event, whichever
+    comes first. So an event received is handed to the writer within
+    ``max_delay_s`` whatever the rate, and committed within the writer's own
+    delay after that: a killed process loses at most that window.
     Producers keep memory bounded by awaiting :meth:`throttle` between
     publishes (the live recorder and the replayer do); :meth:`close`
     unsubscribes, moves the rest and closes the writer. A writer error is raised
@@ -30,12 +35,20 @@ class StoreRecorder:
     """
 
     def __init__(
-        self, bus: EventBus, writer: BufferedWriter, *, topics: Sequence[str] = ("*",), max_backlog: int = 20_000
+        self,
+        bus: EventBus,
+        writer: BufferedWriter,
+        *,
+        topics: Sequence[str] = ("*",),
+        max_backlog: int = 20_000,
+        max_delay_s: float = 0.1,
     ) -> None:
         self._bus = bus
         self._writer = writer
         self._backlog: list[Event] = []
         self._max_backlog = max_backlog
+        self._max_delay_s = max_delay_s
+        self._timer: asyncio.TimerHandle | None = None
         self._pump: asyncio.Task[None] | None = None
         self._closed = False
         self._eager = False  # hand each event to the writer at once (someone waits for its commit)
@@ -65,15 +78,38 @@ class StoreRecorder:
         """Events received and not yet handed to the writer."""
         return len(self._backlog)
 
+    @property
+    def writer(self) -> BufferedWriter:
+        """The writer this recorder appends through (its ``written``, ``pending``, ``stalled`` and ``dropped``)."""
+        return self._writer
+
     def _receive(self, event: Event) -> None:
         self._backlog.append(event)
-        if self._pump is None and (self._eager or len(self._backlog) >= self._max_backlog // 4):
-            self._pump = asyncio.get_running_loop().create_task(self._move())
+        if self._pump is not None:
+            return
+        if self._eager or len(self._backlog) >= self._max_backlog // 4:
+            self._start_pump()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._max_delay_s, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._pump is None and self._backlog and not self._closed:
+            self._start_pump()
+
+    def _start_pump(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pump = asyncio.get_running_loop().create_task(self._move())
 
     async def _move(self) -> None:
         while self._backlog:
             batch, self._backlog = self._backlog, []
             await self._writer.write_many(batch)
+        # Done without an error: make room for the next pump (a failed one stays, for throttle() to raise).
+        if self._pump is asyncio.current_task():
+            self._pump = None
 
     async def throttle(self) -> None:
         """Wait while the backlog is over its limit (the producer's backpressure)."""
@@ -93,6 +129,9 @@ class StoreRecorder:
             return
         self._closed = True
         self._bus.unsubscribe(self._subscription)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         try:
             await self.flush()
         finally:
@@ -101,7 +140,7 @@ class StoreRecorder:
     async def _drain_backlog(self) -> None:
         await self._settle()
         if self._backlog:
-            self._pump = asyncio.get_running_loop().create_task(self._move())
+            self._start_pump()
             await self._settle()
 
     async def _settle(self) -> None:

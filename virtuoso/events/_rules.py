@@ -87,11 +87,7 @@ def _trade(p: Payload) -> str | None:
 
 def _snapshot(p: Payload) -> str | None:
     assert isinstance(p, BookSnapshot)
-    return (
-        _sequence("sequence", p.sequence)
-        or _levels("bids", p.bids, _positive)
-        or _levels("asks", p.asks, _positive)
-    )
+    return _sequence("sequence", p.sequence) or _levels("bids", p.bids, _positive) or _levels("asks", p.asks, _positive)
 
 
 def _delta(p: Payload) -> str | None:
@@ -165,8 +161,12 @@ def payload_problem(payload: Payload) -> str | None:
 
 
 def event_problem(event: Event) -> str | None:
-    """Why ``event`` cannot enter the log: its times (ns, 1 .. 2**63-1) or its payload's values; ``None`` if it can."""
+    """Why ``event`` cannot enter the log: its times (ns, 0 .. 2**63-1) or its payload's values; ``None`` if it can.
+
+    Plausibility (a receive time in this century, an exchange time near the receive
+    time) is judged where data enters from outside: the importers and the recorder.
+    """
     for name, value in (("ts_event", event.ts_event), ("ts_recv", event.ts_recv)):
-        if type(value) is not int or not 0 < value <= MAX_TS_NS:
-            return f"{name} {value!r} is not a time in ns from 1 to 2**63-1"
+        if type(value) is not int or not 0 <= value <= MAX_TS_NS:
+            return f"{name} {value!r} is not a time in ns from 0 to 2**63-1"
     return payload_problem(event.payload)

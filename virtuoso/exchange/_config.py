@@ -14,6 +14,7 @@ The file has four tables::
     channels = ["trades", "book", "ohlcv:1m", "ticker"]
     mode = "ws"                         # or "rest"
     markets_ttl_s = 3600                # how often the markets are asked again
+    commit_delay_s = 0.1                # received events reach the writer within this (a kill loses ~this)
 
     [resilience]
     failure_threshold = 5
@@ -94,6 +95,8 @@ class RecordConfig:
     health_interval_s: float = 10.0
     markets_ttl_s: float = 3600.0
     markets_cache: str | None = None
+    commit_delay_s: float = 0.1
+    max_unsaved_events: int = 200_000
     secret_keys: tuple[str, ...] = ()
     resilience: ResilienceSettings = ResilienceSettings()
 
@@ -182,6 +185,8 @@ _RECORD_KEYS: dict[str, Callable[[Any], Any]] = {
     "health_interval_s": _positive(float),
     "markets_ttl_s": _positive(float),
     "markets_cache": _opt_str,
+    "commit_delay_s": _positive(float),
+    "max_unsaved_events": _positive(int),
     "secret_keys": lambda v: () if v == [] else _str_list(v),
 }
 

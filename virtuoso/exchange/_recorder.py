@@ -8,12 +8,20 @@ same :class:`~virtuoso.bus.StoreRecorder` as in every other run.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from virtuoso.clock import Clock
 from virtuoso.events import ComponentHealth, Trade
-from virtuoso.exchange._collectors import COLLECTORS, WATCH_METHODS, Collector, TradeCollector, Wiring
+from virtuoso.exchange._collectors import (
+    COLLECTORS,
+    WATCH_METHODS,
+    BookCollector,
+    Collector,
+    TradeCollector,
+    Wiring,
+)
 from virtuoso.exchange._config import Channel, RecordConfig
 from virtuoso.exchange._emit import Emitter, Publisher
 from virtuoso.exchange._guard import GuardFactory, passthrough_factory
@@ -22,7 +30,7 @@ from virtuoso.exchange._markets import MarketsCache, markets_stream
 from virtuoso.exchange._marketswatch import MarketsWatch
 from virtuoso.exchange._secrets import Secrets
 from virtuoso.exchange._trades import numeric_id
-from virtuoso.store import EventFilter, EventStore
+from virtuoso.store import DroppedSpan, EventFilter, EventStore
 
 
 class Recorder:
@@ -92,6 +100,14 @@ class Recorder:
 
     async def _load_markets(self) -> Any:
         return await self.exchange.load_markets(reload=True)
+
+    def log_dropped(self, spans: Sequence[DroppedSpan]) -> None:
+        """The log refused writes long enough for events of ``spans`` to be dropped (each declared as a Gap):
+        books on those streams start again from a fresh snapshot, since their dropped deltas are gone."""
+        streams = {span.stream for span in spans}
+        for collector in self.collectors:
+            if isinstance(collector, BookCollector) and collector.stream in streams:
+                collector.differ.interrupt("deltas dropped while the log refused writes")
 
     def markets_health(self) -> list[ComponentHealth]:
         """The markets' health entry (none before the recording has loaded them)."""

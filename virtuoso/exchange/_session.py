@@ -16,7 +16,7 @@ from virtuoso.app import AppConfig, EventHandler, EventSource, Runtime, build_co
 from virtuoso.bus import EventBus, StoreRecorder
 from virtuoso.clock import Clock
 from virtuoso.container import ServiceContainer
-from virtuoso.errors import VirtuosoError
+from virtuoso.errors import DisposalError, StoreError, VirtuosoError
 from virtuoso.exchange._config import RecordConfig, channels_text
 from virtuoso.exchange._markets import markets_cache_file
 from virtuoso.exchange._pool import ExchangePool
@@ -25,7 +25,7 @@ from virtuoso.exchange._resilient import Guards, GuardsFor, SystemEvents, guards
 from virtuoso.exchange._secrets import Secrets
 from virtuoso.exchange._stats import RecordStats
 from virtuoso.resilience import HealthCheck, breakers_probe, streams_probe, writer_probe
-from virtuoso.store import EventStore, SessionInfo
+from virtuoso.store import CommitRetry, EventStore, SessionInfo
 
 NS = 1_000_000_000
 
@@ -75,7 +75,9 @@ def recording_container(
         instance = exchange if exchange is not None else pool.get(config.exchange, ccxt_settings(config))
         return Recorder(config, instance, clock, store=store, markets_cache=markets_cache_path(config, db))
 
-    container = build_container("live", AppConfig(db=db), handlers=handlers, source=source)
+    retry = CommitRetry(max_pending=config.max_unsaved_events, when_full="drop")
+    app = AppConfig(db=db, commit_delay_s=config.commit_delay_s, commit_retry=retry)
+    container = build_container("live", app, handlers=handlers, source=source)
     container.register_instance(RecordConfig, config)
     container.register(ExchangePool)
     if clock is not None:
@@ -112,25 +114,40 @@ async def record(
     retries of ``config.resilience`` (:func:`guards_for`); ``clock`` the system clock.
     """
     container = recording_container(config, db, handlers, exchange, clock)
-    async with container:
-        store = await container.aresolve(EventStore)
-        clock = await container.aresolve(Clock)
-        bus = await container.aresolve(EventBus)
-        secrets = Secrets.of(config)
-        info = await _begin(store, clock, config, secrets)
-        run = _Run(
-            config, info, clock, bus, RecordStats(clock.now_ns()), (guards or guards_for(config))(bus, clock, info.id)
-        )
-        bus.subscribe("*", run.stats, name="RecordStats")
-        reason, failure = "stopped", None
-        try:
-            reason = await run.execute(container, duration_s, stop, on_status)
-        except Exception as exc:
-            reason, failure = f"failed: {secrets.scrub(f'{type(exc).__name__}: {exc}')}", exc
-        ended = await store.end_session(info.id, ended_ns=clock.now_ns(), reason=reason[:500])
+    runs: list[_Run] = []
+    try:
+        async with container:
+            store = await container.aresolve(EventStore)
+            clock = await container.aresolve(Clock)
+            bus = await container.aresolve(EventBus)
+            info = await _begin(store, clock, config, Secrets.of(config))
+            guards_of = guards or guards_for(config)
+            run = _Run(config, info, clock, bus, RecordStats(clock.now_ns()), guards_of(bus, clock, info.id))
+            runs.append(run)
+            bus.subscribe("*", run.stats, name="RecordStats")
+            reason, failure = await run.outcome(container, duration_s, stop, on_status)
+            ended = await _end(store, info, clock.now_ns(), reason, run.log_error)
+    except (StoreError, DisposalError):
+        # Once the log has failed for good (a full disk), closing it fails the same way: the first error is the news.
+        if not runs or runs[0].log_error is None:
+            raise
     if failure is not None:
         raise RecordingFailed(reason) from None
-    return {**run.stats.summary(info.id), "status": ended.status, "reason": reason}
+    assert ended is not None  # only a failed log leaves the session without its end
+    return {**run.stats.summary(info.id), **run.log_counts(), "status": ended.status, "reason": reason}
+
+
+async def _end(
+    store: EventStore, info: SessionInfo, now_ns: int, reason: str, log_error: BaseException | None
+) -> SessionInfo | None:
+    """Close the session; when the log itself failed the end cannot be written, and the session stays open
+    (the next process that opens the log marks it crashed)."""
+    try:
+        return await store.end_session(info.id, ended_ns=now_ns, reason=reason[:500])
+    except StoreError:
+        if log_error is None:
+            raise
+        return None
 
 
 async def _begin(store: EventStore, clock: Clock, config: RecordConfig, secrets: Secrets) -> SessionInfo:
@@ -154,6 +171,35 @@ class _Run:
     bus: EventBus
     stats: RecordStats
     guards: Guards
+    sink: StoreRecorder | None = None
+    log_error: BaseException | None = None
+    """The error the log failed with for good (a full disk): the recording stops on it."""
+
+    async def outcome(
+        self,
+        container: ServiceContainer,
+        duration_s: float | None,
+        stop: asyncio.Event | None,
+        on_status: Callable[[str], None] | None,
+    ) -> tuple[str, BaseException | None]:
+        """Run to the end: the reason it ended and the error it failed with, if any (a failed log first)."""
+        try:
+            reason = await self.execute(container, duration_s, stop, on_status)
+        except Exception as exc:
+            error = self.log_error or exc
+            return self.failed_reason(error), error
+        if self.log_error is not None:
+            return self.failed_reason(self.log_error), self.log_error
+        return reason, None
+
+    def failed_reason(self, error: BaseException) -> str:
+        """``failed: Type: message``, secrets scrubbed."""
+        return f"failed: {Secrets.of(self.config).scrub(f'{type(error).__name__}: {error}')}"
+
+    def _log_failed(self, error: BaseException, recorder: Recorder) -> None:
+        if self.log_error is None:
+            self.log_error = error
+            recorder.stop()
 
     async def execute(
         self,
@@ -169,10 +215,14 @@ class _Run:
             assert isinstance(recorder, Recorder)
             recorder.use_guards(self.guards)
             self.guards.exchange_object = recorder.exchange
-            health = self.health_check(await scope.aresolve(StoreRecorder))
+            sink = self.sink = await scope.aresolve(StoreRecorder)
+            if sink is not None:
+                sink.writer.on_dropped = recorder.log_dropped
+                sink.writer.on_failure = lambda error: self._log_failed(error, recorder)
+            health = self.health_check(sink)
             health.add(recorder.markets_health)
             system = SystemEvents(self.bus, self.clock, self.info.id)
-            status = self.status_line(recorder, on_status)
+            status = self.status_line(recorder, sink, on_status)
             async with (
                 _stopper(recorder, duration_s, stop) as why,
                 _every(self.config.status_interval_s, status),
@@ -180,6 +230,13 @@ class _Run:
             ):
                 await runtime.run(self.info.id)
             return why[0]
+
+    def log_counts(self) -> dict[str, int]:
+        """``committed``: events the log holds from this recording; ``dropped``: events declared as gaps because
+        the log refused writes for too long."""
+        if self.sink is None:
+            return {"committed": 0, "dropped": 0}
+        return {"committed": self.sink.writer.written, "dropped": self.sink.writer.dropped}
 
     def health_check(self, sink: StoreRecorder | None) -> HealthCheck:
         """Breakers, streams by the age of their last event, and the log's backlog."""
@@ -190,11 +247,32 @@ class _Run:
             check.add(writer_probe(lambda: sink.backlog))
         return check
 
-    def status_line(self, recorder: Recorder, on_status: Callable[[str], None] | None) -> Callable[[], None] | None:
-        """The status line printer (``None``: no status line)."""
+    def status_line(
+        self, recorder: Recorder, sink: StoreRecorder | None, on_status: Callable[[str], None] | None
+    ) -> Callable[[], None] | None:
+        """The status line printer (``None``: no status line): what was received, then what the log holds."""
         if on_status is None:
             return None
-        return lambda: on_status(recorder.secrets.scrub(self.stats.status_line(self.clock.now_ns())))
+
+        def line() -> None:
+            text = self.stats.status_line(self.clock.now_ns())
+            if sink is not None:
+                text = f"{text} | {committed_text(sink)}"
+            on_status(recorder.secrets.scrub(text))
+
+        return line
+
+
+def committed_text(sink: StoreRecorder) -> str:
+    """``committed N`` and, while the log refuses writes, how much waits in memory and was dropped."""
+    writer = sink.writer
+    text = f"committed {writer.written:,}"
+    if writer.stalled is not None:
+        text += f" (log refuses writes: {writer.pending + sink.backlog:,} held"
+        text += f", {writer.dropped:,} dropped)" if writer.dropped else ")"
+    elif writer.dropped:
+        text += f" ({writer.dropped:,} dropped, declared as gaps)"
+    return text
 
 
 @contextlib.asynccontextmanager

@@ -29,7 +29,7 @@ from virtuoso.store._models import (
 )
 from virtuoso.store._schema import SCHEMA_VERSION
 from virtuoso.store._sqlite import SQLiteEventStore, open_sqlite_store
-from virtuoso.store._writer import BufferedWriter
+from virtuoso.store._writer import BufferedWriter, CommitRetry, DroppedSpan, gaps_stream
 
 __all__ = [
     "NO_STREAM",
@@ -37,6 +37,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "AppendResult",
     "BufferedWriter",
+    "CommitRetry",
+    "DroppedSpan",
     "EventFilter",
     "EventStore",
     "MemoryEventStore",
@@ -47,6 +49,7 @@ __all__ = [
     "VerifyReport",
     "build_manifest",
     "config_hash",
+    "gaps_stream",
     "imports_stream",
     "lifecycle_stream",
     "open_sqlite_store",

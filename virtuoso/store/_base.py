@@ -12,7 +12,7 @@ from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, Sessio
 from virtuoso.store._manifest import build_manifest, session_id_for
 from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
 from virtuoso.store._rows import Catalog, Columns, ExpectedVersion
-from virtuoso.store._writer import BufferedWriter
+from virtuoso.store._writer import BufferedWriter, CommitRetry
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,10 +184,17 @@ class BaseStore(ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def writer(self, max_events: int = 5000, max_delay_s: float = 0.05) -> BufferedWriter:
-        """A buffered writer committing every ``max_events`` events or ``max_delay_s`` seconds."""
+    def writer(
+        self, max_events: int = 5000, max_delay_s: float = 0.05, retry: CommitRetry | None = None
+    ) -> BufferedWriter:
+        """A buffered writer committing every ``max_events`` events or ``max_delay_s`` seconds.
+
+        With ``retry``, commits that fail for a while (a lock held by another
+        process, a disk I/O error) are retried in order instead of raised; see
+        :class:`~virtuoso.store.CommitRetry`.
+        """
         self._check_open()
-        buffered = BufferedWriter(self, max_events=max_events, max_delay_s=max_delay_s)
+        buffered = BufferedWriter(self, max_events=max_events, max_delay_s=max_delay_s, retry=retry)
         self._writers.append(buffered)
         return buffered
 

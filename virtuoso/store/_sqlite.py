@@ -31,7 +31,7 @@ from virtuoso.store._rows import (
     unique_by_id,
     unknown_session_error,
 )
-from virtuoso.store._sqlite_io import check_identity, configure_writer, connect, migrate, translated
+from virtuoso.store._sqlite_io import BUSY_TIMEOUT_S, check_identity, configure_writer, connect, migrate, translated
 from virtuoso.store._verify import verify_log
 
 Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
@@ -426,18 +426,21 @@ async def open_sqlite_store(
     registry: TypeRegistry = REGISTRY,
     readonly: bool = False,
     synchronous: Synchronous = "NORMAL",
+    busy_timeout_s: float = BUSY_TIMEOUT_S,
 ) -> SQLiteEventStore:
     """Open (creating if needed) the event log at ``path``.
 
     Abandoned ``open`` sessions of dead processes on this host are marked
     ``crashed`` (see :attr:`SQLiteEventStore.recovered`). ``synchronous="FULL"``
     makes each commit survive power loss too; the default survives a killed process.
+    ``busy_timeout_s`` is how long an append waits for another process's write
+    lock before failing with :class:`~virtuoso.errors.StoreBusyError`.
     """
     path = Path(path)
     if synchronous not in ("NORMAL", "FULL", "EXTRA"):
         raise UsageError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
     _check_location(path, readonly=readonly)
-    writer = None if readonly else await connect(path, readonly=False)
+    writer = None if readonly else await connect(path, readonly=False, busy_timeout_s=busy_timeout_s)
     try:
         if writer is not None:
             version = await check_identity(writer, path)

@@ -15,7 +15,10 @@ from virtuoso.errors import (
     CorruptDatabaseError,
     NotAnEventLogError,
     SchemaVersionError,
+    StoreBusyError,
     StoreError,
+    StoreFullError,
+    StoreIOError,
 )
 from virtuoso.store._schema import APPEND_ONLY_MESSAGE, APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
@@ -30,7 +33,11 @@ def translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
     ):
         return CorruptDatabaseError(f"{path}: damaged or not a SQLite database ({text})")
     if "locked" in text or "busy" in text:
-        return StoreError(f"{path}: database is locked by another writer ({text})")
+        return StoreBusyError(f"{path}: database is locked by another writer ({text})")
+    if "disk is full" in text or "file too large" in text:
+        return StoreFullError(f"{path}: the disk is full ({text}); what was committed before is intact")
+    if "disk I/O error" in text:
+        return StoreIOError(f"{path}: {text}")
     return StoreError(f"{path}: {text}")
 
 
@@ -47,7 +54,11 @@ def _readonly_uri(path: Path) -> str:
     return f"{path.absolute().as_uri()}?mode=ro"
 
 
-async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
+BUSY_TIMEOUT_S = 10.0
+"""How long a connection waits for another connection's write lock before SQLite says "database is locked"."""
+
+
+async def connect(path: Path, *, readonly: bool, busy_timeout_s: float = BUSY_TIMEOUT_S) -> aiosqlite.Connection:
     """An aiosqlite connection in autocommit mode (transactions are explicit)."""
     with translated(path):
         if readonly:
@@ -56,7 +67,7 @@ async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
             pending = aiosqlite.connect(path, isolation_level=None)
         _daemonize(pending)
         db = await pending
-        await db.execute("PRAGMA busy_timeout = 10000")
+        await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         return db
 
 

@@ -73,11 +73,11 @@ def test_a_trade_price_passes_exactly_when_finite_and_positive(price: float) -> 
 @pytest.mark.parametrize(
     ("ts_event", "ts_recv", "reason"),
     [
-        (0, 1, "ts_event 0 is not a time in ns from 1 to 2**63-1"),
-        (1, -1, "ts_recv -1 is not a time in ns from 1 to 2**63-1"),
-        (1, 2**63, "ts_recv 9223372036854775808 is not a time in ns from 1 to 2**63-1"),
-        (1.5, 2, "ts_event 1.5 is not a time in ns from 1 to 2**63-1"),
-        (True, 2, "ts_event True is not a time in ns from 1 to 2**63-1"),
+        (-1, 1, "ts_event -1 is not a time in ns from 0 to 2**63-1"),
+        (1, -1, "ts_recv -1 is not a time in ns from 0 to 2**63-1"),
+        (1, 2**63, "ts_recv 9223372036854775808 is not a time in ns from 0 to 2**63-1"),
+        (1.5, 2, "ts_event 1.5 is not a time in ns from 0 to 2**63-1"),
+        (True, 2, "ts_event True is not a time in ns from 0 to 2**63-1"),
     ],
 )
 def test_event_times_must_fit_the_log(ts_event: int, ts_recv: int, reason: str) -> None:
