@@ -8,15 +8,21 @@ cannot be asked, the recording goes on with the cached markets: the event (or
 the first one of the session) says ``stale_age_s``, a warning ``Note`` says why,
 the health check reports the markets ``degraded``, and ccxt is handed the
 cached markets so its own calls do not fail on a ``load_markets`` of theirs.
+
+A symbol that a refresh no longer lists, or lists as inactive, is handed to
+``on_gone`` (the recorder stops that symbol's channels) and left out of the
+later refreshes; the other symbols go on. When every symbol is gone, the
+refresh raises the :class:`~virtuoso.errors.BadSymbol`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
+from virtuoso.errors import BadSymbol
 from virtuoso.events import ComponentHealth, Note
 from virtuoso.exchange._emit import Emitter
 from virtuoso.exchange._marketdata import ccxt_market
@@ -31,10 +37,18 @@ class MarketsWatch:
     """Keeps one recording's markets in the log (see the module doc); :meth:`health` for the health check."""
 
     def __init__(
-        self, cache: MarketsCache, emitter: Emitter, exchange: Any, symbols: Sequence[str], secrets: Secrets
+        self,
+        cache: MarketsCache,
+        emitter: Emitter,
+        exchange: Any,
+        symbols: Sequence[str],
+        secrets: Secrets,
+        *,
+        on_gone: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         self.cache = cache
         self.symbols = tuple(symbols)
+        self._on_gone = on_gone
         self.stream = markets_stream(cache.exchange)
         self._emitter = emitter
         self._exchange = exchange
@@ -56,9 +70,29 @@ class MarketsWatch:
 
     async def refresh(self) -> MarketsSnapshot:
         """Ask the exchange now; write the markets if they changed, say so if they turned stale or fresh again."""
-        snapshot = await self.cache.load(self.symbols, refresh=True)
+        try:
+            snapshot = await self.cache.load(self.symbols, refresh=True)
+        except BadSymbol as error:
+            gone = self.cache.missing(self.symbols)
+            if self._on_gone is None or not gone or len(gone) == len(self.symbols):
+                raise
+            for symbol in gone:
+                await self._lose(symbol, self._secrets.scrub(f"the exchange no longer lists it ({error})"))
+            snapshot = await self.cache.load(self.symbols)
         await self._take(snapshot)
         return snapshot
+
+    async def _lose(self, symbol: str, reason: str) -> None:
+        self.symbols = tuple(s for s in self.symbols if s != symbol)
+        if self._on_gone is not None:
+            await self._on_gone(symbol, reason)
+
+    async def _drop_inactive(self, snapshot: MarketsSnapshot) -> None:
+        if self._on_gone is None:
+            return
+        for market in snapshot.markets:
+            if not market.active and market.symbol in self.symbols:
+                await self._lose(market.symbol, f"{self.cache.exchange} lists the market as inactive")
 
     def health(self) -> list[ComponentHealth]:
         """``markets <exchange>``: ok when fresh, degraded when the recording runs on cached markets."""
@@ -82,6 +116,7 @@ class MarketsWatch:
         if loaded.content_hash != self._written:
             await self._emitter.emit(self.stream, loaded)
             self._written = loaded.content_hash
+        await self._drop_inactive(snapshot)
 
     def _stale_text(self, snapshot: MarketsSnapshot) -> str:
         text = (

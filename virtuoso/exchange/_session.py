@@ -171,6 +171,7 @@ class _Run:
             self.guards.exchange_object = recorder.exchange
             health = self.health_check(await scope.aresolve(StoreRecorder))
             health.add(recorder.markets_health)
+            health.add(recorder.channels_health)
             system = SystemEvents(self.bus, self.clock, self.info.id)
             status = self.status_line(recorder, on_status)
             async with (
