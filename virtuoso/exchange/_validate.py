@@ -30,6 +30,7 @@ from virtuoso.exchange._emit import Emitter
 from virtuoso.exchange._faults import BadAnswer, describe
 from virtuoso.exchange._resilient import system_stream
 from virtuoso.exchange._secrets import Secrets
+from virtuoso.store import EventFilter, EventStore
 
 NS = 1_000_000_000
 REJECTED = "rejected"
@@ -215,3 +216,15 @@ class Rejections:
     def items(self) -> list[tuple[str, str, int]]:
         """``(stream, reason, count)`` of everything rejected so far, sorted."""
         return [(stream, reason, count) for (stream, reason), count in sorted(self.totals.items())]
+
+
+async def rejected_counts(store: EventStore, session: str) -> list[tuple[str, str, int]]:
+    """``(stream, reason, count)`` of what ``session`` rejected so far, from its ``PayloadRejected`` events."""
+    totals: dict[tuple[str, str], int] = {}
+    wanted = EventFilter(streams=(system_stream(session, REJECTED),), types=(PayloadRejected.TYPE,))
+    async for event in store.read(wanted):
+        payload = event.payload
+        if isinstance(payload, PayloadRejected):
+            key = (payload.stream, payload.reason)
+            totals[key] = totals.get(key, 0) + payload.count
+    return [(stream, reason, count) for (stream, reason), count in sorted(totals.items())]
