@@ -23,7 +23,7 @@ from virtuoso.events import Bar, Event, Ticker, Trade, payload_problem
 from virtuoso.exchange._books import BookDiffer
 from virtuoso.exchange._config import Channel, RecordConfig
 from virtuoso.exchange._emit import Emitter, timestamp_ns
-from virtuoso.exchange._faults import CALL, as_call_fault, fault_scope
+from virtuoso.exchange._faults import CALL, BadAnswer, as_call_fault, fault_scope
 from virtuoso.exchange._guard import Guard, is_transient, reopens_at_ns
 from virtuoso.exchange._normalize import MS, bar_payload, ticker_payload
 from virtuoso.exchange._secrets import Secrets
@@ -255,7 +255,12 @@ class BookCollector(Collector):
     async def drain(self) -> None:
         book = (getattr(self.w.exchange, "orderbooks", None) or {}).get(self.symbol) if self.websocket else None
         if book is not None and self.differ.in_sync and book.get("nonce") is not None:
-            await self._record(book)
+            try:
+                checked = expect_book(book, "drain")
+            except BadAnswer as exc:
+                await self.reject(str(exc), {"nonce": book.get("nonce")})
+                return
+            await self._record(checked)
 
     async def step(self) -> None:
         exchange, symbol, limit = self.w.exchange, self.symbol, self.w.config.book_limit

@@ -25,6 +25,7 @@ from typing import Any, Literal
 from virtuoso.errors import BadSymbol
 from virtuoso.events import ComponentHealth, Note
 from virtuoso.exchange._emit import Emitter
+from virtuoso.exchange._faults import RECORDING, fault_scope
 from virtuoso.exchange._marketdata import ccxt_market
 from virtuoso.exchange._markets import MarketsCache, MarketsSnapshot, markets_stream
 from virtuoso.exchange._secrets import Secrets
@@ -49,6 +50,7 @@ class MarketsWatch:
         self.cache = cache
         self.symbols = tuple(symbols)
         self._on_gone = on_gone
+        self._failure: str | None = None
         self.stream = markets_stream(cache.exchange)
         self._emitter = emitter
         self._exchange = exchange
@@ -63,10 +65,30 @@ class MarketsWatch:
         return snapshot
 
     async def refresh_forever(self) -> None:
-        """Ask the exchange again every ``ttl_s`` until cancelled; a permanent error (a delisted symbol) propagates."""
+        """Ask the exchange again every ``ttl_s`` until cancelled.
+
+        Every symbol gone, or an error for the whole recording (credentials),
+        propagates. Any other failure of a refresh (a market ccxt cannot
+        describe, a bug) is logged with its traceback and noted, the markets
+        turn ``degraded`` in the health check, and the recording goes on with
+        the markets it has.
+        """
         while True:
             await asyncio.sleep(self.cache.ttl_s)
-            await self.refresh()
+            try:
+                await self.refresh()
+            except Exception as exc:
+                if isinstance(exc, BadSymbol) or fault_scope(exc) == RECORDING:
+                    raise
+                await self._refresh_failed(exc)
+            else:
+                self._failure = None
+
+    async def _refresh_failed(self, error: Exception) -> None:
+        previous, self._failure = self._failure, self._secrets.scrub(f"{type(error).__name__}: {error}")[:300]
+        log.error("%s markets refresh failed: %s", self.cache.exchange, self._failure, exc_info=error)
+        if self._failure != previous:  # noted once per kind of failure, not at every refresh
+            await self._note(f"{self.cache.exchange} markets refresh failed ({self._failure}); going on", "warning")
 
     async def refresh(self) -> MarketsSnapshot:
         """Ask the exchange now; write the markets if they changed, say so if they turned stale or fresh again."""
@@ -100,6 +122,8 @@ class MarketsWatch:
         if current is None:
             return []
         name = f"markets {self.cache.exchange}"
+        if self._failure is not None:
+            return [ComponentHealth(name, "degraded", f"refresh failed: {self._failure}")]
         if current.fresh:
             return [ComponentHealth(name, "ok", "fresh from the exchange")]
         return [ComponentHealth(name, "degraded", self._stale_text(current))]

@@ -360,3 +360,51 @@ async def test_a_bug_of_ours_restarts_the_channel_with_backoff_in_the_log_and_is
     assert {e.stream for e in published.events} == {"system:s:channels"}
     tracebacks = [r for r in caplog.records if r.exc_info and r.name == "virtuoso.exchange"]
     assert len(tracebacks) == 2  # the bug is in the log with its traceback, each time
+
+
+class _MarketsFail(Scripted):
+    """Markets fine at the start; every refresh then fails inside ccxt's parsing."""
+
+    loads = 0
+
+    async def load_markets(self, reload: bool = False) -> dict[str, Any]:
+        self.loads += 1
+        if self.loads > 1:
+            raise KeyError("precision")
+        return MARKETS
+
+
+@pytest.mark.asyncio
+async def test_a_failing_markets_refresh_is_noted_and_the_recording_goes_on(db_path: Path) -> None:
+    exchange = _MarketsFail({("trades", "BTC/USDT"): [[trade(1)], [trade(2)]]})
+
+    async def refreshed() -> None:
+        while exchange.loads < 3:  # noqa: ASYNC110 - the stand-in has no refresh notification to wait on
+            await asyncio.sleep(0.01)
+
+    exchange.drained = _Both(exchange.drained, refreshed)  # type: ignore[assignment]
+    summary = await _record(db_path, exchange, _config(markets_ttl_s=0.05))
+    events = await _log(db_path)
+    assert (summary["status"], summary["reason"]) == ("closed", "stopped")
+    assert _trade_ids(events) == ["1", "2"]
+    notes = [e.payload.message for e in events if isinstance(e.payload, Note) and e.payload.level == "warning"]
+    assert notes == ["binance markets refresh failed (KeyError: 'precision'); going on"]  # once, not per refresh
+    markets_health = [
+        c.status for e in events if isinstance(e.payload, HealthReported) for c in e.payload.components
+        if c.name == "markets binance"
+    ]  # fmt: skip
+    assert "degraded" in markets_health
+
+
+class _Both:
+    """An event-like ``wait()`` that returns once ``event`` is set and ``also()`` returned."""
+
+    def __init__(self, event: asyncio.Event, also: Any) -> None:
+        self._event, self._also = event, also
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        await self._also()
