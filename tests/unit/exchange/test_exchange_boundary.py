@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from tests.integration._cli import cli, cli_json
 from virtuoso.clock import LiveClock
 from virtuoso.events import (
     BookSnapshot,
@@ -220,6 +221,11 @@ async def test_every_kind_of_garbage_in_trades_is_retried_or_rejected_and_the_re
     assert gap.reason.endswith("trade ids 3..9 missing")  # what was rejected is declared missing
     assert summary["breaker_transitions"] == []  # failure_threshold 100: the guard retried, the breaker counted
     assert exchange.calls.count(("trades", "BTC/USDT")) >= len(script)
+    shown = await asyncio.to_thread(cli_json, "status", "--db", db_path)
+    assert {(r["reason"], r["count"]) for r in shown["rejected"]} == set(rejected.items())
+    table = (await asyncio.to_thread(cli, "status", "--db", db_path)).stdout
+    assert "rejected" in table
+    assert "trade has no id" in table
 
 
 @pytest.mark.asyncio
