@@ -23,7 +23,7 @@ from tests.integration.test_record_loopback import (
     _record,
     _trade_ids,
 )
-from virtuoso.events import ChannelRestarted, Event, Note, Trade, event_problem
+from virtuoso.events import ChannelRestarted, Event, MarketsLoaded, Note, Trade, event_problem
 from virtuoso.exchange import record
 from virtuoso.testing import LoopbackExchange
 
@@ -31,7 +31,8 @@ from virtuoso.testing import LoopbackExchange
 @pytest.mark.asyncio
 async def test_truncated_and_malformed_rest_pages_mid_recording_do_not_end_it(db_path: Path) -> None:
     faults = "rest:/api/v3/aggTrades#2=truncated,rest:/api/v3/aggTrades#3=malformed,rest:/api/v3/aggTrades#4=502"
-    async with LoopbackExchange(_data_dir(), speed=60, max_messages=FRAMES, faults=faults) as ex:
+    # At 20x the capture's pace the trades come over seconds, so the faults hit pages mid-recording.
+    async with LoopbackExchange(_data_dir(), speed=20, max_messages=FRAMES, faults=faults) as ex:
         summary = await _record(db_path, _config(ex, mode="rest", trades_limit=100), ex)
         served = ex.served.trade_ids("BTCUSDT", "rest")
         applied = [f.action for f in ex.served.faults]
@@ -68,12 +69,15 @@ async def test_a_market_turned_inactive_stops_that_symbol_while_the_other_keeps_
     async with LoopbackExchange(_data_dir(), speed=60, max_messages=FRAMES) as ex:
         config = _config(ex, mode="rest", trades_limit=100, symbols=("BTC/USDT", "ETH/USDT"), markets_ttl_s=0.2)
         stop, loaded = asyncio.Event(), asyncio.Event()
-        last = _last_capture_trade(ex)
+        last, seen = _last_capture_trade(ex), {"inactive": False, "last": False}
 
         def watch(event: Event) -> None:
-            if event.stream == "binance:markets":
+            payload = event.payload
+            if isinstance(payload, MarketsLoaded):
                 loaded.set()
-            if isinstance(event.payload, Trade) and int(event.payload.trade_id) >= last:
+                seen["inactive"] |= any(m.symbol == "ETH/USDT" and not m.active for m in payload.markets)
+            seen["last"] |= isinstance(payload, Trade) and int(payload.trade_id) >= last
+            if all(seen.values()):
                 stop.set()
 
         run = asyncio.create_task(record(config, db_path, stop=stop, handlers=[watch]))
