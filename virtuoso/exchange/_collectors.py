@@ -284,7 +284,11 @@ class BookCollector(Collector):
         gap, payload = self.differ.on_book(book, now, ts_event)
         if gap is not None:
             await emitter.gap(self.symbol, gap)
-        if payload is not None:
+        problem = None if payload is None else payload_problem(payload)
+        if problem is not None:
+            await self.reject(problem, {k: book.get(k) for k in ("timestamp", "nonce")})
+            self.differ.interrupt(f"book rejected: {problem}")
+        elif payload is not None:
             await emitter.emit(self.stream, payload, ts_event)
 
 

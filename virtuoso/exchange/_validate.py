@@ -33,6 +33,7 @@ from virtuoso.exchange._secrets import Secrets
 from virtuoso.store import EventFilter, EventStore
 
 NS = 1_000_000_000
+MAX_SEQUENCE = 2**63 - 1
 REJECTED = "rejected"
 """The session's system stream of ``PayloadRejected`` events: ``system:<session>:rejected``."""
 
@@ -62,8 +63,8 @@ def expect_book(answer: Any, operation: str) -> Mapping[str, Any]:
         if problem is not None:
             raise BadAnswer(f"order book {side}: {problem}", operation=operation)
     nonce = book.get("nonce")
-    if nonce is not None and not _is_int(nonce):
-        raise BadAnswer(f"order book nonce {nonce!r} is not an integer", operation=operation)
+    if nonce is not None and not (_is_int(nonce) and 0 <= int(nonce) <= MAX_SEQUENCE):
+        raise BadAnswer(f"order book nonce {nonce!r} is not an integer from 0 to 2**63-1", operation=operation)
     return book
 
 
