@@ -82,7 +82,9 @@ class Recorder:
         self.collectors = [
             self._collector(wiring, symbol, channel) for symbol in config.symbols for channel in config.channels
         ]
-        self.supervisor = Supervisor(self.collectors, emitter, base_s=config.restart_base_s, max_s=config.restart_max_s)
+        self.supervisor = Supervisor(
+            self.collectors, emitter, self._clock, base_s=config.restart_base_s, max_s=config.restart_max_s
+        )
         self.markets = MarketsWatch(
             self._markets_cache_of(), emitter, self.exchange, config.symbols, self.secrets, on_gone=self._gone
         )

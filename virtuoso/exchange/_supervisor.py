@@ -11,8 +11,8 @@ itself. What leaves it is decided here, by whose fault it was
 - a permanent error for the recording (credentials refused, an operation the
   exchange does not have): it is raised and ends the recording;
 - anything else, our own bugs included: the channel starts again after a
-  backoff (``restart_base_s`` doubling up to ``restart_max_s``, no jitter; reset
-  once the channel recorded again), each restart a ``ChannelRestarted`` event
+  backoff (``restart_base_s`` doubling up to ``restart_max_s``, no jitter, timed
+  by the injected Clock; reset once the channel recorded again), each restart a ``ChannelRestarted`` event
   with the reason, the error and its traceback in the Python log, the
   channel's health entry ``degraded`` while it waits to start again.
 
@@ -28,6 +28,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from virtuoso.clock import Clock
 from virtuoso.events import ChannelRestarted, ComponentHealth, HealthStatus, Note
 from virtuoso.exchange._collectors import Collector
 from virtuoso.exchange._emit import Emitter
@@ -37,6 +38,21 @@ from virtuoso.exchange._resilient import system_stream
 log = logging.getLogger("virtuoso.exchange")
 CHANNELS = "channels"
 """The session's system stream of channel restarts and stops: ``system:<session>:channels``."""
+
+
+async def clock_sleep(clock: Clock, seconds: float) -> None:
+    """Wait ``seconds`` by ``clock``'s timers (a :class:`~virtuoso.clock.ReplayClock` makes it instant in tests)."""
+    done = asyncio.get_running_loop().create_future()
+
+    def wake() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    timer = clock.call_later(round(seconds * 1e9), wake)
+    try:
+        await done
+    finally:
+        timer.cancel()
 
 
 def restart_delay_s(restarts: int, base_s: float, max_s: float) -> float:
@@ -60,9 +76,12 @@ class ChannelState:
 class Supervisor:
     """Runs ``collectors`` under the rules of the module doc; :meth:`stop_symbol` stops one symbol from outside."""
 
-    def __init__(self, collectors: Sequence[Collector], emitter: Emitter, *, base_s: float, max_s: float) -> None:
+    def __init__(
+        self, collectors: Sequence[Collector], emitter: Emitter, clock: Clock, *, base_s: float, max_s: float
+    ) -> None:
         self.collectors = list(collectors)
         self._emitter = emitter
+        self._clock = clock
         self._base_s, self._max_s = base_s, max_s
         self.states = {c.stream_key: ChannelState() for c in self.collectors}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -145,7 +164,7 @@ class Supervisor:
                 )
                 await self._publish(ChannelRestarted(collector.stream_key, reason, state.restarts, delay))
                 await collector.interrupt(exc)
-                await asyncio.sleep(delay)
+                await clock_sleep(self._clock, delay)
                 state.state = "running"
 
     async def _publish(self, payload: ChannelRestarted | Note) -> None:

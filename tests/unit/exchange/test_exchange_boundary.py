@@ -353,7 +353,7 @@ async def test_a_bug_of_ours_restarts_the_channel_with_backoff_in_the_log_and_is
     config = _config()
     wiring = Wiring(object(), emitter, config, Secrets.of(config), Rejections(emitter, Secrets.of(config)))
     buggy = _Buggy(wiring, failures=2)
-    supervisor = Supervisor([buggy], emitter, base_s=0.01, max_s=0.015)
+    supervisor = Supervisor([buggy], emitter, LiveClock(), base_s=0.01, max_s=0.015)
     task = asyncio.create_task(supervisor.run())
     await asyncio.wait_for(buggy.recorded.wait(), TIMEOUT_S)
     assert supervisor.health()[0].status == "ok"
