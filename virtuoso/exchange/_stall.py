@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -27,6 +28,8 @@ from virtuoso.exchange._faults import ChannelStalled
 
 T = TypeVar("T")
 MS = 1_000
+_FIRST_SEEN: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+"""When the watchdog first saw each ccxt.pro connection (wall-clock ms), without keeping it alive."""
 
 
 async def within_stall(
@@ -82,9 +85,7 @@ def fail_silent_clients(exchange: Any, timeout_s: float, *, now_ms: float | None
     failed = 0
     for client in _clients(exchange):
         last = getattr(client, "last_message_at", None)
-        opened = getattr(client, "_virtuoso_watched_since", None)
-        if opened is None:
-            client._virtuoso_watched_since = opened = now
+        opened = _FIRST_SEEN.setdefault(client, now)  # a connection that never received a frame: silent since then
         if now - (last or opened) >= timeout_s * MS and hasattr(client, "on_error"):
             client.on_error(ccxt_module().RequestTimeout(f"{client.url}: no frame for {timeout_s:g} s (stall)"))
             failed += 1
