@@ -21,6 +21,7 @@ from virtuoso.events import Event, PayloadRejected, event_problem, payload_probl
 from virtuoso.exchange import BookDiffer, Emitter, Secrets, trade_event
 from virtuoso.exchange._faults import BadAnswer
 from virtuoso.exchange._normalize import bar_payload
+from virtuoso.exchange._stall import fail_silent_clients
 from virtuoso.exchange._validate import (
     Rejections,
     candle_problem,
@@ -127,3 +128,30 @@ async def test_a_flood_of_one_reason_is_noted_once_per_interval_and_the_counts_a
     ]
     assert all("hunter2" not in n.sample for n in notes)
     assert {e.stream for e in kept.events} == {"system:s:rejected"}
+
+
+class _Connection:
+    """ccxt.pro's ``Client`` as the watchdog reads it: ``url``, ``last_message_at`` (ms), ``on_error``."""
+
+    def __init__(self, url: str, last_message_at: float | None) -> None:
+        self.url, self.last_message_at = url, last_message_at
+        self.errors: list[BaseException] = []
+
+    def on_error(self, error: BaseException) -> None:
+        self.errors.append(error)
+
+
+class _Exchange:
+    def __init__(self, *clients: _Connection) -> None:
+        self.clients = {c.url: c for c in clients}
+
+
+def test_only_a_connection_silent_for_the_whole_timeout_is_failed_a_quiet_market_on_a_live_one_is_not() -> None:
+    busy, silent, new = _Connection("busy", 99_500.0), _Connection("silent", 60_000.0), _Connection("new", None)
+    exchange = _Exchange(busy, silent, new)
+    assert fail_silent_clients(exchange, 30.0, now_ms=100_000.0) == 1
+    assert (busy.errors, new.errors) == ([], [])
+    [error] = silent.errors
+    assert type(error).__name__ == "RequestTimeout"  # what ccxt raises for a missed pong: it reconnects
+    assert str(error) == "silent: no frame for 30 s (stall)"
+    assert fail_silent_clients(exchange, 30.0, now_ms=130_000.0) == 3  # 'new' never received a frame since
