@@ -87,7 +87,11 @@ def _trade(p: Payload) -> str | None:
 
 def _snapshot(p: Payload) -> str | None:
     assert isinstance(p, BookSnapshot)
-    return _sequence("sequence", p.sequence) or _levels("bids", p.bids, _positive) or _levels("asks", p.asks, _positive)
+    return (
+        _sequence("sequence", p.sequence)
+        or _levels("bids", p.bids, _positive)
+        or _levels("asks", p.asks, _positive)
+    )
 
 
 def _delta(p: Payload) -> str | None:
