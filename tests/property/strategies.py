@@ -23,6 +23,7 @@ from virtuoso.events import (
     BookDelta,
     BookSnapshot,
     BreakerStateChanged,
+    ChannelRestarted,
     ComponentHealth,
     ConfluenceScore,
     EquityMarked,
@@ -40,6 +41,7 @@ from virtuoso.events import (
     OrderRejected,
     OrderSubmitted,
     Payload,
+    PayloadRejected,
     PositionChanged,
     Quote,
     SessionEnded,
@@ -171,6 +173,17 @@ PAYLOAD_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
         cursors=st.dictionaries(texts, st.tuples(sequences, timestamps), max_size=4),
     ),
     "SessionResumed": st.builds(SessionResumed, previous=st.sampled_from(["closed", "crashed"]), reason=texts),
+    "PayloadRejected": st.builds(
+        PayloadRejected, stream=texts, reason=texts, count=st.integers(0, 2**62), sample=texts
+    ),
+    "ChannelRestarted": st.builds(
+        ChannelRestarted,
+        stream=texts,
+        reason=texts,
+        restarts=st.integers(0, 2**62),
+        delay_s=st.floats(0, 1e6),
+        stopped=st.booleans(),
+    ),
     "BreakerStateChanged": st.builds(
         BreakerStateChanged,
         breaker=texts,

@@ -117,6 +117,8 @@ class StoreRecorder:
             await self._drain_backlog()
         elif self._pump is not None and self._pump.done():
             await self._settle()
+            if self._eager and self._backlog:  # received after the pump's last look: move it now
+                self._pump = asyncio.get_running_loop().create_task(self._move())
 
     async def flush(self) -> None:
         """Hand everything received to the writer and wait until it is committed."""

@@ -72,8 +72,10 @@ def record_command(
         print_json(summary)
         return
     counts = ", ".join(f"{name} {count:,}" for name, count in summary["counts"].items())
+    rejected = sum(r["count"] for r in summary["rejected"])
     out_console.print(
         f"session {summary['session']} {summary['status']} ({summary['reason']}): {counts or 'no events'};"
-        f" {len(summary['gaps'])} gaps, {len(summary['breaker_transitions'])} breaker transitions",
+        f" {len(summary['gaps'])} gaps, {len(summary['breaker_transitions'])} breaker transitions,"
+        f" {rejected:,} rejected, {len(summary['channel_restarts'])} channel restarts",
         markup=False,
     )

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from virtuoso.cli._app import out_console, print_json, run
 from virtuoso.cli._sessions import DbOption, JsonOption, existing_log, iso, opened, print_table
+from virtuoso.exchange import rejected_counts
 from virtuoso.resilience import HealthThresholds, SessionHealth, session_health
 
 DOWN_EXIT_CODE = 3
@@ -33,22 +34,26 @@ def status_command(
     ] = 300.0,
     as_json: JsonOption = False,
 ) -> None:
-    """Show a recording's health: session, streams, breakers, gaps, last health report.
+    """Show a recording's health: session, streams, breakers, gaps, last health report, rejected answers.
 
     Exits 0 when the health is ok or degraded, 3 when it is down.
     """
     path = existing_log(db)
     thresholds = HealthThresholds(stale_degraded_s=stale_after, stale_down_s=down_after)
 
-    async def work() -> SessionHealth:
+    async def work() -> tuple[SessionHealth, list[tuple[str, str, int]]]:
         async with opened(path, readonly=True) as store:
-            return await session_health(store, session, now_ns=time.time_ns(), thresholds=thresholds)
+            health = await session_health(store, session, now_ns=time.time_ns(), thresholds=thresholds)
+            return health, await rejected_counts(store, health.session.id)
 
-    health = run(work)
+    health, rejected = run(work)
     if as_json:
-        print_json(health.to_json())
+        rows = [{"stream": stream, "reason": reason, "count": count} for stream, reason, count in rejected]
+        print_json({**health.to_json(), "rejected": rows})
     else:
         print_health(health)
+        if rejected:
+            print_table(_rejected_table(rejected))
     if health.status == "down":
         raise typer.Exit(DOWN_EXIT_CODE)
 
@@ -87,4 +92,15 @@ def _streams_table(health: SessionHealth) -> Table:
         age = "-" if stream.age_s is None else f"{stream.age_s:.3f}"
         last = iso(stream.last_ts_recv, "milliseconds")
         table.add_row(Text(stream.stream), str(stream.events), last, age, str(stream.gaps))
+    return table
+
+
+def _rejected_table(rejected: list[tuple[str, str, int]]) -> Table:
+    """What the exchange sent that was not recorded, per stream and reason."""
+    table = Table(title="rejected", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    table.add_column("stream", overflow="fold")
+    table.add_column("reason", overflow="fold")
+    table.add_column("count", justify="right")
+    for stream, reason, count in rejected:
+        table.add_row(Text(stream), Text(reason), f"{count:,}")
     return table

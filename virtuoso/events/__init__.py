@@ -21,6 +21,7 @@ from virtuoso.events._orders import (
     PositionChanged,
     TimeInForce,
 )
+from virtuoso.events._recording import ChannelRestarted, PayloadRejected
 from virtuoso.events._registry import REGISTRY, Kind, Payload, TypeRegistry, Upcaster, event_type
 from virtuoso.events._resilience import BreakerState, BreakerStateChanged, ComponentHealth, HealthReported, HealthStatus
 from virtuoso.events._rules import RULES, event_problem, payload_problem
@@ -34,6 +35,7 @@ __all__ = [
     "BookSnapshot",
     "BreakerState",
     "BreakerStateChanged",
+    "ChannelRestarted",
     "ComponentHealth",
     "ConfluenceScore",
     "EquityMarked",
@@ -59,6 +61,7 @@ __all__ = [
     "OrderRejected",
     "OrderSubmitted",
     "Payload",
+    "PayloadRejected",
     "PositionChanged",
     "Quote",
     "SessionEnded",

@@ -38,6 +38,7 @@ from virtuoso.exchange._secrets import Secrets
 from virtuoso.exchange._session import RecordingFailed, record, recording_container
 from virtuoso.exchange._stats import RecordStats
 from virtuoso.exchange._trades import TradePager, TradeTracker
+from virtuoso.exchange._validate import rejected_counts
 
 __all__ = [
     "BookDiffer",
@@ -72,6 +73,7 @@ __all__ = [
     "passthrough",
     "record",
     "recording_container",
+    "rejected_counts",
     "supports_websocket",
     "ticker_payload",
     "trade_event",

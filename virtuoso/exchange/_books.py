@@ -55,8 +55,9 @@ class BookDiffer:
     :class:`BookSnapshot`; later ones are :class:`BookDelta` of the changed
     levels; every ``snapshot_every_ns`` (by the times given) or
     ``snapshot_every_updates`` deltas, a full snapshot again. A book whose
-    update id goes backwards means the venue's book was rebuilt: recorded as a
-    snapshot. Venues without update ids get a local counter.
+    update id goes backwards means the venue's sequence was reset: what came
+    between cannot be chained, so it is a Gap and a fresh snapshot (a resync).
+    Venues without update ids get a local counter.
     """
 
     def __init__(
@@ -91,6 +92,8 @@ class BookDiffer:
         """
         ts = now_ns if ts_event is None else ts_event
         sequence = self._sequence_of(book)
+        if self.in_sync and self._sequence is not None and sequence < self._sequence:
+            self.interrupt(f"update id went back from {self._sequence} to {sequence} (sequence reset)")
         if not self.in_sync or self._sequence is None or sequence < self._sequence or self._snapshot_due(now_ns):
             return self._resync_gap(ts), self._snapshot(book, sequence, now_ns, ts)
         if sequence == self._sequence:

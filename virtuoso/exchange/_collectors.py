@@ -1,10 +1,13 @@
 """Collectors: one loop per (symbol, channel), over WebSocket (ccxt.pro ``watch_*``) or REST polls.
 
-Each loop calls the exchange through its guard, normalizes what comes back and
-publishes it. A transient failure (after the guard's retries) or an open
-breaker marks the stream interrupted: books report a Gap at once and record a
+Each loop calls the exchange through its guard, checks what comes back (see
+``_validate``), normalizes it and publishes it. Any failure of one call (see
+``_faults``: network, a bad answer, a stall; after the guard's retries) or an
+open breaker marks the stream interrupted: books report a Gap and record a
 fresh snapshot next (the resync); trade streams report a Gap where trade ids
-turn out to be missing. Any other error ends the recording.
+turn out to be missing. Other errors leave :meth:`Collector.run` for the
+channel's supervisor (``_supervisor``), which stops the symbol, ends the
+recording, or restarts the channel, by whose fault it was.
 """
 
 from __future__ import annotations
@@ -16,14 +19,26 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from virtuoso.events import Bar, Ticker
+from virtuoso.events import Bar, Event, Ticker, Trade, payload_problem
 from virtuoso.exchange._books import BookDiffer
 from virtuoso.exchange._config import Channel, RecordConfig
 from virtuoso.exchange._emit import Emitter, timestamp_ns
+from virtuoso.exchange._faults import CALL, BadAnswer, as_call_fault, fault_scope
 from virtuoso.exchange._guard import Guard, is_transient, reopens_at_ns
 from virtuoso.exchange._normalize import MS, bar_payload, ticker_payload
 from virtuoso.exchange._secrets import Secrets
-from virtuoso.exchange._trades import TradePager, TradeTracker
+from virtuoso.exchange._stall import within_stall
+from virtuoso.exchange._trades import TradePager, TradeTracker, numeric_id
+from virtuoso.exchange._validate import (
+    Rejections,
+    candle_problem,
+    event_time_problem,
+    expect_book,
+    expect_list,
+    expect_mapping,
+    time_problem,
+    trade_problem,
+)
 
 T = TypeVar("T")
 log = logging.getLogger("virtuoso.exchange")
@@ -40,10 +55,11 @@ class Wiring:
     emitter: Emitter
     config: RecordConfig
     secrets: Secrets
+    rejections: Rejections
 
 
 class Collector(ABC):
-    """The loop of one stream: :meth:`step` until cancelled; transient trouble interrupts, it does not stop."""
+    """The loop of one stream: :meth:`step` until cancelled; a failed call interrupts the stream, it does not stop."""
 
     channel_name = ""
 
@@ -54,18 +70,24 @@ class Collector(ABC):
         self.guard = guard
         self.websocket = websocket
         self.stream = wiring.emitter.stream(symbol, self.channel_name)
+        self.stream_key = f"{self.stream}:{channel.timeframe}" if channel.timeframe else self.stream
+        """The stream, with the timeframe of a bars channel: one name per channel of a symbol."""
+        self.steps = 0
+        """Calls answered and recorded so far (the supervisor resets its backoff when this moves)."""
 
     async def run(self) -> None:
-        """Collect until cancelled; a permanent error propagates."""
+        """Collect until cancelled; a failed call is waited out, anything else propagates to the supervisor."""
         while True:
             try:
                 await self.step()
             except Exception as exc:
-                if not is_transient(exc):
+                if fault_scope(exc) != CALL:
                     raise
                 log.warning("%s: %s; retrying", self.stream, self.reason(exc))
                 await self.interrupt(exc)
                 await asyncio.sleep(self._pause_s(exc))
+            else:
+                self.steps += 1
 
     @abstractmethod
     async def step(self) -> None:
@@ -82,18 +104,46 @@ class Collector(ABC):
         text = str(error).splitlines()[0] if str(error) else ""
         return self.w.secrets.scrub(f"{type(error).__name__}: {text}"[:300])
 
-    async def call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """``fn`` through the guard; each failed attempt interrupts the stream before the guard retries."""
+    async def call(
+        self, operation: str, fn: Callable[[], Awaitable[Any]], check: Callable[[Any, str], T] | None = None
+    ) -> T:
+        """``fn`` through the guard, its answer's shape checked by ``check`` inside the guard.
+
+        Whatever fails inside one call (ccxt's errors, a parse error inside
+        ccxt, a wrong shape, a stall) is that call's fault: retried by the
+        guard, counted by the breaker, and it interrupts the stream first.
+        """
+        config = self.w.config
 
         async def attempt() -> T:
             try:
-                return await fn()
+                answer = await within_stall(
+                    fn,
+                    timeout_s=config.stall_timeout_s,
+                    exchange=self.w.exchange,
+                    websocket=self.websocket,
+                    operation=operation,
+                )
+                return answer if check is None else check(answer, operation)
             except Exception as exc:
-                if is_transient(exc):
-                    await self.interrupt(exc)
-                raise
+                fault = as_call_fault(exc, operation)
+                if is_transient(fault):
+                    await self.interrupt(fault)
+                if fault is exc:
+                    raise
+                raise fault from exc
 
-        return await self.guard(attempt, operation=operation)
+        result: T = await self.guard(attempt, operation=operation)
+        return result
+
+    async def reject(self, reason: str, sample: Any) -> None:
+        """Count and note one item of an answer that is not recorded, for ``reason``."""
+        await self.w.rejections.reject(self.stream, reason, sample)
+
+    def time_problem(self, ts_event: int, ts_recv: int) -> str | None:
+        """Why an exchange time is absurd next to its receive time (``[record] max_time_*_s``), or None."""
+        config = self.w.config
+        return time_problem(ts_event, ts_recv, ahead_s=config.max_time_ahead_s, behind_s=config.max_time_behind_s)
 
     async def pause(self) -> None:
         """Wait between REST polls (a WebSocket watch waits by itself)."""
@@ -129,13 +179,18 @@ class TradeCollector(Collector):
     async def step(self) -> None:
         exchange, symbol = self.w.exchange, self.symbol
         if self.websocket:
-            await self.record(await self.call("watch_trades", lambda: exchange.watch_trades(symbol)))
+            await self.record(await self.call("watch_trades", lambda: exchange.watch_trades(symbol), expect_list))
             return
         since, params = self.pager.request()
         limit = self.pager.limit
-        trades = await self.call("fetch_trades", lambda: exchange.fetch_trades(symbol, since, limit, params))
-        await self.record(trades)
-        if not self.pager.advance(trades):
+        trades = await self.call(
+            "fetch_trades", lambda: exchange.fetch_trades(symbol, since, limit, params), expect_list
+        )
+        before = (self.pager.last_id, self.pager.last_ms)
+        accepted = await self.record(trades)
+        self.pager.advance([{"id": _trade_id(e), "timestamp": e.ts_event // MS} for e in accepted])
+        moved = (self.pager.last_id, self.pager.last_ms) != before
+        if not (moved and len(trades) >= limit):  # a full page that moved the cursor: more is waiting
             await self.pause()
 
     async def drain(self) -> None:
@@ -145,16 +200,39 @@ class TradeCollector(Collector):
         if cached:
             await self.record(list(cached))
 
-    async def record(self, trades: Sequence[Mapping[str, Any]]) -> None:
-        """Publish the new trades among ``trades`` (and the gaps they reveal)."""
+    async def record(self, trades: Sequence[Any]) -> list[Event]:
+        """Publish the new trades among ``trades`` (and the gaps they reveal); the valid ones, in id order.
+
+        Invalid trades are rejected (counted and noted, never stored); the rest
+        are taken in trade-id order when the venue numbers its trades, so a
+        page out of order loses nothing and an id seen before is dropped.
+        """
         emitter, tracker = self.w.emitter, self.tracker
-        for trade in trades:
-            event = emitter.trade_event(self.stream, trade)
-            new, gap = tracker.accept(event.payload.trade_id, event.ts_event)  # type: ignore[attr-defined]
+        events = await self._valid_events(trades)
+        for event in events:
+            payload = event.payload
+            assert isinstance(payload, Trade)  # _valid_events builds trade events only
+            new, gap = tracker.accept(payload.trade_id, event.ts_event)
             if gap is not None:
                 await emitter.gap(self.symbol, gap)
             if new:
                 await emitter.publish(event)
+        return events
+
+    async def _valid_events(self, trades: Sequence[Any]) -> list[Event]:
+        events: list[Event] = []
+        for trade in trades:
+            problem = trade_problem(trade)
+            event = None if problem is not None else self.w.emitter.trade_event(self.stream, trade)
+            if event is not None:
+                problem = event_time_problem(
+                    event, ahead_s=self.w.config.max_time_ahead_s, behind_s=self.w.config.max_time_behind_s
+                )
+            if problem is not None or event is None:
+                await self.reject(problem or "not a trade", trade)
+                continue
+            events.append(event)
+        return sorted(events, key=_trade_order)
 
 
 class BookCollector(Collector):
@@ -177,25 +255,40 @@ class BookCollector(Collector):
     async def drain(self) -> None:
         book = (getattr(self.w.exchange, "orderbooks", None) or {}).get(self.symbol) if self.websocket else None
         if book is not None and self.differ.in_sync and book.get("nonce") is not None:
-            await self._record(book)
+            try:
+                checked = expect_book(book, "drain")
+            except BadAnswer as exc:
+                await self.reject(str(exc), {"nonce": book.get("nonce")})
+                return
+            await self._record(checked)
 
     async def step(self) -> None:
         exchange, symbol, limit = self.w.exchange, self.symbol, self.w.config.book_limit
         if self.websocket:
-            book = await self.call("watch_order_book", lambda: exchange.watch_order_book(symbol, limit))
+            book = await self.call("watch_order_book", lambda: exchange.watch_order_book(symbol, limit), expect_book)
         else:
-            book = await self.call("fetch_order_book", lambda: exchange.fetch_order_book(symbol, limit))
+            book = await self.call("fetch_order_book", lambda: exchange.fetch_order_book(symbol, limit), expect_book)
         await self._record(book)
         await self.pause()
 
     async def _record(self, book: Mapping[str, Any]) -> None:
         emitter = self.w.emitter
         now = emitter.now_ns()
-        ts_event = timestamp_ns(book, now)
+        stamp = book.get("timestamp")
+        ts_event = timestamp_ns(book, now) if isinstance(stamp, int | None) else now
+        problem = self.time_problem(ts_event, now)
+        if problem is not None:
+            await self.reject(problem, {k: book.get(k) for k in ("timestamp", "nonce")})
+            self.differ.interrupt(f"book rejected: {problem}")
+            return
         gap, payload = self.differ.on_book(book, now, ts_event)
         if gap is not None:
             await emitter.gap(self.symbol, gap)
-        if payload is not None:
+        problem = None if payload is None else payload_problem(payload)
+        if problem is not None:
+            await self.reject(problem, {k: book.get(k) for k in ("timestamp", "nonce")})
+            self.differ.interrupt(f"book rejected: {problem}")
+        elif payload is not None:
             await emitter.emit(self.stream, payload, ts_event)
 
 
@@ -213,13 +306,29 @@ class BarCollector(Collector):
     async def step(self) -> None:
         exchange, symbol, timeframe = self.w.exchange, self.symbol, self.timeframe
         if self.websocket:
-            candles = await self.call("watch_ohlcv", lambda: exchange.watch_ohlcv(symbol, timeframe))
+            candles = await self.call("watch_ohlcv", lambda: exchange.watch_ohlcv(symbol, timeframe), expect_list)
         else:
             since = self._last_open
-            candles = await self.call("fetch_ohlcv", lambda: exchange.fetch_ohlcv(symbol, timeframe, since))
-        for bar in self.closed_bars(candles):
+            candles = await self.call(
+                "fetch_ohlcv", lambda: exchange.fetch_ohlcv(symbol, timeframe, since), expect_list
+            )
+        for bar in self.closed_bars(await self._valid(candles)):
+            problem = payload_problem(bar) or self.time_problem(bar.open_ns, self.w.emitter.now_ns())
+            if problem is not None:
+                await self.reject(problem, bar)
+                continue
             await self.w.emitter.emit(self.stream, bar, bar.open_ns, key=f"{self.timeframe}:{bar.open_ns}")
         await self.pause()
+
+    async def _valid(self, candles: Sequence[Any]) -> list[Sequence[Any]]:
+        valid = []
+        for candle in candles:
+            problem = candle_problem(candle)
+            if problem is None:
+                valid.append(candle)
+            else:
+                await self.reject(problem, candle)
+        return valid
 
     def closed_bars(self, candles: Sequence[Sequence[Any]]) -> list[Bar]:
         """The candles that closed: each candle older than the newest one seen, once."""
@@ -248,15 +357,39 @@ class TickerCollector(Collector):
     async def step(self) -> None:
         exchange, symbol = self.w.exchange, self.symbol
         if self.websocket:
-            ticker = await self.call("watch_ticker", lambda: exchange.watch_ticker(symbol))
+            ticker = await self.call("watch_ticker", lambda: exchange.watch_ticker(symbol), expect_mapping)
         else:
-            ticker = await self.call("fetch_ticker", lambda: exchange.fetch_ticker(symbol))
-        payload = ticker_payload(ticker)
-        if payload != self._last:
-            self._last = payload
-            emitter = self.w.emitter
-            await emitter.emit(self.stream, payload, timestamp_ns(ticker, emitter.now_ns()))
+            ticker = await self.call("fetch_ticker", lambda: exchange.fetch_ticker(symbol), expect_mapping)
+        await self._record(ticker)
         await self.pause()
+
+    async def _record(self, ticker: Mapping[str, Any]) -> None:
+        emitter = self.w.emitter
+        now = emitter.now_ns()
+        try:
+            payload = ticker_payload(ticker)
+            ts_event = timestamp_ns(ticker, now)
+        except (TypeError, ValueError, OverflowError) as exc:
+            await self.reject(f"ticker field is not a number: {exc}", ticker)
+            return
+        problem = payload_problem(payload) or self.time_problem(ts_event, now)
+        if problem is not None:
+            await self.reject(problem, ticker)
+        elif payload != self._last:
+            self._last = payload
+            await emitter.emit(self.stream, payload, ts_event)
+
+
+def _trade_id(event: Event) -> str:
+    payload = event.payload
+    return payload.trade_id if isinstance(payload, Trade) else ""
+
+
+def _trade_order(event: Event) -> int:
+    """Trade-id order for venues that number trades (unnumbered ones keep their order: the sort is stable)."""
+    payload = event.payload
+    number = numeric_id(payload.trade_id) if isinstance(payload, Trade) else None
+    return -1 if number is None else number
 
 
 COLLECTORS: dict[str, type[Collector]] = {

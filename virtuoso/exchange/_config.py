@@ -15,6 +15,7 @@ The file has four tables::
     mode = "ws"                         # or "rest"
     markets_ttl_s = 3600                # how often the markets are asked again
     commit_delay_s = 0.1                # received events reach the writer within this (a kill loses ~this)
+    stall_timeout_s = 30                # a watch silent this long, on a silent connection, is a fault
 
     [resilience]
     failure_threshold = 5
@@ -98,6 +99,12 @@ class RecordConfig:
     commit_delay_s: float = 0.1
     max_unsaved_events: int = 200_000
     secret_keys: tuple[str, ...] = ()
+    stall_timeout_s: float = 30.0
+    max_time_ahead_s: float = 300.0
+    max_time_behind_s: float = 0.0
+    restart_base_s: float = 1.0
+    restart_max_s: float = 60.0
+    rejected_note_interval_s: float = 60.0
     resilience: ResilienceSettings = ResilienceSettings()
 
     def as_dict(self) -> dict[str, Any]:
@@ -188,6 +195,12 @@ _RECORD_KEYS: dict[str, Callable[[Any], Any]] = {
     "commit_delay_s": _positive(float),
     "max_unsaved_events": _positive(int),
     "secret_keys": lambda v: () if v == [] else _str_list(v),
+    "stall_timeout_s": _non_negative_float,
+    "max_time_ahead_s": _non_negative_float,
+    "max_time_behind_s": _non_negative_float,
+    "restart_base_s": _positive(float),
+    "restart_max_s": _positive(float),
+    "rejected_note_interval_s": _non_negative_float,
 }
 
 _RESILIENCE_KEYS: dict[str, Callable[[Any], Any]] = {

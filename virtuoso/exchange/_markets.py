@@ -116,6 +116,11 @@ class MarketsCache:
         await self._write_file(known)
         return self._pick(known, symbols, fresh=True)
 
+    def missing(self, symbols: Sequence[str]) -> list[str]:
+        """Those of ``symbols`` the exchange's last answer did not list (none before a first answer)."""
+        known = self._known
+        return [] if known is None else [symbol for symbol in symbols if symbol not in known.markets]
+
     def _normalized(self, raw: Mapping[str, Mapping[str, Any]]) -> _Known:
         markets = {symbol: market_from_ccxt(market, self._precision_mode) for symbol, market in raw.items()}
         return _Known(markets, self._clock.now_ns(), "exchange")

@@ -29,7 +29,9 @@ from virtuoso.exchange._marketdata import TICK_SIZE
 from virtuoso.exchange._markets import MarketsCache, markets_stream
 from virtuoso.exchange._marketswatch import MarketsWatch
 from virtuoso.exchange._secrets import Secrets
+from virtuoso.exchange._supervisor import Supervisor
 from virtuoso.exchange._trades import numeric_id
+from virtuoso.exchange._validate import Rejections
 from virtuoso.store import DroppedSpan, EventFilter, EventStore
 
 
@@ -63,6 +65,8 @@ class Recorder:
         self.secrets = Secrets.of(config)
         self.collectors: list[Collector] = []
         self.markets: MarketsWatch | None = None
+        self.supervisor: Supervisor | None = None
+        self.rejections: Rejections | None = None
 
     def use_guards(self, guards: GuardFactory) -> None:
         """Guard the exchange calls with ``guards`` from now on (before :meth:`run`)."""
@@ -73,18 +77,36 @@ class Recorder:
         self._stop.set()
 
     async def run(self, runtime: Publisher, session: str) -> None:
-        """Load and write the markets, then collect every stream until :meth:`stop`; a permanent error is raised."""
-        emitter = Emitter(runtime, self._clock, session=session, exchange=self.config.exchange)
-        wiring = Wiring(self.exchange, emitter, self.config, self.secrets)
-        self.markets = MarketsWatch(self._markets_cache_of(), emitter, self.exchange, self.config.symbols, self.secrets)
-        await self.markets.start()
+        """Load and write the markets, then collect every stream until :meth:`stop`.
+
+        Each channel runs under the :class:`Supervisor`: a symbol the exchange
+        no longer lists stops alone; an error for the whole recording (refused
+        credentials), or every symbol stopped, is raised.
+        """
+        config = self.config
+        emitter = Emitter(runtime, self._clock, session=session, exchange=config.exchange)
+        self.rejections = Rejections(emitter, self.secrets, config.rejected_note_interval_s)
+        wiring = Wiring(self.exchange, emitter, config, self.secrets, self.rejections)
         self.collectors = [
-            self._collector(wiring, symbol, channel)
-            for symbol in self.config.symbols
-            for channel in self.config.channels
+            self._collector(wiring, symbol, channel) for symbol in config.symbols for channel in config.channels
         ]
+        self.supervisor = Supervisor(
+            self.collectors, emitter, self._clock, base_s=config.restart_base_s, max_s=config.restart_max_s
+        )
+        self.markets = MarketsWatch(
+            self._markets_cache_of(), emitter, self.exchange, config.symbols, self.secrets, on_gone=self._gone
+        )
+        await self.markets.start()
         await self._restore()
         await self._supervise()
+
+    async def _gone(self, symbol: str, reason: str) -> None:
+        if self.supervisor is not None:
+            await self.supervisor.stop_symbol(symbol, reason)
+
+    def channels_health(self) -> list[ComponentHealth]:
+        """One health entry per channel (none before the recording started)."""
+        return [] if self.supervisor is None else self.supervisor.health()
 
     def _markets_cache_of(self) -> MarketsCache:
         return MarketsCache(
@@ -136,7 +158,8 @@ class Recorder:
                     collector.restore(*last)
 
     async def _supervise(self) -> None:
-        tasks = [asyncio.create_task(c.run(), name=c.stream) for c in self.collectors]
+        assert self.supervisor is not None  # run() built it
+        tasks = [asyncio.create_task(self.supervisor.run(), name="channels")]
         if self.markets is not None:
             tasks.append(asyncio.create_task(self.markets.refresh_forever(), name=self.markets.stream))
         stopper = asyncio.create_task(self._stop.wait())
@@ -146,11 +169,14 @@ class Recorder:
             for task in [*tasks, stopper]:
                 task.cancel()
             results = await asyncio.gather(*tasks, stopper, return_exceptions=True)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        for collector in self.collectors:
-            await collector.drain()
+        failure = next((result for result in results if isinstance(result, Exception)), None)
+        if failure is None:
+            for collector in self.collectors:
+                await collector.drain()
+        if self.rejections is not None:
+            await self.rejections.flush()
+        if failure is not None:
+            raise failure
 
 
 async def last_trade(store: EventStore, stream: str) -> tuple[int | None, int] | None:

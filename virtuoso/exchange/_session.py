@@ -221,6 +221,7 @@ class _Run:
                 sink.writer.on_failure = lambda error: self._log_failed(error, recorder)
             health = self.health_check(sink)
             health.add(recorder.markets_health)
+            health.add(recorder.channels_health)
             system = SystemEvents(self.bus, self.clock, self.info.id)
             status = self.status_line(recorder, sink, on_status)
             async with (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from virtuoso.events import Event, Gap
+from virtuoso.events import ChannelRestarted, Event, Gap, PayloadRejected
 from virtuoso.resilience import flowing_stream
 
 NS = 1_000_000_000
@@ -32,6 +32,9 @@ class RecordStats:
         self.gaps: list[dict[str, Any]] = []
         self.breaker_transitions: list[dict[str, Any]] = []
         self.breakers: dict[str, str] = {}
+        self.rejected: Counter[tuple[str, str]] = Counter()
+        """Items of exchange answers not recorded, per ``(stream, reason)`` (from ``PayloadRejected`` events)."""
+        self.restarts: list[dict[str, Any]] = []
         self._mark_ns = now_ns
         self._mark_counts: Counter[str] = Counter()
 
@@ -54,6 +57,18 @@ class RecordStats:
             )
         elif event.type == "BreakerStateChanged":
             self._breaker(event.ts_recv, payload)
+        elif isinstance(payload, PayloadRejected):
+            self.rejected[(payload.stream, payload.reason)] += payload.count
+        elif isinstance(payload, ChannelRestarted):
+            self.restarts.append(
+                {
+                    "stream": payload.stream,
+                    "reason": payload.reason,
+                    "restarts": payload.restarts,
+                    "stopped": payload.stopped,
+                    "ts_ns": event.ts_recv,
+                }
+            )
 
     def _breaker(self, ts_ns: int, payload: Any) -> None:
         transition = {name: getattr(payload, name, None) for name in ("breaker", "old", "new", "reason", "failures")}
@@ -76,14 +91,29 @@ class RecordStats:
         breakers = ", ".join(f"{name} {state}" for name, state in sorted(self.breakers.items()) if state != "closed")
         total = sum(self.counts.values())
         parts = [f"{total:,} events", *rates, f"gaps {len(self.gaps)}", f"breakers {breakers or 'all closed'}"]
+        rejected = sum(self.rejected.values())
+        if rejected:
+            parts.append(f"rejected {rejected:,}")
+        stopped = sorted({r["stream"] for r in self.restarts if r["stopped"]})
+        restarting = sum(1 for r in self.restarts if not r["stopped"])
+        if restarting:
+            parts.append(f"restarts {restarting}")
+        if stopped:
+            parts.append(f"stopped {', '.join(s.split(':', 1)[-1] for s in stopped)}")
         return " | ".join(parts)
 
     def summary(self, session: str) -> dict[str, Any]:
-        """The final summary: ``session``, ``counts`` per type name, ``gaps`` and ``breaker_transitions``."""
+        """The final summary: ``session``, ``counts`` per type name, ``gaps``, ``breaker_transitions``,
+        ``rejected`` (per stream and reason) and ``channel_restarts``."""
         return {
             "session": session,
             "counts": dict(sorted(self.counts.items())),
             "streams": dict(sorted(self.per_stream.items())),
             "gaps": list(self.gaps),
             "breaker_transitions": list(self.breaker_transitions),
+            "rejected": [
+                {"stream": stream, "reason": reason, "count": count}
+                for (stream, reason), count in sorted(self.rejected.items())
+            ],
+            "channel_restarts": list(self.restarts),
         }
