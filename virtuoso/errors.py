@@ -11,6 +11,7 @@ The tree::
     │   ├── AppendOnlyError         something tried to change or delete an event
     │   ├── SessionError            unknown session, or a session in the wrong state
     │   ├── StoreClosedError        the store was used after close()
+    │   ├── StorageFullError        the disk (or a file size limit) is full: the write was undone
     │   └── DatabaseError           the file cannot be used as an event log
     │       ├── NotAnEventLogError  a SQLite file that is not ours
     │       ├── CorruptDatabaseError  not SQLite, or damaged
@@ -109,6 +110,10 @@ class SessionError(StoreError):
 
 class StoreClosedError(StoreError):
     """The store was used after it was closed."""
+
+
+class StorageFullError(StoreError):
+    """The disk, or a file size limit, left no room: the failed write was undone, the log is intact."""
 
 
 class DatabaseError(StoreError):

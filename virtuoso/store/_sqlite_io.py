@@ -13,8 +13,10 @@ import aiosqlite
 from virtuoso.errors import (
     AppendOnlyError,
     CorruptDatabaseError,
+    DatabaseError,
     NotAnEventLogError,
     SchemaVersionError,
+    StorageFullError,
     StoreError,
 )
 from virtuoso.store._schema import APPEND_ONLY_MESSAGE, APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
@@ -29,9 +31,18 @@ def translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
         "not a database" in text or "malformed" in text or "corrupt" in text
     ):
         return CorruptDatabaseError(f"{path}: damaged or not a SQLite database ({text})")
+    if isinstance(exc, sqlite3.OperationalError) and _full(exc):
+        return StorageFullError(
+            f"{path}: no room left to write (disk full or file size limit); nothing of the failed write was kept"
+        )
     if "locked" in text or "busy" in text:
         return StoreError(f"{path}: database is locked by another writer ({text})")
     return StoreError(f"{path}: {text}")
+
+
+def _full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or "database or disk is full" in str(exc)
 
 
 @contextmanager
@@ -43,19 +54,43 @@ def translated(path: Path | str) -> Iterator[None]:
         raise translate(exc, path) from exc
 
 
-def _readonly_uri(path: Path) -> str:
-    return f"{path.absolute().as_uri()}?mode=ro"
+def _has_unfinished_wal(path: Path) -> bool:
+    """Whether a writer is running or crashed: a WAL index, or a WAL holding frames."""
+    wal = Path(f"{path}-wal")
+    return Path(f"{path}-shm").exists() or (wal.exists() and wal.stat().st_size > 0)
 
 
-async def connect(path: Path, *, readonly: bool) -> aiosqlite.Connection:
+def readonly_uri(path: Path, *, alone: bool) -> str:
+    """The URI of a read-only connection.
+
+    ``alone`` (no writer connection of ours) and no WAL in use: ``immutable=1``, so
+    SQLite creates no ``-wal``/``-shm`` beside the log and needs no write access to
+    its folder. Otherwise ``mode=ro``, which shares the existing WAL and its index:
+    ``immutable`` would ignore the WAL and silently miss committed events in it.
+    """
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    if alone and not _has_unfinished_wal(path):
+        return uri + "&immutable=1"
+    return uri
+
+
+async def connect(path: Path, *, readonly: bool, alone: bool = False) -> aiosqlite.Connection:
     """An aiosqlite connection in autocommit mode (transactions are explicit)."""
     with translated(path):
         if readonly:
-            pending = aiosqlite.connect(_readonly_uri(path), uri=True, isolation_level=None)
+            pending = aiosqlite.connect(readonly_uri(path, alone=alone), uri=True, isolation_level=None)
         else:
             pending = aiosqlite.connect(path, isolation_level=None)
         _daemonize(pending)
-        db = await pending
+        try:
+            db = await pending
+        except sqlite3.OperationalError as exc:
+            if readonly and "unable to open" in str(exc) and _has_unfinished_wal(path):
+                raise DatabaseError(
+                    f"{path}: a writer is running or crashed (its -wal holds commits) and its folder is read-only;"
+                    " open the log once for writing to recover it, or read a copy in a writable folder"
+                ) from exc
+            raise
         await db.execute("PRAGMA busy_timeout = 10000")
         return db
 
