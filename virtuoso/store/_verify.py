@@ -238,7 +238,8 @@ class _Walk:
             raise _Broken(begun.position, f"session {sid}'s lifecycle events name another session")
         if (status, ended_ns, reason) != _lifecycle_state(last):
             raise _Broken(
-                last.position, f"session {sid} is {status!r} in its row, which its last lifecycle event contradicts"
+                last.position,
+                f"session {sid}'s row (status {status!r}, end time, end reason) contradicts its last lifecycle event",
             )
 
     async def bookkeeping(self) -> None:
