@@ -79,7 +79,7 @@ def original(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     path = tmp_path_factory.mktemp("tamper") / "events.sqlite"
     asyncio.run(_build(path))
     report = asyncio.run(_verify(path, KEY))
-    assert report.ok and report.events == LAST and report.batches == 8, report
+    assert (report.ok, report.events, report.batches) == (True, LAST, 8), report
     return path, report.head
 
 
