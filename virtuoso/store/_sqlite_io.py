@@ -31,6 +31,11 @@ def translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
         "not a database" in text or "malformed" in text or "corrupt" in text
     ):
         return CorruptDatabaseError(f"{path}: damaged or not a SQLite database ({text})")
+    if getattr(exc, "sqlite_errorcode", None) == _IOERR_WRITE:
+        return StoreError(
+            f"{path}: the disk refused a write (full, over a file size limit, or failing);"
+            " nothing of the failed write was kept"
+        )
     if isinstance(exc, sqlite3.OperationalError) and _full(exc):
         return StorageFullError(
             f"{path}: no room left to write (disk full or file size limit); nothing of the failed write was kept"
@@ -38,6 +43,9 @@ def translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
     if "locked" in text or "busy" in text:
         return StoreError(f"{path}: database is locked by another writer ({text})")
     return StoreError(f"{path}: {text}")
+
+
+_IOERR_WRITE = 778  # SQLITE_IOERR_WRITE: write() failed outright (EFBIG past a size limit, EIO, ...)
 
 
 def _full(exc: sqlite3.Error) -> bool:
@@ -82,16 +90,19 @@ async def connect(path: Path, *, readonly: bool, alone: bool = False) -> aiosqli
         else:
             pending = aiosqlite.connect(path, isolation_level=None)
         _daemonize(pending)
+        db = await pending
         try:
-            db = await pending
+            await db.execute("PRAGMA busy_timeout = 10000")
+            if readonly:  # SQLite opens the WAL at the first read: fail here, not in the middle of a command
+                await db.execute_fetchall("SELECT count(*) FROM sqlite_master")
         except sqlite3.OperationalError as exc:
+            await db.close()
             if readonly and "unable to open" in str(exc) and _has_unfinished_wal(path):
                 raise DatabaseError(
                     f"{path}: a writer is running or crashed (its -wal holds commits) and its folder is read-only;"
                     " open the log once for writing to recover it, or read a copy in a writable folder"
                 ) from exc
             raise
-        await db.execute("PRAGMA busy_timeout = 10000")
         return db
 
 
