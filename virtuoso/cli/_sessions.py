@@ -345,9 +345,9 @@ def verify_log(
     intact, 1 at the first problem found.
     """
     path = existing_log(db)
-    key: bytes | Literal["env"] = "env" if key_file is None else read_key_file(key_file)
 
     async def work() -> VerifyReport:
+        key: bytes | Literal["env"] = "env" if key_file is None else read_key_file(key_file)
         with _store_log_quiet():
             store = await open_sqlite_store(path, readonly=True, key=key)
         async with store:
