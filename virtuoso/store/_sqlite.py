@@ -363,7 +363,10 @@ class SQLiteEventStore(BaseStore):
             except sqlite3.IntegrityError as exc:
                 raise SessionError(f"{self.path}: session {info.id} already exists") from exc
             await self._reload_sessions(db)
-            await self._append_in_transaction(db, Columns.of([started]), None, None)
+            try:
+                await self._append_in_transaction(db, Columns.of([started]), None, None)
+            except _DuplicateIds as exc:
+                raise SessionError(f"{self.path}: session {info.id} already has a SessionStarted event") from exc
 
         await self._transaction(work)
 
