@@ -333,3 +333,9 @@ def test_the_untouched_copy_verifies_with_and_without_the_key(original: tuple[Pa
     assert not wrong.ok
     assert "MAC" in wrong.problem
     assert KEY not in copy.read_bytes()
+
+
+def test_docs_store_md_lists_every_case() -> None:
+    table = (Path(__file__).resolve().parents[2] / "docs" / "store.md").read_text()
+    missing = [case for case in CASES if f"| {case} |" not in table]
+    assert not missing, f"docs/store.md's tamper table lacks {missing}"
