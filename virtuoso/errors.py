@@ -14,7 +14,7 @@ The tree::
     │   ├── StoreClosedError        the store was used after close()
     │   ├── StoreBusyError          another process holds the log's write lock (worth retrying)
     │   ├── StoreIOError            the disk failed a read or write (worth retrying)
-    │   ├── StoreFullError          the disk holding the log is full
+    │   ├── StoreFullError          the disk (or a file size limit) is full: the write was undone
     │   └── DatabaseError           the file cannot be used as an event log
     │       ├── NotAnEventLogError  a SQLite file that is not ours
     │       ├── CorruptDatabaseError  not SQLite, or damaged

@@ -757,3 +757,47 @@ async def test_an_event_breaking_the_value_rules_is_refused_with_its_batch(
         await store.append([trade(2), bad, trade(3)])
     assert await state(store) == before
     assert (await store.verify()).ok
+
+
+async def test_verify_finds_an_earlier_head_and_refuses_an_unknown_one(store: EventStore, session: SessionInfo) -> None:
+    await store.append([trade(1)])
+    earlier = await store.verify()
+    await store.append([trade(2)])
+
+    later = await store.verify(expect_head=earlier.head.upper())
+    unknown = await store.verify(expect_head="ab" * 32)
+
+    assert (later.ok, later.position, earlier.position) == (True, 3, 2)
+    assert not unknown.ok
+    assert "does not contain head abababab" in unknown.problem
+
+
+async def test_verify_with_a_key_refuses_batches_written_without_one(store: EventStore, session: SessionInfo) -> None:
+    await store.append([trade(1)])
+
+    report = await store.verify(key=b"sixteen bytes or more of key")
+
+    assert not report.ok
+    assert "batch 1 (positions 1..1) carries no MAC" in report.problem
+    assert "sixteen" not in report.problem
+
+
+async def test_a_refused_session_start_leaves_nothing_behind(store: EventStore, session: SessionInfo) -> None:
+    before = (await store.max_position(), len(await store.sessions()), (await store.verify()).head)
+
+    with pytest.raises(SessionError):
+        await store.begin_session("again", "tests", started_ns=5, session_id=session.id)
+
+    assert (await store.max_position(), len(await store.sessions()), (await store.verify()).head) == before
+
+
+async def test_session_rows_and_their_lifecycle_events_change_together(store: EventStore, session: SessionInfo) -> None:
+    await store.end_session(session.id, ended_ns=2_000, reason="done")
+    await store.resume_session(session.id, resumed_ns=3_000)
+    await store.end_session(session.id, ended_ns=4_000)
+
+    info = await store.session(session.id)
+    lifecycle = [e.type async for e in store.read(EventFilter(session=session.id))]
+    assert (info.status, info.ended_ns, info.end_reason) == ("closed", 4_000, "")
+    assert lifecycle == ["SessionStarted", "SessionEnded", "SessionResumed", "SessionEnded"]
+    assert (await store.verify()).ok

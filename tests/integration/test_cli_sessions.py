@@ -303,3 +303,64 @@ def test_a_path_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"{missing}: no such file" in result.stderr
     assert "\\[" not in result.stderr
+
+
+LOG_KEY = "a log key, long enough to count"
+
+
+async def _keyed_log(path: Path) -> None:
+    store = await open_sqlite_store(path, key=LOG_KEY.encode())
+    try:
+        info = await store.begin_session("keyed", "tests", started_ns=1)
+        await store.append(
+            [Event(f"k{n}", "test:K", n, n, info.id, Trade(1.0 + n, 1.0, "buy", str(n))) for n in range(5)]
+        )
+    finally:
+        await store.close()
+
+
+def test_verify_checks_macs_with_the_key_and_a_head_kept_from_earlier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "keyed.sqlite"
+    asyncio.run(_keyed_log(path))
+    key_file = tmp_path / "key"
+    key_file.write_text(LOG_KEY + "\n")
+    wrong = tmp_path / "wrong"
+    wrong.write_text("another key, just as long as the first\n")
+    monkeypatch.delenv("VIRTUOSO_LOG_KEY", raising=False)
+
+    head = cli_json("sessions", "head", "--db", path)
+    keyed = cli("sessions", "verify", "--db", path, "--key-file", key_file, "--expect-head", head["head"])
+    refused = cli("sessions", "verify", "--db", path, "--key-file", wrong)
+    monkeypatch.setenv("VIRTUOSO_LOG_KEY", LOG_KEY)
+    from_env = cli_json("sessions", "verify", "--db", path)
+    unknown_head = cli("sessions", "verify", "--db", path, "--expect-head", "00" * 32)
+
+    assert (head["position"], head["batches"], len(head["head"])) == (6, 2, 64)
+    assert keyed.exit_code == 0, keyed.output
+    assert "every batch's MAC checked with the key" in keyed.stdout
+    assert refused.exit_code == 1
+    assert "batch 1 (positions 1..1) fails its MAC" in refused.stdout
+    assert (from_env["ok"], from_env["keyed"], from_env["head"]) == (True, True, head["head"])
+    assert unknown_head.exit_code == 1
+    assert "does not contain head 0000000000000000" in unknown_head.stdout
+    for output in (keyed.output, refused.output, json.dumps(from_env), unknown_head.output):
+        assert LOG_KEY not in output
+    assert LOG_KEY.encode() not in path.read_bytes()
+
+
+@pytest.mark.parametrize("content", [None, "short\n"])
+def test_a_key_file_that_cannot_serve_is_one_line(tmp_path: Path, content: str | None) -> None:
+    path = tmp_path / "keyed.sqlite"
+    asyncio.run(_keyed_log(path))
+    key_file = tmp_path / "key"
+    if content is not None:
+        key_file.write_text(content)
+
+    result = cli("sessions", "verify", "--db", path, "--key-file", key_file)
+
+    assert result.exit_code == 1
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("error: ")
+    assert str(key_file) in line

@@ -55,7 +55,7 @@ async def test_a_full_disk_ends_the_recording_with_one_line_and_an_intact_log(tm
     lines = [line for line in err.decode().splitlines() if not line[:1].isdigit()]  # status lines start with a count
     assert proc.returncode == 1
     assert lines == [
-        f"error: failed: StoreFullError: {db}: the disk is full (database or disk is full); "
+        f"error: failed: StoreFullError: {db}: the disk is full (or a file size limit reached); "
         "what was committed before is intact"
     ]
     await _run(["mount", "-o", "remount,size=64m", str(small_disk)])

@@ -179,7 +179,7 @@ async def test_triggers_refuse_insert_or_replace_over_a_stored_batch(log: Path) 
         row = list(con.execute("SELECT * FROM batches WHERE seq = 2").fetchone())
         row[3] = bytes(32)
         with pytest.raises(sqlite3.IntegrityError, match=APPEND_ONLY):
-            con.execute("INSERT OR REPLACE INTO batches VALUES (?,?,?,?)", row)
+            con.execute(f"INSERT OR REPLACE INTO batches VALUES ({','.join('?' * len(row))})", row)
 
 
 @pytest.mark.asyncio

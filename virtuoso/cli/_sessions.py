@@ -1,4 +1,4 @@
-"""``virtuoso sessions``: list, show and verify the sessions of an event log.
+"""``virtuoso sessions``: list, show and verify the sessions of an event log, and print its head.
 
 None of these commands creates a database: ``--db`` must name an existing file.
 """
@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich import box
@@ -25,7 +25,15 @@ from rich.text import Text
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
 from virtuoso.events import FileImported
 from virtuoso.importers import RecordedMarket, imported_files, session_markets
-from virtuoso.store import SessionInfo, SQLiteEventStore, VerifyReport, imports_stream, open_sqlite_store
+from virtuoso.store import (
+    KEY_ENV,
+    SessionInfo,
+    SQLiteEventStore,
+    VerifyReport,
+    imports_stream,
+    open_sqlite_store,
+    read_key_file,
+)
 
 sessions_app = typer.Typer(
     name="sessions",
@@ -255,7 +263,8 @@ def print_verify(path: Path, report: VerifyReport, *, as_json: bool) -> None:
         print_json({"path": str(path), **asdict(report)})
         return
     if report.ok:
-        out_console.print(f"[green]intact[/green]: {report.events} events in {report.batches} batches")
+        keyed = ", every batch's MAC checked with the key" if report.keyed else ""
+        out_console.print(f"[green]intact[/green]: {report.events} events in {report.batches} batches{keyed}")
     else:
         where = "" if report.first_bad_position is None else f" at position {report.first_bad_position}"
         out_console.print(Text.assemble(("damaged", "bold red"), f"{where}: {report.problem}"))
@@ -309,19 +318,63 @@ def show_session(
             print_table(_markets_table(markets))
 
 
+KeyFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--key-file",
+        help=f"File holding the log key (default: ${KEY_ENV} if set): every batch's HMAC must match it.",
+    ),
+]
+ExpectHeadOption = Annotated[
+    str | None,
+    typer.Option("--expect-head", help="A head hash kept from earlier: the log must still pass through it."),
+]
+
+
 @sessions_app.command("verify")
-def verify_log(db: DbOption, as_json: JsonOption = False) -> None:
+def verify_log(
+    db: DbOption,
+    as_json: JsonOption = False,
+    key_file: KeyFileOption = None,
+    expect_head: ExpectHeadOption = None,
+) -> None:
     """Check the hash chain and bookkeeping of the whole log (read-only).
 
-    Exits 0 when the log is intact, 1 at the first problem found.
+    With a key (``--key-file`` or $VIRTUOSO_LOG_KEY) every batch's HMAC is checked;
+    with ``--expect-head`` the log must contain that head. Exits 0 when the log is
+    intact, 1 at the first problem found.
     """
     path = existing_log(db)
 
     async def work() -> VerifyReport:
-        async with opened(path, readonly=True) as store:
-            return await store.verify()
+        key: bytes | Literal["env"] = "env" if key_file is None else read_key_file(key_file)
+        with _store_log_quiet():
+            store = await open_sqlite_store(path, readonly=True, key=key)
+        async with store:
+            return await store.verify(expect_head=expect_head)
 
     report = run(work)
     print_verify(path, report, as_json=as_json)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@sessions_app.command("head")
+def print_head(db: DbOption, as_json: JsonOption = False) -> None:
+    """Print the log's head (last position, batch count, hash) to keep elsewhere (read-only).
+
+    Later, ``virtuoso sessions verify --expect-head HASH`` fails if the log no longer
+    contains it (truncated or rewritten). The head is read as stored: run verify to
+    check that the log reproduces it.
+    """
+    path = existing_log(db)
+
+    async def work() -> tuple[int, int, str]:
+        async with opened(path, readonly=True) as store:
+            return await store.head()
+
+    position, batches, digest = run(work)
+    if as_json:
+        print_json({"path": str(path), "position": position, "batches": batches, "head": digest})
+    else:
+        out_console.print(f"position {position}, {batches} batches, head {digest}", markup=False, highlight=False)

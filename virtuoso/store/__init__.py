@@ -15,6 +15,7 @@
 
 from virtuoso.store._base import BaseStore as EventStore
 from virtuoso.store._base import imports_stream, lifecycle_stream
+from virtuoso.store._keys import KEY_ENV, read_key_file
 from virtuoso.store._manifest import build_manifest, config_hash, redact
 from virtuoso.store._memory import MemoryEventStore
 from virtuoso.store._models import (
@@ -32,6 +33,7 @@ from virtuoso.store._sqlite import SQLiteEventStore, open_sqlite_store
 from virtuoso.store._writer import BufferedWriter, CommitRetry, DroppedSpan, gaps_stream
 
 __all__ = [
+    "KEY_ENV",
     "NO_STREAM",
     "READ_CHUNK",
     "SCHEMA_VERSION",
@@ -53,5 +55,6 @@ __all__ = [
     "imports_stream",
     "lifecycle_stream",
     "open_sqlite_store",
+    "read_key_file",
     "redact",
 ]

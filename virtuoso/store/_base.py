@@ -159,8 +159,12 @@ class BaseStore(ABC):
         """Every session, oldest first."""
 
     @abstractmethod
-    async def verify(self) -> VerifyReport:
-        """Check the hash chain and bookkeeping; report the first problem."""
+    async def verify(self, *, key: bytes | None = None, expect_head: str | None = None) -> VerifyReport:
+        """Check the hash chain and bookkeeping; report the first problem.
+
+        With ``key``, every batch must carry a valid HMAC made with it; with
+        ``expect_head`` (a head hash kept elsewhere), the chain must pass through it.
+        """
 
     async def close(self) -> None:
         """Flush every buffered writer, then release the store.
@@ -238,9 +242,9 @@ class BaseStore(ABC):
             ended_ns=None,
             status="open",
         )
-        await self._insert_session(info)
         started = SessionStarted(name, source, info.symbols, info.channels, info.config_hash)
-        await self.append([await self._lifecycle_event(info.id, started_ns, started)])
+        # The session's row and its SessionStarted event are committed together, or neither is.
+        await self._insert_session(info, self._checked(await self._lifecycle_event(info.id, started_ns, started)))
         return info
 
     async def end_session(self, session_id: str, *, ended_ns: int, reason: str = "") -> SessionInfo:
@@ -260,8 +264,8 @@ class BaseStore(ABC):
         info = await self.session(session_id)
         if info.status == "open":
             raise SessionError(f"session {info.id} is already open")
-        await self.append([await self._lifecycle_event(info.id, resumed_ns, SessionResumed(info.status, reason))])
-        await self._reopen_session(info.id)
+        resumed = await self._lifecycle_event(info.id, resumed_ns, SessionResumed(info.status, reason))
+        await self._reopen_session(info.id, self._checked(resumed))
         return await self.session(info.id)
 
     # -- shared machinery ----------------------------------------------------------
@@ -280,8 +284,8 @@ class BaseStore(ABC):
     async def _finish(self, session_id: str, ended_ns: int, status: SessionStatus, reason: str) -> None:
         if status == "open":
             raise UsageError("a session cannot be finished as 'open'")
-        await self.append([await self._lifecycle_event(session_id, ended_ns, SessionEnded(status, reason))])
-        await self._update_session_end(session_id, ended_ns, status, reason)
+        ended = await self._lifecycle_event(session_id, ended_ns, SessionEnded(status, reason))
+        await self._update_session_end(session_id, ended_ns, status, reason, self._checked(ended))
 
     async def _recover_abandoned(self) -> None:
         for session_id, last_ts in await self._abandoned_sessions():
@@ -310,14 +314,22 @@ class BaseStore(ABC):
     @abstractmethod
     async def _append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult: ...
 
-    @abstractmethod
-    async def _insert_session(self, info: SessionInfo) -> None: ...
+    def _checked(self, event: Event) -> Event:
+        self._check_open()
+        self._catalog.check_batch(Columns.of([event]))
+        return event
 
     @abstractmethod
-    async def _reopen_session(self, session_id: str) -> None: ...
+    async def _insert_session(self, info: SessionInfo, started: Event) -> None:
+        """Store the session's row and append its SessionStarted event, in one transaction."""
 
     @abstractmethod
-    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None: ...
+    async def _reopen_session(self, session_id: str, resumed: Event) -> None:
+        """Append SessionResumed and mark the row open, in one transaction."""
+
+    @abstractmethod
+    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str, ended: Event) -> None:
+        """Append SessionEnded and record the end in the row, in one transaction."""
 
     @abstractmethod
     async def _abandoned_sessions(self) -> list[tuple[str, int]]: ...

@@ -22,10 +22,14 @@ from virtuoso.store._rows import (
     Columns,
     ExpectedVersion,
     StatsUpdate,
+    batch_numbers,
     build_batch,
     check_expected,
+    context_for,
+    header_values,
     matches,
     rows_to_events,
+    started_sessions,
     stream_stats_updates,
     unique_by_id,
     unknown_session_error,
@@ -118,7 +122,7 @@ class MemoryEventStore(BaseStore):
 
     def _commit(self, batch: Batch, heads: dict[str, int], stats: StatsUpdate) -> None:
         previous = self._hashes[-1][2] if self._hashes else GENESIS
-        self._hashes.append((batch.first_position, batch.last_position, batch_hash(previous, batch.columns)))
+        self._hashes.append((batch.first_position, batch.last_position, self._hash(previous, batch)))
         rows = batch.rows()
         self._rows.extend(rows)
         self._ids.update(row[1] for row in rows)
@@ -186,27 +190,57 @@ class MemoryEventStore(BaseStore):
             out.append(replace(info, streams=streams))
         return out
 
-    async def verify(self) -> VerifyReport:
-        """Recompute the chain over the held rows (they cannot be tampered with here)."""
-        self._check_open()
-        head = GENESIS
-        for first, last, stored in self._hashes:
-            head = batch_hash(head, list(zip(*self._rows[first - 1 : last], strict=True)))
-            if head != stored:
-                return VerifyReport(False, len(self._rows), len(self._hashes), head.hex(), first, "hash mismatch")
-        return VerifyReport(True, len(self._rows), len(self._hashes), head.hex())
+    def _hash(self, previous: bytes, batch: Batch) -> bytes:
+        used = batch_numbers(batch)
+        started = started_sessions(batch.columns[4], batch.columns[7], used, self._catalog)
+        headers = [self._header(number) for number in started]
+        return batch_hash(previous, batch.columns, context_for(used, self._catalog, headers))
 
-    async def _insert_session(self, info: SessionInfo) -> None:
+    def _header(self, number: int) -> tuple[object, ...]:
+        return (number, *header_values(self._sessions[self._catalog.session_names[number]]))
+
+    async def verify(self, *, key: bytes | None = None, expect_head: str | None = None) -> VerifyReport:
+        """Recompute the chain over the held rows (they cannot be tampered with here).
+
+        Batches in memory carry no MAC, so a ``key`` fails at the first batch, as for
+        a log written without the key.
+        """
+        self._check_open()
+        head, position, heads = GENESIS, 0, set()
+        for seq, (first, last, stored) in enumerate(self._hashes, start=1):
+            columns = [list(c) for c in zip(*self._rows[first - 1 : last], strict=True)]
+            head = self._hash(head, Batch(columns, None, 0))
+            if head != stored:
+                return VerifyReport(False, position, seq - 1, head.hex(), first, "hash mismatch", position=position)
+            if key is not None:
+                problem = f"batch {seq} (positions {first}..{last}) carries no MAC: not written with the key"
+                return VerifyReport(False, position, seq - 1, head.hex(), first, problem, position=position)
+            position = last
+            heads.add(head.hex())
+        if expect_head is not None and expect_head.strip().lower() not in heads:
+            problem = f"the log does not contain head {expect_head[:16]}...: it was truncated or rewritten since then"
+            return VerifyReport(False, position, len(self._hashes), head.hex(), None, problem, position=position)
+        return VerifyReport(True, len(self._rows), len(self._hashes), head.hex(), position=position)
+
+    async def _insert_session(self, info: SessionInfo, started: Event) -> None:
         if info.id in self._sessions:
             raise SessionError(f"session {info.id} already exists")
         self._sessions[info.id] = info
         self._catalog.add_session(len(self._sessions), info.id)
+        try:
+            await self.append([started])
+        except BaseException:
+            del self._sessions[info.id]
+            self._catalog.forget_session(info.id)
+            raise
 
-    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None:
+    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str, ended: Event) -> None:
+        await self.append([ended])
         info = self._sessions[session_id]
         self._sessions[session_id] = replace(info, ended_ns=ended_ns, status=status, end_reason=reason)  # type: ignore[arg-type]
 
-    async def _reopen_session(self, session_id: str) -> None:
+    async def _reopen_session(self, session_id: str, resumed: Event) -> None:
+        await self.append([resumed])
         info = self._sessions[session_id]
         self._sessions[session_id] = replace(info, ended_ns=None, status="open", end_reason="")
 

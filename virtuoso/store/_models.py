@@ -107,7 +107,7 @@ class VerifyReport:
     """Result of walking the hash chain. ``ok`` is False at the first problem found.
 
     ``events`` and ``batches`` count what was found intact before that problem;
-    ``head`` is the hash of the last intact batch.
+    ``head`` is the hash of the last intact batch, ``position`` its last position.
     """
 
     ok: bool
@@ -116,3 +116,7 @@ class VerifyReport:
     head: str
     first_bad_position: int | None = None
     problem: str = ""
+    position: int = 0
+    """The last position of the last intact batch (where ``head`` stands)."""
+    keyed: bool = False
+    """Whether every intact batch's HMAC was checked with a key."""

@@ -7,6 +7,7 @@ causation, payload)`` where stream, kind and session are small integers from the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
@@ -18,8 +19,8 @@ import msgspec
 from virtuoso.errors import ConcurrencyError, InvalidEventError, SessionError, UsageError
 from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry, event_problem
 from virtuoso.events._envelope import PAYLOAD_ENCODER
-from virtuoso.store._chain import Row
-from virtuoso.store._models import AppendResult, EventFilter
+from virtuoso.store._chain import Row, SessionHeader, batch_context
+from virtuoso.store._models import AppendResult, EventFilter, SessionInfo
 
 ExpectedVersion = int | Mapping[str, int] | None
 
@@ -102,7 +103,9 @@ class Catalog:
         self._class_kinds = {cls: seq for cls, seq in self._class_kinds.items() if seq <= kinds}
 
     def forget_uncommitted(self) -> None:
-        """Drop stream and kind numbers (a rolled-back transaction may have made some)."""
+        """Drop every number (a rolled-back transaction may have made some); reload them from the log."""
+        self.session_ids.clear()
+        self.session_names.clear()
         self.stream_ids.clear()
         self.stream_names.clear()
         self.kind_ids.clear()
@@ -114,6 +117,16 @@ class Catalog:
         """Learn that session ``session_id`` is number ``seq``."""
         self.session_ids[session_id] = seq
         self.session_names[seq] = session_id
+
+    def forget_session(self, session_id: str) -> None:
+        """Forget a session whose creation was undone."""
+        seq = self.session_ids.pop(session_id, None)
+        if seq is not None:
+            self.session_names.pop(seq, None)
+
+    def names(self) -> tuple[Mapping[int, str], Mapping[int, tuple[str, int]], Mapping[int, str]]:
+        """Number to stream name, to (type, schema) and to session id."""
+        return self.stream_names, self.kind_names, self.session_names
 
     def class_kind_ids(self) -> Mapping[type[Payload], int]:
         """Kind numbers by payload class, for every class whose kind is known."""
@@ -446,3 +459,51 @@ def matches(event: Event, flt: EventFilter) -> bool:
         and (flt.start_ns is None or event.ts_event >= flt.start_ns)
         and (flt.end_ns is None or event.ts_event < flt.end_ns)
     )
+
+
+STARTED_TYPE = "SessionStarted"
+
+
+def canonical_json(value: Any) -> str:
+    """The stored text of a JSON field of a session (keys sorted, compact)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def header_values(info: SessionInfo) -> tuple[Any, ...]:
+    """A session's header as stored: (id, name, source, symbols, channels, manifest, config_hash, started_ns)."""
+    return (
+        info.id,
+        info.name,
+        info.source,
+        canonical_json(list(info.symbols)),
+        canonical_json(list(info.channels)),
+        canonical_json(info.manifest),
+        info.config_hash,
+        info.started_ns,
+    )
+
+
+Numbers = tuple[set[int], set[int], set[int]]
+"""Distinct stream, kind and session numbers used by some events."""
+
+
+def batch_numbers(batch: Batch) -> Numbers:
+    """The distinct stream, kind and session numbers of a batch (constant time for a one-run batch)."""
+    if batch.run is not None:
+        stream, kind, session = batch.run
+        return {stream}, {kind}, {session}
+    c = batch.columns
+    return set(c[2]), set(c[4]), set(c[7])
+
+
+def started_sessions(kinds: Sequence[int], sessions: Sequence[int], used: Numbers, catalog: Catalog) -> list[int]:
+    """Session numbers of the ``SessionStarted`` events among these events (kinds and sessions columns)."""
+    started = {k for k in used[1] if catalog.kind_names[k][0] == STARTED_TYPE}
+    if not started:
+        return []
+    return sorted({s for k, s in zip(kinds, sessions, strict=True) if k in started})
+
+
+def context_for(used: Numbers, catalog: Catalog, headers: Sequence[SessionHeader]) -> bytes:
+    """The chain context of a batch using ``used`` numbers and starting sessions with ``headers``."""
+    return batch_context(used, catalog.names(), headers)

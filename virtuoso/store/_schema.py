@@ -9,7 +9,7 @@ statements that build it from the version before.
 from __future__ import annotations
 
 APPLICATION_ID = 0x56545344  # "VTSD"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _APPEND_ONLY = "virtuoso: the event log is append-only"
 
@@ -88,7 +88,19 @@ _V1 = [
     f" WHEN NEW.seq <= (SELECT max(seq) FROM batches) BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
 ]
 
-MIGRATIONS: dict[int, list[str]] = {1: _V1}
+# Version 2: the chain binds meaning (names, session headers) and batches may carry
+# an HMAC. Batches before ``chain_meta.first_bound_batch`` keep the version-1 hash
+# (columns only), so a migrated log verifies with the same head as before.
+_V2 = [
+    "ALTER TABLE batches ADD COLUMN mac BLOB",
+    "CREATE TABLE chain_meta (first_bound_batch INTEGER NOT NULL)",
+    "INSERT INTO chain_meta SELECT coalesce(max(seq), 0) + 1 FROM batches",
+    *_append_only_triggers("chain_meta"),
+    f"CREATE TRIGGER chain_meta_single BEFORE INSERT ON chain_meta"
+    f" WHEN (SELECT count(*) FROM chain_meta) > 0 BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+]
+
+MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
 """Statements that bring a database from version ``n - 1`` to ``n``."""
 
 APPEND_ONLY_MESSAGE = _APPEND_ONLY

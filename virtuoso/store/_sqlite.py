@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import aiosqlite
 
-from virtuoso.errors import ConcurrencyError, DatabaseError, SessionError, StoreClosedError, UsageError
+from virtuoso.errors import (
+    ConcurrencyError,
+    CorruptDatabaseError,
+    DatabaseError,
+    SessionError,
+    StoreClosedError,
+    StoreError,
+    UsageError,
+)
 from virtuoso.events import REGISTRY, Event, TypeRegistry
 from virtuoso.store._base import BaseStore
-from virtuoso.store._chain import GENESIS, batch_hash
+from virtuoso.store._chain import GENESIS, batch_hash, batch_mac
+from virtuoso.store._keys import FROM_ENV, KeySource, resolve_key
 from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
 from virtuoso.store._owner import owner_alive, owner_token
 from virtuoso.store._pages import build_query, read_pages
@@ -24,16 +34,22 @@ from virtuoso.store._rows import (
     Catalog,
     Columns,
     ExpectedVersion,
+    batch_numbers,
     build_batch,
     check_expected,
+    context_for,
+    header_values,
     rows_to_events,
+    started_sessions,
     stream_stats_updates,
     unique_by_id,
     unknown_session_error,
 )
+from virtuoso.store._schema import SCHEMA_VERSION
 from virtuoso.store._sqlite_io import BUSY_TIMEOUT_S, check_identity, configure_writer, connect, migrate, translated
 from virtuoso.store._verify import verify_log
 
+T = TypeVar("T")
 Synchronous = Literal["NORMAL", "FULL", "EXTRA"]
 
 _SESSION_BOUNDS = "SELECT min(first_position), max(last_position) FROM session_streams WHERE session = ?"
@@ -44,6 +60,9 @@ _UPSERT_STATS = """INSERT INTO session_streams VALUES (?,?,?,?,?,?,?)
         last_ts_event = max(last_ts_event, excluded.last_ts_event),
         last_position = excluded.last_position"""
 _ID_CHUNK = 500
+_HEADERS = (
+    "SELECT seq, id, name, source, symbols, channels, manifest, config_hash, started_ns FROM sessions WHERE seq IN ({})"
+)
 _TIP = (
     "SELECT (SELECT max(position) FROM events), b.seq, b.hash"
     " FROM (SELECT 1) LEFT JOIN (SELECT seq, hash FROM batches ORDER BY seq DESC LIMIT 1) b"
@@ -58,12 +77,21 @@ class SQLiteEventStore(BaseStore):
     """The event log in one SQLite file. Open it with :func:`open_sqlite_store`."""
 
     def __init__(
-        self, path: Path, writer: aiosqlite.Connection | None, reader: aiosqlite.Connection, registry: TypeRegistry
+        self,
+        path: Path,
+        writer: aiosqlite.Connection | None,
+        reader: aiosqlite.Connection,
+        registry: TypeRegistry,
+        *,
+        key: bytes | None = None,
+        schema: int = SCHEMA_VERSION,
     ) -> None:
         super().__init__(Catalog(registry))
         self.path = path
         self._writer = writer
         self._reader = reader
+        self._key = key
+        self._schema = schema
         # One transaction at a time on the writer connection: an atomic append keeps
         # its transaction open across awaits, and nothing else may run inside it.
         self._write_lock = asyncio.Lock()
@@ -100,43 +128,44 @@ class SQLiteEventStore(BaseStore):
     # -- appends -------------------------------------------------------------------
 
     async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
-        db = self._db()
-        known: set[str] = set()
-        deduplicate = False
-        async with self._write_lock:
-            for _ in range(2):
-                with translated(self.path):
-                    await db.execute("BEGIN IMMEDIATE")
-                    try:
-                        result = await self._append_in_transaction(
-                            db, columns, expected, known if deduplicate else None
-                        )
-                    except _DuplicateIds:
-                        await self._rollback(db)
-                        known = await self._existing_ids(columns.events)
-                        deduplicate = True
-                        continue
-                    except BaseException:
-                        await self._rollback(db)
-                        raise
-                    await db.execute("COMMIT")
-                    return result
+        known: set[str] | None = None
+
+        async def work(db: aiosqlite.Connection) -> AppendResult:
+            return await self._append_in_transaction(db, columns, expected, known)
+
+        for _ in range(2):
+            try:
+                return await self._transaction(work)
+            except _DuplicateIds:
+                known = await self._existing_ids(columns.events)
         raise AssertionError("unreachable: the second attempt knows every stored id")
 
     async def _append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult:
+        async def work(db: aiosqlite.Connection) -> AppendResult:
+            totals = AppendTotals()
+            async for columns in chunks:
+                totals.add(await self._append_chunk(db, columns))
+            return totals.result()
+
+        return await self._transaction(work)
+
+    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+        """Run ``work`` in one write transaction: everything it wrote commits, or nothing does.
+
+        Catalog numbers (streams, kinds, sessions) made inside are forgotten unless
+        the COMMIT succeeds, so no later append can use a number the log lacks.
+        """
         db = self._db()
-        totals = AppendTotals()
         async with self._write_lock:
             with translated(self.path):
                 await db.execute("BEGIN IMMEDIATE")
                 try:
-                    async for columns in chunks:
-                        totals.add(await self._append_chunk(db, columns))
+                    result = await work(db)
+                    await db.execute("COMMIT")
                 except BaseException:
-                    await self._rollback(db)
+                    await self._abort(db)
                     raise
-                await db.execute("COMMIT")
-        return totals.result()
+                return result
 
     async def _append_chunk(self, db: aiosqlite.Connection, columns: Columns) -> AppendResult:
         """One chunk of an atomic append, inside its transaction; a savepoint undoes a duplicate-id attempt."""
@@ -188,19 +217,35 @@ class SQLiteEventStore(BaseStore):
                 raise _DuplicateIds from exc
             raise
         last = batch.last_position
-        digest = batch_hash(previous, batch.columns)
-        await db.execute("INSERT INTO batches VALUES (?,?,?,?)", (batch_seq, first, last, digest))
+        used = batch_numbers(batch)
+        headers = await self._headers(db, started_sessions(batch.columns[4], batch.columns[7], used, self._catalog))
+        digest = batch_hash(previous, batch.columns, context_for(used, self._catalog, headers))
+        mac = None if self._key is None else batch_mac(self._key, batch_seq, first, last, digest)
+        await db.execute("INSERT INTO batches VALUES (?,?,?,?,?)", (batch_seq, first, last, digest, mac))
         ids = self._catalog.stream_ids
         await db.executemany("UPDATE streams SET version = ? WHERE seq = ?", [(v, ids[s]) for s, v in heads.items()])
         stats = stream_stats_updates(batch, columns)
         await db.executemany(_UPSERT_STATS, [(*key, *values) for key, values in stats.items()])
         return AppendResult(len(batch), duplicates, first, last)
 
-    async def _rollback(self, db: aiosqlite.Connection) -> None:
-        await db.execute("ROLLBACK")
-        # Streams and kinds numbered inside the transaction are gone again.
-        self._catalog.forget_uncommitted()
-        await self._load_catalog()
+    async def _abort(self, db: aiosqlite.Connection) -> None:
+        """Undo a failed transaction, whatever failed (a statement, or the COMMIT itself)."""
+        try:
+            if db.in_transaction:  # SQLite may already have rolled back (a full disk, an I/O error)
+                # A failed ROLLBACK leaves nothing to keep: SQLite ends the transaction on close.
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
+        finally:
+            # Numbers made inside the transaction are gone: relearn what is committed
+            # (or, if the log cannot be read now, on the next read or append).
+            self._catalog.forget_uncommitted()
+            with contextlib.suppress(StoreError):
+                await self._load_catalog()
+
+    async def _headers(self, db: aiosqlite.Connection, sessions: list[int]) -> list[Any]:
+        if not sessions:
+            return []
+        return list(await db.execute_fetchall(_HEADERS.format(",".join("?" * len(sessions))), sessions))
 
     async def _heads(self, db: aiosqlite.Connection, streams: Sequence[str]) -> dict[str, int]:
         names = list(dict.fromkeys(streams))
@@ -283,7 +328,13 @@ class SQLiteEventStore(BaseStore):
             return rows_to_events(rows, self._catalog)
         except KeyError:
             await self._load_catalog()
+        try:
             return rows_to_events(rows, self._catalog)
+        except KeyError as exc:
+            raise CorruptDatabaseError(
+                f"{self.path}: an event refers to stream, kind or session number {exc} that the log does not"
+                " hold; run `virtuoso sessions verify`"
+            ) from exc
 
     async def max_position(self) -> int:
         """The position of the newest event, 0 for an empty log."""
@@ -301,51 +352,46 @@ class SQLiteEventStore(BaseStore):
 
     # -- sessions ------------------------------------------------------------------
 
-    async def _insert_session(self, info: SessionInfo) -> None:
-        db = self._db()
-        async with self._write_lock:
-            await self._insert_session_row(db, info)
-
-    async def _insert_session_row(self, db: aiosqlite.Connection, info: SessionInfo) -> None:
-        with translated(self.path):
+    async def _insert_session(self, info: SessionInfo, started: Event) -> None:
+        async def work(db: aiosqlite.Connection) -> None:
             try:
                 await db.execute(
                     "INSERT INTO sessions (id, name, source, symbols, channels, manifest, config_hash,"
                     " started_ns, status, owner) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        info.id,
-                        info.name,
-                        info.source,
-                        _json(list(info.symbols)),
-                        _json(list(info.channels)),
-                        _json(info.manifest),
-                        info.config_hash,
-                        info.started_ns,
-                        "open",
-                        owner_token(),
-                    ),
+                    (*header_values(info), "open", owner_token()),
                 )
             except sqlite3.IntegrityError as exc:
                 raise SessionError(f"{self.path}: session {info.id} already exists") from exc
             await self._reload_sessions(db)
+            try:
+                await self._append_in_transaction(db, Columns.of([started]), None, None)
+            except _DuplicateIds as exc:
+                raise SessionError(f"{self.path}: session {info.id} already has a SessionStarted event") from exc
 
-    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str) -> None:
-        db = self._db()
-        async with self._write_lock:
-            with translated(self.path):
-                await db.execute(
-                    "UPDATE sessions SET status = ?, ended_ns = ?, end_reason = ? WHERE id = ?",
-                    (status, ended_ns, reason, session_id),
-                )
+        await self._transaction(work)
 
-    async def _reopen_session(self, session_id: str) -> None:
-        db = self._db()
-        async with self._write_lock:
-            with translated(self.path):
-                await db.execute(
-                    "UPDATE sessions SET status = 'open', ended_ns = NULL, end_reason = '', owner = ? WHERE id = ?",
-                    (owner_token(), session_id),
-                )
+    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str, ended: Event) -> None:
+        await self._append_with(
+            ended,
+            "UPDATE sessions SET status = ?, ended_ns = ?, end_reason = ? WHERE id = ?",
+            (status, ended_ns, reason, session_id),
+        )
+
+    async def _reopen_session(self, session_id: str, resumed: Event) -> None:
+        await self._append_with(
+            resumed,
+            "UPDATE sessions SET status = 'open', ended_ns = NULL, end_reason = '', owner = ? WHERE id = ?",
+            (owner_token(), session_id),
+        )
+
+    async def _append_with(self, event: Event, sql: str, params: tuple[Any, ...]) -> None:
+        """Append a lifecycle event and change its session's row in the same transaction."""
+
+        async def work(db: aiosqlite.Connection) -> None:
+            await self._append_in_transaction(db, Columns.of([event]), None, None)
+            await db.execute(sql, params)
+
+        await self._transaction(work)
 
     async def sessions(self) -> list[SessionInfo]:
         """Every session, oldest first, with per-stream counts."""
@@ -374,21 +420,42 @@ class SQLiteEventStore(BaseStore):
 
     # -- integrity -----------------------------------------------------------------
 
-    async def verify(self) -> VerifyReport:
-        """Walk the hash chain and the bookkeeping; report the first problem."""
+    async def verify(self, *, key: bytes | None = None, expect_head: str | None = None) -> VerifyReport:
+        """Walk the hash chain and the bookkeeping; report the first problem.
+
+        With ``key`` (by default the key the store was opened with), every batch
+        must also carry a valid HMAC; with ``expect_head`` (a head hash kept
+        elsewhere), the chain must pass through that hash.
+        """
         self._check_open()
         with translated(self.path):
-            return await verify_log(self._reader, self._catalog, self._load_catalog)
+            return await verify_log(
+                self._reader,
+                self._catalog,
+                self._load_catalog,
+                schema=self._schema,
+                key=key if key is not None else self._key,
+                expect_head=expect_head,
+            )
+
+    async def head(self) -> tuple[int, int, str]:
+        """The stored head: (last position, batch count, hash in hex) of the last committed batch.
+
+        Read as stored, not recomputed: :meth:`verify` checks that the log reproduces it.
+        """
+        self._check_open()
+        with translated(self.path):
+            ((last, count, digest),) = await self._reader.execute_fetchall(
+                "SELECT (SELECT last_position FROM batches ORDER BY seq DESC LIMIT 1), count(*),"
+                " (SELECT hash FROM batches ORDER BY seq DESC LIMIT 1) FROM batches"
+            )
+        return int(last or 0), int(count), (digest or GENESIS).hex()
 
 
 def _expected_streams(expected: ExpectedVersion, streams: Sequence[str]) -> list[str]:
     if expected is None or isinstance(expected, int):
         return []
     return [s for s in expected if s not in streams]
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _session_info(row: Any, streams: dict[str, StreamStats]) -> SessionInfo:
@@ -427,6 +494,7 @@ async def open_sqlite_store(
     readonly: bool = False,
     synchronous: Synchronous = "NORMAL",
     busy_timeout_s: float = BUSY_TIMEOUT_S,
+    key: KeySource = FROM_ENV,
 ) -> SQLiteEventStore:
     """Open (creating if needed) the event log at ``path``.
 
@@ -435,10 +503,14 @@ async def open_sqlite_store(
     makes each commit survive power loss too; the default survives a killed process.
     ``busy_timeout_s`` is how long an append waits for another process's write
     lock before failing with :class:`~virtuoso.errors.StoreBusyError`.
+    ``key`` (bytes; by default the ``VIRTUOSO_LOG_KEY`` environment variable, if
+    set; ``None`` for no key) makes every batch carry an HMAC and :meth:`verify`
+    check them. ``readonly=True`` creates no file beside the log (see docs/store.md).
     """
     path = Path(path)
     if synchronous not in ("NORMAL", "FULL", "EXTRA"):
         raise UsageError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+    secret = resolve_key(key)
     _check_location(path, readonly=readonly)
     writer = None if readonly else await connect(path, readonly=False, busy_timeout_s=busy_timeout_s)
     try:
@@ -446,14 +518,16 @@ async def open_sqlite_store(
             version = await check_identity(writer, path)
             await configure_writer(writer, path, synchronous, new=version == 0)
             await migrate(writer, path, version)
-        reader = await connect(path, readonly=True)
+        reader = await connect(path, readonly=True, alone=writer is None)
     except BaseException:
         if writer is not None:
             await writer.close()
         raise
-    store = SQLiteEventStore(path, writer, reader, registry)
+    store = SQLiteEventStore(path, writer, reader, registry, key=secret)
     try:
-        if readonly and await check_identity(reader, path) == 0:
+        if readonly:
+            store._schema = await check_identity(reader, path)
+        if readonly and store._schema == 0:
             raise DatabaseError(f"{path}: empty file, not an event log")
         await store._load_catalog()
         if writer is not None:

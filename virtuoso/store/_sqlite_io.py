@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import aiosqlite
 from virtuoso.errors import (
     AppendOnlyError,
     CorruptDatabaseError,
+    DatabaseError,
     NotAnEventLogError,
     SchemaVersionError,
     StoreBusyError,
@@ -22,22 +23,50 @@ from virtuoso.errors import (
 )
 from virtuoso.store._schema import APPEND_ONLY_MESSAGE, APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
+_IOERR_WRITE = 778  # SQLITE_IOERR_WRITE: write() failed outright (EFBIG past a size limit, EIO, ...)
+
+Translation = tuple[Callable[[sqlite3.Error, str], bool], Callable[[Path | str, str], StoreError]]
+
+_TRANSLATIONS: tuple[Translation, ...] = (
+    (lambda exc, text: APPEND_ONLY_MESSAGE in text, lambda path, text: AppendOnlyError(f"{path}: {text}")),
+    (
+        lambda exc, text: (
+            isinstance(exc, sqlite3.DatabaseError)
+            and ("not a database" in text or "malformed" in text or "corrupt" in text)
+        ),
+        lambda path, text: CorruptDatabaseError(f"{path}: damaged or not a SQLite database ({text})"),
+    ),
+    (
+        lambda exc, text: getattr(exc, "sqlite_errorcode", None) == _IOERR_WRITE,
+        lambda path, text: StoreError(
+            f"{path}: the disk refused a write (full, over a file size limit, or failing);"
+            " nothing of the failed write was kept"
+        ),
+    ),
+    (
+        lambda exc, text: (
+            isinstance(exc, sqlite3.OperationalError)
+            and (getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "database or disk is full" in text)
+        ),
+        lambda path, text: StoreFullError(
+            f"{path}: the disk is full (or a file size limit reached); what was committed before is intact"
+        ),
+    ),
+    (
+        lambda exc, text: "locked" in text or "busy" in text,
+        lambda path, text: StoreBusyError(f"{path}: database is locked by another writer ({text})"),
+    ),
+    (lambda exc, text: "disk I/O error" in text, lambda path, text: StoreIOError(f"{path}: {text}")),
+)
+"""The first that applies wins: (does it apply to the error and its text, our error for the path and text)."""
+
 
 def translate(exc: sqlite3.Error, path: Path | str) -> StoreError:
     """Our error for a sqlite3 error raised while working on ``path``."""
     text = str(exc)
-    if APPEND_ONLY_MESSAGE in text:
-        return AppendOnlyError(f"{path}: {text}")
-    if isinstance(exc, sqlite3.DatabaseError) and (
-        "not a database" in text or "malformed" in text or "corrupt" in text
-    ):
-        return CorruptDatabaseError(f"{path}: damaged or not a SQLite database ({text})")
-    if "locked" in text or "busy" in text:
-        return StoreBusyError(f"{path}: database is locked by another writer ({text})")
-    if "disk is full" in text or "file too large" in text:
-        return StoreFullError(f"{path}: the disk is full ({text}); what was committed before is intact")
-    if "disk I/O error" in text:
-        return StoreIOError(f"{path}: {text}")
+    for applies, make in _TRANSLATIONS:
+        if applies(exc, text):
+            return make(path, text)
     return StoreError(f"{path}: {text}")
 
 
@@ -50,24 +79,53 @@ def translated(path: Path | str) -> Iterator[None]:
         raise translate(exc, path) from exc
 
 
-def _readonly_uri(path: Path) -> str:
-    return f"{path.absolute().as_uri()}?mode=ro"
+def _has_unfinished_wal(path: Path) -> bool:
+    """Whether a writer is running or crashed: a WAL index, or a WAL holding frames."""
+    wal = Path(f"{path}-wal")
+    return Path(f"{path}-shm").exists() or (wal.exists() and wal.stat().st_size > 0)
 
 
 BUSY_TIMEOUT_S = 10.0
 """How long a connection waits for another connection's write lock before SQLite says "database is locked"."""
 
 
-async def connect(path: Path, *, readonly: bool, busy_timeout_s: float = BUSY_TIMEOUT_S) -> aiosqlite.Connection:
+def readonly_uri(path: Path, *, alone: bool) -> str:
+    """The URI of a read-only connection.
+
+    ``alone`` (no writer connection of ours) and no WAL in use: ``immutable=1``, so
+    SQLite creates no ``-wal``/``-shm`` beside the log and needs no write access to
+    its folder. Otherwise ``mode=ro``, which shares the existing WAL and its index:
+    ``immutable`` would ignore the WAL and silently miss committed events in it.
+    """
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    if alone and not _has_unfinished_wal(path):
+        return uri + "&immutable=1"
+    return uri
+
+
+async def connect(
+    path: Path, *, readonly: bool, alone: bool = False, busy_timeout_s: float = BUSY_TIMEOUT_S
+) -> aiosqlite.Connection:
     """An aiosqlite connection in autocommit mode (transactions are explicit)."""
     with translated(path):
         if readonly:
-            pending = aiosqlite.connect(_readonly_uri(path), uri=True, isolation_level=None)
+            pending = aiosqlite.connect(readonly_uri(path, alone=alone), uri=True, isolation_level=None)
         else:
             pending = aiosqlite.connect(path, isolation_level=None)
         _daemonize(pending)
         db = await pending
-        await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            if readonly:  # SQLite opens the WAL at the first read: fail here, not in the middle of a command
+                await db.execute_fetchall("SELECT count(*) FROM sqlite_master")
+        except sqlite3.OperationalError as exc:
+            await db.close()
+            if readonly and "unable to open" in str(exc) and _has_unfinished_wal(path):
+                raise DatabaseError(
+                    f"{path}: a writer is running or crashed (its -wal holds commits) and its folder is read-only;"
+                    " open the log once for writing to recover it, or read a copy in a writable folder"
+                ) from exc
+            raise
         return db
 
 

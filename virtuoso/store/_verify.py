@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiosqlite
 
 from virtuoso.errors import EventError
-from virtuoso.store._chain import GENESIS, BatchHasher, Row
+from virtuoso.events import SessionEnded, SessionResumed, SessionStarted
+from virtuoso.store._chain import GENESIS, BatchHasher, Row, batch_mac
+from virtuoso.store._manifest import config_hash
 from virtuoso.store._models import VerifyReport
-from virtuoso.store._rows import Catalog, rows_to_events
+from virtuoso.store._rows import Catalog, Numbers, context_for, rows_to_events, started_sessions
 
 _CHUNK = 5000
 _ROWS = (
     "SELECT position, id, stream, version, kind, ts_event, ts_recv, session, causation, payload"
     " FROM events WHERE position BETWEEN ? AND ? ORDER BY position"
 )
+_HEADERS = "SELECT seq, id, name, source, symbols, channels, manifest, config_hash, started_ns FROM sessions"
+_SESSIONS = (
+    "SELECT seq, id, name, source, symbols, channels, manifest, config_hash, started_ns, ended_ns, status,"
+    " end_reason FROM sessions ORDER BY seq"
+)
+_NO_BOUND_BATCH = 2**62
 
 
 class _Broken(Exception):
@@ -26,22 +37,29 @@ class _Broken(Exception):
 
 
 async def verify_log(
-    db: aiosqlite.Connection, catalog: Catalog, reload_catalog: Callable[[], Awaitable[None]]
+    db: aiosqlite.Connection,
+    catalog: Catalog,
+    reload_catalog: Callable[[], Awaitable[None]],
+    *,
+    schema: int,
+    key: bytes | None = None,
+    expect_head: str | None = None,
 ) -> VerifyReport:
-    """Check, in order: SQLite's own integrity, every batch's hash and contiguity,
-    that every payload decodes, and that the per-stream and per-session counts
-    match the events. Stops at the first problem."""
+    """Check, in order: SQLite's own integrity, every batch's hash (and MAC, with a
+    key) and contiguity, that every payload decodes, the expected head, that the
+    session rows agree with their lifecycle events, and that the per-stream and
+    per-session counts match the events. Stops at the first problem."""
     await reload_catalog()
-    walked = _Walk(db, catalog)
+    walked = _Walk(db, catalog, schema, key)
     try:
         await walked.sqlite_integrity()
         await walked.batches()
+        walked.expected_head(expect_head)
+        await walked.sessions()
         await walked.bookkeeping()
     except _Broken as broken:
-        return VerifyReport(
-            False, walked.events, walked.batch_count, walked.head.hex(), broken.position, broken.problem
-        )
-    return VerifyReport(True, walked.events, walked.batch_count, walked.head.hex())
+        return walked.report(broken)
+    return walked.report(None)
 
 
 def _catalog_numbers(row: Row) -> tuple[int, int, int]:
@@ -49,28 +67,64 @@ def _catalog_numbers(row: Row) -> tuple[int, int, int]:
 
 
 class _Walk:
-    def __init__(self, db: aiosqlite.Connection, catalog: Catalog) -> None:
+    def __init__(self, db: aiosqlite.Connection, catalog: Catalog, schema: int, key: bytes | None) -> None:
         self.db = db
         self.catalog = catalog
+        self.schema = schema
+        self.key = key
         self.events = 0
         self.batch_count = 0
+        self.position = 0
         self.head = GENESIS
+        self.heads: dict[str, int] = {}
+        self.headers: dict[int, Any] = {}
+
+    def report(self, broken: _Broken | None) -> VerifyReport:
+        if broken is None:
+            return VerifyReport(
+                True, self.events, self.batch_count, self.head.hex(), position=self.position, keyed=self.key is not None
+            )
+        return VerifyReport(
+            False,
+            self.events,
+            self.batch_count,
+            self.head.hex(),
+            broken.position,
+            broken.problem,
+            position=self.position,
+            keyed=self.key is not None,
+        )
 
     async def sqlite_integrity(self) -> None:
         rows = list(await self.db.execute_fetchall("PRAGMA quick_check"))
         if rows != [("ok",)]:
             raise _Broken(None, f"SQLite reports damage: {rows[0][0]}")
 
+    async def _first_bound_batch(self) -> int:
+        if self.schema < 2:
+            return _NO_BOUND_BATCH
+        rows = list(await self.db.execute_fetchall("SELECT first_bound_batch FROM chain_meta"))
+        if len(rows) != 1:
+            raise _Broken(None, f"the chain's format record is missing or repeated ({len(rows)} rows in chain_meta)")
+        return int(rows[0][0])
+
     async def batches(self) -> None:
+        first_bound = await self._first_bound_batch()
+        self.headers = {row[0]: row for row in await self.db.execute_fetchall(_HEADERS)}
+        mac = "mac" if self.schema >= 2 else "NULL"
         expected_first = 1
-        async with self.db.execute("SELECT seq, first_position, last_position, hash FROM batches ORDER BY seq") as cur:
-            async for seq, first, last, stored in cur:
+        query = f"SELECT seq, first_position, last_position, hash, {mac} FROM batches ORDER BY seq"
+        async with self.db.execute(query) as cur:
+            async for seq, first, last, stored, stored_mac in cur:
                 if first != expected_first or last < first:
                     raise _Broken(
                         expected_first, f"batch {seq} covers {first}..{last}, expected to start at {expected_first}"
                     )
-                self.head = await self._check_batch(seq, first, last, stored)
+                self.head = await self._check_batch(seq, first, last, stored, bound=seq >= first_bound)
+                self._check_mac(seq, first, last, stored_mac)
+                self.heads[self.head.hex()] = last
                 self.batch_count += 1
+                self.position = last
                 expected_first = last + 1
         ((extra,),) = await self.db.execute_fetchall(
             "SELECT count(*) FROM events WHERE position >= ?", (expected_first,)
@@ -80,8 +134,18 @@ class _Walk:
                 expected_first, f"{extra} event(s) from position {expected_first} on belong to no committed batch"
             )
 
-    async def _check_batch(self, seq: int, first: int, last: int, stored: bytes) -> bytes:
+    def _check_mac(self, seq: int, first: int, last: int, stored: bytes | None) -> None:
+        if self.key is None:
+            return
+        if stored is None:
+            raise _Broken(first, f"batch {seq} (positions {first}..{last}) carries no MAC: not written with the key")
+        if not hmac.compare_digest(stored, batch_mac(self.key, seq, first, last, self.head)):
+            raise _Broken(first, f"batch {seq} (positions {first}..{last}) fails its MAC: rewritten, or another key")
+
+    async def _check_batch(self, seq: int, first: int, last: int, stored: bytes, *, bound: bool) -> bytes:
         hasher = BatchHasher(self.head)
+        used: Numbers = (set(), set(), set())
+        started: set[int] = set()
         expected = first
         for start in range(first, last + 1, _CHUNK):
             rows: list[Row] = list(await self.db.execute_fetchall(_ROWS, (start, min(start + _CHUNK - 1, last))))  # type: ignore[arg-type]
@@ -91,15 +155,31 @@ class _Walk:
                 expected += 1
             self._decode(rows)
             hasher.update_rows(rows)
+            if bound and rows:
+                started.update(self._meaning(rows, used))
         if expected != last + 1:
             raise _Broken(expected, f"event {expected} is missing (batch {seq} covers {first}..{last})")
-        digest = hasher.digest()
+        digest = hasher.digest(self._context(used, started) if bound else b"")
         if digest != stored:
             raise _Broken(
                 first, f"batch {seq} (positions {first}..{last}) does not match its hash: content was changed"
             )
         self.events += last - first + 1
         return digest
+
+    def _meaning(self, rows: list[Row], used: Numbers) -> list[int]:
+        kinds = [row[4] for row in rows]
+        sessions = [row[7] for row in rows]
+        chunk: Numbers = ({row[2] for row in rows}, set(kinds), set(sessions))
+        for total, part in zip(used, chunk, strict=True):
+            total.update(part)
+        return started_sessions(kinds, sessions, chunk, self.catalog)
+
+    def _context(self, used: Numbers, started: set[int]) -> bytes:
+        missing = sorted(started - self.headers.keys())
+        if missing:
+            raise _Broken(None, f"session number {missing[0]} started in the log has no session row")
+        return context_for(used, self.catalog, [self.headers[n] for n in sorted(started)])
 
     def _decode(self, rows: list[Row]) -> None:
         try:
@@ -111,6 +191,56 @@ class _Walk:
             raise _Broken(
                 position, f"event {position} refers to an unknown stream, kind or session number {exc}"
             ) from exc
+
+    def expected_head(self, expect_head: str | None) -> None:
+        if expect_head is None:
+            return
+        wanted = expect_head.strip().lower()
+        if wanted not in self.heads:
+            raise _Broken(
+                None, f"the log does not contain head {wanted[:16]}...: it was truncated or rewritten since then"
+            )
+
+    async def sessions(self) -> None:
+        """Each session row must agree with its lifecycle events (which the chain covers)."""
+        for row in await self.db.execute_fetchall(_SESSIONS):
+            await self._check_session(row)
+
+    async def _check_session(self, row: Any) -> None:
+        _, sid, name, source, symbols, channels, manifest, stored_hash, started_ns, ended_ns, status, reason = row
+        lifecycle = self.catalog.stream_ids.get(f"system:{sid}:lifecycle")
+        events = []
+        if lifecycle is not None:
+            rows = await self.db.execute_fetchall(
+                "SELECT position, id, stream, version, kind, ts_event, ts_recv, session, causation, payload"
+                " FROM events WHERE stream = ? ORDER BY version",
+                (lifecycle,),
+            )
+            events = rows_to_events(list(rows), self.catalog)  # type: ignore[arg-type]
+        if not events or not isinstance(events[0].payload, SessionStarted):
+            raise _Broken(None, f"session {sid} has no SessionStarted event in the log")
+        started: SessionStarted = events[0].payload
+        begun, last = events[0], events[-1]
+        declared = json.loads(manifest)
+        expected_header = (
+            begun.session,
+            started.name,
+            started.source,
+            list(started.symbols),
+            list(started.channels),
+            started.config_hash,
+            begun.ts_event,
+        )
+        header = (sid, name, source, json.loads(symbols), json.loads(channels), stored_hash, started_ns)
+        if header != expected_header or _manifest_hash(declared) != stored_hash:
+            raise _Broken(begun.position, f"session {sid}'s row differs from its SessionStarted event or manifest")
+        if any(e.session != sid for e in events):
+            raise _Broken(begun.position, f"session {sid}'s lifecycle events name another session")
+        if (status, ended_ns, reason) != _lifecycle_state(last):
+            raise _Broken(
+                last.position,
+                f"session {sid}'s row (status {status!r}, end time, end reason) contradicts its last lifecycle event",
+            )
 
     async def bookkeeping(self) -> None:
         actual = {
@@ -138,3 +268,20 @@ class _Walk:
         if actual:
             (session, stream), (count, _) = sorted(actual.items())[0]
             raise _Broken(None, f"session #{session} stream #{stream} holds {count} event(s) no session records")
+
+
+def _manifest_hash(manifest: Any) -> str | None:
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        return None
+    declared = manifest.get("config_hash")
+    return declared if declared == config_hash(manifest["config"]) else None
+
+
+def _lifecycle_state(last: Any) -> tuple[str, int | None, str]:
+    """(status, ended_ns, end_reason) that a session's row must show after its last lifecycle event."""
+    payload = last.payload
+    if isinstance(payload, SessionEnded):
+        return payload.status, last.ts_event, payload.reason
+    if isinstance(payload, SessionResumed | SessionStarted):
+        return "open", None, ""
+    return "", None, ""
