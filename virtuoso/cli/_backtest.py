@@ -20,7 +20,7 @@ from virtuoso.backtest import (
     load_venue_config,
     run_backtest,
 )
-from virtuoso.cli._app import fail, out_console, print_json, run
+from virtuoso.cli._app import fail, out_console, print_json, run, time_option
 from virtuoso.cli._replay import (
     DbOption,
     FromOption,
@@ -74,6 +74,7 @@ def backtest_command(
 ) -> None:
     """Backtest a strategy on a recorded session; print its metrics (and write its report)."""
     existing_log(db)
+    _check_outputs(report=report, parquet=parquet)
     try:
         backtest = _backtest_config(
             session, strategy=strategy, params=param or [], venue=venue, config=config, analyzers=analyzers,
@@ -96,8 +97,6 @@ def _backtest_config(
     session: str, *, strategy: str | None, params: list[str], venue: Path | None, config: Path | None,
     analyzers: str | None, order: str | None, seed: int | None, start: str | None, end: str | None,
 ) -> BacktestConfig:  # fmt: skip
-    from virtuoso.cli._book import parse_time  # noqa: PLC0415  # shared time parsing
-
     file = load_run_file(config) if config is not None else RunFile(Path("flags"))
     ref = strategy or file.strategy
     if not ref:
@@ -108,15 +107,15 @@ def _backtest_config(
         raise fail(f"--order must be one of {', '.join(ORDERS)}, not {chosen!r}", code=2)
     selection = ReplaySelection(
         sessions=(session,),
-        start_ns=None if start is None else parse_time(start),
-        end_ns=None if end is None else parse_time(end),
+        start_ns=None if start is None else time_option(start, "--from"),
+        end_ns=None if end is None else time_option(end, "--to"),
         order="exchange-time" if chosen == "exchange-time" else "position",
     )
     return BacktestConfig(
         selection,
         spec,
         _venue(venue, file),
-        _analyzers(analyzers, file, spec),
+        _analyzers(analyzers, file),
         seed if seed is not None else file.seed or 0,
     )
 
@@ -139,9 +138,19 @@ def _venue(path: Path | None, file: RunFile) -> VenueConfig:
     return VenueConfig()
 
 
-def _analyzers(flag: str | None, file: RunFile, spec: StrategySpec) -> tuple[AnalyzerSpec, ...]:
+def _analyzers(flag: str | None, file: RunFile) -> tuple[AnalyzerSpec, ...] | None:
+    """The analyzers named by the flag or the run file; None: the strategy's own (``BacktestConfig`` derives them)."""
     chosen = flag if flag is not None else file.analyzers
-    return analyzers_named(chosen if chosen is not None else spec.cls.analyzers_for(spec.config))
+    return None if chosen is None else tuple(analyzers_named(chosen))
+
+
+def _check_outputs(**folders: Path | None) -> None:
+    """Refuse, before the backtest runs, an output folder that cannot be one (an existing file)."""
+    for option, folder in folders.items():
+        if folder is not None and folder.exists() and not folder.is_dir():
+            raise fail(f"--{option} {folder}: exists and is not a folder (it names the folder to write into)", code=2)
+        if folder is not None and not folder.exists() and folder.parent.exists() and not folder.parent.is_dir():
+            raise fail(f"--{option} {folder}: {folder.parent} is not a folder", code=2)
 
 
 def _write_outputs(result: BacktestResult, report: Path | None, parquet: Path | None) -> dict[str, str]:

@@ -13,8 +13,7 @@ from rich import box
 from rich.table import Table
 
 from virtuoso.app import AppConfig
-from virtuoso.cli._app import fail, out_console, print_json, run
-from virtuoso.cli._book import parse_time
+from virtuoso.cli._app import fail, out_console, print_json, run, time_option
 from virtuoso.cli._progress import progress
 from virtuoso.cli._sessions import existing_log
 from virtuoso.errors import VirtuosoError
@@ -26,8 +25,13 @@ DbOption = Annotated[Path, typer.Option("--db", help="The SQLite event log (neve
 SessionOption = Annotated[
     str, typer.Option("--session", help="Session id, or a unique prefix of at least 4 characters.")
 ]
-FromOption = Annotated[str | None, typer.Option("--from", help="Start (exchange time): ISO 8601 UTC or epoch ms.")]
-ToOption = Annotated[str | None, typer.Option("--to", help="End, exclusive (exchange time): ISO 8601 UTC or epoch ms.")]
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="Start (exchange time): ISO 8601 UTC, or epoch time with a unit (1723161540s, ...ms)."),
+]
+ToOption = Annotated[
+    str | None, typer.Option("--to", help="End, exclusive (exchange time): ISO 8601 UTC, or epoch time with a unit.")
+]
 TypesOption = Annotated[str | None, typer.Option("--types", help="Comma-separated event types (Trade,BookDelta,...).")]
 StreamsOption = Annotated[str | None, typer.Option("--streams", help="Comma-separated stream names.")]
 SymbolsOption = Annotated[str | None, typer.Option("--symbols", help="Comma-separated symbols (BTC/USDT,...).")]
@@ -59,8 +63,8 @@ def _run_config(
             streams=_split(streams),
             symbols=_split(symbols),
             types=_split(types),
-            start_ns=None if start is None else parse_time(start),
-            end_ns=None if end is None else parse_time(end),
+            start_ns=None if start is None else time_option(start, "--from"),
+            end_ns=None if end is None else time_option(end, "--to"),
             order=_order(order),
         )
         return RunConfig(selection, analyzers_named(analyzers), seed)

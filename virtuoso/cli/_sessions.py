@@ -23,14 +23,16 @@ from rich.table import Table
 from rich.text import Text
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.errors import UsageError
 from virtuoso.events import FileImported
 from virtuoso.importers import RecordedMarket, imported_files, session_markets
 from virtuoso.store import SessionInfo, SQLiteEventStore, VerifyReport, imports_stream, open_sqlite_store
 
 sessions_app = typer.Typer(
     name="sessions",
-    help="List, show and verify the sessions of an event log.",
+    help="List, show, verify and prune the sessions of an event log.",
     no_args_is_help=True,
+    add_completion=False,
 )
 
 DbOption = Annotated[Path, typer.Option("--db", help="The SQLite event log to read (never created).")]
@@ -325,3 +327,54 @@ def verify_log(db: DbOption, as_json: JsonOption = False) -> None:
     print_verify(path, report, as_json=as_json)
     if not report.ok:
         raise typer.Exit(1)
+
+
+@sessions_app.command("prune")
+def prune_sessions(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="The new log to write (must not exist; never overwritten).")],
+    session: Annotated[
+        list[str] | None, typer.Option("--session", help="A session or run to leave out: id or prefix (repeatable).")
+    ] = None,
+    crashed: Annotated[
+        bool, typer.Option("--crashed", help="Leave out every crashed (or still open) session.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a new log without chosen sessions and runs (the log is append-only), verified; the old one is kept.
+
+    Runs computed from a session left out are left out too. Exits 1, writing nothing, when nothing is chosen.
+    """
+    from virtuoso.prune import Dropped, PruneReport, choose_dropped, prune_log  # noqa: PLC0415  # one command's need
+
+    path = existing_log(db)
+    if not session and not crashed:
+        raise fail("name what to leave out: --session ID (repeatable) or --crashed", code=2)
+
+    async def work() -> PruneReport:
+        async with opened(path, readonly=True) as store:
+            dropped: list[Dropped] = await choose_dropped(store, session or [], crashed=crashed)
+        if not dropped:
+            raise UsageError(f"{path}: no crashed or open session: nothing to prune")
+        return await prune_log(path, out, dropped)
+
+    report = run(work)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    print_table(_dropped_table(report))
+    out_console.print(
+        f"wrote {report.out}: {report.kept_sessions} sessions, {report.kept_events:,} events; verified intact, "
+        f"every kept event present with its payload; {path} is unchanged",
+        markup=False,
+    )
+
+
+def _dropped_table(report: Any) -> Table:
+    table = Table(title="left out", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("id", "name", "source", "status", "events", "why"):
+        table.add_column(name, justify="right" if name == "events" else "left", no_wrap=name == "id")
+    for item in report.dropped:
+        info = item.session
+        table.add_row(info.id[:12], Text(info.name), info.source, _status(info.status), str(info.events), item.why)
+    return table

@@ -10,7 +10,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from virtuoso.cli._app import out_console, print_json, run
+from virtuoso.cli._app import fail, out_console, print_json, run
 from virtuoso.cli._sessions import DbOption, JsonOption, existing_log, iso, opened, print_table
 from virtuoso.resilience import HealthThresholds, SessionHealth, session_health
 
@@ -37,6 +37,7 @@ def status_command(
 
     Exits 0 when the health is ok or degraded, 3 when it is down.
     """
+    _check_thresholds(stale_after, down_after)
     path = existing_log(db)
     thresholds = HealthThresholds(stale_degraded_s=stale_after, stale_down_s=down_after)
 
@@ -51,6 +52,13 @@ def status_command(
         print_health(health)
     if health.status == "down":
         raise typer.Exit(DOWN_EXIT_CODE)
+
+
+def _check_thresholds(stale_after: float, down_after: float) -> None:
+    if not stale_after > 0:
+        raise fail(f"--stale-after must be a positive number of seconds, not {stale_after:g}", code=2)
+    if not down_after > stale_after:
+        raise fail(f"--down-after ({down_after:g} s) must be more than --stale-after ({stale_after:g} s)", code=2)
 
 
 def print_health(health: SessionHealth) -> None:
