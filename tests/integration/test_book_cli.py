@@ -132,14 +132,21 @@ def test_before_the_snapshot_the_book_is_not_served(recorded: tuple[Path, str]) 
     assert (data["in_sync"], data["sequence"], data["bids"], data["asks"]) == (False, None, [], [])
 
 
+AT = "1723161300000"  # epoch ms
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
         (["--symbol", "BTC/USDT"], 2, "missing option --session, --at"),
-        (["--session", "ffff", "--symbol", "BTC/USDT", "--at", "1723161300000"], 1, "no session with id 'ffff'"),
-        (["--session", "SESSION", "--symbol", "ETH/USDT", "--at", "1723161300000"], 1, "no book stream for symbol 'ETH/USDT'"),
-        (["--session", "SESSION", "--symbol", "BTCUSDT", "--at", "1723161300000"], 1, "2 book streams for symbol 'BTCUSDT'"),
-        (["--session", "SESSION", "--symbol", "BTC/USDT", "--at", "noon"], 2, "--at 'noon' is not a time; accepted: an ISO 8601 time"),
+        (["--session", "ffff", "--symbol", "BTC/USDT", "--at", AT], 1, "no session with id 'ffff'"),
+        (["--session", "SESSION", "--symbol", "ETH/USDT", "--at", AT], 1, "no book stream for symbol 'ETH/USDT'"),
+        (["--session", "SESSION", "--symbol", "BTCUSDT", "--at", AT], 1, "2 book streams for symbol 'BTCUSDT'"),
+        (
+            ["--session", "SESSION", "--symbol", "BTC/USDT", "--at", "noon"],
+            2,
+            "--at 'noon' is not a time; accepted: an ISO 8601 time",
+        ),
     ],
 )
 def test_errors(recorded: tuple[Path, str], args: list[str], code: int, message: str) -> None:
@@ -150,7 +157,7 @@ def test_errors(recorded: tuple[Path, str], args: list[str], code: int, message:
 
 
 def test_a_missing_log_is_not_created(tmp_path: Path) -> None:
-    result = cli("book", "--db", tmp_path / "none.sqlite", "--session", "abcd", "--symbol", "BTC/USDT", "--at", "1723161300000")
+    result = cli("book", "--db", tmp_path / "none.sqlite", "--session", "abcd", "--symbol", "BTC/USDT", "--at", AT)
     assert result.exit_code == 1
     assert "no such file" in result.stderr
     assert not (tmp_path / "none.sqlite").exists()

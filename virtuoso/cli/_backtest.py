@@ -101,7 +101,7 @@ def _backtest_config(
     ref = strategy or file.strategy
     if not ref:
         raise fail("name a strategy: --strategy MODULE:CLASS, or a run file with [backtest] strategy", code=2)
-    spec = StrategySpec.named(ref, {**file.params, **_pairs(params)})
+    spec = StrategySpec.named(ref, {**file.params, **param_pairs(params)})
     chosen = order or file.order or "exchange-time"
     if chosen not in ORDERS:
         raise fail(f"--order must be one of {', '.join(ORDERS)}, not {chosen!r}", code=2)
@@ -120,7 +120,7 @@ def _backtest_config(
     )
 
 
-def _pairs(params: list[str]) -> dict[str, str]:
+def param_pairs(params: list[str]) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in params:
         key, sep, value = item.partition("=")
