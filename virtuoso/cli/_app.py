@@ -17,14 +17,16 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.globals import get_current_context as click_context
 
-from virtuoso.cli._lazy import state
+from virtuoso.cli._lazy import USAGE_EXIT_CODE, state
 from virtuoso.errors import VirtuosoError
 
 T = TypeVar("T")
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-out_console = Console(highlight=False, soft_wrap=True)
+# emoji=False: a stream named "nope:x:trades" must not print as "nope❌trades".
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out_console = Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -35,8 +37,16 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """
     if state["debug"]:
         _print_traceback(skip=2)
-    fail_line(message)
+    fail_line(message + (_usage_pointer() if code == USAGE_EXIT_CODE else ""))
     return typer.Exit(code)
+
+
+def _usage_pointer() -> str:
+    """`` (virtuoso replay; see virtuoso replay --help)``: where a usage error was made, as click's own say it."""
+    context = click_context(silent=True)
+    if context is None:
+        return ""
+    return f" ({context.command_path}; see {context.command_path} --help)"
 
 
 def fail_line(message: str, *, traceback: bool = False) -> None:
@@ -78,3 +88,12 @@ def time_option(text: str, option: str) -> int:
         return parse_time(text, option)
     except VirtuosoError as exc:
         raise fail(str(exc), code=2) from None
+
+
+def time_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """``--from`` and ``--to`` as ns (see :func:`time_option`); a usage error unless ``--to`` is after ``--from``."""
+    start_ns = None if start is None else time_option(start, "--from")
+    end_ns = None if end is None else time_option(end, "--to")
+    if start_ns is not None and end_ns is not None and end_ns <= start_ns:
+        raise fail(f"--to {end} is not after --from {start}: the time range is empty", code=USAGE_EXIT_CODE)
+    return start_ns, end_ns

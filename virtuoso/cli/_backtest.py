@@ -20,7 +20,7 @@ from virtuoso.backtest import (
     load_venue_config,
     run_backtest,
 )
-from virtuoso.cli._app import fail, out_console, print_json, run, time_option
+from virtuoso.cli._app import fail, out_console, print_json, run, time_range
 from virtuoso.cli._replay import (
     DbOption,
     FromOption,
@@ -97,6 +97,7 @@ def _backtest_config(
     session: str, *, strategy: str | None, params: list[str], venue: Path | None, config: Path | None,
     analyzers: str | None, order: str | None, seed: int | None, start: str | None, end: str | None,
 ) -> BacktestConfig:  # fmt: skip
+    start_ns, end_ns = time_range(start, end)
     file = load_run_file(config) if config is not None else RunFile(Path("flags"))
     ref = strategy or file.strategy
     if not ref:
@@ -107,8 +108,8 @@ def _backtest_config(
         raise fail(f"--order must be one of {', '.join(ORDERS)}, not {chosen!r}", code=2)
     selection = ReplaySelection(
         sessions=(session,),
-        start_ns=None if start is None else time_option(start, "--from"),
-        end_ns=None if end is None else time_option(end, "--to"),
+        start_ns=start_ns,
+        end_ns=end_ns,
         order="exchange-time" if chosen == "exchange-time" else "position",
     )
     return BacktestConfig(

@@ -55,7 +55,7 @@ def _required(**options: str | None) -> list[str]:
     """The values of ``options``; a one-line usage error (exit 2) naming those missing."""
     missing = [f"--{name}" for name, value in options.items() if value is None]
     if missing:
-        raise fail(f"missing option {', '.join(missing)} (see virtuoso book --help)", code=2)
+        raise fail(f"missing option {', '.join(missing)}", code=2)
     return [value for value in options.values() if value is not None]
 
 

@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 
 from virtuoso.app import AppConfig
-from virtuoso.cli._app import fail, out_console, print_json, run, time_option
+from virtuoso.cli._app import fail, out_console, print_json, run, time_range
 from virtuoso.cli._progress import progress
 from virtuoso.cli._sessions import existing_log
 from virtuoso.errors import VirtuosoError
@@ -57,14 +57,15 @@ def _run_config(
 ) -> RunConfig:  # fmt: skip
     if order not in ORDERS:
         raise fail(f"--order must be one of {', '.join(ORDERS)}, not {order!r}", code=2)
+    start_ns, end_ns = time_range(start, end)
     try:
         selection = ReplaySelection(
             sessions=(session,),
             streams=_split(streams),
             symbols=_split(symbols),
             types=_split(types),
-            start_ns=None if start is None else time_option(start, "--from"),
-            end_ns=None if end is None else time_option(end, "--to"),
+            start_ns=start_ns,
+            end_ns=end_ns,
             order=_order(order),
         )
         return RunConfig(selection, analyzers_named(analyzers), seed)

@@ -94,7 +94,7 @@ def print_table(table: Table) -> None:
     if out_console.is_terminal:
         out_console.print(table)
         return
-    plain = Console(file=io.StringIO(), width=_PIPE_WIDTH, highlight=False, color_system=None)
+    plain = Console(file=io.StringIO(), width=_PIPE_WIDTH, highlight=False, color_system=None, emoji=False)
     with plain.capture() as captured:
         plain.print(table)
     sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
