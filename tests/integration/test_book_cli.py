@@ -116,7 +116,7 @@ def test_book_text_shows_the_header_and_both_sides(recorded: tuple[Path, str]) -
     assert lines[4].split() == ["update", "id", str(data["sequence"])]
     assert lines[5].split() == ["in", "sync", "yes"]
     assert lines[6].split() == ["bid", "size", "bid", "ask", "ask", "size"]
-    rows = [line.split() for line in lines[8:]]
+    rows = [line.split() for line in lines[7:]]
     pairs = zip(data["bids"], data["asks"], strict=True)
     assert rows == [[number(b[1]), number(b[0]), number(a[0]), number(a[1])] for b, a in pairs]
 

@@ -27,7 +27,7 @@ def test_text_output_lists_the_files_and_progress_is_plain_lines(demo: Path, tmp
 
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == ["export: 100%, 480 rows"]
-    assert re.search(rf"^ Trade +297 +{re.escape(str(out))}/Trade.parquet$", result.stdout, re.MULTILINE)
+    assert re.search(rf"^Trade +297  {re.escape(str(out))}/Trade.parquet$", result.stdout, re.MULTILINE)
     assert result.stdout.splitlines()[-1].startswith(f"exported 480 rows of session {DEMO_SESSION}")
     assert sorted(p.name for p in out.iterdir()) == [
         "BookDelta.parquet", "BookSnapshot.parquet", "SessionEnded.parquet", "SessionStarted.parquet", "Trade.parquet"

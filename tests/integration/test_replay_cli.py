@@ -83,7 +83,10 @@ def test_verify_replay_fails_loudly_when_digests_differ(demo: Path, monkeypatch:
     [
         (("--speed", "fast"), "--speed must be 'max' or a positive number, not 'fast'"),
         (("--order", "random"), "--order must be one of position, exchange-time, not 'random'"),
-        (("--types", "Trade", "--from", "2024-08-09T00:00:00Z", "--to", "2024-08-08T00:00:00Z"), "empty time range"),
+        (
+            ("--types", "Trade", "--from", "2024-08-09T00:00:00Z", "--to", "2024-08-08T00:00:00Z"),
+            "the time range is empty",
+        ),
         (("--streams", "binance:DOGE/USDT:trades"), "no stream 'binance:DOGE/USDT:trades'"),
     ],
 )

@@ -31,6 +31,7 @@ from virtuoso.cli._replay import (
     selected_events,
 )
 from virtuoso.cli._sessions import existing_log
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import VirtuosoError
 from virtuoso.replay import ORDERS, AnalyzerSpec, ReplaySelection, analyzers_named
 
@@ -169,7 +170,7 @@ def _print(result: BacktestResult, written: dict[str, str], json_output: bool) -
     if json_output:
         print_json(summary)
         return
-    out_console.print(_metrics_table(summary["metrics"]))
+    print_table(_metrics_table(summary["metrics"]))
     for key in ("run", "digest", "events_in", "cached", *written):
         out_console.print(f"{key:<10} {summary[key]}", markup=False)
 

@@ -28,7 +28,8 @@ from virtuoso.book import (
     write_checkpoints,
 )
 from virtuoso.cli._app import fail, out_console, print_json, run, time_option
-from virtuoso.cli._sessions import existing_log, iso, opened, print_table
+from virtuoso.cli._sessions import existing_log, iso, opened
+from virtuoso.cli._tables import print_table
 
 book_app = typer.Typer(
     name="book",

@@ -17,7 +17,8 @@ from rich.markup import escape
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
 from virtuoso.cli._backtest import _metrics_table
-from virtuoso.cli._sessions import print_table, print_verify, sessions_table
+from virtuoso.cli._sessions import print_verify, sessions_table
+from virtuoso.cli._tables import print_table
 from virtuoso.demo import DemoResult, build_demo_log, replace_event_log, run_demo
 from virtuoso.store import SessionInfo, VerifyReport, open_sqlite_store
 from virtuoso.synthetic import MarketConfig

@@ -18,7 +18,8 @@ from rich.text import Text
 from virtuoso.backtest import BACKTEST_SOURCE
 from virtuoso.cli._app import fail, out_console, print_json, run
 from virtuoso.cli._progress import Reporter, progress
-from virtuoso.cli._sessions import existing_log, opened, print_table
+from virtuoso.cli._sessions import existing_log, opened
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import UsageError
 from virtuoso.export import FORMATS, ExportProgress, ExportReport, Format, export
 from virtuoso.replay import RUN_SOURCE

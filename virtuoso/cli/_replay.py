@@ -16,6 +16,7 @@ from virtuoso.app import AppConfig
 from virtuoso.cli._app import fail, out_console, print_json, run, time_range
 from virtuoso.cli._progress import progress
 from virtuoso.cli._sessions import existing_log
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import VirtuosoError
 from virtuoso.replay import ORDERS, ReplayOptions, ReplaySelection, RunConfig, RunResult, analyzers_named, replay_run
 from virtuoso.replay._selection import Order
@@ -202,7 +203,7 @@ def verify_replay_command(
     if json_output:
         print_json({"ok": same, "digest": results[0].digest if same else None, "runs": rows})
     else:
-        out_console.print(_runs_table(rows))
+        print_table(_runs_table(rows))
     if not same:
         raise fail(f"digests differ across {runs} replays of session {session}: the replay is not deterministic")
     if not json_output:

@@ -5,10 +5,8 @@ None of these commands creates a database: ``--db`` must name an existing file.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict
@@ -18,11 +16,11 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import UsageError
 from virtuoso.events import FileImported
 from virtuoso.importers import RecordedMarket, imported_files, session_markets
@@ -83,22 +81,6 @@ async def opened(path: Path, *, readonly: bool) -> AsyncIterator[SQLiteEventStor
 
 # -- formatting ------------------------------------------------------------------
 
-_PIPE_WIDTH = 1000
-
-
-def print_table(table: Table) -> None:
-    """Print ``table``: fitted to a terminal, at its natural width into a pipe or file.
-
-    Piped output (``| grep``, scripts, tests) then never has a folded cell nor trailing blanks.
-    """
-    if out_console.is_terminal:
-        out_console.print(table)
-        return
-    plain = Console(file=io.StringIO(), width=_PIPE_WIDTH, highlight=False, color_system=None, emoji=False)
-    with plain.capture() as captured:
-        plain.print(table)
-    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
-
 
 def iso(ns: int | None, timespec: str = "seconds") -> str:
     """``ns`` since the epoch as UTC ISO 8601; ``-`` for None.
@@ -113,21 +95,25 @@ def iso(ns: int | None, timespec: str = "seconds") -> str:
     return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
+SESSIONS_DROP = ("first event (UTC)", "source", "symbols", "last event (UTC)")
+"""Columns of ``sessions list`` a narrow terminal drops, in this order."""
+
+
 def sessions_table(infos: list[SessionInfo]) -> Table:
     """The table ``virtuoso sessions list`` prints."""
     table = Table(title="sessions", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for name in ("id", "name", "source", "symbols"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name)
     table.add_column("status")
     table.add_column("events", justify="right")
     table.add_column("first event (UTC)", no_wrap=True)
     table.add_column("last event (UTC)", no_wrap=True)
     for info in infos:
         table.add_row(
-            Text(info.id[:12]),
+            Text(info.id),
             Text(info.name),
             Text(info.source),
-            Text(", ".join(info.symbols)),
+            Text(",".join(info.symbols)),
             _status(info.status),
             str(info.events),
             iso(info.first_ts_event),
@@ -205,7 +191,7 @@ def _plain(value: Any) -> str:
 
 def _streams_table(info: SessionInfo) -> Table:
     table = Table(title="streams", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("stream", overflow="fold")
+    table.add_column("stream")
     for name in ("events", "first position", "last position"):
         table.add_column(name, justify="right")
     table.add_column("first event (UTC)", no_wrap=True)
@@ -225,7 +211,7 @@ def _streams_table(info: SessionInfo) -> Table:
 def _files_table(files: list[FileImported]) -> Table:
     table = Table(title="imported files", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for name in ("path", "format", "sha256"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name)
     table.add_column("bytes", justify="right")
     table.add_column("events", justify="right")
     for record in files:
@@ -236,7 +222,7 @@ def _files_table(files: list[FileImported]) -> Table:
 
 def _markets_table(markets: list[RecordedMarket]) -> Table:
     table = Table(title="markets", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("symbol", overflow="fold")
+    table.add_column("symbol")
     for name in ("tick", "step", "min amount", "min notional"):
         table.add_column(name, justify="right")
     for name in ("fees (maker/taker bps)", "source", "since (UTC)"):
@@ -281,7 +267,7 @@ def list_sessions(db: DbOption, as_json: JsonOption = False) -> None:
     if as_json:
         print_json([info.summary() for info in infos])
     else:
-        print_table(sessions_table(infos))
+        print_table(sessions_table(infos), drop=SESSIONS_DROP)
 
 
 @sessions_app.command("show")
@@ -304,11 +290,11 @@ def show_session(
         print_json(session_detail(info, files, markets))
     else:
         print_table(_detail_grid(info))
-        print_table(_streams_table(info))
+        print_table(_streams_table(info), drop=("first position", "first event (UTC)", "last position"))
         if files:
-            print_table(_files_table(files))
+            print_table(_files_table(files), drop=("sha256", "format", "bytes"))
         if markets:
-            print_table(_markets_table(markets))
+            print_table(_markets_table(markets), drop=("since (UTC)", "source", "min notional", "min amount"))
 
 
 @sessions_app.command("verify")
@@ -376,5 +362,5 @@ def _dropped_table(report: Any) -> Table:
         table.add_column(name, justify="right" if name == "events" else "left", no_wrap=name == "id")
     for item in report.dropped:
         info = item.session
-        table.add_row(info.id[:12], Text(info.name), info.source, _status(info.status), str(info.events), item.why)
+        table.add_row(info.id, Text(info.name), info.source, _status(info.status), str(info.events), item.why)
     return table

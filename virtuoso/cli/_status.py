@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from virtuoso.cli._app import fail, out_console, print_json, run
-from virtuoso.cli._sessions import DbOption, JsonOption, existing_log, iso, opened, print_table
+from virtuoso.cli._sessions import DbOption, JsonOption, existing_log, iso, opened
+from virtuoso.cli._tables import print_table
 from virtuoso.resilience import HealthThresholds, SessionHealth, session_health
 
 DOWN_EXIT_CODE = 3
@@ -71,13 +72,13 @@ def print_health(health: SessionHealth) -> None:
     out_console.print(headline)
     print_table(_components_table(health))
     if health.streams:
-        print_table(_streams_table(health))
+        print_table(_streams_table(health), drop=("last received (UTC)",))
 
 
 def _components_table(health: SessionHealth) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for name in ("component", "status", "reason"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name)
     for component in health.components:
         status = Text(component.status, style=_STYLE[component.status])
         table.add_row(Text(component.name), status, Text(component.reason))
@@ -86,7 +87,7 @@ def _components_table(health: SessionHealth) -> Table:
 
 def _streams_table(health: SessionHealth) -> Table:
     table = Table(title="streams", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("stream", overflow="fold")
+    table.add_column("stream")
     table.add_column("events", justify="right")
     table.add_column("last received (UTC)", no_wrap=True)
     table.add_column("age (s)", justify="right")

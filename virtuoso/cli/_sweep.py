@@ -21,6 +21,7 @@ from virtuoso.cli._backtest import param_pairs
 from virtuoso.cli._progress import Reporter, progress
 from virtuoso.cli._replay import DbOption, JsonOption
 from virtuoso.cli._sessions import existing_log
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import VirtuosoError
 from virtuoso.replay import ORDERS
 from virtuoso.sweep import (
@@ -221,7 +222,7 @@ def _print(report: SweepReport, top: int, json_output: bool) -> None:
     if json_output:
         print_json(report.summary(top))
         return
-    out_console.print(_ranking_table(report, top))
+    print_table(_ranking_table(report, top))
     counts = f"tasks {report.tasks}: {report.ran} ran, {report.skipped} already done, {report.failed} failed"
     out_console.print(counts, markup=False)
     for name, path in report.files.items():
