@@ -12,6 +12,7 @@ The workspace:
 - ``log.sqlite``: the demo's synthetic session (``b1a9f365...``) and a session ``manual`` of
   another source (``example``), so the log holds data the demo did not make;
 - ``afile`` (a plain file), ``empty.sqlite`` (0 bytes), ``notalog.txt`` (text), ``folder/`` (empty),
+  ``previous/Trade.csv`` (an earlier export),
   ``bad.py`` (a strategy whose constructor raises), ``grid.toml`` (a small sweep grid).
 """
 
@@ -286,6 +287,13 @@ CASES: tuple[Case, ...] = (
         1,
         "error: the selection matches no event of session b1a9f3655032 (from 2030-01-01T00:00:00.000Z): nothing to run",
     ),
+    Case(f"{BT} {MA} --report /proc/nope", 1, "error: --report /proc/nope: nothing can be written in /proc", "6"),
+    Case(
+        f"sessions prune --db log.sqlite --out /proc/new.sqlite --session {SESSION}",
+        1,
+        "error: /proc: the new log cannot be written there (No such file or directory)",
+        "9",
+    ),
     # -- export --
     Case(
         EXPORT, 2, "error: name exactly one of --session ID or --run ID (virtuoso export; see virtuoso export --help)"
@@ -307,6 +315,12 @@ CASES: tuple[Case, ...] = (
     ),
     Case(
         f"export --db log.sqlite --out afile --session {SESSION}", 1, "error: afile: the output folder is not a folder"
+    ),
+    Case(
+        f"export --db log.sqlite --out previous --session {SESSION} --format csv",
+        1,
+        "error: previous holds 1 .csv file(s) an export would replace (Trade.csv): choose a new folder, or pass --force",
+        "1",
     ),
     # -- book --
     Case(

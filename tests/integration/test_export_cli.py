@@ -43,8 +43,14 @@ def test_json_names_the_files_and_rows_per_type_and_prints_no_progress(demo: Pat
 
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
+    refused = cli("export", "--db", demo, "--session", DEMO_SESSION, "--out", tmp_path / "csv", "--format", "csv")
     summary = cli_json("export", "--db", demo, "--session", DEMO_SESSION, "--out", tmp_path / "csv", "--format",
-                       "csv", "--types", "BookSnapshot,Trade")  # fmt: skip
+                       "csv", "--types", "BookSnapshot,Trade", "--force")  # fmt: skip
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines() == [
+        f"error: {tmp_path / 'csv'} holds 2 .csv file(s) an export would replace (BookSnapshot.csv, Trade.csv): "
+        "choose a new folder, or pass --force"
+    ]
     assert summary["files"] == {
         "BookSnapshot": str(tmp_path / "csv" / "BookSnapshot.csv"),
         "Trade": str(tmp_path / "csv" / "Trade.csv"),

@@ -46,6 +46,8 @@ def workspace_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "empty.sqlite").write_bytes(b"")
     (folder / "notalog.txt").write_text("hello\n" * 100)
     (folder / "folder").mkdir()
+    (folder / "previous").mkdir()
+    (folder / "previous" / "Trade.csv").write_text("an earlier export\n")
     (folder / "bad.py").write_text(BAD_STRATEGY)
     (folder / "grid.toml").write_text(GRID)
     return folder

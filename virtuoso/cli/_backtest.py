@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -147,12 +149,26 @@ def _analyzers(flag: str | None, file: RunFile) -> tuple[AnalyzerSpec, ...] | No
 
 
 def _check_outputs(**folders: Path | None) -> None:
-    """Refuse, before the backtest runs, an output folder that cannot be one (an existing file)."""
+    """Refuse, before the backtest runs, an output folder that cannot be one or cannot be written."""
     for option, folder in folders.items():
-        if folder is not None and folder.exists() and not folder.is_dir():
+        if folder is None:
+            continue
+        if folder.exists() and not folder.is_dir():
             raise fail(f"--{option} {folder}: exists and is not a folder (it names the folder to write into)", code=2)
-        if folder is not None and not folder.exists() and folder.parent.exists() and not folder.parent.is_dir():
-            raise fail(f"--{option} {folder}: {folder.parent} is not a folder", code=2)
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+        if not existing.is_dir():
+            raise fail(f"--{option} {folder}: {existing} is not a folder", code=2)
+        if not _writable(existing):
+            raise fail(f"--{option} {folder}: nothing can be written in {existing}")
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a folder can be made in ``folder`` (tried: permission bits do not tell root, nor /proc)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder))
+    except OSError:
+        return False
+    return True
 
 
 def _write_outputs(result: BacktestResult, report: Path | None, parquet: Path | None) -> dict[str, str]:

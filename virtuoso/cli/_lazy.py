@@ -127,8 +127,16 @@ def _failed(exc: Exception, prog: str) -> int:
     if isinstance(exc, typer.Abort):
         fail_line("interrupted")
         return 130
-    fail_line(_os_error(exc) if isinstance(exc, OSError) else _unexpected(exc), traceback=True)
+    fail_line(_message(exc), traceback=True)
     return 1
+
+
+def _message(exc: Exception) -> str:
+    from virtuoso.errors import VirtuosoError  # noqa: PLC0415  # only when there is an error
+
+    if isinstance(exc, VirtuosoError):
+        return str(exc)  # ours, raised outside ``run()``: already the one line
+    return _os_error(exc) if isinstance(exc, OSError) else _unexpected(exc)
 
 
 def fail_line(message: str, *, traceback: bool = False) -> None:

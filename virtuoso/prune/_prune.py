@@ -12,6 +12,7 @@ its ``causation`` moved to the cause's new position).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +132,10 @@ def _check_out(out: Path) -> None:
             raise UsageError(f"{path} exists: prune writes a new log and never overwrites a file")
     if not out.parent.is_dir():
         raise UsageError(f"{out.parent}: no such folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=out.parent))  # tried: permission bits do not tell root, nor /proc
+    except OSError as exc:
+        raise UsageError(f"{out.parent}: the new log cannot be written there ({exc.strerror})") from None
 
 
 def _check_closed(kept: list[SessionInfo]) -> None:
