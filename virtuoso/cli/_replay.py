@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 
 from virtuoso.app import AppConfig
-from virtuoso.cli._app import fail, out_console, print_json, run, time_range
+from virtuoso.cli._app import err_console, fail, out_console, print_json, run, time_range
 from virtuoso.cli._progress import progress
 from virtuoso.cli._sessions import existing_log
 from virtuoso.cli._tables import print_table
@@ -183,9 +183,11 @@ def verify_replay_command(
 
     async def work() -> list[RunResult]:
         results = []
-        for count, chunk in plan:
+        for number, (count, chunk) in enumerate(plan, 1):
             options = ReplayOptions(chunk_size=chunk)
             results.append(await replay_run(AppConfig(db=db, workers=count), config, options=options, write=False))
+            if not json_output:  # a line per replay, so a long verification is never silent
+                err_console.print(f"replay {number} of {len(plan)}: {results[-1].digest[:16]}", markup=False)
         return results
 
     results = run(work)
