@@ -11,7 +11,8 @@ import pytest
 
 from tests.integration._cli import cli, cli_json
 from virtuoso.book import SYNTHETIC_START_NS, book_at, synthetic_book_events
-from virtuoso.cli._book import number, parse_time
+from virtuoso.cli._book import number
+from virtuoso.cli._times import parse_time
 from virtuoso.store import open_sqlite_store
 
 SPOT = "binance:BTC/USDT:book"
@@ -115,7 +116,7 @@ def test_book_text_shows_the_header_and_both_sides(recorded: tuple[Path, str]) -
     assert lines[4].split() == ["update", "id", str(data["sequence"])]
     assert lines[5].split() == ["in", "sync", "yes"]
     assert lines[6].split() == ["bid", "size", "bid", "ask", "ask", "size"]
-    rows = [line.split() for line in lines[8:]]
+    rows = [line.split() for line in lines[7:]]
     pairs = zip(data["bids"], data["asks"], strict=True)
     assert rows == [[number(b[1]), number(b[0]), number(a[0]), number(a[1])] for b, a in pairs]
 
@@ -131,14 +132,21 @@ def test_before_the_snapshot_the_book_is_not_served(recorded: tuple[Path, str]) 
     assert (data["in_sync"], data["sequence"], data["bids"], data["asks"]) == (False, None, [], [])
 
 
+AT = "1723161300000"  # epoch ms
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
         (["--symbol", "BTC/USDT"], 2, "missing option --session, --at"),
-        (["--session", "ffff", "--symbol", "BTC/USDT", "--at", "1"], 1, "no session with id 'ffff'"),
-        (["--session", "SESSION", "--symbol", "ETH/USDT", "--at", "1"], 1, "no book stream for symbol 'ETH/USDT'"),
-        (["--session", "SESSION", "--symbol", "BTCUSDT", "--at", "1"], 1, "2 book streams for symbol 'BTCUSDT'"),
-        (["--session", "SESSION", "--symbol", "BTC/USDT", "--at", "noon"], 2, "neither epoch milliseconds"),
+        (["--session", "ffff", "--symbol", "BTC/USDT", "--at", AT], 1, "no session with id 'ffff'"),
+        (["--session", "SESSION", "--symbol", "ETH/USDT", "--at", AT], 1, "no book stream for symbol 'ETH/USDT'"),
+        (["--session", "SESSION", "--symbol", "BTCUSDT", "--at", AT], 1, "2 book streams for symbol 'BTCUSDT'"),
+        (
+            ["--session", "SESSION", "--symbol", "BTC/USDT", "--at", "noon"],
+            2,
+            "--at 'noon' is not a time; accepted: an ISO 8601 time",
+        ),
     ],
 )
 def test_errors(recorded: tuple[Path, str], args: list[str], code: int, message: str) -> None:
@@ -149,7 +157,7 @@ def test_errors(recorded: tuple[Path, str], args: list[str], code: int, message:
 
 
 def test_a_missing_log_is_not_created(tmp_path: Path) -> None:
-    result = cli("book", "--db", tmp_path / "none.sqlite", "--session", "abcd", "--symbol", "BTC/USDT", "--at", "1")
+    result = cli("book", "--db", tmp_path / "none.sqlite", "--session", "abcd", "--symbol", "BTC/USDT", "--at", AT)
     assert result.exit_code == 1
     assert "no such file" in result.stderr
     assert not (tmp_path / "none.sqlite").exists()

@@ -99,7 +99,7 @@ def test_the_demo_prints_progress_digests_metrics_and_the_report(tmp_path: Path)
     out = result.stdout
     assert re.search(r"^session  b1a9f365503218c3c5424b429182330c demo \(synthetic\): [\d,]+ events in ", out, re.M)
     assert len(re.findall(r"^         digest [0-9a-f]{64}$", out, re.M)) == 2
-    assert re.search(r"^  final_equity +10,000\.0000$", out, re.M)  # no trade before the score warms up
+    assert re.search(r"^final_equity +10,000\.0000$", out, re.M)  # no trade before the score warms up
     assert f"report: {tmp_path / 'r' / 'report.html'}" in out
     assert re.search(r"^done in [\d.]+ s$", out, re.M)
 
@@ -108,7 +108,9 @@ def test_log_only_takes_no_capture(tmp_path: Path) -> None:
     result = cli("demo", "--db", tmp_path / "d.sqlite", "--log-only", "--capture", tmp_path / "x.gz")
 
     assert result.exit_code == 2
-    assert result.stderr.splitlines() == ["error: --log-only writes the synthetic log: it takes no --capture"]
+    assert result.stderr.splitlines() == [
+        "error: --log-only writes the synthetic log: it takes no --capture (virtuoso demo; see virtuoso demo --help)"
+    ]
     assert not (tmp_path / "d.sqlite").exists()
 
 

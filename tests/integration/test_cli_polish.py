@@ -10,7 +10,7 @@ import pytest
 import typer.main
 
 from tests.integration._cli import cli
-from virtuoso.cli import app
+from virtuoso.cli import COMMANDS, app
 from virtuoso.cli._progress import Lines, progress
 
 NO_JSON = {
@@ -26,8 +26,8 @@ def commands(command: Any = None, path: tuple[str, ...] = ()) -> Iterator[tuple[
     """Every command and group under ``command`` (the whole app by default), with its path of names."""
     command = typer.main.get_command(app) if command is None else command
     yield path, command
-    for name, sub in getattr(command, "commands", {}).items():
-        yield from commands(sub, (*path, name))
+    for name in command.list_commands(None) if hasattr(command, "list_commands") else ():
+        yield from commands(command.get_command(None, name), (*path, name))
 
 
 def test_help_lists_every_command_with_a_one_line_purpose() -> None:
@@ -41,9 +41,15 @@ def test_help_lists_every_command_with_a_one_line_purpose() -> None:
         assert purpose, f"virtuoso {' '.join(path)} has no one-line purpose"
         assert not purpose.endswith("..."), f"virtuoso {' '.join(path)}: the purpose is not one short sentence"
     for (name,) in listed:
-        line = next((line for line in result.output.splitlines() if line.startswith(f"│ {name} ")), None)
+        line = next((line for line in result.output.splitlines() if line.startswith(f"  {name} ")), None)
         assert line is not None, f"{name} is not listed"
-        assert line[len(name) + 2 :].strip(" │"), f"{name} is listed without its purpose"
+        assert line[len(name) + 2 :].strip(), f"{name} is listed without its purpose"
+
+
+def test_the_lazy_table_of_commands_says_what_each_command_says_of_itself() -> None:
+    root = typer.main.get_command(app)
+    for entry in COMMANDS:
+        assert root.get_command(None, entry.name).get_short_help_str(limit=300) == entry.purpose, entry.name
 
 
 def test_every_command_that_prints_results_has_json() -> None:

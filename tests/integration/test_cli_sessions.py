@@ -83,15 +83,14 @@ def test_list_json_summarises_every_session(log: tuple[Path, str, str]) -> None:
     assert (evening["first_ts_event"], evening["last_ts_event"]) == (START + HOUR, START + HOUR + 5 * SECOND)
 
 
-def test_list_table_shows_short_ids_and_utc_times(log: tuple[Path, str, str]) -> None:
+def test_list_table_piped_shows_whole_ids_and_utc_times(log: tuple[Path, str, str]) -> None:
     path, first, second = log
 
     result = cli("sessions", "list", "--db", path)
 
     assert result.exit_code == 0, result.output
     morning = next(line for line in result.stdout.splitlines() if "morning" in line)
-    assert first[:12] in morning
-    assert first[:13] not in morning
+    assert morning.startswith(f"{first}  ")  # piped: the whole id, for scripts
     assert "binance" in morning
     assert "closed" in morning
     assert " 7 " in morning

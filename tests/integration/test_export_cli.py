@@ -27,7 +27,7 @@ def test_text_output_lists_the_files_and_progress_is_plain_lines(demo: Path, tmp
 
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == ["export: 100%, 480 rows"]
-    assert re.search(rf"^ Trade +297 +{re.escape(str(out))}/Trade.parquet$", result.stdout, re.MULTILINE)
+    assert re.search(rf"^Trade +297  {re.escape(str(out))}/Trade.parquet$", result.stdout, re.MULTILINE)
     assert result.stdout.splitlines()[-1].startswith(f"exported 480 rows of session {DEMO_SESSION}")
     assert sorted(p.name for p in out.iterdir()) == [
         "BookDelta.parquet", "BookSnapshot.parquet", "SessionEnded.parquet", "SessionStarted.parquet", "Trade.parquet"
@@ -43,8 +43,14 @@ def test_json_names_the_files_and_rows_per_type_and_prints_no_progress(demo: Pat
 
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
+    refused = cli("export", "--db", demo, "--session", DEMO_SESSION, "--out", tmp_path / "csv", "--format", "csv")
     summary = cli_json("export", "--db", demo, "--session", DEMO_SESSION, "--out", tmp_path / "csv", "--format",
-                       "csv", "--types", "BookSnapshot,Trade")  # fmt: skip
+                       "csv", "--types", "BookSnapshot,Trade", "--force")  # fmt: skip
+    assert refused.exit_code == 1
+    assert refused.stderr.splitlines() == [
+        f"error: {tmp_path / 'csv'} holds 2 .csv file(s) an export would replace (BookSnapshot.csv, Trade.csv): "
+        "choose a new folder, or pass --force"
+    ]
     assert summary["files"] == {
         "BookSnapshot": str(tmp_path / "csv" / "BookSnapshot.csv"),
         "Trade": str(tmp_path / "csv" / "Trade.csv"),

@@ -30,7 +30,7 @@ def test_sessions_show_lists_the_imported_markets(tmp_path: Path) -> None:
         "symbol", "tick", "step", "min", "amount", "min", "notional", "fees", "(maker/taker", "bps)", "source",
         "since", "(UTC)",
     ]  # fmt: skip
-    assert lines[header + 3].split() == ["BTC/USDT", "0.01", "1e-06", "1e-06", "10", "-", "import",
+    assert lines[header + 2].split() == ["BTC/USDT", "0.01", "1e-06", "1e-06", "10", "-", "import",
                                          "2020-05-06T07:11:57.459Z"]  # fmt: skip
     detail = cli_json("sessions", "show", "--db", db, session)
     (market,) = detail["markets"]

@@ -20,8 +20,9 @@ from virtuoso.backtest._config import VenueConfig
 from virtuoso.backtest._engine import BacktestEngine
 from virtuoso.backtest._loading import StrategySpec
 from virtuoso.backtest._result import BacktestResult
+from virtuoso.backtest._strategy import Strategy
 from virtuoso.container import Scope
-from virtuoso.errors import UsageError
+from virtuoso.errors import StrategyError, UsageError, VirtuosoError
 from virtuoso.events import Event
 from virtuoso.replay import (
     AnalyzerFactory,
@@ -29,6 +30,7 @@ from virtuoso.replay import (
     Replayer,
     ReplayOptions,
     ReplaySelection,
+    analyzers_named,
     execute_run,
     full_ids,
 )
@@ -55,22 +57,34 @@ class BacktestConfig:
 
     Give the selection ``order="exchange-time"`` (``virtuoso backtest`` does):
     the venue and the strategy live in the exchange's time, whatever order the
-    recorder saw things in.
+    recorder saw things in. ``analyzers`` left out (None) are the ones the
+    strategy asks for (:meth:`Strategy.analyzers_for`): this is the one place
+    that derives them, for the CLI, the sweep, the demo and Python callers alike.
     """
 
     selection: ReplaySelection
     strategy: StrategySpec
     venue: VenueConfig = field(default_factory=VenueConfig)
-    analyzers: tuple[AnalyzerSpec, ...] = ()
+    analyzers: tuple[AnalyzerSpec, ...] | None = None
     seed: int = 0
     source: ClassVar[str] = BACKTEST_SOURCE
+
+    def __post_init__(self) -> None:
+        if self.analyzers is None:
+            asked = self.strategy.cls.analyzers_for(self.strategy.config)
+            object.__setattr__(self, "analyzers", tuple(analyzers_named(asked)))
+
+    @property
+    def analyzer_specs(self) -> tuple[AnalyzerSpec, ...]:
+        """The analyzers the backtest runs (given, or derived from the strategy)."""
+        return self.analyzers or ()
 
     def manifest_config(self) -> dict[str, Any]:
         """The config stored in the run's manifest (and hashed into its cache key)."""
         return {
             "kind": "backtest",
             "inputs": self.selection.as_config(),
-            "analyzers": [spec.as_config() for spec in self.analyzers],
+            "analyzers": [spec.as_config() for spec in self.analyzer_specs],
             "strategy": self.strategy.as_config(),
             "venue": self.venue.as_dict(),
             "seed": self.seed,
@@ -85,9 +99,10 @@ class BacktestConfig:
 class _BacktestJob:
     """The run-time side of a :class:`BacktestConfig` (a :class:`~virtuoso.replay.RunJob`)."""
 
-    def __init__(self, config: BacktestConfig, symbol: str) -> None:
+    def __init__(self, config: BacktestConfig, symbol: str, strategy: Strategy) -> None:
         self.config = config
         self.symbol = symbol
+        self.strategy = strategy
         self.engine: BacktestEngine | None = None
 
     @property
@@ -106,9 +121,8 @@ class _BacktestJob:
 
     async def attach(self, scope: Scope, runtime: _app.Runtime) -> None:
         pipeline = await scope.aresolve(AnalyzerPipeline)
-        strategy = self.config.strategy.build()
         engine = BacktestEngine(
-            strategy, self.config.venue, symbol=self.symbol, seed=self.config.seed, pipeline=pipeline,
+            self.strategy, self.config.venue, symbol=self.symbol, seed=self.config.seed, pipeline=pipeline,
             output=runtime.sink,
         )  # fmt: skip
         replayer = runtime.source
@@ -141,13 +155,14 @@ async def run_backtest(
     """
     if not backtest.selection.sessions:
         raise UsageError("a backtest names its input sessions")
-    recipes = [_recipe(spec) for spec in backtest.analyzers]
+    recipes = [_recipe(spec) for spec in backtest.analyzer_specs]
     app_config = replace(config, keep_derived=False, process_topics=())
     container = _app.build_container("replay", app_config, analyzers=recipes)
     try:
         store = await container.aresolve(EventStore)
         backtest = replace(backtest, selection=await full_ids(store, backtest.selection))
-        job = _BacktestJob(backtest, await _traded_symbol(store, backtest))
+        # Built before the run opens: a strategy that cannot start leaves no run behind.
+        job = _BacktestJob(backtest, await _traded_symbol(store, backtest), built(backtest.strategy))
         result = await execute_run(container, job, options, force=force, write=write, on_progress=on_progress)
         ledger = job.engine.ledger if job.engine is not None else await read_ledger(store, result.run)
     finally:
@@ -157,6 +172,16 @@ async def run_backtest(
         initial_cash=backtest.venue.initial_cash, interval_ns=backtest.venue.mark_interval_ns,
         config=backtest.manifest_config(), cached=result.cached,
     )  # fmt: skip
+
+
+def built(spec: StrategySpec) -> Strategy:
+    """A fresh instance of ``spec``'s strategy; what its constructor raises becomes a :class:`StrategyError`."""
+    try:
+        return spec.build()
+    except VirtuosoError:
+        raise
+    except Exception as exc:
+        raise StrategyError(f"strategy {spec.ref!r} failed to start: {type(exc).__name__}: {exc}") from exc
 
 
 def _recipe(spec: AnalyzerSpec) -> _app.AnalyzerRecipe:

@@ -14,6 +14,8 @@ event being handled (:attr:`Strategy.now_ns`).
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -68,15 +70,30 @@ class StrategyConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> StrategyConfig:
-        """The config of ``values``; text values (``--param period=9``) are converted to the field's type."""
+        """The config of ``values``; text values (``--param period=9``) are converted to the field's type,
+        and text for a list field is split at commas (``--param timeframes=1m,5m``)."""
         known = sorted(cls.__struct_fields__)
         for name in values:
             if name not in known:
                 raise ConfigError(f"strategy parameters: unknown parameter {name!r} (known: {', '.join(known)})")
+        lists = {field.name for field in msgspec.structs.fields(cls) if _is_collection(field.type)}
+        split = {
+            name: [part.strip() for part in value.split(",") if part.strip()]
+            if name in lists and isinstance(value, str) else value
+            for name, value in values.items()
+        }  # fmt: skip
         try:
-            return msgspec.convert(dict(values), cls, strict=False)
+            return msgspec.convert(split, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise ConfigError(f"strategy parameters: {exc}") from None
+
+
+def _is_collection(kind: Any) -> bool:
+    """Whether a field of type ``kind`` holds several values (a list, tuple or set, optional or not)."""
+    origin = typing.get_origin(kind)
+    if origin in (list, tuple, set, frozenset):
+        return True
+    return origin in (typing.Union, types.UnionType) and any(_is_collection(arg) for arg in typing.get_args(kind))
 
 
 _SIGNALS = (Signal, ConfluenceScore, IndicatorValue)

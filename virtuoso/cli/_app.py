@@ -1,7 +1,8 @@
-"""The ``virtuoso`` command: a thin typer app that parses, calls the library, prints.
+"""What every command shares: the one-line error, running an async body, JSON output.
 
-Errors are one red line on stderr and a non-zero exit; ``--debug`` (before the command)
-prints the traceback above that line.
+Errors are one red line on stderr, ``error: <what> (<where>)``, and a non-zero exit;
+``--debug`` (before the command) prints the traceback above that line. The root group
+itself is in ``__init__.py`` (and ``_lazy.py``).
 """
 
 from __future__ import annotations
@@ -9,33 +10,23 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import traceback
+import traceback as tb
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.globals import get_current_context as click_context
 
+from virtuoso.cli._lazy import USAGE_EXIT_CODE, state
 from virtuoso.errors import VirtuosoError
 
 T = TypeVar("T")
 
-app = typer.Typer(
-    name="virtuoso",
-    help="Record, replay and backtest crypto market data on an append-only event log.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-out_console = Console(highlight=False, soft_wrap=True)
-_state = {"debug": False}
-
-
-@app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
-    _state["debug"] = debug
+# emoji=False: a stream named "nope:x:trades" must not print as "nope❌trades".
+err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+out_console = Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -44,17 +35,35 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     With ``--debug``, the traceback comes first: of the exception being handled,
     else of the call to ``fail``.
     """
-    if _state["debug"]:
-        _print_traceback()
-    err_console.print(f"[red]error:[/red] {escape(message)}", markup=True)
+    if state["debug"]:
+        _print_traceback(skip=2)
+    fail_line(message + (_usage_pointer() if code == USAGE_EXIT_CODE else ""))
     return typer.Exit(code)
 
 
-def _print_traceback() -> None:
+def _usage_pointer() -> str:
+    """`` (virtuoso replay; see virtuoso replay --help)``: where a usage error was made, as click's own say it."""
+    context = click_context(silent=True)
+    if context is None:
+        return ""
+    return f" ({context.command_path}; see {context.command_path} --help)"
+
+
+def fail_line(message: str, *, traceback: bool = False) -> None:
+    """Print ``error: message`` on stderr as one line (newlines in it become spaces); with ``traceback``
+    and ``--debug``, the traceback first."""
+    if traceback and state["debug"]:
+        _print_traceback(skip=3)
+    one_line = " ".join(message.split("\n")).strip()
+    err_console.print(f"[red]error:[/red] {escape(one_line)}", markup=True)
+
+
+def _print_traceback(skip: int) -> None:
+    """The traceback of the exception being handled, else the stack less its last ``skip`` frames (ours)."""
     if sys.exc_info()[1] is not None:
-        text = traceback.format_exc()
+        text = tb.format_exc()
     else:
-        text = "Traceback (most recent call last):\n" + "".join(traceback.format_stack()[:-2])
+        text = "Traceback (most recent call last):\n" + "".join(tb.format_stack()[:-skip])
     err_console.print(text.rstrip(), markup=False, highlight=False, soft_wrap=True)
 
 
@@ -69,3 +78,22 @@ def run(work: Callable[[], Awaitable[T]]) -> T:
 def print_json(value: Any) -> None:
     """Print ``value`` as JSON on stdout (no colour, no wrapping)."""
     sys.stdout.write(json.dumps(value, indent=2, sort_keys=False) + "\n")
+
+
+def time_option(text: str, option: str) -> int:
+    """``text`` given to ``option`` as ns since the epoch (see ``_times.py``); a bad time is a usage error (exit 2)."""
+    from virtuoso.cli._times import parse_time  # noqa: PLC0415  # keeps this module light
+
+    try:
+        return parse_time(text, option)
+    except VirtuosoError as exc:
+        raise fail(str(exc), code=2) from None
+
+
+def time_range(start: str | None, end: str | None) -> tuple[int | None, int | None]:
+    """``--from`` and ``--to`` as ns (see :func:`time_option`); a usage error unless ``--to`` is after ``--from``."""
+    start_ns = None if start is None else time_option(start, "--from")
+    end_ns = None if end is None else time_option(end, "--to")
+    if start_ns is not None and end_ns is not None and end_ns <= start_ns:
+        raise fail(f"--to {end} is not after --from {start}: the time range is empty", code=USAGE_EXIT_CODE)
+    return start_ns, end_ns

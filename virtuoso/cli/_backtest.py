@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +22,7 @@ from virtuoso.backtest import (
     load_venue_config,
     run_backtest,
 )
-from virtuoso.cli._app import fail, out_console, print_json, run
+from virtuoso.cli._app import fail, out_console, print_json, run, time_range
 from virtuoso.cli._replay import (
     DbOption,
     FromOption,
@@ -31,6 +33,7 @@ from virtuoso.cli._replay import (
     selected_events,
 )
 from virtuoso.cli._sessions import existing_log
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import VirtuosoError
 from virtuoso.replay import ORDERS, AnalyzerSpec, ReplaySelection, analyzers_named
 
@@ -74,6 +77,7 @@ def backtest_command(
 ) -> None:
     """Backtest a strategy on a recorded session; print its metrics (and write its report)."""
     existing_log(db)
+    _check_outputs(report=report, parquet=parquet)
     try:
         backtest = _backtest_config(
             session, strategy=strategy, params=param or [], venue=venue, config=config, analyzers=analyzers,
@@ -96,32 +100,31 @@ def _backtest_config(
     session: str, *, strategy: str | None, params: list[str], venue: Path | None, config: Path | None,
     analyzers: str | None, order: str | None, seed: int | None, start: str | None, end: str | None,
 ) -> BacktestConfig:  # fmt: skip
-    from virtuoso.cli._book import parse_time  # noqa: PLC0415  # shared time parsing
-
+    start_ns, end_ns = time_range(start, end)
     file = load_run_file(config) if config is not None else RunFile(Path("flags"))
     ref = strategy or file.strategy
     if not ref:
         raise fail("name a strategy: --strategy MODULE:CLASS, or a run file with [backtest] strategy", code=2)
-    spec = StrategySpec.named(ref, {**file.params, **_pairs(params)})
+    spec = StrategySpec.named(ref, {**file.params, **param_pairs(params)})
     chosen = order or file.order or "exchange-time"
     if chosen not in ORDERS:
         raise fail(f"--order must be one of {', '.join(ORDERS)}, not {chosen!r}", code=2)
     selection = ReplaySelection(
         sessions=(session,),
-        start_ns=None if start is None else parse_time(start),
-        end_ns=None if end is None else parse_time(end),
+        start_ns=start_ns,
+        end_ns=end_ns,
         order="exchange-time" if chosen == "exchange-time" else "position",
     )
     return BacktestConfig(
         selection,
         spec,
         _venue(venue, file),
-        _analyzers(analyzers, file, spec),
+        _analyzers(analyzers, file),
         seed if seed is not None else file.seed or 0,
     )
 
 
-def _pairs(params: list[str]) -> dict[str, str]:
+def param_pairs(params: list[str]) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in params:
         key, sep, value = item.partition("=")
@@ -139,9 +142,33 @@ def _venue(path: Path | None, file: RunFile) -> VenueConfig:
     return VenueConfig()
 
 
-def _analyzers(flag: str | None, file: RunFile, spec: StrategySpec) -> tuple[AnalyzerSpec, ...]:
+def _analyzers(flag: str | None, file: RunFile) -> tuple[AnalyzerSpec, ...] | None:
+    """The analyzers named by the flag or the run file; None: the strategy's own (``BacktestConfig`` derives them)."""
     chosen = flag if flag is not None else file.analyzers
-    return analyzers_named(chosen if chosen is not None else spec.cls.analyzers_for(spec.config))
+    return None if chosen is None else tuple(analyzers_named(chosen))
+
+
+def _check_outputs(**folders: Path | None) -> None:
+    """Refuse, before the backtest runs, an output folder that cannot be one or cannot be written."""
+    for option, folder in folders.items():
+        if folder is None:
+            continue
+        if folder.exists() and not folder.is_dir():
+            raise fail(f"--{option} {folder}: exists and is not a folder (it names the folder to write into)", code=2)
+        existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+        if not existing.is_dir():
+            raise fail(f"--{option} {folder}: {existing} is not a folder", code=2)
+        if not _writable(existing):
+            raise fail(f"--{option} {folder}: nothing can be written in {existing}")
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a folder can be made in ``folder`` (tried: permission bits do not tell root, nor /proc)."""
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=folder))
+    except OSError:
+        return False
+    return True
 
 
 def _write_outputs(result: BacktestResult, report: Path | None, parquet: Path | None) -> dict[str, str]:
@@ -159,7 +186,7 @@ def _print(result: BacktestResult, written: dict[str, str], json_output: bool) -
     if json_output:
         print_json(summary)
         return
-    out_console.print(_metrics_table(summary["metrics"]))
+    print_table(_metrics_table(summary["metrics"]))
     for key in ("run", "digest", "events_in", "cached", *written):
         out_console.print(f"{key:<10} {summary[key]}", markup=False)
 

@@ -23,7 +23,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from virtuoso.cli._app import err_console, fail, out_console, print_json
+from virtuoso.cli._app import err_console, fail, print_json
+from virtuoso.cli._tables import print_table
 
 BENCH_DIR_ENV = "VIRTUOSO_BENCH_DIR"
 QUICK_ENV = "VIRTUOSO_BENCH_QUICK"
@@ -240,7 +241,7 @@ def bench(
     if as_json:
         print_json([row.as_dict() for row in rows])
     elif rows:
-        out_console.print(rows_table(rows))
+        print_table(rows_table(rows))
     if code != 0:
         raise fail(f"the benchmark run failed (pytest exit code {code}); its output is above")
     if not rows:

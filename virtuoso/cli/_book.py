@@ -7,9 +7,7 @@ that fast. See ``docs/book.md`` for what "the book at a time" means.
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import zip_longest
 from pathlib import Path
@@ -29,8 +27,9 @@ from virtuoso.book import (
     find_book_stream,
     write_checkpoints,
 )
-from virtuoso.cli._app import fail, out_console, print_json, run
-from virtuoso.cli._sessions import existing_log, iso, opened, print_table
+from virtuoso.cli._app import fail, out_console, print_json, run, time_option
+from virtuoso.cli._sessions import existing_log, iso, opened
+from virtuoso.cli._tables import print_table
 
 book_app = typer.Typer(
     name="book",
@@ -39,6 +38,7 @@ book_app = typer.Typer(
         "virtuoso book --db PATH --session ID --symbol SYMBOL --at TIME"
     ),
     invoke_without_command=True,
+    add_completion=False,
 )
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="The SQLite event log (never created).")]
@@ -51,41 +51,12 @@ RuleOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_FRACTION = re.compile(r"\.(\d+)")
-
-
-def parse_time(text: str) -> int:
-    """``text`` as ns since the epoch: epoch milliseconds, or ISO 8601 (UTC unless an offset is given).
-
-    >>> parse_time("1723161300000"), parse_time("2024-08-08T23:55:00Z"), parse_time("2024-08-08T23:55:00.000000001")
-    (1723161300000000000, 1723161300000000000, 1723161300000000001)
-    """
-    text = text.strip()
-    if re.fullmatch(r"\d+", text):
-        return int(text) * 1_000_000
-    extra_ns = 0
-    fraction = _FRACTION.search(text)
-    if fraction is not None and len(fraction.group(1)) > 6:
-        digits = fraction.group(1)[:9].ljust(9, "0")
-        extra_ns = int(digits[6:])
-        text = text[: fraction.start()] + "." + digits[:6] + text[fraction.end() :]
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is neither epoch milliseconds nor an ISO 8601 time", param_hint="'--at'"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // timedelta(microseconds=1) * 1000 + extra_ns
-
 
 def _required(**options: str | None) -> list[str]:
     """The values of ``options``; a one-line usage error (exit 2) naming those missing."""
     missing = [f"--{name}" for name, value in options.items() if value is None]
     if missing:
-        raise fail(f"missing option {', '.join(missing)} (see virtuoso book --help)", code=2)
+        raise fail(f"missing option {', '.join(missing)}", code=2)
     return [value for value in options.values() if value is not None]
 
 
@@ -98,7 +69,12 @@ def book(
     symbol: Annotated[
         str | None, typer.Option("--symbol", help="ccxt symbol (BTC/USDT, BTC/USDT:USDT) or, if unambiguous, BTCUSDT.")
     ] = None,
-    at: Annotated[str | None, typer.Option("--at", help="ISO 8601 UTC time, or epoch milliseconds.")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="ISO 8601 UTC time, or epoch time with a unit (1723161540s); a bare 13-digit number is ms."
+        ),
+    ] = None,
     depth: Annotated[int, typer.Option("--depth", min=0, help="Levels per side; 0 for all.")] = 10,
     rule: RuleOption = None,
     as_json: JsonOption = False,
@@ -109,7 +85,7 @@ def book(
     db_text, session_id, symbol_name, at_text = _required(
         db=None if db is None else str(db), session=session, symbol=symbol, at=at
     )
-    at_ns = parse_time(at_text)
+    at_ns = time_option(at_text, "--at")
     path = existing_log(Path(db_text))
 
     async def work() -> BookState:

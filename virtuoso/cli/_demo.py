@@ -17,7 +17,8 @@ from rich.markup import escape
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
 from virtuoso.cli._backtest import _metrics_table
-from virtuoso.cli._sessions import print_table, print_verify, sessions_table
+from virtuoso.cli._sessions import print_verify, sessions_table
+from virtuoso.cli._tables import print_table
 from virtuoso.demo import DemoResult, build_demo_log, replace_event_log, run_demo
 from virtuoso.store import SessionInfo, VerifyReport, open_sqlite_store
 from virtuoso.synthetic import MarketConfig
@@ -26,8 +27,8 @@ DbOption = Annotated[
     Path,
     typer.Option(
         "--db",
-        help="Where to write the log. An existing event log there is deleted first (with its "
-        "-wal and -shm files) so reruns are reproducible; any other file is left alone.",
+        help="Where to write the log. A demo log there is replaced (with its -wal and -shm files) so reruns "
+        "are reproducible; a log holding anything else is refused unless --replace; any other file is left alone.",
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the synthetic market; same seed, same everything.")]
@@ -45,6 +46,9 @@ LogOnlyOption = Annotated[
 ]
 DEFAULT_HOURS = MarketConfig().hours
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+ReplaceOption = Annotated[
+    bool, typer.Option("--replace", help="Delete the log at --db even if it holds data the demo did not make.")
+]
 
 
 def demo(
@@ -56,6 +60,7 @@ def demo(
     hours: HoursOption = DEFAULT_HOURS,
     log_only: LogOnlyOption = False,
     json_output: JsonOption = False,
+    replace: ReplaceOption = False,
 ) -> None:
     """Build a seeded synthetic market (or import --capture files), replay it with the default analyzers,
     backtest the confluence strategy, print the metrics and digests, and write the report."""
@@ -63,7 +68,7 @@ def demo(
     if log_only and capture:
         raise fail("--log-only writes the synthetic log: it takes no --capture", code=2)
     if log_only:
-        _log_only(db, seed, market)
+        _log_only(db, seed, market, replace=replace)
         return
     began = time.perf_counter()
 
@@ -72,7 +77,7 @@ def demo(
             err_console.print(f"{line}...", markup=False)
 
     result = run(lambda: run_demo(db, seed, captures=capture or (), report_dir=report, market=market,
-                                  on_progress=progress))  # fmt: skip
+                                  on_progress=progress, replace=replace))  # fmt: skip
     if json_output:
         print_json(result.summary())
         return
@@ -100,9 +105,9 @@ def _param(value: object) -> str:
     return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
-def _log_only(db: Path, seed: int, market: MarketConfig) -> None:
+def _log_only(db: Path, seed: int, market: MarketConfig, *, replace: bool) -> None:
     async def work() -> tuple[list[SessionInfo], VerifyReport]:
-        await replace_event_log(db)
+        await replace_event_log(db, replace=replace)
         db.parent.mkdir(parents=True, exist_ok=True)
         await build_demo_log(db, seed, market)
         store = await open_sqlite_store(db, readonly=True)

@@ -18,7 +18,8 @@ from rich.text import Text
 from virtuoso.backtest import BACKTEST_SOURCE
 from virtuoso.cli._app import fail, out_console, print_json, run
 from virtuoso.cli._progress import Reporter, progress
-from virtuoso.cli._sessions import existing_log, opened, print_table
+from virtuoso.cli._sessions import existing_log, opened
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import UsageError
 from virtuoso.export import FORMATS, ExportProgress, ExportReport, Format, export
 from virtuoso.replay import RUN_SOURCE
@@ -40,6 +41,15 @@ def _format(text: str) -> Format:
         if text == name:
             return name
     raise fail(f"--format must be one of {', '.join(FORMATS)}, not {text!r}", code=2)
+
+
+def _refuse_replacing(out: Path, fmt: str) -> None:
+    """Files an export would replace (``<Type>.<fmt>`` in ``out``) are refused unless ``--force``."""
+    found = sorted(p.name for p in out.glob(f"*.{fmt}")) if out.is_dir() else []
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise fail(f"{out} holds {len(found)} .{fmt} file(s) an export would replace ({shown}): "
+                   "choose a new folder, or pass --force")  # fmt: skip
 
 
 def _types(text: str | None) -> list[str] | None:
@@ -74,11 +84,14 @@ def export_command(
         str | None, typer.Option("--types", help="Comma-separated event types (default: every type present).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the files and rows per type as JSON.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace files of the same format already in --out.")] = False,
 ) -> None:
     """Export a session or run as one Parquet or CSV file per event type, with typed columns."""
     wanted, must_be_run = _selected(session, run_id)
     chosen = _format(fmt)
     path = existing_log(db)
+    if not force:
+        _refuse_replacing(out, chosen)
 
     async def work() -> ExportReport:
         async with opened(path, readonly=True) as store:

@@ -18,7 +18,8 @@ from rich.text import Text
 
 from virtuoso.cli._app import fail, out_console, print_json, run
 from virtuoso.cli._progress import Reporter, progress
-from virtuoso.cli._sessions import opened, print_table
+from virtuoso.cli._sessions import opened
+from virtuoso.cli._tables import print_table
 from virtuoso.importers import FORMATS, ImportPlan, ImportReport, ProgressUpdate, import_files, plan_import
 
 

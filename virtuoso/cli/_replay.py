@@ -13,10 +13,10 @@ from rich import box
 from rich.table import Table
 
 from virtuoso.app import AppConfig
-from virtuoso.cli._app import fail, out_console, print_json, run
-from virtuoso.cli._book import parse_time
+from virtuoso.cli._app import err_console, fail, out_console, print_json, run, time_range
 from virtuoso.cli._progress import progress
 from virtuoso.cli._sessions import existing_log
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import VirtuosoError
 from virtuoso.replay import ORDERS, ReplayOptions, ReplaySelection, RunConfig, RunResult, analyzers_named, replay_run
 from virtuoso.replay._selection import Order
@@ -26,8 +26,13 @@ DbOption = Annotated[Path, typer.Option("--db", help="The SQLite event log (neve
 SessionOption = Annotated[
     str, typer.Option("--session", help="Session id, or a unique prefix of at least 4 characters.")
 ]
-FromOption = Annotated[str | None, typer.Option("--from", help="Start (exchange time): ISO 8601 UTC or epoch ms.")]
-ToOption = Annotated[str | None, typer.Option("--to", help="End, exclusive (exchange time): ISO 8601 UTC or epoch ms.")]
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="Start (exchange time): ISO 8601 UTC, or epoch time with a unit (1723161540s, ...ms)."),
+]
+ToOption = Annotated[
+    str | None, typer.Option("--to", help="End, exclusive (exchange time): ISO 8601 UTC, or epoch time with a unit.")
+]
 TypesOption = Annotated[str | None, typer.Option("--types", help="Comma-separated event types (Trade,BookDelta,...).")]
 StreamsOption = Annotated[str | None, typer.Option("--streams", help="Comma-separated stream names.")]
 SymbolsOption = Annotated[str | None, typer.Option("--symbols", help="Comma-separated symbols (BTC/USDT,...).")]
@@ -53,14 +58,15 @@ def _run_config(
 ) -> RunConfig:  # fmt: skip
     if order not in ORDERS:
         raise fail(f"--order must be one of {', '.join(ORDERS)}, not {order!r}", code=2)
+    start_ns, end_ns = time_range(start, end)
     try:
         selection = ReplaySelection(
             sessions=(session,),
             streams=_split(streams),
             symbols=_split(symbols),
             types=_split(types),
-            start_ns=None if start is None else parse_time(start),
-            end_ns=None if end is None else parse_time(end),
+            start_ns=start_ns,
+            end_ns=end_ns,
             order=_order(order),
         )
         return RunConfig(selection, analyzers_named(analyzers), seed)
@@ -177,9 +183,11 @@ def verify_replay_command(
 
     async def work() -> list[RunResult]:
         results = []
-        for count, chunk in plan:
+        for number, (count, chunk) in enumerate(plan, 1):
             options = ReplayOptions(chunk_size=chunk)
             results.append(await replay_run(AppConfig(db=db, workers=count), config, options=options, write=False))
+            if not json_output:  # a line per replay, so a long verification is never silent
+                err_console.print(f"replay {number} of {len(plan)}: {results[-1].digest[:16]}", markup=False)
         return results
 
     results = run(work)
@@ -197,7 +205,7 @@ def verify_replay_command(
     if json_output:
         print_json({"ok": same, "digest": results[0].digest if same else None, "runs": rows})
     else:
-        out_console.print(_runs_table(rows))
+        print_table(_runs_table(rows))
     if not same:
         raise fail(f"digests differ across {runs} replays of session {session}: the replay is not deterministic")
     if not json_output:

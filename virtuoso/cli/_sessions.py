@@ -5,10 +5,8 @@ None of these commands creates a database: ``--db`` must name an existing file.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict
@@ -18,11 +16,12 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.cli._tables import print_table
+from virtuoso.errors import UsageError
 from virtuoso.events import FileImported
 from virtuoso.importers import RecordedMarket, imported_files, session_markets
 from virtuoso.store import (
@@ -37,8 +36,9 @@ from virtuoso.store import (
 
 sessions_app = typer.Typer(
     name="sessions",
-    help="List, show and verify the sessions of an event log.",
+    help="List, show, verify and prune the sessions of an event log.",
     no_args_is_help=True,
+    add_completion=False,
 )
 
 DbOption = Annotated[Path, typer.Option("--db", help="The SQLite event log to read (never created).")]
@@ -89,22 +89,6 @@ async def opened(path: Path, *, readonly: bool) -> AsyncIterator[SQLiteEventStor
 
 # -- formatting ------------------------------------------------------------------
 
-_PIPE_WIDTH = 1000
-
-
-def print_table(table: Table) -> None:
-    """Print ``table``: fitted to a terminal, at its natural width into a pipe or file.
-
-    Piped output (``| grep``, scripts, tests) then never has a folded cell nor trailing blanks.
-    """
-    if out_console.is_terminal:
-        out_console.print(table)
-        return
-    plain = Console(file=io.StringIO(), width=_PIPE_WIDTH, highlight=False, color_system=None)
-    with plain.capture() as captured:
-        plain.print(table)
-    sys.stdout.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
-
 
 def iso(ns: int | None, timespec: str = "seconds") -> str:
     """``ns`` since the epoch as UTC ISO 8601; ``-`` for None.
@@ -119,21 +103,25 @@ def iso(ns: int | None, timespec: str = "seconds") -> str:
     return moment.isoformat(timespec=timespec).replace("+00:00", "Z")
 
 
+SESSIONS_DROP = ("first event (UTC)", "source", "symbols", "last event (UTC)")
+"""Columns of ``sessions list`` a narrow terminal drops, in this order."""
+
+
 def sessions_table(infos: list[SessionInfo]) -> Table:
     """The table ``virtuoso sessions list`` prints."""
     table = Table(title="sessions", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for name in ("id", "name", "source", "symbols"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name)
     table.add_column("status")
     table.add_column("events", justify="right")
     table.add_column("first event (UTC)", no_wrap=True)
     table.add_column("last event (UTC)", no_wrap=True)
     for info in infos:
         table.add_row(
-            Text(info.id[:12]),
+            Text(info.id),
             Text(info.name),
             Text(info.source),
-            Text(", ".join(info.symbols)),
+            Text(",".join(info.symbols)),
             _status(info.status),
             str(info.events),
             iso(info.first_ts_event),
@@ -211,7 +199,7 @@ def _plain(value: Any) -> str:
 
 def _streams_table(info: SessionInfo) -> Table:
     table = Table(title="streams", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("stream", overflow="fold")
+    table.add_column("stream")
     for name in ("events", "first position", "last position"):
         table.add_column(name, justify="right")
     table.add_column("first event (UTC)", no_wrap=True)
@@ -231,7 +219,7 @@ def _streams_table(info: SessionInfo) -> Table:
 def _files_table(files: list[FileImported]) -> Table:
     table = Table(title="imported files", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
     for name in ("path", "format", "sha256"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name)
     table.add_column("bytes", justify="right")
     table.add_column("events", justify="right")
     for record in files:
@@ -242,7 +230,7 @@ def _files_table(files: list[FileImported]) -> Table:
 
 def _markets_table(markets: list[RecordedMarket]) -> Table:
     table = Table(title="markets", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("symbol", overflow="fold")
+    table.add_column("symbol")
     for name in ("tick", "step", "min amount", "min notional"):
         table.add_column(name, justify="right")
     for name in ("fees (maker/taker bps)", "source", "since (UTC)"):
@@ -288,7 +276,7 @@ def list_sessions(db: DbOption, as_json: JsonOption = False) -> None:
     if as_json:
         print_json([info.summary() for info in infos])
     else:
-        print_table(sessions_table(infos))
+        print_table(sessions_table(infos), drop=SESSIONS_DROP)
 
 
 @sessions_app.command("show")
@@ -311,11 +299,11 @@ def show_session(
         print_json(session_detail(info, files, markets))
     else:
         print_table(_detail_grid(info))
-        print_table(_streams_table(info))
+        print_table(_streams_table(info), drop=("first position", "first event (UTC)", "last position"))
         if files:
-            print_table(_files_table(files))
+            print_table(_files_table(files), drop=("sha256", "format", "bytes"))
         if markets:
-            print_table(_markets_table(markets))
+            print_table(_markets_table(markets), drop=("since (UTC)", "source", "min notional", "min amount"))
 
 
 KeyFileOption = Annotated[
@@ -378,3 +366,54 @@ def print_head(db: DbOption, as_json: JsonOption = False) -> None:
         print_json({"path": str(path), "position": position, "batches": batches, "head": digest})
     else:
         out_console.print(f"position {position}, {batches} batches, head {digest}", markup=False, highlight=False)
+
+
+@sessions_app.command("prune")
+def prune_sessions(
+    db: DbOption,
+    out: Annotated[Path, typer.Option("--out", help="The new log to write (must not exist; never overwritten).")],
+    session: Annotated[
+        list[str] | None, typer.Option("--session", help="A session or run to leave out: id or prefix (repeatable).")
+    ] = None,
+    crashed: Annotated[
+        bool, typer.Option("--crashed", help="Leave out every crashed (or still open) session.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a new log without chosen sessions and runs (the log is append-only), verified; the old one is kept.
+
+    Runs computed from a session left out are left out too. Exits 1, writing nothing, when nothing is chosen.
+    """
+    from virtuoso.prune import Dropped, PruneReport, choose_dropped, prune_log  # noqa: PLC0415  # one command's need
+
+    path = existing_log(db)
+    if not session and not crashed:
+        raise fail("name what to leave out: --session ID (repeatable) or --crashed", code=2)
+
+    async def work() -> PruneReport:
+        async with opened(path, readonly=True) as store:
+            dropped: list[Dropped] = await choose_dropped(store, session or [], crashed=crashed)
+        if not dropped:
+            raise UsageError(f"{path}: no crashed or open session: nothing to prune")
+        return await prune_log(path, out, dropped)
+
+    report = run(work)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    print_table(_dropped_table(report))
+    out_console.print(
+        f"wrote {report.out}: {report.kept_sessions} sessions, {report.kept_events:,} events; verified intact, "
+        f"every kept event present with its payload; {path} is unchanged",
+        markup=False,
+    )
+
+
+def _dropped_table(report: Any) -> Table:
+    table = Table(title="left out", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("id", "name", "source", "status", "events", "why"):
+        table.add_column(name, justify="right" if name == "events" else "left", no_wrap=name == "id")
+    for item in report.dropped:
+        info = item.session
+        table.add_row(info.id, Text(info.name), info.source, _status(info.status), str(info.events), item.why)
+    return table

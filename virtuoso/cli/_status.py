@@ -10,8 +10,9 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from virtuoso.cli._app import out_console, print_json, run
-from virtuoso.cli._sessions import DbOption, JsonOption, existing_log, iso, opened, print_table
+from virtuoso.cli._app import fail, out_console, print_json, run
+from virtuoso.cli._sessions import DbOption, JsonOption, existing_log, iso, opened
+from virtuoso.cli._tables import print_table
 from virtuoso.exchange import rejected_counts
 from virtuoso.resilience import HealthThresholds, SessionHealth, session_health
 
@@ -38,6 +39,7 @@ def status_command(
 
     Exits 0 when the health is ok or degraded, 3 when it is down.
     """
+    _check_thresholds(stale_after, down_after)
     path = existing_log(db)
     thresholds = HealthThresholds(stale_degraded_s=stale_after, stale_down_s=down_after)
 
@@ -58,6 +60,13 @@ def status_command(
         raise typer.Exit(DOWN_EXIT_CODE)
 
 
+def _check_thresholds(stale_after: float, down_after: float) -> None:
+    if not stale_after > 0:
+        raise fail(f"--stale-after must be a positive number of seconds, not {stale_after:g}", code=2)
+    if not down_after > stale_after:
+        raise fail(f"--down-after ({down_after:g} s) must be more than --stale-after ({stale_after:g} s)", code=2)
+
+
 def print_health(health: SessionHealth) -> None:
     """The text form: one headline, the components, then the streams."""
     info = health.session
@@ -68,13 +77,13 @@ def print_health(health: SessionHealth) -> None:
     out_console.print(headline)
     print_table(_components_table(health))
     if health.streams:
-        print_table(_streams_table(health))
+        print_table(_streams_table(health), drop=("last received (UTC)",))
 
 
 def _components_table(health: SessionHealth) -> Table:
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
     for name in ("component", "status", "reason"):
-        table.add_column(name, overflow="fold")
+        table.add_column(name)
     for component in health.components:
         status = Text(component.status, style=_STYLE[component.status])
         table.add_row(Text(component.name), status, Text(component.reason))
@@ -83,7 +92,7 @@ def _components_table(health: SessionHealth) -> Table:
 
 def _streams_table(health: SessionHealth) -> Table:
     table = Table(title="streams", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    table.add_column("stream", overflow="fold")
+    table.add_column("stream")
     table.add_column("events", justify="right")
     table.add_column("last received (UTC)", no_wrap=True)
     table.add_column("age (s)", justify="right")

@@ -5,23 +5,29 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from virtuoso.backtest import VenueConfig
 from virtuoso.cli._app import err_console, fail, out_console, print_json
+from virtuoso.cli._backtest import param_pairs
+from virtuoso.cli._progress import Reporter, progress
 from virtuoso.cli._replay import DbOption, JsonOption
 from virtuoso.cli._sessions import existing_log
+from virtuoso.cli._tables import print_table
 from virtuoso.errors import VirtuosoError
 from virtuoso.replay import ORDERS
 from virtuoso.sweep import (
     DaskExecutor,
     Executor,
+    Grid,
     LocalExecutor,
     SerialExecutor,
     SweepConfig,
@@ -33,6 +39,9 @@ from virtuoso.sweep import (
 )
 
 _EXECUTORS = ("local", "dask")
+PARTIAL_EXIT_CODE = 4
+"""Exit status of a sweep where some tasks failed (the ranking holds the others); all failed is 1."""
+_SHOWN_ERRORS = 5
 
 
 def sweep_command(
@@ -44,6 +53,10 @@ def sweep_command(
     ),
     strategy: Annotated[
         str | None, typer.Option("--strategy", help="MODULE:CLASS or FILE.py:CLASS (default: the grid file's).")
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="A strategy parameter fixed for every configuration, key=value (repeatable)."),
     ] = None,
     executor: Annotated[str, typer.Option("--executor", help="local (a process pool) or dask.")] = "local",
     workers: Annotated[
@@ -74,7 +87,15 @@ def sweep_command(
     existing_log(db)
     try:
         config = _config(
-            db, grid, sessions=sessions, strategy=strategy, metric=metric, split=split, seed=seed, worker_db=worker_db
+            db,
+            grid,
+            sessions=sessions,
+            strategy=strategy,
+            metric=metric,
+            split=split,
+            seed=seed,
+            worker_db=worker_db,
+            params=param_pairs(param or []),
         )
         if ship and worker_db is not None:
             raise fail("--ship sends the sessions: it takes no --worker-db", code=2)
@@ -82,18 +103,30 @@ def sweep_command(
     except VirtuosoError as exc:
         raise fail(str(exc)) from None
     try:
-        with chosen, _progress(err_console.is_terminal and not json_output) as on_progress:
+        with chosen, _progress(not json_output) as on_progress:
             report = run_sweep(config, chosen, out, retry_failed=retry_failed, on_progress=on_progress)
     except VirtuosoError as exc:
         raise fail(str(exc)) from None
+    if report.tasks and not report.succeeded:
+        _print_errors(report)
+        raise fail(f"all {report.tasks} tasks failed: nothing to rank (results in {report.out})")
     _print(report, top, json_output)
+    if report.trades == 0:
+        warn(
+            f"no configuration traded on any session ({report.succeeded} backtests, 0 trades): every metric is "
+            "flat; check the parameters (thresholds, timeframes) and the analyzers the strategy reads"
+        )
+    if report.failed:
+        _print_errors(report)
+        warn(f"{report.failed} of {report.tasks} tasks failed: the ranking leaves them out (exit {PARTIAL_EXIT_CODE})")
+        raise typer.Exit(PARTIAL_EXIT_CODE)
 
 
 def _config(
     db: Path, grid_path: Path, *, sessions: str, strategy: str | None, metric: str | None, split: str | None,
-    seed: int | None, worker_db: str | None,
+    seed: int | None, worker_db: str | None, params: dict[str, str],
 ) -> SweepConfig:  # fmt: skip
-    grid = load_grid(grid_path)
+    grid = _fixed(load_grid(grid_path), params, grid_path)
     settings = grid.settings
     ref = strategy or settings.get("strategy")
     if not ref:
@@ -110,6 +143,17 @@ def _config(
     )  # fmt: skip
 
 
+def _fixed(grid: Grid, params: dict[str, str], path: Path) -> Grid:
+    """``grid`` with ``params`` (``--param``) as one-value parameters; a parameter the grid varies is refused."""
+    for name in params:
+        values = grid.params.get(name, ())
+        if len(values) > 1:
+            shown = ", ".join(map(str, values))
+            raise fail(f"--param {name} fixes a parameter {path} varies ({name} = [{shown}]): drop one", code=2)
+    merged = {**grid.params, **{name: (value,) for name, value in params.items()}}
+    return replace(grid, params=merged)
+
+
 def _executor(kind: str, workers: int | None, scheduler: str | None, *, ship: bool) -> Executor:
     if kind not in _EXECUTORS:
         raise fail(f"--executor must be one of {', '.join(_EXECUTORS)}, not {kind!r}", code=2)
@@ -123,11 +167,29 @@ def _executor(kind: str, workers: int | None, scheduler: str | None, *, ship: bo
     return SerialExecutor() if count == 1 else LocalExecutor(count)
 
 
+def warn(message: str) -> None:
+    """One ``warning:`` line on stderr."""
+    err_console.print(f"[yellow]warning:[/yellow] {escape(message)}")
+
+
+def _print_errors(report: SweepReport) -> None:
+    """The distinct reasons tasks failed, most frequent first, one line each, on stderr."""
+    for error, count in list(report.errors.items())[:_SHOWN_ERRORS]:
+        err_console.print(f"  {count} task(s): {error.splitlines()[0] if error else '(no message)'}", markup=False)
+    if len(report.errors) > _SHOWN_ERRORS:
+        err_console.print(f"  ... and {len(report.errors) - _SHOWN_ERRORS} other reasons", markup=False)
+
+
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[TaskOutcome, int, int], None] | None]:
-    """Tasks done of those to run, failures so far and the time left, on stderr (transient)."""
+    """Tasks done of those to run, failures so far and the time left, on stderr: a transient bar on a terminal,
+    plain lines (``_progress.py``) otherwise."""
     if not enabled:
         yield None
+        return
+    if not err_console.is_terminal:
+        with progress("sweep", unit="tasks") as show:
+            yield None if show is None else _lines(show)
         return
     bar = Progress(
         TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} failed"),
@@ -145,11 +207,22 @@ def _progress(enabled: bool) -> Iterator[Callable[[TaskOutcome, int, int], None]
         yield update
 
 
+def _lines(show: Reporter) -> Callable[[TaskOutcome, int, int], None]:
+    failed = 0
+
+    def update(outcome: TaskOutcome, done: int, total: int) -> None:
+        nonlocal failed
+        failed += outcome.status == "failed"
+        show(done, total, detail=f"{failed} failed")
+
+    return update
+
+
 def _print(report: SweepReport, top: int, json_output: bool) -> None:
     if json_output:
         print_json(report.summary(top))
         return
-    out_console.print(_ranking_table(report, top))
+    print_table(_ranking_table(report, top))
     counts = f"tasks {report.tasks}: {report.ran} ran, {report.skipped} already done, {report.failed} failed"
     out_console.print(counts, markup=False)
     for name, path in report.files.items():

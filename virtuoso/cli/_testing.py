@@ -22,6 +22,7 @@ from virtuoso.testing import DEFAULT_CAPTURES, FaultSchedule, LoopbackExchange
 testing_app = typer.Typer(
     help="Test kit: a loopback exchange to rehearse recording offline.",
     no_args_is_help=True,
+    add_completion=False,
 )
 
 

@@ -16,6 +16,8 @@ from virtuoso.synthetic import MarketConfig, SyntheticMarket
 DEMO_NAME = "demo"
 DEMO_SOURCE = "synthetic"
 _BATCH = 5000
+_RUN_SOURCES = ("replay", "backtest")
+_RUN_NAME_PREFIXES = ("replay of ", "backtest of ")
 
 
 def demo_manifest(config: MarketConfig, seed: int) -> dict[str, Any]:
@@ -73,24 +75,40 @@ async def import_captures(path: str | os.PathLike[str], captures: Sequence[Path]
     """Import Binance capture files into one session of the log at ``path``; its info."""
     store = await open_sqlite_store(Path(path))
     try:
-        report = await import_files(store, "binance-capture", captures)
+        report = await import_files(store, "binance-capture", captures, session_name=DEMO_NAME)
         return await store.session(report.session)
     finally:
         await store.close()
 
 
-async def replace_event_log(path: str | os.PathLike[str]) -> None:
-    """Delete the event log at ``path`` with its -wal and -shm files; refuse (UsageError) any other file.
+async def replace_event_log(path: str | os.PathLike[str], *, replace: bool = False) -> None:
+    """Delete the event log at ``path`` with its -wal and -shm files, if the demo made it; else refuse.
 
-    Only an event log is removed: a mistyped path must not delete someone's file.
+    Only an event log is ever removed (a mistyped path must not delete someone's file),
+    and only one the demo wrote (:func:`is_demo_log`) unless ``replace`` says so: a log of
+    imported or recorded data is refused with a :class:`UsageError` naming what it holds.
     """
     target = Path(path)
     if not _existing_file(target):
         return
     store = await open_sqlite_store(target, readonly=True)
-    await store.close()
+    try:
+        foreign = [info for info in await store.sessions() if not _made_by_demo(info)]
+    finally:
+        await store.close()
+    if foreign and not replace:
+        first = foreign[0]
+        raise UsageError(
+            f"{target} holds data the demo did not make ({len(foreign)} session(s), first {first.id[:12]} "
+            f"{first.name!r} from {first.source}): choose another --db, or pass --replace to delete it"
+        )
     for name in (target.name, f"{target.name}-wal", f"{target.name}-shm"):
         (target.parent / name).unlink(missing_ok=True)
+
+
+def _made_by_demo(info: SessionInfo) -> bool:
+    """The demo writes one input session named ``demo`` (synthetic, or its captures imported) and the runs on it."""
+    return info.name == DEMO_NAME or (info.source in _RUN_SOURCES and info.name.startswith(_RUN_NAME_PREFIXES))
 
 
 def _existing_file(path: Path) -> bool:

@@ -57,18 +57,20 @@ async def run_demo(
     report_dir: str | os.PathLike[str] = "out/demo-report",
     market: MarketConfig | None = None,
     on_progress: Progress | None = None,
+    replace: bool = False,
 ) -> DemoResult:
     """Replace the event log at ``path`` with a synthetic session of ``seed`` (or the ``captures``
     imported), replay it with the ``default`` analyzers, backtest the confluence strategy on it and
     write the report (``chart.png``, ``report.html``) into ``report_dir``.
 
-    Everything is deterministic: the same seed (or captures) gives the same
+    A log at ``path`` the demo did not make is refused unless ``replace``
+    (see :func:`replace_event_log`). Everything is deterministic: the same seed (or captures) gives the same
     session, replay digest, backtest digest and metrics.
     """
     say = on_progress or (lambda line: None)
     files = check_captures(captures) if captures else []
     db = Path(path)
-    await replace_event_log(db)
+    await replace_event_log(db, replace=replace)
     db.parent.mkdir(parents=True, exist_ok=True)
     session = await _input_session(db, seed, files, market, say)
     say(f"replaying {session.events:,} events with the default analyzers")
@@ -95,4 +97,4 @@ async def _input_session(
 def _backtest_config(session: SessionInfo, spec: StrategySpec) -> BacktestConfig:
     """What ``virtuoso backtest --session ID --strategy ...`` would run (so the CLI finds it done)."""
     selection = ReplaySelection(sessions=(session.id,), order="exchange-time")
-    return BacktestConfig(selection, spec, VenueConfig(), analyzers_named(spec.cls.analyzers_for(spec.config)))
+    return BacktestConfig(selection, spec, VenueConfig())

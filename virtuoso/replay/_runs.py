@@ -28,7 +28,7 @@ from virtuoso.events import Event
 from virtuoso.replay._analyzers import AnalyzerFactory, AnalyzerSpec
 from virtuoso.replay._digest import Digest
 from virtuoso.replay._replayer import Replayer, ReplayOptions
-from virtuoso.replay._selection import ReplaySelection
+from virtuoso.replay._selection import ReplaySelection, plan_sessions
 from virtuoso.store import BufferedWriter, EventFilter, EventStore, SessionInfo, config_hash, lifecycle_stream
 
 RUN_SOURCE = "replay"
@@ -267,6 +267,8 @@ async def execute_run(
     plan = await _plan_run(store, key, force, job.source) if write else _Plan("")
     if plan.cached is not None:
         return await cached_result(store, plan.cached, key)
+    if plan.new:
+        await require_events(store, job.selection)
     skip = await _begin(store, job, plan)
     writer = store.writer() if write else None
     sink = RunWriter(plan.run, writer, skip)
@@ -299,6 +301,35 @@ def _after_chunk(sink: RunWriter, on_progress: Callable[[int], object] | None) -
             on_progress(events_in)
 
     return after
+
+
+async def require_events(store: EventStore, selection: ReplaySelection) -> None:
+    """Refuse (:class:`UsageError`) a selection that matches no event: a run of nothing is not a result.
+
+    Checked before a run is opened, so a refused selection leaves nothing in the log.
+    """
+    plans = await plan_sessions(store, selection, None)
+    for plan in plans:
+        async for _ in store.read(plan.filter(selection), chunk_size=1):
+            return
+    ids = ", ".join(session_id[:12] for session_id in selection.sessions)
+    raise UsageError(f"the selection matches no event of session {ids} ({_described(selection)}): nothing to run")
+
+
+def _described(selection: ReplaySelection) -> str:
+    parts = [
+        f"{name} {','.join(values)}"
+        for name, values in (("types", selection.types), ("streams", selection.streams), ("symbols", selection.symbols))
+        if values is not None
+    ]
+    parts += [f"{name} {_iso(ns)}" for name, ns in (("from", selection.start_ns), ("to", selection.end_ns)) if ns]
+    return "; ".join(parts) or "no filter"
+
+
+def _iso(ns: int) -> str:
+    from datetime import UTC, datetime  # noqa: PLC0415  # only for this message
+
+    return datetime.fromtimestamp(ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def _plan_run(store: EventStore, key: str, force: bool, source: str) -> _Plan:

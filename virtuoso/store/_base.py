@@ -32,6 +32,10 @@ def imports_stream(session_id: str) -> str:
     return f"system:{session_id}:imports"
 
 
+MIN_PREFIX = 4
+"""The shortest session id prefix :meth:`BaseStore.session` accepts."""
+
+
 class BaseStore(ABC):
     """The EventStore port. Backends implement the underscored primitives.
 
@@ -203,13 +207,23 @@ class BaseStore(ABC):
         return buffered
 
     async def session(self, session_id: str) -> SessionInfo:
-        """One session by id (a unique prefix of at least 4 characters is enough)."""
-        matches = [s for s in await self.sessions() if s.id == session_id]
-        if not matches and len(session_id) >= 4:
-            matches = [s for s in await self.sessions() if s.id.startswith(session_id)]
-        if len(matches) != 1:
-            what = "no session" if not matches else f"{len(matches)} sessions"
-            raise SessionError(f"{what} with id {session_id!r}")
+        """One session by id (a unique prefix of at least 4 characters is enough).
+
+        The :class:`SessionError` says which: no such session, a prefix too short, or
+        an ambiguous prefix (listing the candidates).
+        """
+        sessions = await self.sessions()
+        matches = [s for s in sessions if s.id == session_id]
+        if not matches and len(session_id) < MIN_PREFIX:
+            raise SessionError(f"session prefix {session_id!r} is too short: give at least {MIN_PREFIX} characters")
+        if not matches:
+            matches = [s for s in sessions if s.id.startswith(session_id)]
+        if not matches:
+            raise SessionError(f"no session with id {session_id!r}")
+        if len(matches) > 1:
+            candidates = ", ".join(f"{s.id[:12]} ({s.source}: {s.name})" for s in matches[:5])
+            more = f" and {len(matches) - 5} more" if len(matches) > 5 else ""
+            raise SessionError(f"{len(matches)} sessions with id prefix {session_id!r}: {candidates}{more}")
         return matches[0]
 
     async def begin_session(

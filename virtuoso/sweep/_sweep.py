@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import statistics
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,13 +63,23 @@ class SweepReport:
     files: dict[str, str] = field(default_factory=dict)
     varying: tuple[str, ...] = ()
     """The grid's parameters with more than one value."""
+    errors: dict[str, int] = field(default_factory=dict)
+    """Why tasks failed: each distinct error and how many tasks it stopped, most frequent first."""
+    trades: int = 0
+    """Trades of every task that finished (0: the grid never traded, so every metric is flat)."""
+
+    @property
+    def succeeded(self) -> int:
+        """Tasks (of the whole table) that finished."""
+        return self.tasks - self.failed
 
     def summary(self, top: int | None = None) -> dict[str, Any]:
         """JSON-ready fields (the ``top`` best configurations)."""
         return {
             "out": str(self.out), "tasks": self.tasks, "skipped": self.skipped, "ran": self.ran,
             "failed": self.failed, "metric": self.metric, "split": None if self.split is None else list(self.split),
-            "ranking": [r.as_dict() for r in self.ranking[:top]], "files": self.files,
+            "ranking": [r.as_dict() for r in self.ranking[:top]], "files": self.files, "errors": self.errors,
+            "trades": self.trades,
         }  # fmt: skip
 
 
@@ -104,8 +115,11 @@ def run_sweep(
     if heatmap is not None:
         files["heatmap"] = str(heatmap)
     failed = sum(o.status == "failed" for o in outcomes)
+    errors = Counter(o.error for o in outcomes if o.status == "failed")
+    trades = sum(int(o.metrics.get("trades") or 0) for o in outcomes if o.status == "ok")
     return SweepReport(out, len(plan.tasks), len(plan.tasks) - len(todo), len(todo), failed, config.metric,
-                       config.split, ranking, files, config.grid.varying)  # fmt: skip
+                       config.split, ranking, files, config.grid.varying, dict(errors.most_common()),
+                       trades)  # fmt: skip
 
 
 def rank(outcomes: list[TaskOutcome], metric: str) -> list[Ranked]:

@@ -94,11 +94,9 @@ def run_task(task: Task) -> TaskOutcome:
 
 async def _backtest(task: Task) -> TaskOutcome:
     spec = StrategySpec.named(task.strategy, task.params)
-    analyzers = task.analyzers if task.analyzers is not None else spec.cls.analyzers_for(spec.config)
+    analyzers = None if task.analyzers is None else tuple(analyzers_named(task.analyzers))
     selection = ReplaySelection(sessions=(task.session,), start_ns=task.start_ns, end_ns=task.end_ns, order=task.order)
-    config = BacktestConfig(
-        selection, spec, VenueConfig.from_mapping(task.venue), tuple(analyzers_named(analyzers)), task.seed
-    )
+    config = BacktestConfig(selection, spec, VenueConfig.from_mapping(task.venue), analyzers, task.seed)
     app = AppConfig(db=Path(task.db), readonly=True)
     result = await run_backtest(app, config, write=False)
     return TaskOutcome(
