@@ -54,3 +54,7 @@ app.command("export")(export_command)
 from virtuoso.cli._sweep import sweep_command  # noqa: E402
 
 app.command("sweep")(sweep_command)
+
+from virtuoso.cli._report import report_command  # noqa: E402
+
+app.command("report")(report_command)
