@@ -118,7 +118,9 @@ async def headless_page(profile: Path) -> AsyncIterator[Page]:
             async with http.get(f"http://127.0.0.1:{port}/json/list", timeout=aiohttp.ClientTimeout(10)) as response:
                 targets = await response.json()
             target = next(t for t in targets if t.get("type") == "page")
-            async with http.ws_connect(target["webSocketDebuggerUrl"], max_msg_size=0, timeout=30.0) as socket:
+            async with http.ws_connect(
+                target["webSocketDebuggerUrl"], max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=30.0)
+            ) as socket:
                 page = Page(socket)
                 for domain in ("Page", "Runtime", "Log"):
                     await page.send(f"{domain}.enable")

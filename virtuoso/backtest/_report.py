@@ -309,9 +309,9 @@ document.addEventListener("DOMContentLoaded", function () {
     if (cell.dataset.v === undefined) return cell.textContent;
     return cell.dataset.v === "" ? -Infinity : parseFloat(cell.dataset.v);
   }
-  document.querySelectorAll("table.sortable thead th").forEach(function (th, i) {
+  document.querySelectorAll("table.sortable thead th").forEach(function (th) {
     th.addEventListener("click", function () {
-      var body = th.closest("table").tBodies[0];
+      var body = th.closest("table").tBodies[0], i = th.cellIndex;
       var up = th.dataset.dir !== "asc";
       th.dataset.dir = up ? "asc" : "desc";
       var rows = Array.prototype.slice.call(body.rows);
