@@ -41,11 +41,9 @@ def min_max_buckets(ts_ns: np.ndarray, values: np.ndarray, buckets: int = BUCKET
         return np.arange(len(ts_ns))
     span = int(ts_ns[-1] - ts_ns[0]) + 1
     bucket = ((ts_ns - ts_ns[0]).astype(np.float64) * buckets / span).astype(np.int64)
-    order_low = np.lexsort((values, bucket))
-    order_high = np.lexsort((-values, bucket))
-    starts = np.flatnonzero(np.diff(np.concatenate([[-1], bucket[order_low]])))
-    keep = np.concatenate([order_low[starts], order_high[starts], [0, len(ts_ns) - 1]])
-    return np.unique(keep)
+    grouped = pd.Series(values).groupby(bucket, sort=True)
+    keep = np.concatenate([grouped.idxmin().to_numpy(), grouped.idxmax().to_numpy(), [0, len(ts_ns) - 1]])
+    return np.unique(keep.astype(np.int64))
 
 
 def _times(ts_ns: np.ndarray | pd.Series) -> np.ndarray:
@@ -92,8 +90,7 @@ def _split_series(series: pd.DataFrame, prices: tuple[float, float]) -> tuple[Na
 
 def _add_prices(figure: go.Figure, result: BacktestResult, market: MarketData) -> None:
     if len(market.trades):
-        for symbol in sorted(set(market.trades["symbol"])):
-            mine = market.trades[market.trades["symbol"] == symbol]
+        for symbol, mine in market.trades.groupby("symbol", sort=True):
             ts, price = mine["ts_ns"].to_numpy(np.int64), mine["price"].to_numpy(np.float64)
             keep = min_max_buckets(ts, price)
             figure.add_trace(_line(ts[keep], price[keep], f"{symbol} trades", width=1.0, color=_LINE), row=1, col=1)
