@@ -70,7 +70,7 @@ def render_html(result: BacktestResult, market: MarketData) -> str:
     periods = result.period_returns()
     span = float(result.metrics.get("span_s") or 0.0)
     body = [
-        f"<h1>{_e(title(result))}{' (cached)' if result.cached else ''}</h1>",
+        f"<h1>{_e(title(result))}</h1>",
         _header(result),
         "<h2>Metrics</h2>", metrics_table(result.metrics),
         f'<p class="note">* {_e(annualization_note(result.metrics))}</p>',

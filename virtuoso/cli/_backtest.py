@@ -173,9 +173,14 @@ def _print(result: BacktestResult, written: dict[str, str], json_output: bool) -
         print_json(summary)
         return
     out_console.print(_metrics_table(summary["metrics"]))
-    out_console.print(f"* {annualization_note(result.metrics)}", markup=False)
+    out_console.print(metrics_note(result.metrics), markup=False)
     for key in ("run", "digest", "events_in", "cached", *written):
         out_console.print(f"{key:<10} {summary[key]}", markup=False)
+
+
+def metrics_note(metrics: dict[str, Any]) -> str:
+    """The footnote of the metrics table's ``*`` rows: the span and mark interval, or why they are withheld."""
+    return f"* {annualization_note(metrics)}"
 
 
 def _metrics_table(metrics: dict[str, Any]) -> Table:
