@@ -71,17 +71,22 @@ async def load_result(store: EventStore, run: str) -> BacktestResult:
 
 
 async def load_market_data(store: EventStore, result: BacktestResult) -> MarketData:
-    """The traded prices (input sessions, the run's span) and the analyzer outputs of ``result``'s run."""
+    """The traded prices (input sessions, the run's span) and the analyzer outputs of ``result``'s run.
+
+    A run that was not written to the log (``run_backtest(..., write=False)``, as a
+    sweep's tasks) has no analyzer outputs to read: its series are empty.
+    """
     symbols = set(result.frames.symbols())
     span = result.equity["ts_ns"]
     start, end = (int(span.iloc[0]), int(span.iloc[-1]) + 1) if len(span) else (None, None)
     sessions = section(result.config, "inputs").get("sessions", [])
     trades = [await _trades(store, s, symbols, start, end) for s in sessions]
     empty = MarketData.empty()
+    written = any(info.id == result.run for info in await store.sessions())  # a run made with write=False is not
     return MarketData(
         pd.concat([empty.trades, *trades], ignore_index=True).sort_values("ts_ns", kind="stable", ignore_index=True),
-        await _series(store, result.run),
-        await _signals(store, result.run),
+        await _series(store, result.run) if written else empty.series,
+        await _signals(store, result.run) if written else empty.signals,
     )
 
 
