@@ -62,11 +62,13 @@ async def load_result(store: EventStore, run: str) -> BacktestResult:
     info = await finished_run(store, run)
     config: dict[str, Any] = dict(info.manifest.get("config", {}))
     venue = section(config, "venue")
+    if "initial_cash" not in venue or "mark_interval_s" not in venue:
+        raise UsageError(f"backtest run {info.id[:12]}: its manifest holds no venue settings (initial cash, marks)")
     recorded = json.loads(info.end_reason)
     return BacktestResult.from_events(
         await read_ledger(store, info.id), run=info.id, digest=str(recorded["digest"]),
-        events_in=int(recorded["events_in"]), initial_cash=float(venue.get("initial_cash", 10_000.0)),
-        interval_ns=int(float(venue.get("mark_interval_s", 60.0)) * 1e9), config=config, cached=True,
+        events_in=int(recorded["events_in"]), initial_cash=float(venue["initial_cash"]),
+        interval_ns=int(float(venue["mark_interval_s"]) * 1e9), config=config, cached=True,
     )  # fmt: skip
 
 
