@@ -78,7 +78,7 @@ def test_a_moving_average_cross_runs_end_to_end_and_reports(log: tuple[Path, str
     written = result.to_parquet(tmp_path / "parquet")
     fills = pd.read_parquet(tmp_path / "parquet" / "fills.parquet")
     assert len(fills) == len(result.fills)
-    assert len(written) == 5
+    assert len(written) == 8  # seven frames and metrics.json
 
 
 def test_the_same_backtest_is_found_in_the_log_and_recomputes_to_the_same_bytes(log: tuple[Path, str]) -> None:

@@ -1,167 +1,350 @@
-"""A backtest result as a chart (PNG) and a one-page HTML report that embeds it.
+"""A backtest's report: one self-contained interactive HTML page (plotly), and the static PNG beside it.
 
-The chart is drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas,
-never through ``pyplot``: pyplot keeps every figure in a global registry until
-closed and switching its backend would change the caller's (a notebook's
-inline one, say). A figure that is not registered is freed with its last
-reference, so sweeps drawing many reports do not grow.
+The page embeds plotly.js (no CDN: it opens offline, years later) and every
+number it shows comes from the result's public frames (``round_trips``,
+``drawdowns``, ``benchmark``, ``period_returns``), so a notebook reads the
+same values. Plotly's div ids are set from the run id, so the same run gives
+the same bytes. Sorting and filtering the tables is a few lines of JavaScript
+written here (see docs/architecture.md).
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import os
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
-from matplotlib.figure import Figure
+import plotly.io as pio
+import plotly.offline
 
-from virtuoso.backtest._metrics import METRIC_KEYS, Metric
+from virtuoso.backtest._chart import render_chart
+from virtuoso.backtest._figures import compare_figure, equity_figure, period_figure, pnl_figure, price_figure
+from virtuoso.backtest._format import (
+    annualization_note,
+    duration,
+    format_metric,
+    section,
+    strategy_name,
+    strategy_params,
+    title,
+)
+from virtuoso.backtest._market import MarketData
+from virtuoso.backtest._metrics import ANNUALIZED_KEYS, METRIC_KEYS, Metric
 from virtuoso.backtest._result import make_directory, write_atomic
+from virtuoso.backtest._tables import per_symbol, period_name
 
 if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
     from virtuoso.backtest._result import BacktestResult
 
-PERCENT_METRICS = frozenset({
-    "total_return", "annualized_return", "annualized_volatility", "max_drawdown", "win_rate", "exposure",
-})  # fmt: skip
-"""Metrics that are fractions, shown as percentages."""
+__all__ = ["format_metric", "metrics_table", "render_chart", "render_html", "write_comparison", "write_report"]
 
-MONEY_METRICS = frozenset({"fees", "final_equity"})
-"""Metrics in the quote currency, shown with two decimals."""
+REPORT_FILE = "report.html"
+CHART_FILE = "chart.png"
+COMPARE_FILE = "compare.html"
+WORST_DRAWDOWNS = 5
+"""Drawdown periods the page lists (every one is in ``result.drawdowns``)."""
 
-_PNG_METADATA: dict[str, Any] = {"Software": None}
-"""No matplotlib version in the PNG: the same result draws the same bytes."""
+Cell = Callable[[Any], str]
 
 
-def write_report(result: BacktestResult, directory: str | os.PathLike[str]) -> Path:
-    """Write ``chart.png`` and ``report.html`` (which embeds the chart) into ``directory``; the HTML path."""
+def write_report(result: BacktestResult, directory: str | os.PathLike[str], market: MarketData | None = None) -> Path:
+    """Write ``chart.png`` and ``report.html`` into ``directory`` (created when missing); the HTML path."""
     folder = make_directory(directory)
     png = render_chart(result)
-    write_atomic(folder / "chart.png", lambda f: f.write(png))
-    page = render_html(result, png).encode()
-    return write_atomic(folder / "report.html", lambda f: f.write(page))
+    write_atomic(folder / CHART_FILE, lambda f: f.write(png))
+    page = render_html(result, market or MarketData.empty()).encode()
+    return write_atomic(folder / REPORT_FILE, lambda f: f.write(page))
 
 
-def render_chart(result: BacktestResult) -> bytes:
-    """The PNG of three stacked panels sharing time: prices with the fills, equity, drawdown in %."""
-    figure = Figure(figsize=(11, 8), dpi=100)
-    FigureCanvasAgg(figure)
-    prices, equity, drawdown = figure.subplots(3, 1, sharex=True, height_ratios=(2.0, 1.2, 1.0))
-    times = _naive_utc(result.equity.index)
-    _draw_prices(prices, result, times)
-    _draw_equity(equity, drawdown, result.equity["equity"].to_numpy(np.float64), times)
-    locator = AutoDateLocator()  # type: ignore[no-untyped-call]  # unannotated in matplotlib 3.11
-    drawdown.xaxis.set_major_locator(locator)
-    drawdown.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    drawdown.set_xlabel("time (UTC)")
-    figure.suptitle(f"backtest {result.run}")
-    figure.align_ylabels()
-    figure.subplots_adjust(left=0.09, right=0.98, top=0.94, bottom=0.07, hspace=0.08)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata=_PNG_METADATA)
-    return buffer.getvalue()
+def render_html(result: BacktestResult, market: MarketData) -> str:
+    """The report page of ``result`` (see the module); ``market`` gives the trades and series it draws."""
+    ids = _Ids(result.run)
+    trips = result.round_trips
+    periods = result.period_returns()
+    span = float(result.metrics.get("span_s") or 0.0)
+    body = [
+        f"<h1>{_e(title(result))}</h1>",
+        _header(result),
+        "<h2>Metrics</h2>", metrics_table(result.metrics),
+        f'<p class="note">* {_e(annualization_note(result.metrics))}</p>',
+        _figure(price_figure(result, market), ids("price")),
+        _figure(equity_figure(result), ids("equity")),
+        "<h2>Worst drawdowns</h2>", _drawdown_table(result.drawdowns.head(WORST_DRAWDOWNS)),
+        f"<h2>Round trips ({len(trips):,})</h2>", _trip_table(trips),
+        _figure(pnl_figure(trips), ids("pnl")),
+        _figure(period_figure(periods, period_name(span)[1]), ids("periods")),
+        _symbol_section(result, trips),
+    ]  # fmt: skip
+    return _page(f"Backtest {title(result)}", body)
 
 
-def _naive_utc(index: pd.Index) -> np.ndarray:
-    """UTC times as naive ``datetime64[ns]`` (matplotlib plots those directly)."""
-    return np.asarray(pd.DatetimeIndex(index).tz_convert(None).to_numpy(), dtype="datetime64[ns]")
+class _Ids:
+    """Plotly div ids made from the run id: the same run, the same page bytes."""
+
+    def __init__(self, run: str) -> None:
+        self.prefix = "r" + "".join(c for c in run[:16] if c.isalnum())
+
+    def __call__(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
 
 
-def _draw_prices(axes: Axes, result: BacktestResult, times: np.ndarray) -> None:
-    """One price line per marked symbol; buy fills as green ^, sell fills as red v."""
-    for column in (c for c in result.equity.columns if c.startswith("price:")):
-        axes.plot(times, result.equity[column].to_numpy(np.float64), linewidth=1.0, label=column.removeprefix("price:"))
-    fills = result.fills
-    size = min(36.0, max(4.0, 4_000.0 / max(len(fills), 1)))  # thousands of fills must not hide the price line
-    for side, marker, color in (("buy", "^", "tab:green"), ("sell", "v", "tab:red")):
-        chosen = fills[fills["side"] == side]
-        fill_times = _naive_utc(pd.DatetimeIndex(chosen["ts"]))
-        axes.scatter(fill_times, chosen["price"].to_numpy(np.float64), marker=marker, color=color, s=size, label=side)
-    axes.set_ylabel("price")
-    axes.legend(loc="upper left", fontsize="small")
-    axes.grid(alpha=0.3)
+def _figure(figure: go.Figure, div_id: str) -> str:
+    config = {"displaylogo": False, "responsive": True}
+    return str(pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=div_id, config=config))
 
 
-def _draw_equity(equity_axes: Axes, drawdown_axes: Axes, equity: np.ndarray, times: np.ndarray) -> None:
-    """The equity line, and below it the fall from the running peak in percent."""
-    equity_axes.plot(times, equity, color="tab:blue", linewidth=1.0)
-    if not len(equity):
-        equity_axes.text(0.5, 0.5, "no equity marks", transform=equity_axes.transAxes, ha="center", va="center")
-    equity_axes.set_ylabel("equity")
-    equity_axes.grid(alpha=0.3)
-    peak = np.maximum.accumulate(equity) if len(equity) else equity
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fall = np.where(peak > 0, (equity / peak - 1.0) * 100.0, 0.0)
-    drawdown_axes.fill_between(times, fall, 0.0, color="tab:red", alpha=0.3, linewidth=0.0)
-    drawdown_axes.plot(times, fall, color="tab:red", linewidth=0.8)
-    drawdown_axes.set_ylabel("drawdown %")
-    drawdown_axes.grid(alpha=0.3)
+def _e(text: object) -> str:
+    return html.escape(str(text))
 
 
-def format_metric(key: str, value: Metric) -> str:
-    """A metric as the report shows it: percentages, money with two decimals, durations as d h:mm:ss.
+def _header(result: BacktestResult) -> str:
+    config = result.config
+    equity = result.equity["ts_ns"]
+    span = f"{_utc(equity.iloc[0])} to {_utc(equity.iloc[-1])} UTC" if len(equity) else "no marks"
+    rows = [
+        ("strategy", f"{strategy_name(config)} ({section(config, 'strategy').get('ref', '')})"),
+        ("parameters", ", ".join(f"{k}={v}" for k, v in sorted(strategy_params(config).items())) or "-"),
+        ("sessions", ", ".join(str(s) for s in section(config, "inputs").get("sessions", [])) or "-"),
+        ("symbols", ", ".join(result.frames.symbols()) or "-"),
+        ("exchange time", f"{span} ({duration(float(result.metrics.get('span_s') or 0.0))})"),
+        ("marks every", duration(float(result.metrics.get("mark_interval_s") or 0.0))),
+        ("analyzers", ", ".join(str(a.get("name")) for a in config.get("analyzers", []) if isinstance(a, dict)) or "-"),
+        *_venue_rows(section(config, "venue")),
+        ("seed", str(config.get("seed", "-"))),
+        ("run", result.run),
+        ("digest", result.digest),
+        ("events in", f"{result.events_in:,}"),
+    ]
+    cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    full = json.dumps(config, indent=2, sort_keys=True, default=str)
+    details = f"<details><summary>full run config</summary><pre>{_e(full)}</pre></details>"
+    return f'<table class="header">{cells}</table>{details}'
 
-    >>> format_metric("win_rate", 0.625), format_metric("max_drawdown_duration_s", 5400.0)
-    ('62.50%', '1:30:00')
-    >>> format_metric("sharpe", None), format_metric("sharpe", 1.23456), format_metric("trades", 1200)
-    ('n/a', '1.2346', '1,200')
-    """
-    if value is None:
-        return "n/a"
-    if key in PERCENT_METRICS:
-        return f"{value:.2%}"
-    if key in MONEY_METRICS:
-        return f"{value:,.2f}"
-    if key == "max_drawdown_duration_s":
-        return str(timedelta(seconds=round(value)))
-    if isinstance(value, int):
-        return f"{value:,}"
-    return f"{value:,.4f}"
+
+def _utc(ts_ns: int) -> str:
+    return datetime.fromtimestamp(int(ts_ns) / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _venue_rows(venue: dict[str, Any]) -> list[tuple[str, str]]:
+    """Fees, latency, slippage, cash and the rest of the venue settings, one row per group."""
+    fees = {k: v for k, v in venue.items() if "fee" in k}
+    latency = venue.get("latency", {})
+    rest = {k: v for k, v in venue.items() if k not in fees and k not in ("latency", "markets")}
+    return [
+        ("fees", ", ".join(f"{k}={v}" for k, v in sorted(fees.items())) or "-"),
+        ("latency", ", ".join(f"{k}={v}" for k, v in sorted(latency.items())) if isinstance(latency, dict) else "-"),
+        ("venue", ", ".join(f"{k}={v}" for k, v in sorted(rest.items())) or "-"),
+        ("market rules", json.dumps(venue.get("markets", {}), sort_keys=True) if venue.get("markets") else "-"),
+    ]
 
 
 def metrics_table(metrics: dict[str, Metric]) -> str:
-    """The metrics as an HTML table (``METRIC_KEYS`` first, in order), values formatted and escaped."""
+    """The metrics as an HTML table (``METRIC_KEYS`` first, in order); annualized figures carry a ``*``."""
     keys = [k for k in METRIC_KEYS if k in metrics] + [k for k in metrics if k not in METRIC_KEYS]
-    frame = pd.DataFrame({"metric": keys, "value": [format_metric(k, metrics[k]) for k in keys]})
-    return str(frame.to_html(index=False, escape=True, border=0, classes="metrics"))
+    rows = "".join(
+        f"<tr><th>{_e(k)}{'*' if k in ANNUALIZED_KEYS else ''}</th><td>{_e(format_metric(k, metrics[k]))}</td></tr>"
+        for k in keys
+    )
+    return f'<table class="metrics">{rows}</table>'
 
 
-_STYLE = (
-    "body{font-family:sans-serif;margin:2em;color:#222}"
-    "table.metrics{border-collapse:collapse}table.metrics td,table.metrics th{padding:2px 12px;text-align:left}"
-    "table.metrics td+td{text-align:right;font-variant-numeric:tabular-nums}"
-    "img{max-width:100%}pre{background:#f5f5f5;padding:1em}"
-)
+def _number(digits: int, percent: bool = False) -> Cell:
+    return lambda v: "" if pd.isna(v) else (f"{v:.{digits}%}" if percent else f"{v:,.{digits}f}")
 
 
-def render_html(result: BacktestResult, png: bytes) -> str:
-    """The report page: run id, digest, the chart as a data URI, the metrics table and the strategy config."""
-    e = html.escape
-    image = base64.b64encode(png).decode("ascii")
-    config = json.dumps(result.config, indent=2, sort_keys=True, default=str)
-    cached = " (cached)" if result.cached else ""
+def _time(value: Any) -> str:
+    return "" if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+TRIP_CELLS: dict[str, tuple[str, Cell]] = {
+    "symbol": ("symbol", str), "side": ("side", str), "opened": ("entry time", _time), "closed": ("exit time", _time),
+    "entry_price": ("entry", _number(2)), "exit_price": ("exit", _number(2)), "amount": ("size", _number(6)),
+    "pnl": ("PnL", _number(4)), "fees": ("fees", _number(4)), "net_pnl": ("net PnL", _number(4)),
+    "return": ("return", _number(3, True)), "duration_s": ("duration", lambda v: duration(float(v))),
+    "mae": ("MAE", _number(3, True)), "mfe": ("MFE", _number(3, True)),
+}  # fmt: skip
+"""The round-trip table's columns: frame column -> (heading, cell format)."""
+
+
+def _trip_table(trips: pd.DataFrame) -> str:
+    table = _table(trips, TRIP_CELLS, "trips")
+    return (
+        '<p><input type="search" class="filter" data-table="trips" placeholder="filter rows (e.g. short)">'
+        f' <span id="trips-count">{len(trips)}</span> shown; click a heading to sort</p>{table}'
+    )
+
+
+DRAWDOWN_CELLS: dict[str, tuple[str, Cell]] = {
+    "depth": ("depth", _number(3, True)), "peak": ("peak", _time), "trough": ("trough", _time),
+    "recovered": ("recovered", lambda v: "not recovered" if pd.isna(v) else _time(v)),
+    "duration_s": ("duration", lambda v: duration(float(v))), "peak_equity": ("peak equity", _number(2)),
+    "trough_equity": ("trough equity", _number(2)),
+}  # fmt: skip
+
+SYMBOL_CELLS: dict[str, tuple[str, Cell]] = {
+    "symbol": ("symbol", str), "trades": ("trades", lambda v: f"{v:,}"), "win_rate": ("win rate", _number(2, True)),
+    "net_pnl": ("net PnL", _number(2)), "fees": ("fees", _number(2)), "fills": ("fills", lambda v: f"{v:,}"),
+    "notional": ("notional", _number(2)),
+}  # fmt: skip
+
+
+def _drawdown_table(frame: pd.DataFrame) -> str:
+    return _table(frame, DRAWDOWN_CELLS, "drawdowns") if len(frame) else "<p>Equity never fell below a peak.</p>"
+
+
+def _symbol_section(result: BacktestResult, trips: pd.DataFrame) -> str:
+    if result.fills["symbol"].nunique() < 2:
+        return ""
+    return "<h2>Per symbol</h2>" + _table(per_symbol(trips, result.fills), SYMBOL_CELLS, "symbols")
+
+
+def _table(frame: pd.DataFrame, cells: dict[str, tuple[str, Cell]], table_id: str) -> str:
+    """A sortable table: each cell shows the formatted value and sorts by the raw one (``data-v``)."""
+    head = "".join(f"<th>{_e(heading)}</th>" for heading, _ in cells.values())
+    rows = []
+    for record in frame[list(cells)].itertuples(index=False):
+        tds = "".join(_cell(value, show) for value, (_, show) in zip(record, cells.values(), strict=True))
+        rows.append(f"<tr>{tds}</tr>")
+    return (
+        f'<table class="data sortable" id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _cell(value: Any, show: Cell) -> str:
+    if isinstance(value, pd.Timestamp) and not pd.isna(value):
+        raw: object = value.value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        raw = "" if pd.isna(value) else repr(float(value))
+    else:
+        return f"<td>{_e(show(value))}</td>"
+    return f'<td data-v="{raw}">{_e(show(value))}</td>'
+
+
+def write_comparison(results: Sequence[BacktestResult], directory: str | os.PathLike[str]) -> Path:
+    """Write ``compare.html`` of ``results`` side by side into ``directory``; its path."""
+    page = render_comparison(results).encode()
+    return write_atomic(make_directory(directory) / COMPARE_FILE, lambda f: f.write(page))
+
+
+def render_comparison(results: Sequence[BacktestResult]) -> str:
+    """Runs side by side: the metrics of each, their equity curves on one chart, the parameters that differ."""
+    labels = [f"{strategy_name(r.config)} {r.run[:8]}" for r in results]
+    body = [
+        f"<h1>Comparison of {len(results)} backtests</h1>",
+        "<h2>Parameters that differ</h2>", _differences(results, labels),
+        "<h2>Metrics</h2>", _metrics_side_by_side(results, labels),
+        _notes(results, labels),
+        _figure(compare_figure(results, labels), "compare-" + "-".join(r.run[:8] for r in results)),
+    ]  # fmt: skip
+    return _page(f"Comparison of {len(results)} backtests", body)
+
+
+def _notes(results: Sequence[BacktestResult], labels: Sequence[str]) -> str:
+    notes = [f"{label}: {annualization_note(r.metrics)}" for r, label in zip(results, labels, strict=True)]
+    return f'<p class="note">* {_e("; ".join(notes))}</p>'
+
+
+def config_differences(configs: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The settings (dotted paths) whose values are not the same in every config, each config's value.
+
+    >>> config_differences([{"fast": 5, "slow": 20, "venue": {"fee": 1}}, {"fast": 8, "slow": 20, "venue": {"fee": 2}}])
+    {'fast': [5, 8], 'venue.fee': [1, 2]}
+    """
+    flat = [_flatten(c) for c in configs]
+    keys = sorted({k for f in flat for k in f})
+    return {k: [f.get(k) for f in flat] for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1}
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        return {k: v for key in sorted(value) for k, v in _flatten(value[key], f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): value}
+
+
+def _differences(results: Sequence[BacktestResult], labels: Sequence[str]) -> str:
+    differences = config_differences([{k: v for k, v in r.config.items() if k != "versions"} for r in results])
+    if not differences:
+        return "<p>The runs have the same settings.</p>"
+    head = "".join(f"<th>{_e(label)}</th>" for label in labels)
+    rows = "".join(
+        f"<tr><th>{_e(key)}</th>" + "".join(f"<td>{_e(json.dumps(v))}</td>" for v in values) + "</tr>"
+        for key, values in differences.items()
+    )
+    return f'<table class="data"><thead><tr><th>setting</th>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def _metrics_side_by_side(results: Sequence[BacktestResult], labels: Sequence[str]) -> str:
+    head = "".join(f"<th>{_e(label)}</th>" for label in labels)
+    rows = "".join(
+        f"<tr><th>{_e(key)}{'*' if key in ANNUALIZED_KEYS else ''}</th>"
+        + "".join(f"<td>{_e(format_metric(key, r.metrics.get(key)))}</td>" for r in results)
+        + "</tr>"
+        for key in METRIC_KEYS
+    )
+    return f'<table class="data metrics"><thead><tr><th>metric</th>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#222;max-width:1400px}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;font-size:0.9em}th,td{padding:2px 10px;text-align:left;vertical-align:top}
+table.header th{color:#555;font-weight:normal}table.metrics td{text-align:right;font-variant-numeric:tabular-nums}
+table.data td{text-align:right;font-variant-numeric:tabular-nums;border-top:1px solid #eee}
+table.data thead th{position:sticky;top:0;background:#f3f3f3;cursor:pointer;user-select:none}
+.note{color:#555;font-size:0.85em}input.filter{width:22em;padding:3px}
+"""
+
+_SCRIPT = """
+document.addEventListener("DOMContentLoaded", function () {
+  function key(row, i) {
+    var cell = row.cells[i];
+    if (cell.dataset.v === undefined) return cell.textContent;
+    return cell.dataset.v === "" ? -Infinity : parseFloat(cell.dataset.v);
+  }
+  document.querySelectorAll("table.sortable thead th").forEach(function (th) {
+    th.addEventListener("click", function () {
+      var body = th.closest("table").tBodies[0], i = th.cellIndex;
+      var up = th.dataset.dir !== "asc";
+      th.dataset.dir = up ? "asc" : "desc";
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = key(a, i), y = key(b, i);
+        return (x < y ? -1 : x > y ? 1 : 0) * (up ? 1 : -1);
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+  document.querySelectorAll("input.filter").forEach(function (input) {
+    input.addEventListener("input", function () {
+      var table = document.getElementById(input.dataset.table), query = input.value.toLowerCase(), shown = 0;
+      Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+        var hit = row.textContent.toLowerCase().indexOf(query) >= 0;
+        row.style.display = hit ? "" : "none";
+        shown += hit ? 1 : 0;
+      });
+      document.getElementById(input.dataset.table + "-count").textContent = shown;
+    });
+  });
+});
+"""
+
+
+def _page(page_title: str, body: Sequence[str]) -> str:
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Backtest {e(result.run)}</title><style>{_STYLE}</style></head><body>",
-        f"<h1>Backtest {e(result.run)}{cached}</h1>",
-        f"<p>digest <code>{e(result.digest)}</code> &middot; {result.events_in:,} events in"
-        f" &middot; initial cash {result.initial_cash:,.2f}</p>",
-        f'<img alt="prices with fills, equity and drawdown" src="data:image/png;base64,{image}">',
-        "<h2>Metrics</h2>",
-        metrics_table(result.metrics),
-        "<h2>Strategy config</h2>",
-        f"<pre>{e(config)}</pre>",
+        f"<title>{_e(page_title)}</title><style>{_STYLE}</style>",
+        f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>',
+        f"<script>{_SCRIPT}</script></head><body>",
+        *[part for part in body if part],
         "</body></html>",
         "",
     ])  # fmt: skip

@@ -53,6 +53,10 @@ COMMANDS = (
         "Backtest every configuration of a grid on each session; rank them (and draw a heat map).",
     ),
     LazyCommand(
+        "report", "virtuoso.cli._report", "report_command",
+        "Write a backtest run's interactive report.html and chart.png; 'compare RUN RUN...' sets runs side by side.",
+    ),
+    LazyCommand(
         "sessions", "virtuoso.cli._sessions", "sessions_app",
         "List, show, verify and prune the sessions of an event log.",
     ),

@@ -13,14 +13,18 @@ from rich.table import Table
 
 from virtuoso.app import AppConfig
 from virtuoso.backtest import (
+    ANNUALIZED_KEYS,
     BacktestConfig,
     BacktestResult,
     RunFile,
     StrategySpec,
     VenueConfig,
+    annualization_note,
+    format_metric,
     load_run_file,
     load_venue_config,
     run_backtest,
+    with_market,
 )
 from virtuoso.cli._app import fail, out_console, print_json, run, time_range
 from virtuoso.cli._replay import (
@@ -32,7 +36,7 @@ from virtuoso.cli._replay import (
     progress_bar,
     selected_events,
 )
-from virtuoso.cli._sessions import existing_log
+from virtuoso.cli._sessions import existing_log, opened
 from virtuoso.cli._tables import print_table
 from virtuoso.errors import VirtuosoError
 from virtuoso.replay import ORDERS, AnalyzerSpec, ReplaySelection, analyzers_named
@@ -68,7 +72,9 @@ def backtest_command(
         str | None, typer.Option("--order", help=f"One of: {', '.join(ORDERS)} (default exchange-time).")
     ] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed of the latency sampler and the analyzers.")] = None,
-    report: Annotated[Path | None, typer.Option("--report", help="Write chart.png and report.html here.")] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the interactive report.html and chart.png here.")
+    ] = None,
     parquet: Annotated[
         Path | None, typer.Option("--parquet", help="Write orders/fills/equity/positions Parquet here.")
     ] = None,
@@ -92,7 +98,7 @@ def backtest_command(
             return await run_backtest(AppConfig(db=db), backtest, force=force, on_progress=on_progress)
 
     result = run(work)
-    written = _write_outputs(result, report, parquet)
+    written = _write_outputs(result, db, report, parquet)
     _print(result, written, json_output)
 
 
@@ -171,14 +177,21 @@ def _writable(folder: Path) -> bool:
     return True
 
 
-def _write_outputs(result: BacktestResult, report: Path | None, parquet: Path | None) -> dict[str, str]:
+def _write_outputs(result: BacktestResult, db: Path, report: Path | None, parquet: Path | None) -> dict[str, str]:
     written: dict[str, str] = {}
     if report is not None:
-        written["report"] = str(result.report(report))
+        written["report"] = str(run(lambda: _report(result, db, report)))
     if parquet is not None:
         written["parquet"] = str(parquet)
         result.to_parquet(parquet)
     return written
+
+
+async def _report(result: BacktestResult, db: Path, directory: Path) -> Path:
+    """The report with the run's market read back from the log (trade-resolution prices, analyzer series)."""
+    async with opened(db, readonly=True) as store:
+        full, market = await with_market(store, result)
+    return full.report(directory, market)
 
 
 def _print(result: BacktestResult, written: dict[str, str], json_output: bool) -> None:
@@ -187,8 +200,14 @@ def _print(result: BacktestResult, written: dict[str, str], json_output: bool) -
         print_json(summary)
         return
     print_table(_metrics_table(summary["metrics"]))
+    out_console.print(metrics_note(result.metrics), markup=False)
     for key in ("run", "digest", "events_in", "cached", *written):
         out_console.print(f"{key:<10} {summary[key]}", markup=False)
+
+
+def metrics_note(metrics: dict[str, Any]) -> str:
+    """The footnote of the metrics table's ``*`` rows: the span and mark interval, or why they are withheld."""
+    return f"* {annualization_note(metrics)}"
 
 
 def _metrics_table(metrics: dict[str, Any]) -> Table:
@@ -196,7 +215,7 @@ def _metrics_table(metrics: dict[str, Any]) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        table.add_row(key, _format(key, value))
+        table.add_row(f"{key}*" if key in ANNUALIZED_KEYS else key, _format(key, value))
     return table
 
 
@@ -205,6 +224,8 @@ def _format(key: str, value: Any) -> str:
         return "-"
     if key in _PERCENT:
         return f"{value * 100:.2f}%"
+    if key in ("span_s", "mark_interval_s", "max_drawdown_duration_s"):
+        return format_metric(key, value)
     if isinstance(value, float):
         return f"{value:,.4f}"
     return f"{value:,}"

@@ -16,7 +16,7 @@ import typer
 from rich.markup import escape
 
 from virtuoso.cli._app import err_console, fail, out_console, print_json, run
-from virtuoso.cli._backtest import _metrics_table
+from virtuoso.cli._backtest import _metrics_table, metrics_note
 from virtuoso.cli._sessions import print_verify, sessions_table
 from virtuoso.cli._tables import print_table
 from virtuoso.demo import DemoResult, build_demo_log, replace_event_log, run_demo
@@ -97,6 +97,7 @@ def _print(result: DemoResult, seconds: float) -> None:
     for line in lines:
         out_console.print(line, markup=False)
     print_table(_metrics_table(backtest.summary()["metrics"]))
+    out_console.print(metrics_note(backtest.metrics), markup=False)
     out_console.print(f"report: {escape(str(result.report))}")
     out_console.print(f"done in {seconds:.1f} s")
 

@@ -80,6 +80,9 @@ def sweep_command(
         int | None, typer.Option("--seed", help="Seed of every backtest (default: the grid's, or 0).")
     ] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run failed tasks again.")] = False,
+    reports: Annotated[
+        bool, typer.Option("--reports", help="Write each configuration's report; heatmap.html links cells to them.")
+    ] = False,
     top: Annotated[int, typer.Option("--top", min=1, help="Configurations shown in the ranking.")] = 10,
     json_output: JsonOption = False,
 ) -> None:
@@ -104,7 +107,7 @@ def sweep_command(
         raise fail(str(exc)) from None
     try:
         with chosen, _progress(not json_output) as on_progress:
-            report = run_sweep(config, chosen, out, retry_failed=retry_failed, on_progress=on_progress)
+            report = run_sweep(config, chosen, out, retry_failed=retry_failed, reports=reports, on_progress=on_progress)
     except VirtuosoError as exc:
         raise fail(str(exc)) from None
     if report.tasks and not report.succeeded:

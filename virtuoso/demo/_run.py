@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from virtuoso.app import AppConfig
-from virtuoso.backtest import BacktestConfig, BacktestResult, StrategySpec, VenueConfig, run_backtest
+from virtuoso.backtest import BacktestConfig, BacktestResult, StrategySpec, VenueConfig, run_backtest, with_market
 from virtuoso.demo._log import build_demo_log, check_captures, import_captures, replace_event_log
 from virtuoso.replay import ReplaySelection, RunConfig, RunResult, analyzers_named, replay_run
-from virtuoso.store import SessionInfo
+from virtuoso.store import SessionInfo, open_sqlite_store
 from virtuoso.synthetic import MarketConfig
 
 STRATEGY = "virtuoso.strategies:ConfluenceThreshold"
@@ -79,7 +79,12 @@ async def run_demo(
     spec = StrategySpec.named(STRATEGY, CAPTURE_PARAMS if files else {})
     backtest = await run_backtest(AppConfig(db=db), _backtest_config(session, spec))
     say("drawing the report")
-    report = backtest.report(report_dir)
+    store = await open_sqlite_store(db, readonly=True)
+    try:
+        backtest, traded = await with_market(store, backtest)  # the report draws the trades and the analyzers' series
+    finally:
+        await store.close()
+    report = backtest.report(report_dir, traded)
     return DemoResult(db, session, replay, backtest, report, spec)
 
 

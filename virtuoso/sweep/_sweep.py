@@ -6,20 +6,23 @@ import asyncio
 import math
 import statistics
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from virtuoso.sweep._executors import Executor
-from virtuoso.sweep._heatmap import write_heatmap
+from virtuoso.sweep._heatmap import write_heatmap, write_heatmap_page
 from virtuoso.sweep._plan import SweepConfig, plan_sweep
 from virtuoso.sweep._results import ResultsTable
-from virtuoso.sweep._tasks import TaskOutcome
+from virtuoso.sweep._tasks import Task, TaskOutcome, report_task
 
 LOWER_IS_BETTER = frozenset(("max_drawdown", "max_drawdown_duration_s", "annualized_volatility", "fees"))
 """Metrics ranked ascending; every other metric ranks the highest first."""
 HEATMAP_FILE = "heatmap.png"
+HEATMAP_PAGE = "heatmap.html"
+REPORTS_DIR = "reports"
+"""``OUT/reports/<config hash, 12 characters>/report.html``: each configuration's report (``reports=True``)."""
 
 Progress = Callable[[TaskOutcome, int, int], object]
 """Called after each task with its outcome, the tasks done so far in this run and the tasks to run."""
@@ -89,12 +92,16 @@ def run_sweep(
     out: Path,
     *,
     retry_failed: bool = False,
+    reports: bool = False,
     on_progress: Progress | None = None,
 ) -> SweepReport:
     """Run every task of ``config`` the results table in ``out`` does not hold yet on ``executor``; the report.
 
     Outcomes are committed as they arrive, so an interrupted sweep resumes
     where it stopped. Failed tasks are done too, unless ``retry_failed``.
+    With ``reports``, each configuration that gave its metric is backtested once
+    more in this process, on its first task (session and part), and its report
+    written under ``OUT/reports/``; ``heatmap.html`` links each cell to it.
     """
     plan = asyncio.run(plan_sweep(config))
     table = ResultsTable(out, plan.identity)
@@ -114,12 +121,31 @@ def run_sweep(
     heatmap = write_heatmap(out / HEATMAP_FILE, config.grid, ranking, config.metric)
     if heatmap is not None:
         files["heatmap"] = str(heatmap)
+    if reports:
+        links = _write_reports(config, plan.tasks, ranking, out)
+        page = write_heatmap_page(out / HEATMAP_PAGE, config.grid, ranking, config.metric, links)
+        if page is not None:
+            files["page"] = str(page)
     failed = sum(o.status == "failed" for o in outcomes)
     errors = Counter(o.error for o in outcomes if o.status == "failed")
     trades = sum(int(o.metrics.get("trades") or 0) for o in outcomes if o.status == "ok")
     return SweepReport(out, len(plan.tasks), len(plan.tasks) - len(todo), len(todo), failed, config.metric,
                        config.split, ranking, files, config.grid.varying, dict(errors.most_common()),
                        trades)  # fmt: skip
+
+
+def _write_reports(config: SweepConfig, tasks: Sequence[Task], ranking: list[Ranked], out: Path) -> dict[str, str]:
+    """Each ranked configuration's report from its first task; config hash -> the page's path relative to ``out``."""
+    first: dict[str, Task] = {}
+    for task in tasks:
+        first.setdefault(task.config_hash, task)
+    links: dict[str, str] = {}
+    for entry in ranking:
+        chosen = first.get(entry.config_hash)
+        if entry.value is not None and chosen is not None:
+            page = report_task(chosen, config.db, out / REPORTS_DIR / entry.config_hash[:12])
+            links[entry.config_hash] = page.relative_to(out).as_posix()
+    return links
 
 
 def rank(outcomes: list[TaskOutcome], metric: str) -> list[Ranked]:

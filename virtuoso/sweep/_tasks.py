@@ -9,14 +9,15 @@ nothing), so where it runs, a local process or a Dask worker, cannot change its
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from virtuoso.app import AppConfig
-from virtuoso.backtest import BacktestConfig, StrategySpec, VenueConfig, run_backtest
+from virtuoso.backtest import BacktestConfig, BacktestResult, StrategySpec, VenueConfig, run_backtest, with_market
 from virtuoso.replay import ReplaySelection, analyzers_named
 from virtuoso.replay._selection import Order
+from virtuoso.store import open_sqlite_store
 
 Part = Literal["all", "train", "test"]
 """The whole session (``all``), or the in-sample (``train``) / out-of-sample (``test``) side of a split."""
@@ -92,13 +93,33 @@ def run_task(task: Task) -> TaskOutcome:
         return TaskOutcome.failure(task, f"{type(exc).__name__}: {exc}")
 
 
+def report_task(task: Task, db: Path, directory: Path) -> Path:
+    """Run ``task``'s backtest again on the log at ``db`` (read-only) and write its report into ``directory``;
+    the page's path."""
+    return asyncio.run(_report(replace(task, db=str(db)), directory))
+
+
+async def _report(task: Task, directory: Path) -> Path:
+    result = await _result(task)
+    store = await open_sqlite_store(Path(task.db), readonly=True)
+    try:
+        result, market = await with_market(store, result)
+    finally:
+        await store.close()
+    return result.report(directory, market)
+
+
 async def _backtest(task: Task) -> TaskOutcome:
+    result = await _result(task)
+    return TaskOutcome(
+        *_fields(task), status="ok", digest=result.digest, events_in=result.events_in, metrics=dict(result.metrics)
+    )
+
+
+async def _result(task: Task) -> BacktestResult:
     spec = StrategySpec.named(task.strategy, task.params)
     analyzers = None if task.analyzers is None else tuple(analyzers_named(task.analyzers))
     selection = ReplaySelection(sessions=(task.session,), start_ns=task.start_ns, end_ns=task.end_ns, order=task.order)
     config = BacktestConfig(selection, spec, VenueConfig.from_mapping(task.venue), analyzers, task.seed)
     app = AppConfig(db=Path(task.db), readonly=True)
-    result = await run_backtest(app, config, write=False)
-    return TaskOutcome(
-        *_fields(task), status="ok", digest=result.digest, events_in=result.events_in, metrics=dict(result.metrics)
-    )
+    return await run_backtest(app, config, write=False)

@@ -11,8 +11,19 @@ import pytest
 
 from tests.unit.backtest._ledger import BTC, ETH, MINUTE, T0, Ledger, round_trip
 from virtuoso.backtest._frames import ledger_frames
-from virtuoso.backtest._metrics import METRIC_KEYS, YEAR_NS, compute_metrics, max_drawdown, round_trips
+from virtuoso.backtest._metrics import (
+    ANNUALIZED_KEYS,
+    METRIC_KEYS,
+    YEAR_NS,
+    annualization,
+    compute_metrics,
+    max_drawdown,
+)
+from virtuoso.backtest._trips import round_trips
 from virtuoso.errors import UsageError
+
+HOUR = 60 * MINUTE
+DAY = 24 * HOUR
 
 
 def metrics(ledger: Ledger, initial_cash: float = 1000.0, interval_ns: int = MINUTE) -> dict[str, float | int | None]:
@@ -131,10 +142,10 @@ def test_drawdown_never_recovered_lasts_to_the_end() -> None:
 def test_sharpe_sortino_and_volatility_against_numpy() -> None:
     equity = list(1000.0 * np.cumprod(1.0 + np.random.default_rng(7).normal(0.0002, 0.01, 500)))
     ledger = Ledger()
-    ledger.marks(equity, step=5 * MINUTE)
-    m = metrics(ledger, interval_ns=5 * MINUTE)
+    ledger.marks(equity, step=2 * HOUR)  # 998 hours: long enough to annualize
+    m = metrics(ledger, interval_ns=2 * HOUR)
     returns = np.array([b / a - 1.0 for a, b in itertools.pairwise(equity)])
-    ppy = 365 * 24 * 12
+    ppy = 365 * 12
     std = np.sqrt(np.sum((returns - returns.mean()) ** 2) / (len(returns) - 1))
     downside = np.sqrt(np.sum(np.where(returns < 0, returns, 0.0) ** 2) / len(returns))
     assert m["periods_per_year"] == ppy
@@ -164,12 +175,12 @@ def test_undefined_ratios_are_none() -> None:
     m = metrics(one)
     assert [m[k] for k in ("annualized_return", "annualized_volatility", "sharpe", "sortino")] == [None] * 4
     flat = Ledger()
-    flat.marks([1000.0, 1000.0, 1000.0])
-    m = metrics(flat)
+    flat.marks([1000.0, 1000.0, 1000.0], step=20 * DAY)
+    m = metrics(flat, interval_ns=20 * DAY)
     assert (m["annualized_volatility"], m["sharpe"], m["sortino"], m["annualized_return"]) == (0.0, None, None, 0.0)
     rising = Ledger()
-    rising.marks([1000.0, 1001.0, 1003.0])
-    m = metrics(rising)
+    rising.marks([1000.0, 1001.0, 1003.0], step=20 * DAY)
+    m = metrics(rising, interval_ns=20 * DAY)
     assert m["sortino"] is None  # no downside
     assert m["sharpe"] is not None
     assert m["sharpe"] > 0
@@ -195,7 +206,33 @@ def test_empty_ledger() -> None:
         "fees": 0.0,
         "final_equity": 1000.0,
         "periods_per_year": 525600.0,
+        "span_s": 0.0,
+        "mark_interval_s": 60.0,
     }
+
+
+@pytest.mark.parametrize(
+    ("marks", "step", "annualized"),
+    [
+        (12, MINUTE, False),  # an 11-minute session
+        (30, DAY, False),  # 29 days
+        (31, DAY, True),  # 30 days: the minimum
+        (3, 200 * DAY, True),
+    ],
+)
+def test_a_span_too_short_to_annualize_withholds_every_annualized_figure(
+    marks: int, step: int, annualized: bool
+) -> None:
+    ledger = Ledger()
+    ledger.marks([1000.0 * (1.0 + 0.001 * ((-1) ** i) - 0.0005 * i) for i in range(marks)], step=step)
+    m = metrics(ledger, interval_ns=step)
+    assert m["span_s"] == (marks - 1) * step / 1e9
+    assert m["mark_interval_s"] == step / 1e9
+    assert annualization(m) == ("ok" if annualized else "too short")
+    values = [m[k] for k in ANNUALIZED_KEYS]
+    assert all(v is not None for v in values) if annualized else values == [None] * 4
+    assert m["total_return"] == pytest.approx(0.001 * ((-1) ** (marks - 1)) - 0.0005 * (marks - 1), abs=1e-12)
+    assert m["max_drawdown"] > 0  # the figures of the span itself stand
 
 
 def test_metrics_are_plain_json_values() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from pathlib import Path
 
@@ -43,7 +42,8 @@ def test_from_events_holds_the_frames_and_their_metrics() -> None:
 
 def test_summary_is_json_ready() -> None:
     summary = result(cached=True).summary()
-    assert list(summary) == ["run", "digest", "events_in", "cached", "metrics"]
+    assert list(summary) == ["run", "digest", "events_in", "cached", "annualization", "metrics"]
+    assert summary["annualization"] == "too short"  # three minutes of marks
     assert (summary["run"], summary["events_in"], summary["cached"]) == ("3f2a9c", 1234, True)
     assert list(summary["metrics"]) == list(METRIC_KEYS)
     assert summary["metrics"]["trades"] == 1
@@ -93,7 +93,7 @@ def test_unwritable_file_is_a_usage_error_naming_it_and_leaves_nothing_half_writ
     assert sorted(p.name for p in tmp_path.iterdir()) == ["equity.parquet", "fills.parquet", "orders.parquet"]
 
 
-def test_report_writes_a_png_and_an_html_page_embedding_it(tmp_path: Path) -> None:
+def test_report_writes_a_png_and_a_self_contained_interactive_page(tmp_path: Path) -> None:
     r = result()
     page_path = r.report(tmp_path / "report")
     assert page_path == tmp_path / "report" / "report.html"
@@ -101,19 +101,24 @@ def test_report_writes_a_png_and_an_html_page_embedding_it(tmp_path: Path) -> No
     assert png.startswith(PNG_SIGNATURE)
     assert len(png) > 10_000
     page = page_path.read_text()
-    assert f'src="data:image/png;base64,{base64.b64encode(png).decode()}"' in page
-    assert all(f"<td>{key}</td>" in page for key in METRIC_KEYS)
+    assert all(f"<th>{key}" in page for key in METRIC_KEYS)
     assert "<td>0.98%</td>" in page  # total_return 0.979 %
     assert "<td>50.00%</td>" in page  # exposure
     assert "<td>1,009.79</td>" in page  # final equity
+    assert "too short to annualize" in page
     assert "3f2a9c" in page
     assert "d1g3st" in page
     assert "sma-cross" in page
-    assert "<script>" not in page
+    assert "<script>alert" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert 'src="http' not in page  # plotly.js is inside the page, not fetched from a CDN
+    assert "Plotly.newPlot" in page
+    assert page.count('class="plotly-graph-div"') == 4  # prices, equity, PnL distribution, period returns
+    trips = page.split('id="trips"')[1].split("</table>")[0]
+    assert trips.count("<tr>") == 1 + len(r.round_trips)  # the heading row and one per round trip
 
 
-def test_the_same_result_draws_the_same_png_bytes(tmp_path: Path) -> None:
+def test_the_same_result_draws_the_same_png_and_html_bytes(tmp_path: Path) -> None:
     r = result()
     r.report(tmp_path / "a")
     r.report(tmp_path / "b")

@@ -1,0 +1,273 @@
+"""The interactive report in a real headless browser (Debian's chromium over the DevTools protocol).
+
+A backtest of the real BTC/USDT capture: the page renders without console errors,
+its round-trip table has one row per round trip and sorts and filters, and a
+screenshot is kept under the test's tmp path. Also the comparison page, and a
+generated 2M-trade day (``slow``): its size and how long the browser takes to draw it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import require_data
+from tests.integration._browser import Page, chromium_or_skip, headless_page
+from tests.integration._cli import cli, cli_json
+from tests.unit.backtest._ledger import Ledger
+from virtuoso.app import AppConfig
+from virtuoso.backtest import (
+    BacktestConfig,
+    BacktestResult,
+    MarketData,
+    StrategySpec,
+    VenueConfig,
+    load_result,
+    run_backtest,
+    with_market,
+)
+from virtuoso.importers import import_files
+from virtuoso.replay import ReplaySelection, analyzers_named
+from virtuoso.store import open_sqlite_store
+
+CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
+MA_CROSS = "virtuoso.strategies:MovingAverageCross"
+RENDERED = (
+    "document.readyState === 'complete' && document.querySelectorAll('.plotly-graph-div').length > 0 &&"
+    " document.querySelectorAll('.plotly-graph-div .main-svg').length >="
+    " document.querySelectorAll('.plotly-graph-div').length"
+)
+"""True once the page has loaded and plotly has drawn every figure."""
+TYPE = "(i => {{ i.value = '{text}'; i.dispatchEvent(new Event('input')); }})(document.querySelector('input.filter'))"
+"""Type ``text`` into the round trips' filter box."""
+FILL_MARKERS = (
+    "[...document.querySelectorAll('.plotly-graph-div')].flatMap(d => d.data)"
+    ".filter(t => (t.name || '').endsWith(' fills')).reduce((n, t) => n + t.x.length, 0)"
+)
+"""How many fill markers the price chart draws."""
+TRIP_ROWS = "document.querySelectorAll('#trips tbody tr').length"
+SHOWN_ROWS = (
+    "Array.prototype.filter.call(document.querySelectorAll('#trips tbody tr'), r => r.style.display !== 'none').length"
+)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """The capture imported and backtested with two parameter sets; the log and the two run ids."""
+    source = require_data(CAPTURE)
+    chromium_or_skip()
+    path = tmp_path_factory.mktemp("report") / "btc.sqlite"
+
+    async def build() -> list[str]:
+        store = await open_sqlite_store(path)
+        try:
+            session = (await import_files(store, "binance-capture", [source])).session
+        finally:
+            await store.close()
+        return [
+            (await run_backtest(AppConfig(db=path), _config(session, fast, slow))).run
+            for fast, slow in ((3, 10), (5, 20))
+        ]
+
+    return path, asyncio.run(build())
+
+
+def _config(session: str, fast: int, slow: int) -> BacktestConfig:
+    spec = StrategySpec.named(MA_CROSS, {"timeframe": "1s", "fast": fast, "slow": slow, "amount": 0.01})
+    selection = ReplaySelection(sessions=(session,), order="exchange-time")
+    return BacktestConfig(
+        selection, spec, VenueConfig(mark_interval_s=10.0), analyzers_named(spec.cls.analyzers_for(spec.config))
+    )
+
+
+async def _result(path: Path, run: str) -> BacktestResult:
+    store = await open_sqlite_store(path, readonly=True)
+    try:
+        return (await with_market(store, await load_result(store, run)))[0]
+    finally:
+        await store.close()
+
+
+async def _browse(url: str, profile: Path, checks: dict[str, str]) -> tuple[list[str], dict[str, object], bytes]:
+    async with headless_page(profile) as page:
+        await page.open(url, RENDERED)
+        values = {name: await page.evaluate(expression) for name, expression in checks.items()}
+        values.update(await _use_the_table(page))
+        return page.errors, values, await page.screenshot()
+
+
+async def _use_the_table(page: Page) -> dict[str, object]:
+    """Filter the round trips on 'zzz' (nothing) then clear it; sort by net PnL twice (up, then down)."""
+    if not await page.evaluate("document.getElementById('trips') !== null"):
+        return {}
+    await page.evaluate(TYPE.format(text="zzz-no-such-row"))
+    hidden = await page.evaluate(SHOWN_ROWS)
+    await page.evaluate(TYPE.format(text=""))
+    column = "[...document.querySelectorAll('#trips thead th')].findIndex(th => th.textContent === 'net PnL')"
+    read = f"[...document.querySelectorAll('#trips tbody tr')].map(r => parseFloat(r.cells[{column}].dataset.v))"
+    await page.evaluate(f"document.querySelectorAll('#trips thead th')[{column}].click()")
+    ascending = await page.evaluate(read)
+    await page.evaluate(f"document.querySelectorAll('#trips thead th')[{column}].click()")
+    descending = await page.evaluate(read)
+    return {
+        "hidden": hidden,
+        "shown": await page.evaluate(SHOWN_ROWS),
+        "ascending": ascending,
+        "descending": descending,
+    }
+
+
+def test_the_report_of_a_real_backtest_renders_in_a_browser(runs: tuple[Path, list[str]], tmp_path: Path) -> None:
+    path, (run, _) = runs
+    written = cli_json("report", run[:10], "--db", path, "--out", tmp_path / "report")
+    page_path = Path(written["report"])
+    result = asyncio.run(_result(path, run))
+    assert len(result.round_trips) > 5
+    checks = {"rows": TRIP_ROWS, "fills": FILL_MARKERS}
+    errors, values, screenshot = asyncio.run(_browse(page_path.as_uri(), tmp_path / "profile", checks))
+    (tmp_path / "report.png").write_bytes(screenshot)  # the test's artifact: look at it
+    assert errors == []
+    assert values["rows"] == len(result.round_trips)
+    assert values["fills"] == len(result.fills)  # every fill drawn
+    assert (values["hidden"], values["shown"]) == (0, len(result.round_trips))
+    net = sorted(result.round_trips["net_pnl"].tolist())
+    assert values["ascending"] == pytest.approx(net)
+    assert values["descending"] == pytest.approx(net[::-1])
+    assert screenshot.startswith(b"\x89PNG")
+    assert len(screenshot) > 50_000
+    again = cli_json("report", run, "--db", path, "--out", tmp_path / "again")
+    assert (
+        hashlib.sha256(Path(again["report"]).read_bytes()).digest() == hashlib.sha256(page_path.read_bytes()).digest()
+    )
+
+
+def test_the_report_shows_what_the_strategy_consumed_and_the_fills_at_their_prices(
+    runs: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    path, (run, _) = runs
+    page = Path(cli_json("report", run, "--db", path, "--out", tmp_path)["report"]).read_text()
+    assert "MovingAverageCross BTC/USDT" in page
+    assert "fast=3" in page
+    assert "slow=10" in page
+    assert '"name":"bars:1s"' in page  # the 1-second bars the strategy traded on, drawn over the prices
+    assert '"name":"BTC\\u002fUSDT trades"' in page  # plotly writes "/" as \u002f
+    assert "too short to annualize" in page
+    assert "marks every" in page
+
+
+def test_runs_compared_side_by_side(runs: tuple[Path, list[str]], tmp_path: Path) -> None:
+    path, ids = runs
+    written = cli_json("report", "compare", ids[0], ids[1][:8], "--db", path, "--out", tmp_path / "cmp")
+    page_path = Path(written["report"])
+    assert page_path.name == "compare.html"
+    page = page_path.read_text()
+    assert "strategy.config.fast" in page
+    assert "strategy.config.slow" in page
+    assert "strategy.config.amount" not in page  # only what differs
+    curves = "document.querySelectorAll('.scatterlayer .trace').length"
+    errors, values, _ = asyncio.run(_browse(page_path.as_uri(), tmp_path / "profile", {"curves": curves}))
+    assert errors == []
+    assert values["curves"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "code"),
+    [
+        (("compare", "abcd"), "report compare takes two or more run ids", 2),
+        (("abcd", "ef01"), "report takes one run id, got 2", 2),
+        (("ffff0000",), "ffff0000", 1),
+    ],
+)
+def test_report_misuse_is_one_line(
+    runs: tuple[Path, list[str]], tmp_path: Path, args: tuple[str, ...], message: str, code: int
+) -> None:
+    path, _ = runs
+    result = cli("report", *args, "--db", path, "--out", tmp_path / "x")
+    assert result.exit_code == code
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_reporting_a_session_that_is_not_a_backtest_run_is_refused(
+    runs: tuple[Path, list[str]], tmp_path: Path
+) -> None:
+    path, _ = runs
+    sessions = cli_json("sessions", "list", "--db", path)
+    imported = next(s["id"] for s in sessions if s["source"] == "binance-capture")
+    result = cli("report", imported, "--db", path, "--out", tmp_path / "x")
+    assert result.exit_code == 1
+    assert "is a 'binance-capture' session, not a backtest run" in result.stderr
+
+
+DAY_NS = 86_400 * 1_000_000_000
+T0 = 1_723_075_200_000_000_000  # 2024-08-08 00:00 UTC
+
+
+def generated_day(trades: int, seed: int = 22) -> tuple[BacktestResult, MarketData]:
+    """A day of ``trades`` random-walk trades and a ledger of a round trip every ~4 minutes on them."""
+    rng = np.random.default_rng(seed)
+    ts = T0 + np.sort(rng.integers(0, DAY_NS, trades))
+    price = 60_000.0 * np.exp(np.cumsum(rng.normal(0.0, 0.00005, trades)))
+    ledger = Ledger()
+    cash, position, step = 10_000.0, 0.0, trades // 720
+    for i, at in enumerate(range(0, trades - step, step)):
+        side, amount = ("buy", 0.01) if position == 0 else ("sell", position)
+        fee = price[at] * amount * 0.001
+        ledger.fill(int(ts[at]), f"o{i}", side, float(price[at]), amount, fee=fee)
+        cash += (-1 if side == "buy" else 1) * price[at] * amount - fee
+        position = 0.01 if side == "buy" else 0.0
+    for mark in range(0, 1441):
+        at = min(int(np.searchsorted(ts, T0 + mark * 60_000_000_000)), trades - 1)
+        held = 0.01 if any(f for f in ()) else 0.0
+        ledger.mark(
+            T0 + mark * 60_000_000_000,
+            cash + held * price[at],
+            cash,
+            {"BTC/USDT": float(price[at])},
+            {"BTC/USDT": held},
+        )
+    ledger.events.sort(key=lambda e: e.ts_event)
+    result = BacktestResult.from_events(
+        ledger.events, run="2m" * 16, digest="d" * 64, events_in=trades, initial_cash=10_000.0,
+        interval_ns=60_000_000_000, config={"strategy": {"ref": "generated"}},
+    )  # fmt: skip
+    market = MarketData(
+        pd.DataFrame({"ts_ns": ts, "symbol": "BTC/USDT", "price": price}),
+        MarketData.empty().series,
+        MarketData.empty().signals,
+    )
+    return result.with_prices(market.trades), market
+
+
+@pytest.mark.slow
+def test_a_2m_trade_day_report_is_small_and_renders_fast(tmp_path: Path) -> None:
+    chromium_or_skip()
+    result, market = generated_day(2_000_000)
+    started = time.perf_counter()
+    page_path = result.report(tmp_path / "day", market)
+    written_s = time.perf_counter() - started
+    size = page_path.stat().st_size
+    errors, values = asyncio.run(_browse_timed(page_path.as_uri(), tmp_path / "profile"))
+    first_s, render_s = values["first_s"], values["render_s"]
+    print(f"\n2M-trade day: report written in {written_s:.2f} s, {size / 1e6:.2f} MB,")
+    print(f"rendered in {first_s:.2f} s on first open, {render_s:.2f} s again (plotly.js compiled)")
+    assert errors == []
+    assert size < 10_000_000
+    assert values["rows"] == len(result.round_trips)
+    assert values["render_s"] < 15.0  # the 3 s target is measured in docs/backtest-results.md; this bounds a busy CI
+
+
+async def _browse_timed(url: str, profile: Path) -> tuple[list[str], dict[str, float]]:
+    """Open the page twice: the first open compiles plotly.js, the second is timed with the compiled code cached."""
+    async with headless_page(profile) as page:
+        first_s = await page.open(url, RENDERED)
+        await page.open("about:blank", "true")
+        render_s = await page.open(url, RENDERED)
+        return page.errors, {"first_s": first_s, "render_s": render_s, "rows": await page.evaluate(TRIP_ROWS)}
