@@ -15,9 +15,9 @@ app.command("demo")(demo)
 
 __all__ = ["app", "main"]
 
-from virtuoso.cli._bench import bench  # noqa: E402
+from virtuoso.cli._bench import bench_app  # noqa: E402
 
-app.command("bench")(bench)
+app.add_typer(bench_app, name="bench")
 
 from virtuoso.cli._book import book_app  # noqa: E402
 
