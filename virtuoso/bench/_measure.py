@@ -29,7 +29,7 @@ from virtuoso.backtest import BacktestConfig, VenueConfig, run_backtest
 from virtuoso.bench._figures import PipelineFigures, stage_figures, stage_units
 from virtuoso.bench._spec import PipelineSpec
 from virtuoso.errors import StoreError, UsageError
-from virtuoso.replay import ReplayOptions, ReplaySelection, RunConfig, replay_run
+from virtuoso.replay import AnalyzerSpec, ReplayOptions, ReplaySelection, RunConfig, replay_run
 from virtuoso.store import EventFilter, lifecycle_stream, open_sqlite_store
 from virtuoso.timing import StageTimer
 
@@ -210,7 +210,7 @@ async def _floor(db: Path, session: str) -> tuple[int, int]:
         await store.close()
 
 
-async def _pipeline_round(db: Path, spec: PipelineSpec, specs: Any, timer: StageTimer) -> _Round:
+async def _pipeline_round(db: Path, spec: PipelineSpec, specs: tuple[AnalyzerSpec, ...], timer: StageTimer) -> _Round:
     config = AppConfig(db=db, workers=spec.workers)
     cpu = process_time_ns()
     timer.reset()
