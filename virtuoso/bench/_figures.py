@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from virtuoso.errors import UsageError
+from virtuoso.timing import OTHER
 
 TOLERANCE = 0.10
 """How much slower (in floor units) the whole or a stage may get before ``--compare`` fails."""
@@ -36,6 +37,8 @@ class StageFigure:
     ns_per_event: float
     floor_units: float
     calls: int
+    spread: float = 0.0
+    """How far the stage's floor units moved between the rounds (the range of the middle rounds)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class PipelineFigures:
     machine: dict[str, Any] = field(default_factory=dict)
     round_totals_ns: tuple[int, ...] = ()
     floor_totals_ns: tuple[int, ...] = ()
+    round_units: tuple[dict[str, float], ...] = ()
+    """Per round, in the order run: each stage's floor units and the ``total``'s (what a paired
+    comparison of two interleaved benchmarks reads)."""
 
     @property
     def total_units(self) -> float:
@@ -90,6 +96,7 @@ class PipelineFigures:
         data["stages"] = tuple(StageFigure(**stage) for stage in data["stages"])
         data["round_totals_ns"] = tuple(data.get("round_totals_ns", ()))
         data["floor_totals_ns"] = tuple(data.get("floor_totals_ns", ()))
+        data["round_units"] = tuple(data.get("round_units", ()))
         return cls(**data)
 
     @classmethod
@@ -104,14 +111,19 @@ class PipelineFigures:
 
 
 def stage_figures(
-    totals: Mapping[str, int], calls: Mapping[str, int], events: int, units: Mapping[str, float]
+    totals: Mapping[str, int],
+    calls: Mapping[str, int],
+    events: int,
+    units: Mapping[str, float],
+    spreads: Mapping[str, float] | None = None,
 ) -> tuple[StageFigure, ...]:
     """The figures of each stage with time, largest first (``other`` last): wall time, share and calls of
-    one round (``totals``, ``calls``), and each stage's cost in floor units (``units``)."""
+    one round (``totals``, ``calls``), and each stage's cost in floor units (``units``) and its spread."""
     whole = sum(totals.values()) or 1
     per = max(events, 1)
+    spreads = spreads or {}
     figures = [
-        StageFigure(name, ns, ns / whole, ns / per, units.get(name, 0.0), calls.get(name, 0))
+        StageFigure(name, ns, ns / whole, ns / per, units.get(name, 0.0), calls.get(name, 0), spreads.get(name, 0.0))
         for name, ns in totals.items()
         if ns > 0 or calls.get(name, 0)
     ]
@@ -127,6 +139,22 @@ def stage_units(rounds: Sequence[Mapping[str, float]]) -> dict[str, float]:
     """
     names = list(dict.fromkeys(name for units in rounds for name in units))
     return {name: statistics.median(units.get(name, 0.0) for units in rounds) for name in names}
+
+
+def stage_spreads(rounds: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """How much each stage's floor units move between rounds: the range of the rounds left once the
+    highest and the lowest are set aside (from four rounds on), of all of them below that.
+
+    >>> stage_spreads([{"a": 3.0}, {"a": 1.0}, {"a": 9.0}, {"a": 4.0}, {"a": 3.5}])
+    {'a': 1.0}
+    """
+    names = list(dict.fromkeys(name for units in rounds for name in units))
+    spreads = {}
+    for name in names:
+        values = sorted(units.get(name, 0.0) for units in rounds)
+        middle = values[1:-1] if len(values) >= 4 else values
+        spreads[name] = middle[-1] - middle[0]
+    return spreads
 
 
 @dataclass(frozen=True)
@@ -163,7 +191,9 @@ def compare(before: PipelineFigures, after: PipelineFigures, tolerance: float = 
     """Each stage's cost (and the whole's) in floor units, ``after`` against ``before``.
 
     The whole fails when it grew by more than ``tolerance``; a stage when it grew by more than
-    ``tolerance`` of itself *and* by more than :data:`NOISE_SHARE` of the earlier whole.
+    ``tolerance`` of itself *and* by more than :data:`NOISE_SHARE` of the earlier whole. ``other``
+    (set-up, the event loop: no stage of the pipeline) is shown, and counts in the whole, but is not
+    judged on its own. Each stage's ``spread`` (how much it moved between rounds) is there to read.
 
     >>> def run(analyzer_ns):
     ...     stages = (StageFigure("analyzer:x", analyzer_ns, 0, 0, analyzer_ns / 100, 1),
@@ -177,13 +207,48 @@ def compare(before: PipelineFigures, after: PipelineFigures, tolerance: float = 
     """
     if tolerance < 0:
         raise UsageError(f"the tolerance must be >= 0, not {tolerance}")
+    if _interleaved(before, after):
+        return _paired(before, after, tolerance)
     whole = before.total_units
     rows = [_row("total", whole, after.total_units, tolerance, 0.0)]
     names = [s.name for s in before.stages] + [s.name for s in after.stages if before.stage(s.name) is None]
     for name in names:
         old, new = before.stage(name), after.stage(name)
         old_units, new_units = (old.floor_units if old else None), (new.floor_units if new else None)
-        rows.append(_row(name, old_units, new_units, tolerance, NOISE_SHARE * whole))
+        row = _row(name, old_units, new_units, tolerance, NOISE_SHARE * whole)
+        rows.append(replace(row, slower=False) if name == OTHER else row)
+    return Comparison(tuple(rows), tolerance, before.config_hash == after.config_hash, before.session == after.session)
+
+
+def _interleaved(before: PipelineFigures, after: PipelineFigures) -> bool:
+    """Whether the two ran in the same rounds (one floor measured for both, every round)."""
+    return (
+        bool(before.round_units)
+        and len(before.round_units) == len(after.round_units)
+        and before.floor_totals_ns == after.floor_totals_ns
+    )
+
+
+def _paired(before: PipelineFigures, after: PipelineFigures, tolerance: float) -> Comparison:
+    """Round by round: each round's change, then the median of the changes (two pipelines measured in the
+    same rounds see the same machine in each; the drift between rounds cancels in each pair)."""
+    pairs = list(zip(before.round_units, after.round_units, strict=True))
+    whole = statistics.median(old.get("total", 0.0) for old, _ in pairs)
+    names = ["total", *(s.name for s in before.stages)]
+    names += [s.name for s in after.stages if s.name not in names]
+    rows = []
+    for name in names:
+        olds = [old.get(name) for old, _ in pairs]
+        news = [new.get(name) for _, new in pairs]
+        if any(v is None or v <= 0 for v in olds) or any(v is None for v in news):
+            row = StageChange(name, None, None, None, False)
+        else:
+            change = statistics.median(n / o for o, n in zip(olds, news, strict=True)) - 1  # type: ignore[operator]
+            growth = statistics.median(n - o for o, n in zip(olds, news, strict=True))  # type: ignore[operator]
+            noise = 0.0 if name == "total" else NOISE_SHARE * whole
+            slower = change > tolerance and growth > noise and name != OTHER
+            row = StageChange(name, statistics.median(olds), statistics.median(news), change, slower)  # type: ignore[type-var]
+        rows.append(row)
     return Comparison(tuple(rows), tolerance, before.config_hash == after.config_hash, before.session == after.session)
 
 

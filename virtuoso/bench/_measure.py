@@ -26,7 +26,7 @@ from typing import Any
 
 from virtuoso.app import AppConfig
 from virtuoso.backtest import BacktestConfig, VenueConfig, run_backtest
-from virtuoso.bench._figures import PipelineFigures, stage_figures, stage_units
+from virtuoso.bench._figures import PipelineFigures, stage_figures, stage_spreads, stage_units
 from virtuoso.bench._spec import PipelineSpec
 from virtuoso.errors import StoreError, UsageError
 from virtuoso.replay import AnalyzerSpec, ReplayOptions, ReplaySelection, RunConfig, replay_run
@@ -260,6 +260,7 @@ def _figures(spec: PipelineSpec, measured: list[_Round], floors: list[tuple[int,
     pairs = sorted(zip(measured, floors, strict=False), key=lambda p: p[0].cpu_ns / max(p[1][1], 1))
     best, (floor, floor_cpu) = pairs[(len(pairs) - 1) // 2]
     units = [r.units(f[1]) for r, f in pairs]
+    in_order = [{**r.units(f[1]), "total": r.cpu_ns / max(f[1], 1)} for r, f in zip(measured, floors, strict=False)]
     events = max(best.events, 1)
     return PipelineFigures(
         session=spec.session,
@@ -274,13 +275,14 @@ def _figures(spec: PipelineSpec, measured: list[_Round], floors: list[tuple[int,
         floor_per_s=events / floor * 1e9 if floor else 0.0,
         ratio=floor / best.total_ns,
         peak_rss_bytes=peak_rss_bytes(),
-        stages=stage_figures(best.stages, best.calls, best.events, stage_units(units)),
+        stages=stage_figures(best.stages, best.calls, best.events, stage_units(units), stage_spreads(units)),
         config=spec.as_config(),
         config_hash=spec.hash(),
         versions=versions(),
         machine=machine(),
         round_totals_ns=tuple(r.total_ns for r in measured),
         floor_totals_ns=tuple(f[0] for f in floors),
+        round_units=tuple(in_order),
     )
 
 

@@ -95,6 +95,8 @@ def _spec(
 
     if params and strategy is None:
         raise fail("--param sets a strategy parameter: name the strategy with --strategy", code=2)
+    if strategy is not None and workers != 1:
+        raise fail("--workers is the processor's, and a backtest runs its analyzers inline: drop it", code=2)
     try:
         built = None if strategy is None else StrategySpec.named(strategy, _pairs(params))
         spec = PipelineSpec(session, analyzers=analyzers, strategy=built, workers=workers, seed=seed)
