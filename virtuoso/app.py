@@ -51,6 +51,7 @@ from virtuoso.events import Event
 from virtuoso.processing import DeadLetter, OptimizedProcessor, per_event
 from virtuoso.replay._replayer import Replayer
 from virtuoso.store import CommitRetry, EventStore, MemoryEventStore, open_sqlite_store
+from virtuoso.timing import StageTimer
 
 Mode = Literal["live", "replay"]
 EventHandler = Callable[[Event], Sequence[Event] | None]
@@ -221,8 +222,11 @@ class Runtime:
         store: EventStore,
         recorder: StoreRecorder | None = None,
         pipeline: AnalyzerPipeline | None = None,
+        timer: StageTimer | None = None,
     ) -> None:
         self.bus = bus
+        self.timer = timer
+        """The benchmark's stage timer, when the container was built with one (``virtuoso bench pipeline``)."""
         self.processor = processor
         self.source = source
         self.sink = sink
@@ -269,6 +273,7 @@ def build_container(
     handlers: Sequence[EventHandler] = (),
     source: type[EventSource] | Callable[..., EventSource] | None = None,
     analyzers: Sequence[AnalyzerRecipe] = (),
+    timer: StageTimer | None = None,
 ) -> ServiceContainer:
     """The application's container for ``mode``: ``"replay"`` (ReplayClock, the session replay source)
     or ``"live"`` (LiveClock, and ``source``, a class or factory whose parameters are injected).
@@ -278,7 +283,8 @@ def build_container(
     ``analyzers`` (``(class, config)`` pairs, see :func:`virtuoso.analysis.resolve`)
     are registered in the run's scope, built by the container (their other
     constructor parameters, the Clock, injected) and run after the handlers as
-    one :class:`~virtuoso.analysis.AnalyzerPipeline`.
+    one :class:`~virtuoso.analysis.AnalyzerPipeline`. ``timer`` (benchmarks only) is handed to the parts
+    that charge their time to stages (see :mod:`virtuoso.timing`).
     """
     if mode not in ("live", "replay"):
         raise UsageError(f"mode must be 'live' or 'replay', not {mode!r}")
@@ -287,6 +293,8 @@ def build_container(
     container.register_instance(AppConfig, config)
     container.register_instance(HandlerChain, HandlerChain(tuple(handlers)))
     container.register_instance(FailurePolicy, FailurePolicy(config.max_handler_failures))
+    if timer is not None:
+        container.register_instance(StageTimer, timer)
     container.register(EventBus)
     container.register(DerivedSink, lifetime=Lifetime.SCOPED)
     container.register_factory(EventStore, open_store)
@@ -363,21 +371,32 @@ def register_analyzers(container: ServiceContainer, analyzers: Sequence[Analyzer
 def _pipeline_factory(count: int) -> Callable[..., AnalyzerPipeline]:
     """A factory whose ``count`` parameters name the analyzers to inject (the container reads their hints)."""
 
-    def make(**analyzers: Analyzer) -> AnalyzerPipeline:
-        return AnalyzerPipeline([analyzers[f"a{i}"] for i in range(count)])
+    def make(timer: StageTimer | None = None, **analyzers: Analyzer) -> AnalyzerPipeline:
+        return AnalyzerPipeline([analyzers[f"a{i}"] for i in range(count)], timer)
 
     hints = {f"a{i}": Annotated[Analyzer, Named(f"analyzer:{i}")] for i in range(count)}
     kind = inspect.Parameter.KEYWORD_ONLY
-    make.__signature__ = inspect.Signature([inspect.Parameter(n, kind, annotation=h) for n, h in hints.items()])  # type: ignore[attr-defined]
-    make.__annotations__ = {**hints, "return": AnalyzerPipeline}
+    params = [inspect.Parameter(n, kind, annotation=h) for n, h in hints.items()]
+    params.append(inspect.Parameter("timer", kind, default=None, annotation=StageTimer | None))
+    make.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    make.__annotations__ = {**hints, "timer": StageTimer | None, "return": AnalyzerPipeline}
     return make
 
 
 def make_processor(
-    config: AppConfig, chain: HandlerChain, clock: Clock, sink: DerivedSink, pipeline: AnalyzerPipeline | None = None
+    config: AppConfig,
+    chain: HandlerChain,
+    clock: Clock,
+    sink: DerivedSink,
+    pipeline: AnalyzerPipeline | None = None,
+    *,
+    timer: StageTimer | None = None,
 ) -> OptimizedProcessor:
-    """The processor of one run, running ``chain`` then ``pipeline`` and handing their output to ``sink``."""
+    """The processor of one run, running ``chain`` then ``pipeline`` and handing their output to ``sink``
+    (with a ``timer``, the handler's calls are charged to ``processor``, its analyzers to their own stages)."""
     handler: EventHandler = chain if not pipeline else chain.then(pipeline)
+    if timer is not None:
+        handler = timer.wrap("processor", handler)
     return OptimizedProcessor(
         per_event(handler, is_async=False),
         workers=config.workers,

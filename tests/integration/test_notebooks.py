@@ -16,6 +16,7 @@ _CELL_TIMEOUT_S = 180
 def test_there_are_notebooks() -> None:
     assert [path.name for path in NOTEBOOKS] == [
         "01_replay_a_session.ipynb", "02_property_test_an_analyzer.ipynb", "03_backtest_report.ipynb",
+        "04_benchmark_an_analyzer.ipynb",
     ]  # fmt: skip
 
 

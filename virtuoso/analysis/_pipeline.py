@@ -14,6 +14,7 @@ from msgspec.structs import replace
 from virtuoso.analysis._base import TopicFilter
 from virtuoso.analysis._protocol import Analyzer
 from virtuoso.events import Event
+from virtuoso.timing import StageTimer
 
 
 class AnalyzerPipeline:
@@ -30,8 +31,10 @@ class AnalyzerPipeline:
     [('Bar', None), ('IndicatorValue', 17.5)]
     """
 
-    def __init__(self, analyzers: Sequence[Analyzer]) -> None:
+    def __init__(self, analyzers: Sequence[Analyzer], timer: StageTimer | None = None) -> None:
         self.analyzers = tuple(analyzers)
+        self._timer = timer
+        """Benchmarks only: each analyzer's calls are charged to the stage ``analyzer:<name>``."""
         self._stages = tuple((a, TopicFilter(a.consumes), _suffix(a, self.analyzers)) for a in self.analyzers)
         self._plans: dict[tuple[type, int], tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]] = {}
         self._first: dict[type, tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]] = {}
@@ -80,7 +83,13 @@ class AnalyzerPipeline:
         """The stages from ``start`` on that want payloads of ``cls`` (worked out once per class: the per-event
         path then calls only the analyzers concerned)."""
         stages = self._stages
-        return tuple((i, stages[i][0].on_event, stages[i][2]) for i in range(start, len(stages)) if stages[i][1](cls))
+        return tuple((i, self._call(i), stages[i][2]) for i in range(start, len(stages)) if stages[i][1](cls))
+
+    def _call(self, index: int) -> Callable[[Event], Sequence[Event]]:
+        analyzer, _, suffix = self._stages[index]
+        if self._timer is None:
+            return analyzer.on_event
+        return self._timer.wrap(f"analyzer:{analyzer.name}{suffix}", analyzer.on_event)
 
 
 def _suffix(analyzer: Analyzer, analyzers: Sequence[Analyzer]) -> str:

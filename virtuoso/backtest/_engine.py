@@ -45,6 +45,7 @@ from virtuoso.events import (
     TimeInForce,
     Trade,
 )
+from virtuoso.timing import StageTimer
 
 EQUITY_STREAM = "backtest:equity"
 _SIDES = ("buy", "sell")
@@ -62,7 +63,7 @@ class BacktestEngine:
 
     def __init__(
         self, strategy: Strategy, config: VenueConfig, *, symbol: str, seed: int = 0,
-        pipeline: AnalyzerPipeline | None = None, output: Output | None = None,
+        pipeline: AnalyzerPipeline | None = None, output: Output | None = None, timer: StageTimer | None = None,
     ) -> None:  # fmt: skip
         self.strategy = strategy
         self.symbol = symbol
@@ -81,9 +82,13 @@ class BacktestEngine:
         self._out: list[Event] = []
         self._ids = count(1)
         self._symbols: dict[str, str] = {}
-        self._dispatch = _dispatcher(strategy, self.venue, self._symbol_of)
+        self._timer = timer
+        """Benchmarks only: the strategy's calls are charged to ``strategy``, the venue's to ``venue``."""
+        if timer is not None:
+            _time_venue(self.venue, timer)
+        self._dispatch = _dispatcher(strategy, self.venue, self._symbol_of, self._timed)
         plain = Trade in self._dispatch and not _overrides(strategy, "on_event") and self._pipeline is None
-        self._fast_trades: Callable[[Event, Trade], object] | None = strategy.on_trade if plain else None
+        self._fast_trades: Callable[[Event, Trade], object] | None = self._timed(strategy.on_trade) if plain else None
         self._plain_trades: Callable[[Event, Trade], object] | None = None
         """The strategy's ``on_trade`` when a trade needs nothing else (no analyzers, no ``on_event``), from
         the second event on (the first one sends what ``on_start`` ordered)."""
@@ -99,7 +104,7 @@ class BacktestEngine:
         """Bind the strategy and call its ``on_start`` (orders it sends there leave with the first event)."""
         self.strategy._engine = self
         self._started = True
-        self._guarded(self.strategy.on_start)
+        self._guarded(self._timed(self.strategy.on_start))
 
     def finish(self) -> None:
         """Call the strategy's ``on_stop``, then mark the portfolio one last time at the last event's time.
@@ -107,7 +112,7 @@ class BacktestEngine:
         Orders still open (or on their way) stay so: the log says what happened, and nothing did to them.
         """
         if self.error is None and self._started:
-            self._guarded(self.strategy.on_stop)
+            self._guarded(self._timed(self.strategy.on_stop))
         if self._next_mark >= 0 and self.now_ns > self._last_mark:
             self._mark(self.now_ns)  # the state after the last event
         self._flush()
@@ -280,7 +285,12 @@ class BacktestEngine:
     def _on_fill(self, fill: OrderFilled) -> None:
         # Guarded here, inside the venue's work: an exception must not leave a fill half booked.
         if self.error is None:
-            self._guarded(lambda: self.strategy.on_fill(fill), f" in on_fill (order {fill.order_id})")
+            on_fill = self._timed(self.strategy.on_fill)
+            self._guarded(lambda: on_fill(fill), f" in on_fill (order {fill.order_id})")
+
+    def _timed(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        """``call`` (a strategy's), charged to the ``strategy`` stage when benchmarking."""
+        return call if self._timer is None else self._timer.wrap("strategy", call)
 
     def _flush(self) -> None:
         out, self._out = self._out, []
@@ -292,11 +302,34 @@ def _overrides(strategy: Strategy, name: str) -> bool:
     return getattr(type(strategy), name) is not getattr(Strategy, name)
 
 
+_VENUE_CALLS = ("submit", "cancel", "arrive_next", "on_trade", "on_markets", "on_bar", "on_book")
+"""The venue's methods the engine calls per event or per order (what ``venue`` is charged with)."""
+
+
+def _time_venue(venue: SimulatedVenue, timer: StageTimer) -> None:
+    # Instance attributes shadow the methods for this engine's venue alone: the classes stay as they are,
+    # and a run without a timer never goes through a wrapper.
+    for name in _VENUE_CALLS:
+        setattr(venue, name, timer.wrap("venue", getattr(venue, name)))
+
+
 def _dispatcher(
-    strategy: Strategy, venue: SimulatedVenue, symbol_of: Callable[[str], str]
+    strategy: Strategy,
+    venue: SimulatedVenue,
+    symbol_of: Callable[[str], str],
+    timed: Callable[[Callable[..., Any]], Callable[..., Any]],
 ) -> dict[type, Callable[[Event], Any]]:
     """Per payload class, the strategy call an event of it makes (classes the strategy ignores are left out,
-    so that a trade-only strategy costs nothing on book updates)."""
+    so that a trade-only strategy costs nothing on book updates); ``timed`` wraps each strategy call."""
+    table = _strategy_calls(strategy, venue, symbol_of)
+    if isinstance(table, _Always):
+        return _Always(timed(table.handler))
+    return {cls: timed(call) for cls, call in table.items()}
+
+
+def _strategy_calls(
+    strategy: Strategy, venue: SimulatedVenue, symbol_of: Callable[[str], str]
+) -> dict[type, Callable[[Event], Any]]:
     if _overrides(strategy, "on_event"):
         return _Always(strategy.on_event)
     table: dict[type, Callable[[Event], Any]] = {}
@@ -324,7 +357,7 @@ class _Always(dict[type, Callable[[Event], Any]]):
 
     def __init__(self, handler: Callable[[Event], Any]) -> None:
         super().__init__()
-        self._handler = handler
+        self.handler = handler
 
     def get(self, key: type, default: Any = None) -> Callable[[Event], Any]:
-        return self._handler
+        return self.handler

@@ -36,6 +36,7 @@ from virtuoso.replay import (
 )
 from virtuoso.replay._runs import versions
 from virtuoso.store import EventFilter, EventStore, SessionInfo, config_hash
+from virtuoso.timing import StageTimer
 
 BACKTEST_SOURCE = "backtest"
 LEDGER_TYPES = (
@@ -123,7 +124,7 @@ class _BacktestJob:
         pipeline = await scope.aresolve(AnalyzerPipeline)
         engine = BacktestEngine(
             self.strategy, self.config.venue, symbol=self.symbol, seed=self.config.seed, pipeline=pipeline,
-            output=runtime.sink,
+            output=runtime.sink, timer=runtime.timer,
         )  # fmt: skip
         replayer = runtime.source
         assert isinstance(replayer, Replayer)
@@ -145,19 +146,21 @@ async def run_backtest(
     force: bool = False,
     write: bool = True,
     on_progress: Callable[[int], object] | None = None,
+    timer: StageTimer | None = None,
 ) -> BacktestResult:
     """Run ``backtest`` over the log of ``config``; its result (see the module).
 
     A backtest of the same config that already ran is read back from the log
     (``cached``) unless ``force``; without ``write`` nothing is written (the
     digest is still computed). ``on_progress`` gets the count of input events
-    replayed so far, after each chunk.
+    replayed so far, after each chunk. ``timer`` (benchmarks only, see :mod:`virtuoso.timing`) charges the
+    run's parts to their stages.
     """
     if not backtest.selection.sessions:
         raise UsageError("a backtest names its input sessions")
     recipes = [_recipe(spec) for spec in backtest.analyzer_specs]
     app_config = replace(config, keep_derived=False, process_topics=())
-    container = _app.build_container("replay", app_config, analyzers=recipes)
+    container = _app.build_container("replay", app_config, analyzers=recipes, timer=timer)
     try:
         store = await container.aresolve(EventStore)
         backtest = replace(backtest, selection=await full_ids(store, backtest.selection))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from virtuoso.bus._failures import FailurePolicy, failure_event, handler_name
 from virtuoso.bus._patterns import Handler, Subscription, is_async_callable, route_for
 from virtuoso.clock import Clock
 from virtuoso.errors import UsageError
 from virtuoso.events import Event, Payload
+from virtuoso.timing import StageTimer
 
 
 class Route(tuple[Handler, ...]):
@@ -23,9 +24,11 @@ class Route(tuple[Handler, ...]):
     subscriptions: tuple[Subscription, ...]
 
     @classmethod
-    def of(cls, subscriptions: tuple[Subscription, ...]) -> Route:
-        """The route dispatching to ``subscriptions``."""
-        route = cls(s.handler for s in subscriptions)
+    def of(
+        cls, subscriptions: tuple[Subscription, ...], wrap: Callable[[Subscription], Handler] | None = None
+    ) -> Route:
+        """The route dispatching to ``subscriptions`` (to ``wrap(subscription)`` for each, when given)."""
+        route = cls(s.handler for s in subscriptions) if wrap is None else cls(wrap(s) for s in subscriptions)
         route.subscriptions = subscriptions
         return route
 
@@ -55,8 +58,12 @@ class EventBus:
     [('class', 'Trade'), ('topic', 'Trade')]
     """
 
-    def __init__(self, clock: Clock | None = None, policy: FailurePolicy | None = None) -> None:
+    def __init__(
+        self, clock: Clock | None = None, policy: FailurePolicy | None = None, timer: StageTimer | None = None
+    ) -> None:
         self._clock = clock
+        self._timer = timer
+        """Benchmarks only: each handler's calls are charged to a stage named after its subscription."""
         self._policy = policy or FailurePolicy()
         self._subscriptions: list[Subscription] = []
         self._routes: dict[type[Payload], Route] = {}
@@ -159,7 +166,9 @@ class EventBus:
             dispatch(queue.popleft())
 
     def _build_route(self, cls: type[Payload]) -> Route:
-        route = Route.of(route_for(cls, self._subscriptions))
+        timer = self._timer
+        wrap = None if timer is None else (lambda s: timer.wrap(s.name, s.handler))
+        route = Route.of(route_for(cls, self._subscriptions), wrap)
         self._routes[cls] = route
         return route
 

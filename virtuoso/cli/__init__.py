@@ -17,7 +17,7 @@ COMMANDS = (
         "backtest the confluence strategy, print the metrics and digests, and write the report.",
     ),
     LazyCommand(
-        "bench", "virtuoso.cli._bench", "bench",
+        "bench", "virtuoso.cli._bench", "bench_app",
         "Run the benchmark suites and report our throughput against raw baselines; exit 1 below a target.",
     ),
     LazyCommand(

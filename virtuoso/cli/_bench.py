@@ -24,6 +24,7 @@ import typer
 from rich.table import Table
 
 from virtuoso.cli._app import err_console, fail, print_json
+from virtuoso.cli._pipeline_bench import pipeline_command
 from virtuoso.cli._tables import print_table
 
 BENCH_DIR_ENV = "VIRTUOSO_BENCH_DIR"
@@ -202,7 +203,16 @@ def _load_report(path: Path) -> dict[str, Any] | None:
     return data
 
 
+bench_app = typer.Typer(
+    invoke_without_command=True,
+    no_args_is_help=False,
+    help="Run the benchmark suites against raw baselines; `bench pipeline` measures your own pipeline.",
+)
+
+
+@bench_app.callback()
 def bench(
+    ctx: typer.Context,
     *,
     quick: Annotated[bool, typer.Option("--quick", help="Smoke size: 50,000 events and one round per case.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of the rows instead of a table.")] = False,
@@ -230,6 +240,8 @@ def bench(
     ] = None,
 ) -> None:
     """Run the benchmark suites and report our throughput against raw baselines; exit 1 below a target."""
+    if ctx.invoked_subcommand is not None:
+        return  # `virtuoso bench pipeline ...`: the suites' options do not apply
     directory = find_benchmarks_dir()
     if directory is None:
         raise fail("benchmarks/ not found: `virtuoso bench` runs from a source checkout (or set VIRTUOSO_BENCH_DIR)")
@@ -255,6 +267,9 @@ def bench(
         err_console.print(f"below target (not judged, --report-only): {', '.join(below)}")
     elif below:
         raise fail(f"below target: {', '.join(below)}")
+
+
+bench_app.command("pipeline")(pipeline_command)
 
 
 def _record(rows: Sequence[BenchRow], *, quick: bool, save: Path | None, accept: Path | None) -> None:

@@ -15,6 +15,7 @@ from virtuoso.replay._order import Chunks, by_exchange_time, by_position, merge
 from virtuoso.replay._pacing import Gate, Pacer
 from virtuoso.replay._selection import ReplaySelection, SessionPlan, plan_sessions
 from virtuoso.store import EventFilter, EventStore
+from virtuoso.timing import StageTimer
 
 if TYPE_CHECKING:
     from virtuoso.app import Runtime
@@ -68,6 +69,8 @@ class Replayer:
         selection: ReplaySelection | None = None,
         options: ReplayOptions | None = None,
         pacer: Pacer | None = None,
+        *,
+        timer: StageTimer | None = None,
     ) -> None:
         if not isinstance(clock, ReplayClock):
             raise UsageError("a replay needs the ReplayClock")
@@ -76,6 +79,8 @@ class Replayer:
         self.selection = ReplaySelection()
         self.options = ReplayOptions()
         self._pacer: Pacer | None = None
+        self._timer = timer
+        """Benchmarks only: reading (and decoding) is charged to ``read``, each publish to ``bus``."""
         self.configure(selection, options, pacer)
         self._gate = Gate()
         self._seek_ns: int | None = None
@@ -134,6 +139,8 @@ class Replayer:
             chunks = _skip_before(chunks, self._seek_ns, floors)
         if prelude:
             chunks = _prepend(prelude, chunks)
+        if self._timer is not None:
+            chunks = self._timer.iterate("read", chunks)
         if self._pacer is None:
             await self._run_fast(runtime, chunks)
         else:
@@ -146,6 +153,8 @@ class Replayer:
         # The hot loop of every replay: locals only, one throttle and one gate check per chunk,
         # and the time attribute read directly (one loop per order) rather than through a getter.
         clock, publish = self._clock, runtime.bus.publish
+        if self._timer is not None:
+            publish = self._timer.wrap("bus", publish)
         advance, now = clock.advance_to, clock.now_ns()
         by_recv = self.selection.order == "position"
         async for chunk in chunks:

@@ -13,7 +13,7 @@ import hashlib
 import json
 import platform
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from importlib import metadata
 from typing import Any, ClassVar, Protocol
@@ -30,6 +30,7 @@ from virtuoso.replay._digest import Digest
 from virtuoso.replay._replayer import Replayer, ReplayOptions
 from virtuoso.replay._selection import ReplaySelection, plan_sessions
 from virtuoso.store import BufferedWriter, EventFilter, EventStore, SessionInfo, config_hash, lifecycle_stream
+from virtuoso.timing import StageTimer
 
 RUN_SOURCE = "replay"
 _DEPENDENCIES = ("virtuoso", "msgspec", "aiosqlite", "numpy", "pandas")
@@ -210,6 +211,7 @@ async def replay_run(
     force: bool = False,
     write: bool = True,
     on_progress: Callable[[int], object] | None = None,
+    timer: StageTimer | None = None,
 ) -> RunResult:
     """Replay ``run.selection`` from the log of ``config`` through ``run.analyzers``; return the result.
 
@@ -218,7 +220,8 @@ async def replay_run(
     ``force``), and an unfinished one (crashed, or left open) is resumed: its
     analyzers see the inputs again from the start, to rebuild their state, and
     appending goes on after the derived events it had committed. Without
-    ``write`` only the digest is computed (``verify-replay``).
+    ``write`` only the digest is computed (``verify-replay``). ``timer`` (benchmarks only, see
+    :mod:`virtuoso.timing`) charges the run's parts to their stages.
     """
     if not run.selection.sessions:
         raise UsageError("a run names its input sessions")
@@ -232,7 +235,7 @@ async def replay_run(
     ]
     recipes = [spec.factory.recipe(spec.config) for spec in run.analyzers if isinstance(spec.factory, AnalyzerFactory)]
     container = _app.build_container(
-        "replay", replace(config, keep_derived=False), handlers=handlers, analyzers=recipes
+        "replay", replace(config, keep_derived=False), handlers=handlers, analyzers=recipes, timer=timer
     )
     try:
         store = await container.aresolve(EventStore)
@@ -277,26 +280,35 @@ async def execute_run(
         replayer = runtime.source
         assert isinstance(replayer, Replayer)
         replayer.configure(job.selection, options)
-        runtime.sink.listeners.append(sink)
-        replayer.after_chunk = _after_chunk(sink, on_progress)
+        timer = runtime.timer
+        flush = sink.flush if timer is None else timer.wrap_async("writer", sink.flush)
+        runtime.sink.listeners.append(sink if timer is None else timer.wrap("writer", sink))
+        replayer.after_chunk = _after_chunk(flush, on_progress)
         await job.attach(scope, runtime)
         await runtime.run(job.selection.sessions[0])
         await job.finish(runtime)
-        await sink.flush()
+        await flush()
     clock = await container.aresolve(Clock)
     digest = sink.digest.hexdigest()
     result = RunResult(
         plan.run, replayer.events_in, sink.digest.events, digest, resumed=plan.resume is not None, key=key
     )
     if writer is not None:
-        await writer.close()
-        await _finish(store, result, clock.now_ns())
+        close = _close_run if timer is None else timer.wrap_async("writer", _close_run)
+        await close(store, writer, result, clock.now_ns())
     return result
 
 
-def _after_chunk(sink: RunWriter, on_progress: Callable[[int], object] | None) -> Callable[[int], Any]:
+async def _close_run(store: EventStore, writer: BufferedWriter, result: RunResult, ended_ns: int) -> None:
+    await writer.close()
+    await _finish(store, result, ended_ns)
+
+
+def _after_chunk(
+    flush: Callable[[], Awaitable[None]], on_progress: Callable[[int], object] | None
+) -> Callable[[int], Any]:
     async def after(events_in: int) -> None:
-        await sink.flush()
+        await flush()
         if on_progress is not None:
             on_progress(events_in)
 

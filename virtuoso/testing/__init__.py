@@ -49,6 +49,8 @@ _KIT = {
     "book_deltas": "virtuoso.testing._strategies",
     "books": "virtuoso.testing._strategies",
     "check_analyzer": "virtuoso.testing._check",
+    "PipelineBenchmark": "virtuoso.testing._pipeline",
+    "pipeline_benchmark": "virtuoso.testing._pipeline",
     "sessions": "virtuoso.testing._sessions",
     "trades": "virtuoso.testing._strategies",
 }
@@ -61,17 +63,20 @@ __all__ += [
     "Failure",
     "KitReport",
     "MarketShape",
+    "PipelineBenchmark",
     "PropertyResult",
     "bars",
     "book_deltas",
     "books",
     "check_analyzer",
+    "pipeline_benchmark",
     "sessions",
     "trades",
 ]
 
 if TYPE_CHECKING:
     from virtuoso.testing._check import PROPERTY_NAMES, check_analyzer
+    from virtuoso.testing._pipeline import PipelineBenchmark, pipeline_benchmark
     from virtuoso.testing._report import AnalyzerCheckFailed, Coverage, Example, Failure, KitReport, PropertyResult
     from virtuoso.testing._runs import AnalyzerFactory
     from virtuoso.testing._sessions import sessions
