@@ -58,6 +58,15 @@ class Frame:
     def __repr__(self) -> str:
         return f"Frame(index={self.index}, stream={self.stream!r}, ts_ns={self.ts_ns})"
 
+    def moved(self, index: int, ts_ns: int, data: dict[str, Any]) -> Frame:
+        """A copy of this frame numbered ``index``, received at ``ts_ns``, carrying ``data`` (re-encoded)."""
+        raw = msgspec.json.encode(data).decode()
+        copy = Frame.__new__(Frame)
+        copy.index, copy.ts_ns, copy.market, copy.stream = index, ts_ns, self.market, self.stream
+        copy.symbol, copy.event, copy.raw, copy._data = self.symbol, self.event, raw, data
+        copy.combined = f'{_STREAM_KEY}{self.stream}",{_DATA_KEY}{raw}}}'
+        return copy
+
     @property
     def data(self) -> dict[str, Any]:
         """The decoded ``data`` object of the frame."""
