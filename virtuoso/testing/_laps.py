@@ -3,10 +3,14 @@
 Lap ``L`` adds ``L`` times a per-stream shift to every trade id (``t``; ``a``, ``f``, ``l``),
 depth update id (``U``, ``u``, ``pu``; ``u`` of ``bookTicker``) and time (``E``, ``T``, a
 kline's ``t``/``T``, and the local receive time). The shifts are the span of the data, so
-ids stay consecutive across a lap boundary. Prices are not shifted, so between two laps the
-book would jump: lap ``L >= 1`` starts with one **bridge** depth update (ids ``u + 1`` of the
-lap before) that takes the book from where the lap before left it back to the capture's
-snapshot. Nothing is materialized: a lap's frame is rendered when it is served.
+ids stay consecutive across a lap boundary. A ``bookTicker``'s ``u`` moves by the depth
+shift, or by its own span if the capture ends with tickers ahead of the last depth update
+(so it never goes backwards; it then drifts ahead of the depth ids by that much a lap).
+
+Prices are not shifted, so between two laps the book would jump: lap ``L >= 1`` starts with
+one **bridge** depth update (ids ``u + 1`` of the lap before) that takes the book from where
+the lap before left it back to the capture's snapshot. Nothing is materialized: a lap's
+frame is rendered when it is served.
 
 Frames are numbered by an **ordinal**: ``L * size + index`` with ``size = frames + 1``; slot
 ``size - 1`` of lap ``L - 1`` is lap ``L``'s bridge. Lap 0 ordinals are the capture indices.
@@ -39,6 +43,7 @@ class Laps:
         self._capture = capture
         self._shifts: dict[tuple[str, str], dict[str, int]] = {}
         self._depth_shift: dict[str, int] = {}
+        self._ticker_shift: dict[str, int] = {}
         self._bridges: dict[tuple[str, bool], dict[str, Any]] = {}
         if count != 1:
             self._measure(capture)
@@ -74,7 +79,8 @@ class Laps:
         for name, shift in self._shifts.get((frame.key, frame.event), {}).items():
             if name in data:
                 data[name] += shift * lap
-        ids = self._depth_shift.get(frame.key, 0) * lap + offset
+        shifts = self._ticker_shift if frame.event == "bookTicker" else self._depth_shift
+        ids = shifts.get(frame.key, 0) * lap + offset
         if ids and frame.event in ("depth", "bookTicker"):
             for name in ("U", "u", "pu"):
                 if name in data:
@@ -120,8 +126,9 @@ class Laps:
             if event == "depth":
                 self._depth_shift[key] = _depth_shift(first.data, last.data)
         for (key, event), (first, last) in streams.items():
-            if event == "bookTicker" and key not in self._depth_shift:
-                self._depth_shift[key] = int(last.data["u"]) - int(first.data["u"]) + 1
+            if event == "bookTicker":  # it may run a little ahead of the last depth update of a lap
+                ticker_span = int(last.data["u"]) - int(first.data["u"]) + 1
+                self._ticker_shift[key] = max(self._depth_shift.get(key, 0), ticker_span)
 
     def _bridge_levels(self, key: str, later: bool) -> dict[str, Any]:
         """The bridge's levels: the book at the end of lap 0 (or of any later lap) against the snapshot."""

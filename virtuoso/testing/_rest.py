@@ -129,7 +129,7 @@ class RestApi:
         action = answer.action
         if action in REST_BODY_ACTIONS:
             self._served.sent_trades("rest", key, ids, spoiled=True)
-            answer.spoiled = SpoiledAnswer(key, tuple(ids), detail=f"{len(ids)} rows in a {action} body")
+            answer.spoiled = SpoiledAnswer(key, tuple(ids), detail=f"{len(ids)} rows lost to a {action!r} body")
             return rows
         if action in REST_ROW_ACTIONS:
             spoiled = spoil_page(rows, action, answer.turn)
@@ -152,7 +152,7 @@ class RestApi:
             body = state.body(limit, self._depth_offset(key))
         ids = ((int(body["lastUpdateId"]), int(body["lastUpdateId"])),)
         if answer.action in REST_BODY_ACTIONS:
-            answer.spoiled = SpoiledAnswer(key, (), ids, f"depth {ids[0][0]} in a {answer.action} body")
+            answer.spoiled = SpoiledAnswer(key, (), ids, f"depth {ids[0][0]} lost to a {answer.action!r} body")
             return body
         spoiled = spoil_depth(body, answer.action, answer.turn) if answer.action in REST_ROW_ACTIONS else None
         if spoiled is None:

@@ -41,7 +41,8 @@ class AppliedFault:
     trades whose served form it corrupted or withheld; ``depth_ids``: the ``(U, u)`` of the
     depth updates it corrupted, withheld or (``reset``) renumbered (the first after the reset,
     as it would have been and as it was sent); ``connection``: the WebSocket connection it
-    closed or silenced (numbered from 1 in opening order, 0: none).
+    closed or silenced (numbered from 1 in opening order, 0: none); ``frame``: the ordinal of
+    the WebSocket frame that drew it (see ``docs/loopback.md``; -1 for REST).
     """
 
     where: str
@@ -52,6 +53,7 @@ class AppliedFault:
     trade_ids: tuple[int, ...] = ()
     depth_ids: tuple[tuple[int, int], ...] = ()
     connection: int = 0
+    frame: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,6 +159,8 @@ class Playback:
         for frame in frames:
             groups.setdefault((frame.key, frame.stream), []).append(frame)
             self.handled(frame)
+            if self.chaos is not None:  # a lost frame draws too: a channel's draws never depend on the others
+                self.chaos.ws_fault(frame.market, frame.topic, frame.event, 0)
         for (key, stream), group in groups.items():
             withheld = _withheld(reason, key, stream, group)
             self.served.withheld.append(withheld)

@@ -53,9 +53,9 @@ async def _aged_out(conn: Connection, frame: Frame, max_age_ns: int) -> bool:
     if age_ns < max_age_ns:
         return False
     hours = age_ns / _NS_PER_HOUR
-    conn.playback.served.faults.append(
-        AppliedFault("ws:age", "reconnect", f"open {hours:.2f} h of playback time", connection=conn.number)
-    )
+    detail = f"open {hours:.2f} h of playback time"
+    aged = AppliedFault("ws:age", "reconnect", detail, frame.key, frame.stream, connection=conn.number)
+    conn.playback.served.faults.append(aged)
     await conn.close(1000, "loopback: connection lifetime reached")
     return True
 
@@ -69,7 +69,8 @@ async def _faulted(
     where = f"ws#{number}"
     actions = {fault.action: fault for fault in faults}
     if "pause" in actions:
-        playback.served.faults.append(AppliedFault(where, "pause", frame.stream, frame.key, frame.stream))
+        paused = AppliedFault(where, "pause", frame.stream, frame.key, frame.stream, frame=frame.index)
+        playback.served.faults.append(paused)
         playback.resumed.clear()
     await playback.resumed.wait()
     if "stall" in actions:
@@ -83,10 +84,13 @@ async def _faulted(
     await conn.send(frame.combined if conn.combined else frame.raw)
     playback.sent(frame)
     if "disconnect" in actions:
-        await _disconnect(conn, actions["disconnect"], frames, where)
+        await _disconnect(conn, actions["disconnect"], frames, (where, frame))
         return False
     if "reconnect" in actions:
-        playback.served.faults.append(AppliedFault(where, "reconnect", "closed cleanly", connection=conn.number))
+        closed = AppliedFault(
+            where, "reconnect", "closed cleanly", frame.key, frame.stream, connection=conn.number, frame=frame.index
+        )
+        playback.served.faults.append(closed)
         await conn.close(1000, "loopback fault: reconnect")
         return False
     return True
@@ -94,7 +98,8 @@ async def _faulted(
 
 async def _stall(conn: Connection, frame: Frame, fault: WsFault, where: str, sleep: Sleep) -> None:
     detail = f"silent {fault.seconds:g} s before {frame.stream}"
-    conn.playback.served.faults.append(AppliedFault(where, "stall", detail, connection=conn.number))
+    stalled = AppliedFault(where, "stall", detail, frame.key, frame.stream, connection=conn.number, frame=frame.index)
+    conn.playback.served.faults.append(stalled)
     await sleep(fault.seconds)
 
 
@@ -105,7 +110,8 @@ def _reset(conn: Connection, frame: Frame, where: str) -> None:
         detail = f"{frame.key} has no depth stream"
     else:
         detail, depth_ids = f"next depth update id {ids[0]} -> {ids[1]}", (ids,)
-    conn.playback.served.faults.append(AppliedFault(where, "reset", detail, frame.key, frame.stream, (), depth_ids))
+    reset = AppliedFault(where, "reset", detail, frame.key, frame.stream, (), depth_ids, frame=frame.index)
+    conn.playback.served.faults.append(reset)
 
 
 async def _replace(conn: Connection, frame: Frame, fault: WsFault, where: str) -> bool:
@@ -115,7 +121,7 @@ async def _replace(conn: Connection, frame: Frame, fault: WsFault, where: str) -
     withheld = playback.spoiled(frame, f"{action}@{fault.at}")
     detail = {"skip": "withheld", "skip-depth": "withheld"}.get(action, "sent corrupted")
     applied = AppliedFault(
-        where, action, detail, frame.key, frame.stream, withheld.trade_ids, withheld.depth_ids, conn.number
+        where, action, detail, frame.key, frame.stream, withheld.trade_ids, withheld.depth_ids, conn.number, frame.index
     )
     playback.served.faults.append(applied)
     playback.served.withheld.append(withheld)
@@ -133,7 +139,9 @@ async def _replace(conn: Connection, frame: Frame, fault: WsFault, where: str) -
     return True
 
 
-async def _disconnect(conn: Connection, fault: WsFault, frames: Iterator[Frame], where: str) -> None:
+async def _disconnect(conn: Connection, fault: WsFault, frames: Iterator[Frame], at: tuple[str, Frame]) -> None:
+    """Close after ``at``'s frame; the next ``fault.count`` frames of the connection's streams are lost."""
+    where, frame = at
     playback = conn.playback
     lost: list[Frame] = []
     while len(lost) < fault.count:
@@ -146,7 +154,8 @@ async def _disconnect(conn: Connection, fault: WsFault, frames: Iterator[Frame],
             lost.append(playback.renumbered(upcoming))
     detail = f"withheld {len(lost)}"
     ids = tuple(int(f.data["t" if f.event == "trade" else "a"]) for f in lost if f.event in ("trade", "aggTrade"))
-    playback.served.faults.append(AppliedFault(where, "disconnect", detail, trade_ids=ids, connection=conn.number))
+    applied = AppliedFault(where, "disconnect", detail, frame.key, frame.stream, ids, (), conn.number, frame.index)
+    playback.served.faults.append(applied)
     if lost:
         playback.withhold(lost, f"disconnect@{fault.at}")
     await conn.close(1001, "loopback fault: disconnect")
