@@ -60,12 +60,13 @@ class ChaosConfig:
 class _Channel:
     """One channel's generator and deck of kinds."""
 
-    __slots__ = ("_deck", "_kinds", "rng")
+    __slots__ = ("_deck", "_kinds", "last", "rng")
 
     def __init__(self, seed: int, name: str, kinds: list[str]) -> None:
         self.rng = random.Random(f"{seed}|{name}")
         self._kinds = kinds
         self._deck: list[str] = []
+        self.last: tuple[int, WsFault | None] = (-1, None)  # the last frame drawn for, and its fault
 
     def draw(self, rate: float) -> str | None:
         if self.rng.random() >= rate or not self._kinds:
@@ -93,13 +94,22 @@ class Chaos:
         seconds = self.config.seconds if kind == "slow" else 1.0 if kind in ("429", "418") else 0.0
         return RestFault(path, ordinal, ordinal, kind, seconds)
 
-    def ws_fault(self, market: str, stream: str, event: str, number: int) -> WsFault | None:
-        """The fault (if any) of a frame of ``stream``, message ``number`` of the server."""
+    def ws_fault(self, market: str, stream: str, event: str, frame: int, number: int = 0) -> WsFault | None:
+        """The fault (if any) of frame ordinal ``frame`` of ``stream``, message ``number`` of the server.
+
+        Asked again for the same frame (its delivery was interrupted: the connection went away
+        during a stall), the answer is the same and nothing more is drawn.
+        """
         name = f"ws:{market}:{stream}"
         channel = self._channels.get(name) or self._channel(name, self._ws_kinds(event))
+        if channel.last[0] == frame:
+            return channel.last[1]
         kind = channel.draw(self.config.rate)
-        if kind is None:
-            return None
+        fault = None if kind is None else self._ws(kind, number, channel)
+        channel.last = (frame, fault)
+        return fault
+
+    def _ws(self, kind: str, number: int, channel: _Channel) -> WsFault:
         if kind == "disconnect":
             return WsFault(kind, number, channel.rng.randint(0, _MAX_DISCONNECT_LOSS))
         return WsFault(kind, number, seconds=self.config.seconds if kind == "stall" else 0.0)

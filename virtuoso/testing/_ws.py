@@ -160,7 +160,7 @@ class Playback:
             groups.setdefault((frame.key, frame.stream), []).append(frame)
             self.handled(frame)
             if self.chaos is not None:  # a lost frame draws too: a channel's draws never depend on the others
-                self.chaos.ws_fault(frame.market, frame.topic, frame.event, 0)
+                self.chaos.ws_fault(frame.market, frame.topic, frame.event, frame.index)
         for (key, stream), group in groups.items():
             withheld = _withheld(reason, key, stream, group)
             self.served.withheld.append(withheld)
@@ -172,7 +172,7 @@ class Playback:
         scheduled = self.faults.ws_at(number, depth_number) if self.faults.ws else ()
         if scheduled or self.chaos is None:
             return scheduled
-        drawn = self.chaos.ws_fault(frame.market, frame.topic, frame.event, number)
+        drawn = self.chaos.ws_fault(frame.market, frame.topic, frame.event, frame.index, number)
         return () if drawn is None else (drawn,)
 
     def reset(self, key: str) -> tuple[int, int] | None:

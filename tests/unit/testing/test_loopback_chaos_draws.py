@@ -13,8 +13,9 @@ def rest_draws(chaos: Chaos, path: str, count: int) -> list[str | None]:
     return [getattr(chaos.rest_fault(path, n), "action", None) for n in range(1, count + 1)]
 
 
-def ws_draws(chaos: Chaos, stream: str, event: str, count: int) -> list[str | None]:
-    return [getattr(chaos.ws_fault("spot", stream, event, n), "action", None) for n in range(1, count + 1)]
+def ws_draws(chaos: Chaos, stream: str, event: str, count: int, first: int = 1) -> list[str | None]:
+    frames = range(first, first + count)
+    return [getattr(chaos.ws_fault("spot", stream, event, n, n), "action", None) for n in frames]
 
 
 def test_a_channels_draws_depend_on_the_seed_only_not_on_the_other_channels() -> None:
@@ -25,8 +26,8 @@ def test_a_channels_draws_depend_on_the_seed_only_not_on_the_other_channels() ->
     interleaved: list[str | None] = []
     for n in range(500):
         rest_draws(mixed, "/api/v3/depth", n % 3)
-        ws_draws(mixed, "btcusdt@depth", "depth", 2)
-        interleaved += ws_draws(mixed, "btcusdt@trade", "trade", 1)
+        ws_draws(mixed, "btcusdt@depth", "depth", 2, 2 * n)
+        interleaved += ws_draws(mixed, "btcusdt@trade", "trade", 1, n + 1)
 
     assert interleaved == expected
     assert ws_draws(Chaos(ChaosConfig(seed=12, rate=0.2)), "btcusdt@trade", "trade", 500) != expected
@@ -47,6 +48,15 @@ def test_every_kind_of_a_channel_is_drawn_once_per_deck() -> None:
     assert "garbage" not in kinds_for("kline")
     assert len(set(rest)) == 18  # every REST kind, row faults included
     assert not {"missing", "ids-backwards"} & set(info)  # no row faults where there are no rows
+
+
+def test_asking_again_for_the_same_frame_draws_nothing_more() -> None:
+    once, twice = Chaos(ChaosConfig(seed=9, rate=0.5)), Chaos(ChaosConfig(seed=9, rate=0.5))
+
+    expected = [once.ws_fault("spot", "btcusdt@trade", "trade", frame) for frame in range(200)]
+    repeated = [twice.ws_fault("spot", "btcusdt@trade", "trade", frame // 2) for frame in range(400)]
+
+    assert repeated[::2] == repeated[1::2] == expected
 
 
 def test_the_rate_is_the_share_of_faulty_draws() -> None:
