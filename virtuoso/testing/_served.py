@@ -17,6 +17,7 @@ from virtuoso.errors import UsageError
 from virtuoso.events import BookDelta, BookSnapshot
 
 _CHANNELS = ("ws", "rest")
+_FOLD_EVERY = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,24 +114,58 @@ class UpdateIds(Sequence[tuple[int, int]]):
 
 
 class _RunningBook:
-    """The book a client holds: the last snapshot plus the updates since, by Binance's sync rules."""
+    """The book a client holds: the last snapshot plus the updates since, by Binance's sync rules.
 
-    __slots__ = ("book", "stopped", "sync")
+    Updates wait in a short list and are folded in by the batch (or when the book is asked
+    for): most tests never ask, and a long run's memory stays bounded. Levels stay the served
+    strings (price -> size) until :meth:`book` builds an :class:`OrderBook`.
+    """
+
+    __slots__ = ("asks", "bids", "pending", "stopped", "sync")
 
     def __init__(self, snapshot: dict[str, Any]) -> None:
-        self.book = OrderBook(_levels(snapshot["bids"]), _levels(snapshot["asks"]))
+        self.bids: dict[str, str] = dict(_pairs(snapshot["bids"]))
+        self.asks: dict[str, str] = dict(_pairs(snapshot["asks"]))
         self.sync = DepthSync(SyncRule.FUTURES if "T" in snapshot else SyncRule.SPOT)
         self.sync.on_snapshot(BookSnapshot((), (), int(snapshot["lastUpdateId"])))
         self.stopped = False
+        self.pending: list[dict[str, Any]] = []
 
     def update(self, data: dict[str, Any]) -> None:
+        self.pending.append(data)
+        if len(self.pending) >= _FOLD_EVERY:
+            self.fold()
+
+    def fold(self) -> None:
+        pending, self.pending = self.pending, []
+        for data in pending:
+            self._apply(data)
+
+    def _apply(self, data: dict[str, Any]) -> None:
         if self.stopped:
             return
         verdict = self.sync.on_delta(_delta(data)).verdict
         if verdict is Verdict.APPLY:
-            self.book.apply(_levels(data["b"]), _levels(data["a"]))
+            _set(self.bids, data["b"])
+            _set(self.asks, data["a"])
         elif verdict is not Verdict.STALE:
             self.stopped = True  # a gap: a client must resync from a new snapshot
+
+    def book(self) -> OrderBook:
+        self.fold()
+        return OrderBook(_levels(self.bids.items()), _levels(self.asks.items()))
+
+
+def _pairs(levels: list[list[str]]) -> Iterator[tuple[str, str]]:
+    return ((price, size) for price, size in levels if float(size))
+
+
+def _set(side: dict[str, str], levels: list[list[str]]) -> None:
+    for price, size in levels:
+        if float(size):
+            side[price] = size
+        else:
+            side.pop(price, None)
 
 
 @dataclass(slots=True)
@@ -206,11 +241,11 @@ class Served:
         """
         running = self._books.get(symbol)
         if running is not None:
-            return running.book
+            return running.book()
         sent = self.snapshots.get(symbol)
         if not sent and symbol not in self.recorded_snapshots:
             raise UsageError(f"no depth snapshot of {symbol!r} was served or recorded")
-        return _RunningBook(sent[-1] if sent else self.recorded_snapshots[symbol]).book
+        return _RunningBook(sent[-1] if sent else self.recorded_snapshots[symbol]).book()
 
     # -- recording -----------------------------------------------------------------
 
@@ -241,6 +276,7 @@ class Served:
         if running is None and symbol in self.recorded_snapshots:
             running = self._books[symbol] = _RunningBook(self.recorded_snapshots[symbol])
         if running is not None:
+            running.fold()
             running.stopped = True
 
     def _column(self, channel: str, *, spoiled: bool) -> dict[str, array[int]]:
@@ -255,7 +291,7 @@ class Served:
         return {tid for name in channels for tid in self._column(name, spoiled=spoiled).get(symbol, ())}
 
 
-def _levels(levels: list[list[str]]) -> list[tuple[float, float]]:
+def _levels(levels: Iterable[tuple[str, str]] | list[list[str]]) -> list[tuple[float, float]]:
     return [(float(price), float(size)) for price, size in levels]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import json
+from array import array
 from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Iterator
 from operator import attrgetter
@@ -76,6 +77,7 @@ class Playback:
         self.offsets: dict[str, int] = {}
         self.next_depth_id: dict[str, int] = {}
         self.playback_ns: int | None = None
+        self.faulty = bool(faults.ws) or chaos is not None
         self.messages = 0
         self.depth_updates = 0
         self.resumed = asyncio.Event()
@@ -140,7 +142,10 @@ class Playback:
         served = self.served
         served.ws_messages += 1
         if frame.event in _TRADE_IDS:
-            served.sent_trades("ws", frame.key, (int(frame.data[_TRADE_IDS[frame.event]]),))
+            ids = served.ws_trades.get(frame.key)
+            if ids is None:
+                ids = served.ws_trades[frame.key] = array("q")
+            ids.append(int(frame.data[_TRADE_IDS[frame.event]]))
         elif frame.event == "depth":
             served.sent_depth(frame.key, frame.data)
         self.handled(frame)

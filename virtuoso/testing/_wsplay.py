@@ -27,37 +27,35 @@ _NS_PER_HOUR = 3_600_000_000_000
 async def deliver(conn: Connection, frame: Frame, frames: Iterator[Frame], sleep: Sleep) -> bool:
     """Send (or spoil, or withhold) ``frame``; False once the connection is closed."""
     playback = conn.playback
-    if playback.max_age_ns is not None and await _aged_out(conn, frame, playback.max_age_ns):
-        return False
+    if playback.max_age_ns is not None:
+        if conn.opened_ns is None:
+            conn.opened_ns = frame.ts_ns
+        elif frame.ts_ns - conn.opened_ns >= playback.max_age_ns:
+            await _aged_out(conn, frame, frame.ts_ns - conn.opened_ns)
+            return False
     playback.messages += 1
     number = playback.messages
     depth_number = 0
     if frame.event == "depth":
         playback.depth_updates += 1
         depth_number = playback.depth_updates
-    faults = playback.faults_for(frame, number, depth_number)
+    faults = playback.faults_for(frame, number, depth_number) if playback.faulty else ()
     if not faults:
-        frame = playback.renumbered(frame)
+        if playback.offsets:
+            frame = playback.renumbered(frame)
         await conn.send(frame.combined if conn.combined else frame.raw)
         playback.sent(frame)
         return True
     return await _faulted(conn, frame, faults, (number, frames, sleep))
 
 
-async def _aged_out(conn: Connection, frame: Frame, max_age_ns: int) -> bool:
-    """Close the connection before ``frame`` if it has been open ``max_age_ns`` of playback time."""
-    if conn.opened_ns is None:
-        conn.opened_ns = frame.ts_ns
-        return False
-    age_ns = frame.ts_ns - conn.opened_ns
-    if age_ns < max_age_ns:
-        return False
+async def _aged_out(conn: Connection, frame: Frame, age_ns: int) -> None:
+    """Close the connection before ``frame``: it has been open ``age_ns`` of playback time, its lifetime."""
     hours = age_ns / _NS_PER_HOUR
     detail = f"open {hours:.2f} h of playback time"
     aged = AppliedFault("ws:age", "reconnect", detail, frame.key, frame.stream, connection=conn.number)
     conn.playback.served.faults.append(aged)
     await conn.close(1000, "loopback: connection lifetime reached")
-    return True
 
 
 async def _faulted(
