@@ -327,3 +327,26 @@ async def test_a_long_enough_chaos_run_injects_every_kind() -> None:
     assert spoiled
     assert not set(spoiled) & set(exchange.served.clean_trade_ids("BTCUSDT", "ws"))
     assert all(json.dumps(f.trade_ids) for f in exchange.served.faults)
+
+
+@pytest.mark.asyncio
+async def test_ccxt_pro_follows_the_book_and_the_trades_across_laps() -> None:
+    async with loopback("ws:pause@40", max_messages=1500, laps=3) as exchange:
+        client = pro(exchange)
+        last_u = exchange.laps.depth_shift("BTCUSDT") * 2 + int(exchange.capture.depth("BTCUSDT")[-1].data["u"])
+        try:
+            async with asyncio.timeout(20):
+                await client.watch_order_book("BTC/USDT")
+                exchange.resume()
+                while client.orderbooks["BTC/USDT"]["nonce"] != last_u:
+                    await client.watch_order_book("BTC/USDT")
+            book = client.orderbooks["BTC/USDT"]
+            bids, asks = [tuple(level) for level in book["bids"]], [tuple(level) for level in book["asks"]]
+        finally:
+            await client.close()
+
+    served = exchange.book_at_end("BTCUSDT")
+    assert exchange.served.laps == 3
+    assert bids[:500] == served.bids(500)
+    assert asks[:500] == served.asks(500)
+    assert bids[0][0] < asks[0][0]

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import require_data, shared_data
 from virtuoso.book import DepthSync, OrderBook, SyncRule, Verdict
+from virtuoso.clock import ReplayClock
 from virtuoso.errors import UsageError
 from virtuoso.events import BookDelta, BookSnapshot
 from virtuoso.testing import LoopbackExchange
@@ -21,13 +22,15 @@ from virtuoso.testing import LoopbackExchange
 CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
 STREAMS = "btcusdt@trade/btcusdt@depth@100ms/btcusdt@bookTicker"
 PREFIX = 1500  # capture frames a lap: ~300 trades, ~100 depth updates
+START_NS = 1_000_000_000_000
 
 
 def exchange(**options: Any) -> LoopbackExchange:
     for relative in ("gocryptotrader/testdata/http_mock/binance/binance.json", CAPTURE):
         require_data(relative)
     options.setdefault("max_messages", PREFIX)
-    return LoopbackExchange(shared_data(), speed=0, capture_files=(CAPTURE,), **options)
+    options.setdefault("speed", 0)
+    return LoopbackExchange(shared_data(), capture_files=(CAPTURE,), **options)
 
 
 async def frames(session: aiohttp.ClientSession, ex: LoopbackExchange, count: int) -> list[dict[str, Any]]:
@@ -168,3 +171,20 @@ async def test_a_connection_is_closed_once_open_the_lifetime_of_playback_time() 
 def test_bad_lap_and_chaos_arguments_are_usage_errors(options: dict[str, Any], message: str) -> None:
     with pytest.raises(UsageError, match=message):
         LoopbackExchange(Path("."), **options)
+
+
+@pytest.mark.asyncio
+async def test_paced_laps_reveal_rest_trades_and_move_the_depth_book_by_playback_time() -> None:
+    clock = ReplayClock(START_NS)
+    async with exchange(laps=2, speed=10, clock=clock) as ex, aiohttp.ClientSession() as session:
+        lap = [int(frame.data["t"]) for frame in ex.capture.trades("BTCUSDT")]
+        span = lap[-1] - lap[0] + 1
+        clock.advance_to(
+            START_NS + ex.laps.time_ns // 10 + (ex.capture.frames[-1].ts_ns - ex.capture.frames[0].ts_ns) // 10
+        )
+        latest = await (await session.get(f"{ex.rest_url}/api/v3/trades?symbol=BTCUSDT&limit=2")).json()
+        depth = await (await session.get(f"{ex.rest_url}/api/v3/depth?symbol=BTCUSDT&limit=5")).json()
+
+    last_u = int(ex.capture.depth("BTCUSDT")[-1].data["u"])
+    assert [row["id"] for row in latest] == [lap[-2] + span, lap[-1] + span]  # the whole of lap 2 has happened
+    assert depth["lastUpdateId"] == last_u + ex.laps.depth_shift("BTCUSDT")
