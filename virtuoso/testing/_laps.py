@@ -124,7 +124,7 @@ class Laps:
         for (key, event), (first, last) in streams.items():
             self._shifts[(key, event)] = _id_shifts(event, first.data, last.data)
             if event == "depth":
-                self._depth_shift[key] = _depth_shift(first.data, last.data)
+                self._depth_shift[key] = _depth_shift(first.data, last.data, bridged=key in capture.snapshots)
         for (key, event), (first, last) in streams.items():
             if event == "bookTicker":  # it may run a little ahead of the last depth update of a lap
                 ticker_span = int(last.data["u"]) - int(first.data["u"]) + 1
@@ -152,11 +152,12 @@ def _id_shifts(event: str, first: dict[str, Any], last: dict[str, Any]) -> dict[
     return {}
 
 
-def _depth_shift(first: dict[str, Any], last: dict[str, Any]) -> int:
-    """Room for one bridge update between the last update of a lap and the first of the next."""
+def _depth_shift(first: dict[str, Any], last: dict[str, Any], *, bridged: bool) -> int:
+    """The next lap's first update follows the last of this one (and a bridge update, with a snapshot to go back to)."""
+    room = 1 if bridged else 0
     if "pu" in first:
-        return int(last["u"]) + 1 - int(first["pu"])
-    return int(last["u"]) + 2 - int(first["U"])
+        return int(last["u"]) + room - int(first["pu"])
+    return int(last["u"]) + 1 + room - int(first["U"])
 
 
 def _shift_times(data: dict[str, Any], shift_ms: int) -> None:
