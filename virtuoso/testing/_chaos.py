@@ -25,7 +25,6 @@ CHAOS_KINDS = tuple(f"rest:{kind}" for kind in REST_CHAOS) + tuple(f"ws:{kind}" 
 _TRADE_PATHS = ("trades", "historicalTrades", "aggTrades")
 _DEPTH_ROW_KINDS = ("missing", "bad-values")
 _VALUED_EVENTS = ("trade", "aggTrade", "depth", "bookTicker")  # events with prices and amounts to spoil
-_TRADE_EVENTS = ("trade", "aggTrade")
 _MAX_DISCONNECT_LOSS = 20  # a chaos disconnect withholds 0..20 messages of the connection's streams
 
 
@@ -140,8 +139,3 @@ def kinds_for(event: str) -> tuple[str, ...]:
         for kind in WS_CHAOS
         if (kind != "garbage" or event in _VALUED_EVENTS) and (kind != "reset" or event == "depth")
     )
-
-
-def is_trade_event(event: str) -> bool:
-    """True for the events that carry one trade (``trade``, ``aggTrade``)."""
-    return event in _TRADE_EVENTS
