@@ -128,11 +128,16 @@ async def test_an_endless_loop_keeps_memory_flat() -> None:
             await _laps(ws, ex, 45)
             grown = tracemalloc.get_traced_memory()[0] - before
             tracemalloc.stop()
+        latest = await (await session.get(f"{ex.rest_url}/api/v3/trades?symbol=BTCUSDT&limit=1")).json()
+        laps = ex.served.laps
 
     assert ex.served.laps >= 45
     per_lap = len(ex.capture.trades("BTCUSDT"))
     assert ex.served.trade_ids("BTCUSDT")[-1] - ex.served.trade_ids("BTCUSDT")[0] + 1 >= 44 * per_lap
     assert grown < 400_000  # 40 laps; the served record grows by 8 bytes a trade
+    first = ex.served.trade_ids("BTCUSDT")[0]
+    lap_ends = {first + lap * per_lap - 1 for lap in (laps - 1, laps)}
+    assert latest[0]["id"] in lap_ends  # on REST, the trades of the lap the playback has reached
 
 
 async def _laps(ws: aiohttp.ClientWebSocketResponse, ex: LoopbackExchange, laps: int) -> None:
