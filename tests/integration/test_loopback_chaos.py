@@ -350,3 +350,18 @@ async def test_ccxt_pro_follows_the_book_and_the_trades_across_laps() -> None:
     assert bids[:500] == served.bids(500)
     assert asks[:500] == served.asks(500)
     assert bids[0][0] < asks[0][0]
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_gives_up_on_a_stall_gets_the_frame_on_its_next_connection() -> None:
+    exchange = loopback(chaos=1, chaos_rate=1.0, chaos_kinds=("stall",), chaos_seconds=5)
+    ids: list[int] = []
+    async with exchange, aiohttp.ClientSession() as session, asyncio.timeout(20):
+        while len(ids) < 3:
+            async with session.ws_connect(f"{exchange.ws_url}/ws/btcusdt@trade") as ws:
+                with contextlib.suppress(TimeoutError):  # the client's stall timeout: give up, reconnect
+                    while True:
+                        ids.append(json.loads((await ws.receive(timeout=0.3)).data)["t"])
+
+    assert ids == capture_ids(exchange)[: len(ids)]  # each frame once, in order: a spent stall is not repeated
+    assert len(exchange.served.faults_of("stall")) >= len(ids)

@@ -108,6 +108,15 @@ class Chaos:
         channel.last = (frame, fault)
         return fault
 
+    def spent(self, market: str, stream: str, frame: int) -> None:
+        """The fault drawn for ``frame`` has been applied: if the frame is delivered again, it goes out plainly.
+
+        (A stall that made the client reconnect must not stall the frame again on the next connection.)
+        """
+        channel = self._channels.get(f"ws:{market}:{stream}")
+        if channel is not None and channel.last[0] == frame:
+            channel.last = (frame, None)
+
     def _ws(self, kind: str, number: int, channel: _Channel) -> WsFault:
         if kind == "disconnect":
             return WsFault(kind, number, channel.rng.randint(0, _MAX_DISCONNECT_LOSS))

@@ -98,7 +98,12 @@ async def _stall(conn: Connection, frame: Frame, fault: WsFault, where: str, sle
     detail = f"silent {fault.seconds:g} s before {frame.stream}"
     stalled = AppliedFault(where, "stall", detail, frame.key, frame.stream, connection=conn.number, frame=frame.index)
     conn.playback.served.faults.append(stalled)
-    await sleep(fault.seconds)
+    try:
+        await sleep(fault.seconds)
+    finally:
+        chaos = conn.playback.chaos
+        if chaos is not None:
+            chaos.spent(frame.market, frame.topic, frame.index)
 
 
 def _reset(conn: Connection, frame: Frame, where: str) -> None:

@@ -59,6 +59,18 @@ def test_asking_again_for_the_same_frame_draws_nothing_more() -> None:
     assert repeated[::2] == repeated[1::2] == expected
 
 
+def test_a_spent_fault_is_not_applied_again_to_the_same_frame() -> None:
+    chaos = Chaos(ChaosConfig(seed=2, rate=1.0, kinds=("stall",)))
+
+    first = chaos.ws_fault("spot", "btcusdt@trade", "trade", 10)
+    chaos.spent("spot", "btcusdt@trade", 10)
+
+    assert first is not None
+    assert first.action == "stall"
+    assert chaos.ws_fault("spot", "btcusdt@trade", "trade", 10) is None
+    assert chaos.ws_fault("spot", "btcusdt@trade", "trade", 11) is not None
+
+
 def test_the_rate_is_the_share_of_faulty_draws() -> None:
     chaos = Chaos(ChaosConfig(seed=5, rate=0.05))
 
