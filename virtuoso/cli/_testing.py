@@ -97,7 +97,7 @@ def exchange_command(
             served = exchange.served
             print(
                 f"stopped: {len(served.requests)} REST requests, {served.ws_messages} WebSocket messages,"
-                f" {len(served.faults)} faults, {served.laps} laps",
+                f" {len(served.faults)} faults, {served.laps} {'lap' if served.laps == 1 else 'laps'}",
                 flush=True,
             )
 
