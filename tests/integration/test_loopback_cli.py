@@ -74,3 +74,17 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
     assert "--speed must be a positive number or 'max', got 'fast'" in speed.output
     assert "fault rule 'ws:explode@3' is not ws:ACTION@N" in faults.output
     assert f"data file {tmp_path}/gocryptotrader" in data.output.replace("\n", "")
+
+
+def test_bad_chaos_and_lap_options_are_one_line_errors(tmp_path: Path) -> None:
+    rate = cli("testing", "exchange", "--data", tmp_path, "--chaos", "7", "--chaos-rate", "2")
+    kinds = cli("testing", "exchange", "--data", tmp_path, "--chaos", "7", "--chaos-kinds", "ws:cut,explode")
+    laps = cli("testing", "exchange", "--data", tmp_path, "--laps", "0")
+    hours = cli("testing", "exchange", "--data", tmp_path, "--connection-hours", "-1")
+
+    assert rate.exit_code == kinds.exit_code == laps.exit_code == hours.exit_code == 1
+    assert "chaos rate must be between 0 and 1, got 2.0" in rate.output
+    assert "unknown chaos kind 'explode'" in kinds.output
+    assert "laps must be a whole number >= 1, got 0" in laps.output
+    assert "connection_hours must be > 0" in hours.output
+    assert all(len(result.output.strip().splitlines()) == 1 for result in (rate, kinds, laps, hours))

@@ -48,3 +48,10 @@ def test_docs_market_change_example_prints_what_the_page_says(tmp_path: Path) ->
         require_data(relative)
     markdown = DOCS.read_text(encoding="utf-8")
     run_example(section(markdown, "Changing a market's rules mid-session"), tmp_path)
+
+
+def test_docs_chaos_example_prints_what_the_page_says(tmp_path: Path) -> None:
+    require_data(GCT_MOCK)
+    require_data("hftbacktest/examples/spot/btcusdt_20240808.gz")
+    markdown = DOCS.read_text(encoding="utf-8")
+    run_example(section(markdown, "Chaos: faults at random, from a seed"), tmp_path)

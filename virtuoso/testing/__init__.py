@@ -11,15 +11,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from virtuoso.testing._capture import DEFAULT_CAPTURES, Capture, Frame, load_captures, symbol_key
-from virtuoso.testing._faults import FaultSchedule, RestFault, WsFault
-from virtuoso.testing._served import AppliedFault, MarketChange, Served, Withheld
+from virtuoso.testing._chaos import CHAOS_KINDS, ChaosConfig
+from virtuoso.testing._faults import REST_ACTIONS, WS_ACTIONS, FaultSchedule, RestFault, WsFault
+from virtuoso.testing._served import AppliedFault, MarketChange, Served, UpdateIds, Withheld
 from virtuoso.testing._server import LoopbackExchange
 from virtuoso.testing._trades import TradeList
 
 __all__ = [
+    "CHAOS_KINDS",
     "DEFAULT_CAPTURES",
+    "REST_ACTIONS",
+    "WS_ACTIONS",
     "AppliedFault",
     "Capture",
+    "ChaosConfig",
     "FaultSchedule",
     "Frame",
     "LoopbackExchange",
@@ -27,6 +32,7 @@ __all__ = [
     "RestFault",
     "Served",
     "TradeList",
+    "UpdateIds",
     "Withheld",
     "WsFault",
     "load_captures",

@@ -41,7 +41,7 @@ class Frame:
     ``data`` is the decoded payload, decoded on first use (most frames are only ever sent as text).
     """
 
-    __slots__ = ("_data", "combined", "event", "index", "market", "raw", "stream", "symbol", "ts_ns")
+    __slots__ = ("_data", "combined", "event", "index", "key", "market", "raw", "stream", "symbol", "topic", "ts_ns")
 
     def __init__(self, index: int, ts_ns: int, market: str, stream: str, *, combined: str, raw: str) -> None:
         self.index = index
@@ -51,6 +51,10 @@ class Frame:
         name, _, rest = stream.partition("@")
         self.symbol = name.upper()
         self.event = rest.partition("@")[0]
+        self.key = symbol_key(market, self.symbol)
+        """The symbol as :func:`symbol_key` names it."""
+        self.topic = f"{self.symbol}@{self.event}".lower()
+        """``btcusdt@depth`` for every depth rate; otherwise the stream name; lower case (as subscriptions match)."""
         self.combined = combined
         self.raw = raw
         self._data: dict[str, Any] | None = None
@@ -58,22 +62,22 @@ class Frame:
     def __repr__(self) -> str:
         return f"Frame(index={self.index}, stream={self.stream!r}, ts_ns={self.ts_ns})"
 
+    def moved(self, index: int, ts_ns: int, data: dict[str, Any]) -> Frame:
+        """A copy of this frame numbered ``index``, received at ``ts_ns``, carrying ``data`` (re-encoded)."""
+        raw = msgspec.json.encode(data).decode()
+        copy = Frame.__new__(Frame)
+        copy.index, copy.ts_ns, copy.market, copy.stream = index, ts_ns, self.market, self.stream
+        copy.symbol, copy.event, copy.raw, copy._data = self.symbol, self.event, raw, data
+        copy.key, copy.topic = self.key, self.topic
+        copy.combined = f'{_STREAM_KEY}{self.stream}",{_DATA_KEY}{raw}}}'
+        return copy
+
     @property
     def data(self) -> dict[str, Any]:
         """The decoded ``data`` object of the frame."""
         if self._data is None:
             self._data = msgspec.json.decode(self.raw)
         return self._data
-
-    @property
-    def key(self) -> str:
-        """The symbol as :func:`symbol_key` names it."""
-        return symbol_key(self.market, self.symbol)
-
-    @property
-    def topic(self) -> str:
-        """``btcusdt@depth`` for every depth rate; otherwise the stream name; lower case (as subscriptions match)."""
-        return f"{self.symbol}@{self.event}".lower()
 
 
 @dataclass(slots=True)

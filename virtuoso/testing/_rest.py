@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from virtuoso.testing._book import DepthState
 from virtuoso.testing._capture import symbol_key
+from virtuoso.testing._faults import REST_BODY_ACTIONS, REST_ROW_ACTIONS, RestFault
 from virtuoso.testing._markets import MarketRules
 from virtuoso.testing._restdata import RestData
+from virtuoso.testing._restfaults import FAULT_KEY, SPOILED_KEY, SpoiledAnswer, spoiled_body
+from virtuoso.testing._restrows import spoil_depth, spoil_page
 from virtuoso.testing._served import Served
 from virtuoso.testing._trades import DEFAULT_LIMIT, MAX_LIMIT, BinanceRequestError, TradeList, query_int
 
@@ -47,6 +51,7 @@ class RestApi:
         served: Served,
         horizon: Callable[[str], tuple[int | None, int]],
         now_ms: Callable[[], int],
+        depth_offset: Callable[[str], int] = lambda key: 0,
     ) -> None:
         self._data = data
         self.rules = MarketRules(data, served)
@@ -55,22 +60,35 @@ class RestApi:
         self._served = served
         self._horizon = horizon
         self._now_ms = now_ms
+        self._depth_offset = depth_offset
         self._known = data.symbols() | {key.split(":")[-1] for key in depth}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        """Dispatch by path; Binance's 400 errors for bad parameters, 404 for unserved paths."""
+        """Dispatch by path; Binance's 400 errors for bad parameters, 404 for unserved paths.
+
+        A body or row fault the middleware put on the request is applied here (see ``_restfaults.py``).
+        """
+        fault = request.get(FAULT_KEY)
+        answer = _Answer(fault, request.path)
         try:
-            return self._answer(request.path, request.query)
+            body = self._answer(request.path, request.query, answer)
         except BinanceRequestError as exc:
             return binance_error(exc.code, exc.msg)
+        if isinstance(body, web.StreamResponse):
+            return body
+        if fault is not None:
+            request[SPOILED_KEY] = answer.spoiled
+            if fault.action in REST_BODY_ACTIONS:
+                return await spoiled_body(request, body, fault.action)
+        return web.Response(body=body, content_type="application/json")
 
-    def _answer(self, path: str, query: Any) -> web.StreamResponse:
+    def _answer(self, path: str, query: Any, answer: _Answer) -> bytes | web.StreamResponse:
         encoded = self.rules.encoded(path)
         if encoded is not None:
-            return web.Response(body=encoded, content_type="application/json")
+            return encoded
         fixed = self._fixed(path)
         if fixed is not None:
-            return web.json_response(fixed)
+            return _json(fixed)
         where = split_path(path)
         if where is None:
             return binance_error(-1, f"{path} is not served by the loopback exchange", status=404)
@@ -78,7 +96,7 @@ class RestApi:
         symbol = query.get("symbol")
         if symbol is not None and symbol not in self._known:
             raise BinanceRequestError(-1121, "Invalid symbol.")
-        return web.json_response(self._market_data(market, endpoint, symbol, query))
+        return _json(self._market_data(market, endpoint, symbol, query, answer))
 
     def _fixed(self, path: str) -> Any:
         return {
@@ -88,18 +106,18 @@ class RestApi:
             "/fapi/v1/time": {"serverTime": self._now_ms()},
         }.get(path)
 
-    def _market_data(self, market: str, endpoint: str, symbol: str | None, query: Any) -> Any:
+    def _market_data(self, market: str, endpoint: str, symbol: str | None, query: Any, answer: _Answer) -> Any:
         if endpoint in _TRADE_ENDPOINTS:
-            return self._trade_page(market, endpoint, _required(symbol), query)
+            return self._trade_page(market, endpoint, _required(symbol), query, answer)
         if endpoint == "depth":
-            return self._depth_body(market, _required(symbol), query)
+            return self._depth_body(market, _required(symbol), query, answer)
         if endpoint in ("klines", "uiKlines"):
             return self._klines(_required(symbol), query)
         if endpoint.startswith("ticker/") or endpoint == "avgPrice":
             return self._ticker(f"/api/v3/{endpoint}", symbol, query)
         raise BinanceRequestError(-1, f"/{endpoint} is not served by the loopback exchange")
 
-    def _trade_page(self, market: str, endpoint: str, symbol: str, query: Any) -> list[dict[str, Any]]:
+    def _trade_page(self, market: str, endpoint: str, symbol: str, query: Any, answer: _Answer) -> list[dict[str, Any]]:
         key = symbol_key(market, symbol)
         trades = self._trades.get(("agg" if endpoint == "aggTrades" else "raw", key))
         if trades is None:
@@ -107,10 +125,23 @@ class RestApi:
         elapsed, _ = self._horizon(key)
         rows = trades.page(endpoint, query, trades.visible(elapsed))
         id_field = "a" if endpoint == "aggTrades" else "id"
-        self._served.rest_trades.setdefault(key, []).extend(int(row[id_field]) for row in rows)
+        ids = [int(row[id_field]) for row in rows]
+        action = answer.action
+        if action in REST_BODY_ACTIONS:
+            self._served.sent_trades("rest", key, ids, spoiled=True)
+            answer.spoiled = SpoiledAnswer(key, tuple(ids), detail=f"{len(ids)} rows lost to a {action!r} body")
+            return rows
+        if action in REST_ROW_ACTIONS:
+            spoiled = spoil_page(rows, action, answer.turn)
+            bad = set(spoiled.ids)
+            self._served.sent_trades("rest", key, [tid for tid in ids if tid not in bad])
+            self._served.sent_trades("rest", key, spoiled.ids, spoiled=True)
+            answer.spoiled = SpoiledAnswer(key, spoiled.ids, detail=spoiled.detail)
+            return spoiled.rows
+        self._served.sent_trades("rest", key, ids)
         return rows
 
-    def _depth_body(self, market: str, symbol: str, query: Any) -> dict[str, Any]:
+    def _depth_body(self, market: str, symbol: str, query: Any, answer: _Answer) -> dict[str, Any]:
         limit = _bounded(query, "limit", DEFAULT_DEPTH_LIMIT, MAX_DEPTH_LIMIT)
         key = symbol_key(market, symbol)
         state = self._depth.get(key)
@@ -118,9 +149,19 @@ class RestApi:
             body = _gct_depth(self._data.entry("/api/v3/depth", symbol), limit)
         else:
             state.advance_to(self._horizon(key)[1])
-            body = state.body(limit)
-        self._served.snapshots.setdefault(key, []).append(body)
-        return body
+            body = state.body(limit, self._depth_offset(key))
+        ids = ((int(body["lastUpdateId"]), int(body["lastUpdateId"])),)
+        if answer.action in REST_BODY_ACTIONS:
+            answer.spoiled = SpoiledAnswer(key, (), ids, f"depth {ids[0][0]} lost to a {answer.action!r} body")
+            return body
+        spoiled = spoil_depth(body, answer.action, answer.turn) if answer.action in REST_ROW_ACTIONS else None
+        if spoiled is None:
+            self._served.sent_snapshot(key, body)
+            if answer.action:
+                answer.spoiled = SpoiledAnswer(key, detail=f"{answer.action} does not apply to a depth body")
+            return body
+        answer.spoiled = SpoiledAnswer(key, (), ids, f"depth {ids[0][0]}: {spoiled[1]}")
+        return spoiled[0]
 
     def _klines(self, symbol: str, query: Any) -> list[list[Any]]:
         candles = self._data.klines.get((symbol, query.get("interval", "")), [])
@@ -138,6 +179,26 @@ class RestApi:
             return every
         names = set(wanted.strip("[]").replace('"', "").split(","))
         return [row for row in every if row.get("symbol") in names]
+
+
+class _Answer:
+    """One request's fault, and what it spoiled (filled in while answering)."""
+
+    __slots__ = ("action", "spoiled", "turn")
+
+    def __init__(self, fault: RestFault | None, path: str) -> None:
+        self.action = fault.action if fault is not None else ""
+        self.turn = fault.first if fault is not None else 0
+        if fault is None:
+            self.spoiled = SpoiledAnswer()
+        elif fault.action in REST_BODY_ACTIONS:
+            self.spoiled = SpoiledAnswer(detail=f"{path}: the whole body")
+        else:
+            self.spoiled = SpoiledAnswer(detail=f"{fault.action} does not apply to {path}: served intact")
+
+
+def _json(body: Any) -> bytes:
+    return msgspec.json.encode(body)
 
 
 def _required(symbol: str | None) -> str:

@@ -19,7 +19,9 @@ from virtuoso.errors import UsageError
 from virtuoso.testing._book import DepthState
 from virtuoso.testing._capture import DEFAULT_CAPTURES, Capture, agg_trade, load_captures, rest_trade
 from virtuoso.testing._ccxt import ccxt_config
+from virtuoso.testing._chaos import Chaos, ChaosConfig
 from virtuoso.testing._faults import FaultSchedule
+from virtuoso.testing._laps import Laps
 from virtuoso.testing._markets import MarketRules
 from virtuoso.testing._rest import RestApi
 from virtuoso.testing._restdata import SPOT_INFOS, RestData, load_rest_data
@@ -38,8 +40,12 @@ class LoopbackExchange:
 
     ``data_dir`` is the shared data directory (see ``docs/loopback.md`` for which file serves what).
     ``speed`` divides the recorded gaps between WebSocket messages (0: as fast as possible) and
-    paces when recorded trades appear on REST. ``faults`` schedules errors; ``served`` records
-    what went out. Use it as an async context manager::
+    paces when recorded trades appear on REST. ``faults`` schedules errors; ``chaos=SEED`` also
+    draws faults at random from the whole catalogue (``chaos_rate``, ``chaos_kinds``,
+    ``chaos_seconds``: see :class:`ChaosConfig`); ``laps=N`` (or ``loop=True``) serves the
+    captures N times (endlessly), ids and times shifted each lap; ``connection_hours`` closes
+    each WebSocket connection once open that long in playback time (Binance's 24 h; None: never).
+    ``served`` records what went out. Use it as an async context manager::
 
         async with LoopbackExchange(data_dir, speed=0) as ex:
             exchange = ccxt.pro.binance(ex.ccxt_config())
@@ -59,6 +65,13 @@ class LoopbackExchange:
         host: str = "127.0.0.1",
         clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
+        chaos: int | None = None,
+        chaos_rate: float = 0.01,
+        chaos_kinds: tuple[str, ...] = (),
+        chaos_seconds: float = 2.0,
+        laps: int = 1,
+        loop: bool = False,
+        connection_hours: float | None = 24.0,
     ) -> None:
         if speed < 0:
             raise UsageError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
@@ -66,6 +79,14 @@ class LoopbackExchange:
             raise UsageError(f"spot_info must be one of {', '.join(SPOT_INFOS)}, got {spot_info!r}")
         if trade_source not in TRADE_SOURCES:
             raise UsageError(f"trade_source must be one of {', '.join(TRADE_SOURCES)}, got {trade_source!r}")
+        if isinstance(laps, bool) or not isinstance(laps, int) or laps < 1:
+            raise UsageError(f"laps must be a whole number >= 1, got {laps!r}")
+        if connection_hours is not None and not 0 < connection_hours < float("inf"):
+            raise UsageError(f"connection_hours must be > 0 (None: never), got {connection_hours!r}")
+        self.chaos = None if chaos is None else ChaosConfig(chaos, chaos_rate, tuple(chaos_kinds), chaos_seconds)
+        self._lap_count: int | None = None if loop else laps
+        self._max_age_ns = None if connection_hours is None else int(connection_hours * 3_600_000_000_000)
+        self.laps = Laps(Capture(), 1)
         self.data_dir = Path(data_dir)
         self.speed = speed
         self.faults = FaultSchedule.parse(faults) if isinstance(faults, str) else faults or FaultSchedule()
@@ -93,6 +114,7 @@ class LoopbackExchange:
         rest_data, self.capture = await loop.run_in_executor(None, self._load)
         self.served.recorded_snapshots.update(self.capture.snapshots)
         self._stamps = [frame.ts_ns for frame in self.capture.frames]
+        self.laps = Laps(self.capture, self._lap_count)
         self._started_ns = self._clock.now_ns()
         app = self._app(rest_data)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=_SHUTDOWN_S)
@@ -182,7 +204,17 @@ class LoopbackExchange:
         )
 
     def _app(self, rest_data: RestData) -> web.Application:
-        playback = Playback(self.capture, self.faults, self.served, speed=self.speed, clock=self._clock)
+        chaos = None if self.chaos is None else Chaos(self.chaos)
+        playback = Playback(
+            self.capture,
+            self.faults,
+            self.served,
+            speed=self.speed,
+            clock=self._clock,
+            laps=self.laps,
+            chaos=chaos,
+            max_age_ns=self._max_age_ns,
+        )
         self._playback = playback
         api = RestApi(
             rest_data,
@@ -191,9 +223,10 @@ class LoopbackExchange:
             served=self.served,
             horizon=functools.partial(self._horizon, playback),
             now_ms=self._now_ms,
+            depth_offset=lambda key: playback.offsets.get(key, 0),
         )
         self._rules = api.rules
-        app = web.Application(middlewares=[fault_middleware(self.faults, self.served)])
+        app = web.Application(middlewares=[fault_middleware(self.faults, self.served, chaos)])
         for market, prefixes in (("linear", ("/fapi", "/fapi/{category}")), ("spot", ("", "/stream"))):
             raw = ws_handler(playback, self._sleep, market=market, combined=False)
             combined = ws_handler(playback, self._sleep, market=market, combined=True)
@@ -207,37 +240,51 @@ class LoopbackExchange:
     def _trade_lists(self, rest_data: RestData) -> dict[tuple[str, str], TradeList]:
         if self._trade_source == "gct":
             return {
-                ("raw", "BTCUSDT"): TradeList(_gct_rows(rest_data, "/api/v3/trades")),
-                ("agg", "BTCUSDT"): TradeList(_gct_rows(rest_data, "/api/v3/aggTrades")),
+                ("raw", "BTCUSDT"): TradeList(_gct_rows(rest_data, "/api/v3/trades"), laps=self._lap_count),
+                ("agg", "BTCUSDT"): TradeList(_gct_rows(rest_data, "/api/v3/aggTrades"), laps=self._lap_count),
             }
+        lapped = functools.partial(TradeList, laps=self._lap_count, lap_ms=self.laps.time_ms, lap_ns=self.laps.time_ns)
         lists: dict[tuple[str, str], TradeList] = {}
         origin = self.capture.frames[0].ts_ns if self.capture.frames else 0
         for key in {frame.key for frame in self.capture.frames if frame.event == "trade"}:
             frames = self.capture.trades(key)
             rows = [rest_trade(frame.data) for frame in frames]
             release = [frame.ts_ns - origin for frame in frames]
-            lists[("raw", key)] = TradeList(rows, release)
-            lists[("agg", key)] = TradeList([agg_trade(row) for row in rows], release)
+            lists[("raw", key)] = lapped(rows, release)
+            lists[("agg", key)] = lapped([agg_trade(row) for row in rows], release)
         return lists
 
     def _depth_states(self) -> dict[str, DepthState]:
         return {
-            key: DepthState(snapshot, self.capture.depth(key), futures="T" in snapshot)
+            key: DepthState(snapshot, self.capture.depth(key), futures="T" in snapshot, laps=self.laps)
             for key, snapshot in self.capture.snapshots.items()
         }
 
     def _horizon(self, playback: Playback, key: str) -> tuple[int | None, int]:
-        """How far the recording has got for ``key``: elapsed recorded ns for REST trades, depth frame index."""
+        """How far the recording has got for ``key``: elapsed recorded ns for REST trades, depth frame ordinal.
+
+        At speed 0 every trade exists from the start, except in an endless loop: there, those of
+        the lap the playback has reached.
+        """
         playhead = playback.depth_playhead.get(key, -1)
         if self.speed <= 0:
-            return None, playhead
+            if self._lap_count is not None:
+                return None, playhead
+            lap = self.laps.lap_of(max(playback.cursors.values(), default=0))
+            return (lap + 1) * self.laps.time_ns - 1, playhead
         elapsed = int((self._clock.now_ns() - self._started_ns) * self.speed)
         return elapsed, max(playhead, self._frame_at(elapsed))
 
     def _frame_at(self, elapsed_ns: int) -> int:
-        """The index of the last frame recorded within ``elapsed_ns`` of the first (-1: none)."""
-        stamps = self._stamps
-        return bisect.bisect_right(stamps, stamps[0] + elapsed_ns) - 1 if stamps else -1
+        """The ordinal of the last frame recorded within ``elapsed_ns`` of the first (-1: none)."""
+        stamps, laps = self._stamps, self.laps
+        if not stamps:
+            return -1
+        lap = elapsed_ns // laps.time_ns if laps.looping and laps.time_ns else 0
+        if laps.count is not None:
+            lap = min(lap, laps.count - 1)
+        index = bisect.bisect_right(stamps, stamps[0] + elapsed_ns - lap * laps.time_ns) - 1
+        return laps.ordinal(lap, index)
 
     def _now_ms(self) -> int:
         return self._clock.now_ns() // 1_000_000

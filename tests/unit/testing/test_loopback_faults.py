@@ -79,3 +79,69 @@ def test_bad_rules_are_named_in_one_line(spec: str, message: str) -> None:
         FaultSchedule.parse(spec)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_every_new_rest_action_parses_and_says_what_it_spoils() -> None:
+    spec = ",".join(f"rest:/api/v3/aggTrades#{n}={action}" for n, action in enumerate(ROW_AND_BODY, 1))
+
+    schedule = FaultSchedule.parse(spec)
+
+    assert [fault.action for fault in schedule.rest] == list(ROW_AND_BODY)
+    assert all(fault.status == 200 for fault in schedule.rest)
+
+
+def test_new_ws_actions_parse_with_their_arguments() -> None:
+    schedule = FaultSchedule.parse(
+        "ws:wrong-shape@1,ws:garbage@2,ws:cut@3,ws:stall@4:2.5,ws:reconnect@5,ws:reset@6,ws:disconnect@7:0"
+    )
+
+    assert schedule.ws == (
+        WsFault("wrong-shape", 1),
+        WsFault("garbage", 2),
+        WsFault("cut", 3),
+        WsFault("stall", 4, seconds=2.5),
+        WsFault("reconnect", 5),
+        WsFault("reset", 6),
+        WsFault("disconnect", 7),
+    )
+    assert schedule.ws_at(4, 0) == (WsFault("stall", 4, seconds=2.5),)
+    assert schedule.ws_at(8, 0) == ()
+
+
+def test_a_message_can_carry_several_rules_and_skip_depth_counts_depth_updates() -> None:
+    schedule = FaultSchedule.parse("ws:pause@9,ws:disconnect@9:3,ws:skip-depth@9")
+
+    assert schedule.ws_at(9, 0) == (WsFault("pause", 9), WsFault("disconnect", 9, 3))
+    assert schedule.ws_at(10, 9) == (WsFault("skip-depth", 9),)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("ws:stall@3", "stall@N needs seconds"),
+        ("ws:stall@3:soon", "'soon' is not a number of seconds"),
+        ("ws:stall@3:nan", "'nan' is not a number of seconds"),
+        ("ws:garbage@3:2", "only disconnect takes a count"),
+        ("ws:disconnect@3:-1", "'3:-1' is not N or N:K"),
+        ("rest:/api/v3/aggTrades#1=missing:2", "missing takes no ':' argument"),
+        ("rest:/api/v3/aggTrades#1=slow:inf", "'inf' is not a number of seconds"),
+    ],
+)
+def test_bad_new_rules_are_named_in_one_line(spec: str, message: str) -> None:
+    with pytest.raises(UsageError, match="fault rule") as raised:
+        FaultSchedule.parse(spec)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+ROW_AND_BODY = (
+    "empty",
+    "html",
+    "object",
+    "missing",
+    "bad-values",
+    "ids-backwards",
+    "ids-repeat",
+    "unordered",
+    "far-time",
+)
