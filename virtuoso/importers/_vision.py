@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from virtuoso.errors import ImportFormatError, UsageError
 from virtuoso.events import Bar, Event, Trade, stream_name
-from virtuoso.importers._output import CHUNK, Continuity, Output
+from virtuoso.importers._output import CHUNK, PARSE_ERRORS, Continuity, Output
 from virtuoso.importers._plan import FileJob, FilePlan, Options
 from virtuoso.importers._source import Opened, SourceFile, numbered_lines, open_source
 from virtuoso.importers._symbols import EXCHANGES, Market, unified_symbol
@@ -69,11 +69,14 @@ class VisionFormat:
     def inspect(self, source: SourceFile, options: Options) -> FilePlan:
         """Tell the kind of rows and the market from the file name, the header and the first row."""
         layout = self._layout(source, options)
-        if options.symbol:
-            symbol = options.symbol
-        elif layout.market_id:
-            symbol = unified_symbol(layout.market_id, layout.market)
-        else:
+        named = unified_symbol(layout.market_id, layout.market) if layout.market_id else ""
+        if options.symbol and named and options.symbol != named and not options.force:
+            raise UsageError(
+                f"{source.label}: the file holds {named}, not {options.symbol}:"
+                f" pass --force to import it as {options.symbol} anyway (--symbol)"
+            )
+        symbol = options.symbol or named
+        if not symbol:
             raise UsageError(f"{source.label}: the file name does not tell the market: pass --symbol")
         channel = {"trades": "trades", "aggTrades": "aggtrades", "klines": "bars"}[layout.kind]
         exchange = options.exchange or EXCHANGES[layout.market]
@@ -137,7 +140,7 @@ class _Rows:
                 raise ImportFormatError(self._label, number, f"expected {expected} columns, found {len(fields)}")
             try:
                 self._row(fields, out, continuity)
-            except ValueError as exc:
+            except PARSE_ERRORS as exc:
                 raise ImportFormatError(self._label, number, f"bad value in a {self._kind} row: {exc}") from None
             if len(out.chunk) >= CHUNK:
                 yield out.take()
