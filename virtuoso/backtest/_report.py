@@ -27,6 +27,7 @@ from matplotlib.figure import Figure
 
 from virtuoso.backtest._metrics import METRIC_KEYS, Metric
 from virtuoso.backtest._result import make_directory, write_atomic
+from virtuoso.store import redact
 
 if TYPE_CHECKING:
     from virtuoso.backtest._result import BacktestResult
@@ -148,7 +149,8 @@ def render_html(result: BacktestResult, png: bytes) -> str:
     """The report page: run id, digest, the chart as a data URI, the metrics table and the strategy config."""
     e = html.escape
     image = base64.b64encode(png).decode("ascii")
-    config = json.dumps(result.config, indent=2, sort_keys=True, default=str)
+    # The manifest's config is stored redacted; a result built in Python may hold the raw one.
+    config = json.dumps(redact(result.config), indent=2, sort_keys=True, default=str)
     cached = " (cached)" if result.cached else ""
     return "\n".join([
         "<!DOCTYPE html>",

@@ -15,7 +15,7 @@
 
 from virtuoso.store._base import BaseStore as EventStore
 from virtuoso.store._base import imports_stream, lifecycle_stream
-from virtuoso.store._manifest import build_manifest, config_hash, redact
+from virtuoso.store._manifest import build_manifest, config_hash, is_secret_key, redact, scrub_text, secret_values
 from virtuoso.store._memory import MemoryEventStore
 from virtuoso.store._models import (
     NO_STREAM,
@@ -48,7 +48,10 @@ __all__ = [
     "build_manifest",
     "config_hash",
     "imports_stream",
+    "is_secret_key",
     "lifecycle_stream",
     "open_sqlite_store",
     "redact",
+    "scrub_text",
+    "secret_values",
 ]
