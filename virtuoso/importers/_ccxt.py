@@ -20,7 +20,7 @@ from typing import Any
 
 from virtuoso.errors import ImportFormatError, UsageError
 from virtuoso.events import Bar, Event, Trade, stream_name
-from virtuoso.importers._output import CHUNK, PARSE_ERRORS
+from virtuoso.importers._output import CHUNK, MAX_NS, PARSE_ERRORS
 from virtuoso.importers._plan import FileJob, FilePlan, Options
 from virtuoso.importers._source import Opened, SourceFile, json_array_items, open_source
 
@@ -75,7 +75,11 @@ class CcxtJsonFormat:
             symbol = options.symbol or named
             if not isinstance(symbol, str) or not symbol:
                 raise ImportFormatError(source.label, line, "a trade without 'symbol': pass --symbol")
-            return FilePlan(options.exchange, (symbol,), ("trades",), _ms(item.get("timestamp")) * MS, detail="trades")
+            first_ts = _ms(item.get("timestamp")) * MS
+            if not 0 < first_ts <= MAX_NS:
+                stamp = item.get("timestamp")
+                raise ImportFormatError(source.label, line, f"'timestamp' {stamp!r} is not a time in ms")
+            return FilePlan(options.exchange, (symbol,), ("trades",), first_ts, detail="trades")
         return self._ohlcv_plan(source, options, first)
 
     def _ohlcv_plan(self, source: SourceFile, options: Options, first: list[tuple[int, Any]]) -> FilePlan:
@@ -90,6 +94,8 @@ class CcxtJsonFormat:
         except ValueError as exc:
             raise ImportFormatError(source.label, first[1][0], str(exc)) from None
         start = (opened_at[0] + _duration_ms(timeframe) - 1) * MS
+        if not 0 < start <= MAX_NS:
+            raise ImportFormatError(source.label, line, f"timestamp {opened_at[0]!r} is not a time in ms")
         return FilePlan(options.exchange or "", (options.symbol,), ("bars",), start, detail=timeframe)
 
     def chunks(self, job: FileJob, opened: Opened) -> Iterator[list[Event]]:

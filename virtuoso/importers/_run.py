@@ -158,6 +158,7 @@ def plan_import(
 
 def _inspected(fmt: Format, source: SourceFile, options: Options) -> FilePlan:
     plan = fmt.inspect(source, options)
+    # A last net: each format names the line of a bad first time; none found at all ends here.
     if not 0 < plan.first_ts <= MAX_NS:
         raise UsageError(f"{source.label}: no time found in its first rows: is it a {fmt.name} file?")
     return plan

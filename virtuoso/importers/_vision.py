@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from virtuoso.errors import ImportFormatError, UsageError
 from virtuoso.events import Bar, Event, Trade, stream_name
-from virtuoso.importers._output import CHUNK, PARSE_ERRORS, Continuity, Output
+from virtuoso.importers._output import CHUNK, MAX_NS, PARSE_ERRORS, Continuity, Output
 from virtuoso.importers._plan import FileJob, FilePlan, Options
 from virtuoso.importers._source import Opened, SourceFile, numbered_lines, open_source
 from virtuoso.importers._symbols import EXCHANGES, Market, unified_symbol
@@ -196,10 +196,13 @@ def _first_rows(source: SourceFile) -> tuple[str, int]:
 def _first_time(source: SourceFile, layout: _Layout) -> int:
     column = {"trades": 4, "aggTrades": 5, "klines": 6}[layout.kind]
     with open_source(source) as opened:
-        for _, line in numbered_lines(opened.stream):
+        for number, line in numbered_lines(opened.stream):
             fields = line.split(b",")
             if len(fields) > column and fields[column].strip().isdigit():
-                return to_ns(int(fields[column]))
+                ts = to_ns(int(fields[column]))
+                if ts > MAX_NS:
+                    raise ImportFormatError(source.label, number, f"time {ts} ns is after 2**63-1")
+                return ts
     return 0
 
 
