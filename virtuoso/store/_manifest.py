@@ -16,14 +16,13 @@ import msgspec
 # cover ccxt's requiredCredentials (apiKey, secret, uid, login, password, twofa,
 # privateKey, walletAddress, token) and the spellings exchanges and HTTP use for them.
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_SECRET_NAMES = {
-    "uid", "login", "twofa", "walletaddress", "cookie", "signature", "otp", "totp", "mnemonic", "seed",
-}  # fmt: skip
+# Not "seed" or "pass": runs hash their config, and a run's seed or a two-pass setting must count.
+_SECRET_NAMES = {"uid", "login", "twofa", "walletaddress", "cookie", "signature", "otp", "totp", "mnemonic"}
 _SECRET_ENDINGS = (
     "apikey", "accesskey", "privatekey", "secretkey", "signingkey", "apipass", "apisecret", "authorization",
     "walletaddress", "xmbxapikey",
 )  # fmt: skip
-_SECRET_LAST_WORDS = {"secret", "password", "passwd", "passphrase", "token", "pass", "pwd", "authorization"}
+_SECRET_LAST_WORDS = {"secret", "password", "passwd", "passphrase", "token", "pwd", "authorization"}
 _SECRET_TABLES = {"headers"}
 """Tables whose every value is secret, whatever its key (an HTTP header carries keys under any name)."""
 
