@@ -267,3 +267,14 @@ def test_two_imports_into_a_new_log_at_once(tmp_path: Path) -> None:
     for proc, (_, err) in zip(procs, outcomes, strict=True):
         assert proc.returncode == 0, err.decode()
     assert len(cli_json("sessions", "list", "--db", db)) == 2
+
+
+def test_a_line_cut_inside_its_stream_name_is_not_skipped_as_another_stream(tmp_path: Path) -> None:
+    path = _slice(SPOT_0808, tmp_path, lines=300)
+    text = gzip.decompress(path.read_bytes()).rstrip(b"\n")
+    path.write_bytes(gzip.compress(text + b'\n1723161257421333564 {"stream":"btcusdt@bookTicke'))
+
+    line = _one_error_line(cli("import", "binance-capture", path, "--db", tmp_path / "log.sqlite"))
+
+    assert line.startswith(f"error: {path}:301: ")
+    assert "truncated" in line
