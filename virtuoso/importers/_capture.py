@@ -11,7 +11,6 @@ and counted.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -24,13 +23,13 @@ from virtuoso.book import SyncRule
 from virtuoso.errors import ImportFormatError, UsageError
 from virtuoso.events import Bar, BookDelta, BookSnapshot, Event, Level, Quote, Trade, stream_name
 from virtuoso.importers._output import CHUNK, MAX_NS, PARSE_ERRORS, BadValue, check_event
+from virtuoso.importers._peek import PEEK_LINES, Peek, market_from_name, refuse_contradiction, symbol_at
 from virtuoso.importers._plan import FileJob, FilePlan, Options
 from virtuoso.importers._source import Opened, SourceFile, numbered_lines, open_source, text_blocks
 from virtuoso.importers._symbols import EXCHANGES, Market, unified_symbol
 
 MS = 1_000_000
 INF = math.inf
-_PEEK_LINES = 100
 _FRAME = b'{"stream":"'
 
 
@@ -425,16 +424,16 @@ class CaptureFormat:
         contradicts what the file names (unless ``options.force``) are refused here,
         before anything is written.
         """
-        peek = _Peek(source.label)
+        peek = Peek(source.label)
         with open_source(source) as opened:
             for number, line in numbered_lines(opened.stream):
-                if number > _PEEK_LINES:
+                if number > PEEK_LINES:
                     break
                 peek.line(number, line)
         market: Market = options.market or peek.market or "spot"
-        found = {m: _symbol_at(source, line, m, market) for m, line in sorted(peek.markets.items())}
+        found = {m: symbol_at(source, line, m, market) for m, line in sorted(peek.markets.items())}
         if options.symbol and not options.force:
-            _refuse_contradiction(source, "--symbol", options.symbol, sorted(set(found.values())))
+            refuse_contradiction(source, "--symbol", options.symbol, sorted(set(found.values())))
         if options.market and peek.market and options.market != peek.market and not options.force:
             named = EXCHANGES[peek.market]
             raise UsageError(
@@ -447,7 +446,7 @@ class CaptureFormat:
             symbols=tuple(symbols),
             channels=tuple(sorted(peek.channels)),
             first_ts=peek.first_ts,
-            market_id=_market_from_name(source) if not peek.markets else "",
+            market_id=market_from_name(source) if not peek.markets else "",
         )
 
     def chunks(self, job: FileJob, opened: Opened) -> Iterator[list[Event]]:
@@ -455,89 +454,8 @@ class CaptureFormat:
         return _FileImport(job).chunks(opened)
 
 
-def _symbol_at(source: SourceFile, line: int, market_id: str, market: Market) -> str:
-    try:
-        return unified_symbol(market_id, market)
-    except UsageError as exc:
-        raise ImportFormatError(source.label, line, str(exc)) from None
-
-
-def _refuse_contradiction(source: SourceFile, option: str, given: str, found: list[str]) -> None:
-    """Refuse an override naming something else than the file does (a relabelled import is silent wrong data)."""
-    if found and found != [given]:
-        raise UsageError(
-            f"{source.label}: the file holds {', '.join(found)}, not {given}:"
-            f" pass --force to import it as {given} anyway ({option})"
-        )
-
-
-@dataclass
-class _Peek:
-    """What the first lines of a capture tell: market kind, market ids (and the line naming each), channels."""
-
-    label: str
-    market: Market | None = None
-    markets: dict[str, int] = field(default_factory=dict)
-    channels: set[str] = field(default_factory=set)
-    first_ts: int = 0
-
-    def line(self, number: int, line: bytes) -> None:
-        ts_text, _, body = line.partition(b" ")
-        try:
-            ts, message = int(ts_text), json.loads(body)
-        except (ValueError, RecursionError):
-            if not self.first_ts:
-                raise ImportFormatError(
-                    self.label, number, "not a capture line: expected '<receive time in ns> <JSON message>'"
-                ) from None
-            return  # the import itself reports the line
-        if not self.first_ts:
-            if not 0 < ts <= MAX_NS:
-                raise ImportFormatError(self.label, number, f"receive time {ts} is not a time in ns from 1 to 2**63-1")
-            self.first_ts = ts
-        if not isinstance(message, dict):
-            return
-        data = message.get("data")
-        if isinstance(data, dict) and isinstance(message.get("stream"), str):
-            market_id, _, channel = message["stream"].partition("@")
-            self._frame(number, market_id.upper(), channel, data)
-        elif "lastUpdateId" in message:
-            self.channels.add("book")
-            self.market = self.market or ("usdm" if "E" in message else "spot")
-
-    def _frame(self, number: int, market_id: str, channel: str, data: dict[str, Any]) -> None:
-        named = _CHANNELS.get(channel.split("@", maxsplit=1)[0].split("_", maxsplit=1)[0])
-        if named is None:
-            return
-        self.markets.setdefault(market_id, number)
-        self.channels.add(named)
-        if self.market is None:
-            self.market = _market_kind(named, data)
-
-
-_CHANNELS = {"trade": "trades", "aggTrade": "aggtrades", "depth": "book", "bookTicker": "quotes", "kline": "bars"}
-
-
-def _market_kind(channel: str, data: dict[str, Any]) -> Market | None:
-    """What one frame says about spot vs USD-M futures, if anything."""
-    if channel == "book":
-        return "usdm" if "pu" in data else "spot"
-    if channel in ("trades", "aggtrades"):
-        return "usdm" if "M" not in data else "spot"
-    if channel == "quotes":
-        return "usdm" if "e" in data else "spot"
-    return None
-
-
 def _stream_of(body: bytes) -> str:
     """The stream a frame names, for an error message (``"message"`` when it names none)."""
     if not body.startswith(_FRAME):
         return "message"
     return body[11 : body.find(b'"', 11)].decode(errors="replace")
-
-
-def _market_from_name(source: SourceFile) -> str:
-    """``BTCUSDT`` from a file named like ``btcusdt_20240808.gz``, else ``""``."""
-    stem = source.path.name.split(".")[0]
-    head = stem.split("_")[0].upper()
-    return head if head.isalnum() else ""
