@@ -199,7 +199,7 @@ def test_a_malformed_line_keeps_nothing_of_its_file_and_a_rerun_resumes(
     assert sum(1 for e in after_failure if e.stream.startswith("binance:")) == 2000
     ended = after_failure[-1].payload
     assert ended.TYPE == "SessionEnded"
-    assert ended.reason.startswith(f"import stopped: {part2}:1501: ")  # type: ignore[attr-defined]
+    assert ended.reason.startswith(f"import failed: {part2}:1501: ")  # type: ignore[attr-defined]
 
     _write(part2, rest)
     report, _ = asyncio.run(_import(db, [part1, part2]))

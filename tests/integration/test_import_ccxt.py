@@ -125,11 +125,19 @@ def test_broken_json_names_its_line(tmp_path: Path) -> None:
     assert caught.value.line == text[:item_start].count("\n") + 1
 
 
-def test_an_empty_list_imports_nothing(tmp_path: Path) -> None:
+def test_an_empty_list_is_refused_and_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "trades.json"
     path.write_text("[ ]\n")
 
-    report, events = asyncio.run(_run(tmp_path / "log.sqlite", [path], exchange="binance"))
+    with pytest.raises(ImportFormatError, match=r"trades.json:1: an empty list: nothing to import"):
+        asyncio.run(_run(tmp_path / "log.sqlite", [path], exchange="binance"))
 
-    assert (report["counts"], events) == ({}, [])
-    assert report["files"][0]["status"] == "imported"
+    assert asyncio.run(_sessions(tmp_path / "log.sqlite")) == []
+
+
+async def _sessions(db: Path) -> list[str]:
+    store = await open_sqlite_store(db)
+    try:
+        return [s.id for s in await store.sessions()]
+    finally:
+        await store.close()

@@ -65,6 +65,15 @@ def test_futures_rows_are_swaps_and_futures() -> None:
             '"stepSize": "x"}]}]}',
             "malformed: ValueError",
         ),
+        *[
+            (
+                '{"symbols": [{"symbol": "AB", "baseAsset": "A", "quoteAsset": "B", "filters": [{"filterType": '
+                f'"PRICE_FILTER", "tickSize": "{value}"}}]}}]}}',
+                f"symbols[0] (AB): malformed: ValueError: PRICE_FILTER tickSize {shown} is not a finite number >= 0",
+            )
+            for value, shown in (("nan", "nan"), ("-0.01", "-0.01"), ("1e999", "inf"))
+        ],
+        ("[" * 100_000, "not a JSON exchangeInfo document"),
     ],
 )
 def test_malformed_files_fail_in_one_line(tmp_path: Path, content: str, message: str) -> None:

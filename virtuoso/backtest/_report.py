@@ -37,6 +37,7 @@ from virtuoso.backtest._market import MarketData
 from virtuoso.backtest._metrics import ANNUALIZED_KEYS, METRIC_KEYS, Metric
 from virtuoso.backtest._result import make_directory, write_atomic
 from virtuoso.backtest._tables import per_symbol, period_name
+from virtuoso.store import redact
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -105,7 +106,8 @@ def _e(text: object) -> str:
 
 
 def _header(result: BacktestResult) -> str:
-    config = result.config
+    # The manifest's config is stored redacted; a result built in Python may hold the raw one.
+    config = redact(result.config)
     equity = result.equity["ts_ns"]
     span = f"{_utc(equity.iloc[0])} to {_utc(equity.iloc[-1])} UTC" if len(equity) else "no marks"
     rows = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -42,10 +42,8 @@ def _files_table(report: ImportReport) -> Table:
     return table
 
 
-async def _plan(
-    format_name: str, files: list[Path], symbol: str | None, exchange: str | None, markets: Path | None
-) -> ImportPlan:
-    return plan_import(format_name, files, symbol=symbol, exchange=exchange, markets=markets)
+async def _plan(format_name: str, files: list[Path], **options: Any) -> ImportPlan:
+    return plan_import(format_name, files, **options)
 
 
 def import_command(
@@ -57,7 +55,8 @@ def import_command(
         str | None, typer.Option("--session-name", help="Name of the session (default: made from the file names).")
     ] = None,
     symbol: Annotated[
-        str | None, typer.Option("--symbol", help="Unified symbol (BTC/USDT), where the files do not tell it.")
+        str | None,
+        typer.Option("--symbol", help="Unified symbol (BTC/USDT), where the files do not tell it (else with --force)."),
     ] = None,
     exchange: Annotated[
         str | None,
@@ -69,17 +68,22 @@ def import_command(
             "--markets", help="A saved Binance exchangeInfo JSON: record the markets of the session's symbols."
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Relabel: import as --symbol/--exchange even where the files name another."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON (and no progress).")] = False,
 ) -> None:
     """Import recorded market data files into one session of an event log.
 
-    Each file is atomic: a malformed line stops the import with file:line and leaves nothing of that file in the log.
-    Running the same command again skips the files already imported.
+    Each file is atomic: a malformed line or a value the log refuses (NaN, a negative price, time 0) stops the import
+    with file:line and leaves nothing of that file in the log; an empty, truncated or foreign file is refused before
+    anything is written. Running the same command again skips the files already imported.
     """
     if not db.parent.is_dir():
         raise fail(f"{db}: folder {db.parent} does not exist")
     # Everything about the files is checked before the log is opened (or created).
-    plan = run(lambda: _plan(format_name, files, symbol, exchange, markets))
+    plan = run(lambda: _plan(format_name, files, symbol=symbol, exchange=exchange, markets=markets, force=force))
 
     async def work() -> ImportReport:
         async with opened(db, readonly=False) as store:

@@ -1,17 +1,24 @@
-"""Secrets: credential keys redacted from configs, and their values scrubbed from any text we write.
+"""Secrets: credentials redacted from configs, and their values scrubbed from any text we write.
 
-The store's :func:`~virtuoso.store.redact` already replaces values of keys that
-look like credentials (``apiKey``, ``secret``, ``password``, ``uid``, ``token``,
-...). A recording adds the keys the user marks (``[record] secret_keys``) and,
-because a value can leak through an error message (a URL with a key in it, an
-exchange echoing a parameter), scrubs every secret *value* from each line of
-text before it is logged, stored or shown.
+Three rules, all by what a value *is* rather than trusting one spelling of its key:
+
+* a key naming a credential, in any casing or spelling ccxt and exchanges use
+  (``apiKey``, ``secret``, ``password``, ``uid``, ``login``, ``twofa``,
+  ``privateKey``, ``walletAddress``, ``token``, ``accessKey``, ``apiPass``,
+  ``Authorization``, ``X-MBX-APIKEY``, ...: the store's :func:`~virtuoso.store.redact`),
+  and every value of a ``headers`` table;
+* in the ``[ccxt]`` table, every value that is not a known-safe option
+  (:data:`SAFE_CCXT_KEYS`, :data:`SAFE_CCXT_OPTIONS`), and the keys the user marks
+  (``[record] secret_keys``);
+* every such value is also scrubbed from each line of text before it is logged,
+  stored or shown (an error message with a URL holding a key, an exchange echoing
+  a parameter, a status line), as are ``signature=...``-style parameters.
 
 >>> secrets = Secrets.from_config({"apiKey": "k-123456", "options": {"myKey": "abcdef"}}, marked=("myKey",))
 >>> secrets.scrub("GET /x?apiKey=k-123456&sig=abcdef")
 'GET /x?apiKey=***&sig=***'
->>> secrets.redact({"apiKey": "k-123456", "options": {"myKey": "abcdef", "x": 1}})
-{'apiKey': '***', 'options': {'myKey': '***', 'x': 1}}
+>>> secrets.redact({"ccxt": {"apiKey": "k-123456", "timeout": 5000, "headers": {"X-Key": "zz-9876"}}})
+{'ccxt': {'apiKey': '***', 'timeout': 5000, 'headers': '***'}}
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from virtuoso.resilience import redact_message
+from virtuoso.store import is_secret_key, secret_values
 from virtuoso.store import redact as store_redact
 
 if TYPE_CHECKING:
@@ -30,7 +38,21 @@ REDACTED = "***"
 """What a secret is replaced with (the store's own marker)."""
 
 MIN_SECRET_LENGTH = 4
-"""Shorter values are not scrubbed from text (they would blank out ordinary words); keys are still redacted."""
+"""Shorter values are not scrubbed from text (they would blank out ordinary words); their keys are still redacted."""
+
+SAFE_CCXT_KEYS = frozenset(
+    {"timeout", "enableRateLimit", "rateLimit", "verbose", "sandbox", "newUpdates", "hostname", "urls", "options"}
+)
+"""Top-level ``[ccxt]`` keys whose values are kept in manifests (``options`` only for its safe keys)."""
+
+SAFE_CCXT_OPTIONS = frozenset(
+    {
+        "defaultType", "defaultSubType", "adjustForTimeDifference", "recvWindow", "tradesLimit", "OHLCVLimit",
+        "ordersLimit", "watchOrderBookLimit", "fetchCurrencies", "fetchMargins", "fetchMarkets", "defaultNetwork",
+        "maxRetriesOnFailure", "maxRetriesOnFailureDelay",
+    }
+)  # fmt: skip
+"""Keys of ``[ccxt] options`` that are kept; any other option's value is redacted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +64,13 @@ class Secrets:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], marked: Iterable[str] = ()) -> Secrets:
-        """The secrets found in ``config`` (at any depth), with ``marked`` keys counting as secret too."""
+        """The secrets of a ``[ccxt]`` table ``config``, with ``marked`` keys counting as secret too."""
         keys = frozenset(marked)
-        found = {str(v) for v in _secret_values(config, keys) if v is not None and str(v)}
+        found = set(secret_values(config))
+        found.update(str(v) for v in _unsafe_values(config, keys))
+        usable = {v for v in found if len(v) >= MIN_SECRET_LENGTH}
         # Longest first, so a secret containing another is replaced whole.
-        return cls(keys, tuple(sorted(found, key=len, reverse=True)))
+        return cls(keys, tuple(sorted(usable, key=len, reverse=True)))
 
     @classmethod
     def of(cls, config: RecordConfig) -> Secrets:
@@ -58,8 +82,25 @@ class Secrets:
         return key in self.marked or is_secret_key(key)
 
     def redact(self, config: Mapping[str, Any]) -> dict[str, Any]:
-        """A copy of ``config`` with every secret key's value replaced, at any depth."""
-        return store_redact(self._redact_marked(config))
+        """A copy of a recording's config (its ``ccxt`` table included) with every secret replaced, at any depth."""
+        cleaned = self._redact_marked(config)
+        ccxt = config.get("ccxt")
+        if isinstance(ccxt, Mapping):
+            cleaned["ccxt"] = self.redact_ccxt(ccxt)
+        return store_redact(cleaned)
+
+    def redact_ccxt(self, table: Mapping[str, Any]) -> dict[str, Any]:
+        """A ``[ccxt]`` table with every value that is not a known-safe option replaced."""
+        kept: dict[str, Any] = {}
+        for key, value in table.items():
+            if key == "options" and isinstance(value, Mapping):
+                kept[key] = {k: self._kept(v) if k in SAFE_CCXT_OPTIONS else REDACTED for k, v in value.items()}
+            else:
+                kept[key] = self._kept(value) if key in SAFE_CCXT_KEYS and key != "options" else REDACTED
+        return store_redact(kept)
+
+    def _kept(self, value: Any) -> Any:
+        return REDACTED if isinstance(value, Mapping) and not value else self._redact_value(value)
 
     def _redact_marked(self, config: Mapping[str, Any]) -> dict[str, Any]:
         return {k: REDACTED if str(k) in self.marked else self._redact_value(v) for k, v in config.items()}
@@ -76,19 +117,39 @@ class Secrets:
     def scrub(self, text: str) -> str:
         """``text`` with every secret value, and credential-looking parameters (``signature=...``), replaced."""
         for value in self.values:
-            if len(value) >= MIN_SECRET_LENGTH and value in text:
+            if value in text:
                 text = text.replace(value, REDACTED)
         return redact_message(text)
 
 
-def is_secret_key(key: str) -> bool:
-    """Whether the store's redaction treats ``key`` as a credential (one rule for the whole toolkit)."""
-    return bool(store_redact({key: None})[key] == REDACTED)
+def _unsafe_values(table: Mapping[str, Any], marked: frozenset[str]) -> Iterator[Any]:
+    """The text values of a ``[ccxt]`` table that manifests do not keep (so text must not show them either)."""
+    for key, value in table.items():
+        if key == "options" and isinstance(value, Mapping):
+            for option, item in value.items():
+                if option not in SAFE_CCXT_OPTIONS or option in marked:
+                    yield from _texts(item)
+        elif key not in SAFE_CCXT_KEYS or key in marked:
+            yield from _texts(value)
+        elif isinstance(value, Mapping):
+            yield from _marked_values(value, marked)
 
 
-def _secret_values(config: Mapping[str, Any], marked: frozenset[str]) -> Iterator[Any]:
+def _marked_values(config: Mapping[str, Any], marked: frozenset[str]) -> Iterator[Any]:
     for key, value in config.items():
-        if isinstance(value, Mapping):
-            yield from _secret_values(value, marked)
-        elif str(key) in marked or is_secret_key(str(key)):
-            yield from (value if isinstance(value, list | tuple) else [value])
+        if str(key) in marked:
+            yield from _texts(value)
+        elif isinstance(value, Mapping):
+            yield from _marked_values(value, marked)
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """The strings inside ``value`` (numbers and flags of unknown options are redacted, not scrubbed from text)."""
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _texts(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+    elif isinstance(value, str):
+        yield value

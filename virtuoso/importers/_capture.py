@@ -11,23 +11,25 @@ and counted.
 
 from __future__ import annotations
 
-import json
+import math
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import msgspec
 
 from virtuoso.book import SyncRule
 from virtuoso.errors import ImportFormatError, UsageError
 from virtuoso.events import Bar, BookDelta, BookSnapshot, Event, Level, Quote, Trade, stream_name
-from virtuoso.importers._output import CHUNK
+from virtuoso.importers._output import CHUNK, MAX_NS, PARSE_ERRORS, BadValue, check_event
+from virtuoso.importers._peek import PEEK_LINES, Peek, market_from_name, refuse_contradiction, symbol_at
 from virtuoso.importers._plan import FileJob, FilePlan, Options
 from virtuoso.importers._source import Opened, SourceFile, numbered_lines, open_source, text_blocks
 from virtuoso.importers._symbols import EXCHANGES, Market, unified_symbol
 
 MS = 1_000_000
-_PEEK_LINES = 100
+INF = math.inf
 _FRAME = b'{"stream":"'
 
 
@@ -50,12 +52,19 @@ class _AggTrade(msgspec.Struct, gc=False):
     m: bool
 
 
+# The levels of a diff-depth frame are checked by msgspec while it decodes them (in C):
+# the value rules of a BookDelta's levels (a finite price > 0, a finite amount >= 0;
+# NaN fails both), at no cost per level in Python.
+_FINITE = sys.float_info.max
+_DeltaLevel = tuple[Annotated[float, msgspec.Meta(gt=0, le=_FINITE)], Annotated[float, msgspec.Meta(ge=0, le=_FINITE)]]
+
+
 class _Depth(msgspec.Struct, gc=False):
     E: int
     U: int
     u: int
-    b: tuple[Level, ...]
-    a: tuple[Level, ...]
+    b: tuple[_DeltaLevel, ...]
+    a: tuple[_DeltaLevel, ...]
     pu: int | None = None
 
 
@@ -197,32 +206,46 @@ class _FileImport:
             yield out.take()
 
     def _lines(self, lines: list[bytes], number: int) -> None:
-        """Events of a block of lines; ``number`` lines came before it."""
+        """Events of a block of lines; ``number`` lines came before it.
+
+        Whatever a line makes go wrong (bad JSON, a value the log refuses, bytes
+        that are not UTF-8, a number too large) becomes one ImportFormatError naming it.
+        """
         routes = self._routes
         ts_recv = 0
-        for line in lines:
-            number += 1
-            ts_text, _, body = line.partition(b" ")
-            try:
-                ts_recv = int(ts_text)
-            except ValueError:
-                if line.strip():
-                    self._fail_at(number, "expected '<receive time in ns> <JSON message>'")
-                continue
-            # The stream name of a combined-stream frame, read without decoding: {"stream":"<name>",...
-            route = routes.get(body[11 : body.find(b'"', 11)])
-            if route is None:
-                self._line = number
-                route = self._new_route(body)
-            if route.decoder is None:
-                self._line = number
-                route.handle(route, body, ts_recv)
-                continue
-            try:
+        try:
+            for line in lines:
+                number += 1
+                ts_text, _, body = line.partition(b" ")
+                try:
+                    ts_recv = int(ts_text)
+                except ValueError:
+                    if line.strip():
+                        self._fail_at(number, "expected '<receive time in ns> <JSON message>'")
+                    continue
+                if not 0 < ts_recv <= MAX_NS:
+                    self._fail_at(number, f"receive time {ts_recv} is not a time in ns from 1 to 2**63-1")
+                # The stream name of a combined-stream frame, read without decoding: {"stream":"<name>",...
+                route = routes.get(body[11 : body.find(b'"', 11)])
+                if route is None:
+                    self._line = number
+                    route = self._new_route(body)
+                if route.decoder is None:
+                    self._line = number
+                    route.handle(route, body, ts_recv)
+                    continue
                 frame = route.decoder.decode(body)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                self._fail_at(number, f"{route.stream}: {exc}")
-            route.handle(route, frame.data, ts_recv)
+                route.handle(route, frame.data, ts_recv)
+        except ImportFormatError:
+            raise
+        except BadValue as exc:
+            self._fail_at(number, f"{exc.stream}: {exc}")
+        except msgspec.DecodeError as exc:  # ValidationError is one too
+            self._fail_at(number, f"{_stream_of(body)}: {exc}")
+        except UnicodeDecodeError as exc:
+            self._fail_at(number, f"not UTF-8 text ({exc.reason}, byte {exc.start})")
+        except PARSE_ERRORS as exc:
+            raise ImportFormatError(self._label, number, f"{type(exc).__name__}: {exc}") from exc
         self._out.last_recv = max(self._out.last_recv, ts_recv)
 
     def _new_route(self, body: bytes) -> _Route:
@@ -288,24 +311,38 @@ class _FileImport:
 
     # -- handlers (the hot path: each builds its event inline) ---------------------
 
+    # The value rules (virtuoso.events.event_problem) written inline for the two payloads
+    # that make most lines: the general check costs several times the event itself. Only
+    # a value these comparisons doubt goes to event_problem, which then names the reason.
+
     def _on_trade(self, route: _Route, msg: _Trade, ts_recv: int) -> None:
         ts_event = msg.T * MS
         trade = Trade(msg.p, msg.q, "sell" if msg.m else "buy", str(msg.t))
-        self._append(Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, trade))
+        event = Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, trade)
+        if not (0.0 < msg.p < INF and 0.0 < msg.q < INF and 0 < ts_event <= MAX_NS):
+            check_event(event)
+        self._append(event)
         route.count += 1
         self._continuity.trade(route.stream, route.gaps, msg.t, ts_event, ts_recv)
 
     def _on_agg_trade(self, route: _Route, msg: _AggTrade, ts_recv: int) -> None:
         ts_event = msg.T * MS
         trade = Trade(msg.p, msg.q, "sell" if msg.m else "buy", str(msg.a))
-        self._append(Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, trade))
+        event = Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, trade)
+        if not (0.0 < msg.p < INF and 0.0 < msg.q < INF and 0 < ts_event <= MAX_NS):
+            check_event(event)
+        self._append(event)
         route.count += 1
         self._continuity.trade(route.stream, route.gaps, msg.a, ts_event, ts_recv)
 
     def _on_depth(self, route: _Route, msg: _Depth, ts_recv: int) -> None:
         ts_event = msg.E * MS
         delta = BookDelta(msg.b, msg.a, msg.U, msg.u, msg.pu)
-        self._append(Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, delta))
+        event = Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, delta)
+        pu = msg.pu
+        if not (0 <= msg.U <= msg.u <= MAX_NS and 0 < ts_event <= MAX_NS and (pu is None or 0 <= pu <= MAX_NS)):
+            check_event(event)
+        self._append(event)
         route.count += 1
         self._continuity.delta(route.stream, route.gaps, delta, ts_event, ts_recv)
 
@@ -314,23 +351,37 @@ class _FileImport:
         exchange_ms = msg.T or msg.E
         ts_event = exchange_ms * MS if exchange_ms else ts_recv
         quote = Quote(msg.b, msg.B, msg.a, msg.A, msg.u)
-        self._append(Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, quote))
+        event = Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, quote)
+        if not (
+            0.0 < msg.b < INF
+            and 0.0 <= msg.B < INF
+            and 0.0 < msg.a < INF
+            and 0.0 <= msg.A < INF
+            and 0 <= msg.u <= MAX_NS
+            and 0 < ts_event <= MAX_NS
+        ):
+            check_event(event)
+        self._append(event)
         route.count += 1
 
     def _on_bar(self, route: _Route, msg: _Kline, ts_recv: int) -> None:
         k = msg.k
         ts_event = msg.E * MS
         bar = Bar(k.i, k.t * MS, k.o, k.h, k.l, k.c, k.v, k.n, k.x)
-        self._append(Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, bar))
+        event = Event(route.ids(ts_event), route.stream, ts_event, ts_recv, self._session, bar)
+        check_event(event)
+        self._append(event)
         route.count += 1
 
     def _on_unsupported(self, route: _Route, body: bytes, ts_recv: int) -> None:
+        # Skipped, but only whole: a line cut inside its stream name lands here too.
+        _HEAD.decode(body)
         self._out.skipped += 1
 
     def _on_snapshot(self, route: _Route, body: bytes, ts_recv: int) -> None:
         try:
             msg = _SNAPSHOT.decode(body)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except msgspec.DecodeError as exc:  # ValidationError is one too
             self._fail(f"REST depth snapshot: {exc}")
         market = self._snapshot_market()
         # The spot REST snapshot carries no exchange time: ts_event is then the receive time.
@@ -366,21 +417,36 @@ class CaptureFormat:
     name = "binance-capture"
 
     def inspect(self, source: SourceFile, options: Options) -> FilePlan:
-        """Peek at the first lines: spot or USD-M, the markets and channels, the first receive time."""
-        peek = _Peek()
+        """Peek at the first lines: spot or USD-M, the markets and channels, the first receive time.
+
+        A first line that is not ``<receive time> <JSON>`` (a fake or foreign file), a
+        market id no symbol can be made of, and a ``--symbol`` or ``--exchange`` that
+        contradicts what the file names (unless ``options.force``) are refused here,
+        before anything is written.
+        """
+        peek = Peek(source.label)
         with open_source(source) as opened:
             for number, line in numbered_lines(opened.stream):
-                if number > _PEEK_LINES:
+                if number > PEEK_LINES:
                     break
-                peek.line(line)
+                peek.line(number, line)
         market: Market = options.market or peek.market or "spot"
-        symbols = [options.symbol] if options.symbol else [unified_symbol(m, market) for m in sorted(peek.markets)]
+        found = {m: symbol_at(source, line, m, market) for m, line in sorted(peek.markets.items())}
+        if options.symbol and not options.force:
+            refuse_contradiction(source, "--symbol", options.symbol, sorted(set(found.values())))
+        if options.market and peek.market and options.market != peek.market and not options.force:
+            named = EXCHANGES[peek.market]
+            raise UsageError(
+                f"{source.label}: the file is a {peek.market} capture ({named}), not {options.exchange}:"
+                " pass --force to import it as that exchange anyway"
+            )
+        symbols = [options.symbol] if options.symbol else list(found.values())
         return FilePlan(
             exchange=EXCHANGES[market],
             symbols=tuple(symbols),
             channels=tuple(sorted(peek.channels)),
             first_ts=peek.first_ts,
-            market_id=_market_from_name(source) if not peek.markets else "",
+            market_id=market_from_name(source) if not peek.markets else "",
         )
 
     def chunks(self, job: FileJob, opened: Opened) -> Iterator[list[Event]]:
@@ -388,58 +454,8 @@ class CaptureFormat:
         return _FileImport(job).chunks(opened)
 
 
-@dataclass
-class _Peek:
-    """What the first lines of a capture tell: market kind, market ids, channels."""
-
-    market: Market | None = None
-    markets: set[str] = field(default_factory=set)
-    channels: set[str] = field(default_factory=set)
-    first_ts: int = 0
-
-    def line(self, line: bytes) -> None:
-        ts_text, _, body = line.partition(b" ")
-        try:
-            ts, message = int(ts_text), json.loads(body)
-        except ValueError:
-            return  # the import itself reports the line
-        self.first_ts = self.first_ts or ts
-        if not isinstance(message, dict):
-            return
-        data = message.get("data")
-        if isinstance(data, dict) and isinstance(message.get("stream"), str):
-            market_id, _, channel = message["stream"].partition("@")
-            self._frame(market_id.upper(), channel, data)
-        elif "lastUpdateId" in message:
-            self.channels.add("book")
-            self.market = self.market or ("usdm" if "E" in message else "spot")
-
-    def _frame(self, market_id: str, channel: str, data: dict[str, Any]) -> None:
-        named = _CHANNELS.get(channel.split("@", maxsplit=1)[0].split("_", maxsplit=1)[0])
-        if named is None:
-            return
-        self.markets.add(market_id)
-        self.channels.add(named)
-        if self.market is None:
-            self.market = _market_kind(named, data)
-
-
-_CHANNELS = {"trade": "trades", "aggTrade": "aggtrades", "depth": "book", "bookTicker": "quotes", "kline": "bars"}
-
-
-def _market_kind(channel: str, data: dict[str, Any]) -> Market | None:
-    """What one frame says about spot vs USD-M futures, if anything."""
-    if channel == "book":
-        return "usdm" if "pu" in data else "spot"
-    if channel in ("trades", "aggtrades"):
-        return "usdm" if "M" not in data else "spot"
-    if channel == "quotes":
-        return "usdm" if "e" in data else "spot"
-    return None
-
-
-def _market_from_name(source: SourceFile) -> str:
-    """``BTCUSDT`` from a file named like ``btcusdt_20240808.gz``, else ``""``."""
-    stem = source.path.name.split(".")[0]
-    head = stem.split("_")[0].upper()
-    return head if head.isalnum() else ""
+def _stream_of(body: bytes) -> str:
+    """The stream a frame names, for an error message (``"message"`` when it names none)."""
+    if not body.startswith(_FRAME):
+        return "message"
+    return body[11 : body.find(b'"', 11)].decode(errors="replace")

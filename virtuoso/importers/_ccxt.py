@@ -14,12 +14,13 @@ stamps its candles).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from virtuoso.errors import ImportFormatError, UsageError
 from virtuoso.events import Bar, Event, Trade, stream_name
-from virtuoso.importers._output import CHUNK
+from virtuoso.importers._output import CHUNK, MAX_NS, PARSE_ERRORS
 from virtuoso.importers._plan import FileJob, FilePlan, Options
 from virtuoso.importers._source import Opened, SourceFile, json_array_items, open_source
 
@@ -62,13 +63,23 @@ class CcxtJsonFormat:
                 if len(first) == 2:
                     break
         if not first:
-            return FilePlan(options.exchange, (options.symbol,) if options.symbol else ())
+            raise ImportFormatError(source.label, 1, "an empty list: nothing to import")
         line, item = first[0]
         if isinstance(item, dict):
-            symbol = options.symbol or item.get("symbol")
+            named = item.get("symbol")
+            if options.symbol and isinstance(named, str) and named != options.symbol and not options.force:
+                raise UsageError(
+                    f"{source.label}: the file holds {named}, not {options.symbol}:"
+                    f" pass --force to import it as {options.symbol} anyway (--symbol)"
+                )
+            symbol = options.symbol or named
             if not isinstance(symbol, str) or not symbol:
                 raise ImportFormatError(source.label, line, "a trade without 'symbol': pass --symbol")
-            return FilePlan(options.exchange, (symbol,), ("trades",), _ms(item.get("timestamp")) * MS, detail="trades")
+            first_ts = _ms(item.get("timestamp")) * MS
+            if not 0 < first_ts <= MAX_NS:
+                stamp = item.get("timestamp")
+                raise ImportFormatError(source.label, line, f"'timestamp' {stamp!r} is not a time in ms")
+            return FilePlan(options.exchange, (symbol,), ("trades",), first_ts, detail="trades")
         return self._ohlcv_plan(source, options, first)
 
     def _ohlcv_plan(self, source: SourceFile, options: Options, first: list[tuple[int, Any]]) -> FilePlan:
@@ -83,15 +94,18 @@ class CcxtJsonFormat:
         except ValueError as exc:
             raise ImportFormatError(source.label, first[1][0], str(exc)) from None
         start = (opened_at[0] + _duration_ms(timeframe) - 1) * MS
+        if not 0 < start <= MAX_NS:
+            raise ImportFormatError(source.label, line, f"timestamp {opened_at[0]!r} is not a time in ms")
         return FilePlan(options.exchange or "", (options.symbol,), ("bars",), start, detail=timeframe)
 
     def chunks(self, job: FileJob, opened: Opened) -> Iterator[list[Event]]:
         """The file's events, in chunks."""
-        if not job.plan.detail:
-            return  # an empty list
         items = _Items(job)
         for line, item in json_array_items(opened.stream, job.source.label):
-            items.add(line, item)
+            try:
+                items.add(line, item)
+            except PARSE_ERRORS as exc:
+                raise ImportFormatError(job.source.label, line, str(exc)) from None
             if len(job.out.chunk) >= CHUNK:
                 yield job.out.take()
         if job.out.chunk:
@@ -165,4 +179,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 
 
 def _ms(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    """A time in ms as an int; 0 for anything else (NaN, infinities, text), which the value rules refuse."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value) if math.isfinite(value) else 0

@@ -11,6 +11,7 @@ yields ccxt's dicts, while an import must work offline on a file, into our
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ def _document(source: str | Path | Mapping[str, Any]) -> tuple[str, Mapping[str,
         document = json.loads(path.read_bytes())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such markets file") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise ConfigError(f"{path}: not a JSON exchangeInfo document ({type(exc).__name__}: {exc})") from None
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: not a Binance exchangeInfo document (a JSON object expected)")
@@ -96,7 +97,10 @@ def _unified(base: str, quote: str, row: Mapping[str, Any]) -> tuple[str, Any]:
 
 def _number(filters: Mapping[str, Mapping[str, Any]], kind: str, key: str) -> float:
     found = filters.get(kind)
-    return 0.0 if found is None or key not in found else float(found[key])
+    value = 0.0 if found is None or key not in found else float(found[key])
+    if not 0.0 <= value < math.inf:  # NaN fails too
+        raise ValueError(f"{kind} {key} {value} is not a finite number >= 0")
+    return value
 
 
 def _min_notional(filters: Mapping[str, Mapping[str, Any]]) -> float:

@@ -13,10 +13,33 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from virtuoso.book import DepthSync, Judgement, SyncRule, Verdict
-from virtuoso.events import BookDelta, BookSnapshot, Event, EventIdFactory, Gap, Payload
+from virtuoso.events import BookDelta, BookSnapshot, Event, EventIdFactory, Gap, Payload, event_problem
 
 CHUNK = 5000
 """Events per chunk handed to the store (one hash-chain batch each)."""
+
+MAX_NS = 2**63 - 1
+"""The latest time the log holds (signed 64-bit ns), as in the value rules."""
+
+PARSE_ERRORS = (ValueError, TypeError, OverflowError, KeyError, IndexError, RecursionError)
+"""What parsing a malformed line can raise (UnicodeDecodeError and msgspec's errors are ValueErrors):
+each importer turns these into an ImportFormatError naming the file and line, at the line."""
+
+
+class BadValue(ValueError):
+    """An event's values break the log's rules (:func:`~virtuoso.events.event_problem`); the reason is the text."""
+
+    def __init__(self, event: Event, problem: str) -> None:
+        super().__init__(problem)
+        self.stream = event.stream
+
+
+def check_event(event: Event) -> None:
+    """Raise :class:`BadValue` if ``event`` cannot enter the log; the importer names the line."""
+    problem = event_problem(event)
+    if problem is not None:
+        raise BadValue(event, f"{event.type} {problem}")
+
 
 MAX_PENDING_DELTAS = 20_000
 """Deltas kept while a book waits for its first snapshot; beyond that the oldest half is let go."""
@@ -48,8 +71,10 @@ class Output:
         return factory
 
     def emit(self, stream: str, ts_event: int, ts_recv: int, payload: Payload) -> None:
-        """Add one event to the current chunk."""
-        self.chunk.append(Event(self.ids(stream)(ts_event), stream, ts_event, ts_recv, self.session, payload))
+        """Add one event to the current chunk, after checking its values (:class:`BadValue`)."""
+        event = Event(self.ids(stream)(ts_event), stream, ts_event, ts_recv, self.session, payload)
+        check_event(event)
+        self.chunk.append(event)
         self.counts[payload.TYPE] += 1
 
     def take(self) -> list[Event]:

@@ -18,11 +18,13 @@ class Options:
 
     ``symbol`` overrides the unified symbol (required where a format carries none);
     ``exchange`` the ccxt exchange id (``binance``, ``binanceusdm``, ...), which for
-    the Binance formats also fixes spot vs USD-M futures.
+    the Binance formats also fixes spot vs USD-M futures. Either one contradicting
+    what a file names is refused unless ``force`` (then the file is relabelled).
     """
 
     symbol: str | None = None
     exchange: str | None = None
+    force: bool = False
 
     @property
     def market(self) -> Market | None:

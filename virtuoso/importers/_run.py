@@ -1,15 +1,22 @@
 """Importing files into one session: atomic per file, resumable, with progress.
 
-One call is one session. Its id is derived from the format and the session name
-(given, or made from the file names), so running the same import again finds the
-same session: files already imported (known by their sha256, from the session's
+One call is one session. Its id is derived from what is imported, never from
+file names: the format, the exchange(s), the symbols and kinds of rows the files
+hold, and then either the first file's sha256 or, with a session name, that name
+(so a capture is continued by listing its files from the first, or by naming the
+session). Running the same import again finds the same
+session: files already imported (known by their sha256, from the session's
 :class:`~virtuoso.events.FileImported` events) are skipped, and the others are
 imported after a :class:`~virtuoso.events.SessionResumed` event.
 
-Each file is appended with :meth:`~virtuoso.store.EventStore.append_atomic`: its
-events, its Gap events and its FileImported record commit together or not at
-all. A malformed line stops the import at that file; the files before it stay
-committed and the session is ended with the error as its reason.
+Before any session is opened every file is checked whole: it decompresses to the
+end (a truncated or fake archive is refused), it holds something, and its first
+line parses. Each file is then appended with
+:meth:`~virtuoso.store.EventStore.append_atomic`: its events, its Gap events and
+its FileImported record commit together or not at all. A malformed line, or a
+value the log's rules refuse, stops the import at that file with ``file:line``;
+the files before it stay committed and the session is ended with
+``import failed: ...`` as its reason.
 """
 
 from __future__ import annotations
@@ -20,12 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from virtuoso.errors import SessionError, UsageError, VirtuosoError
+from virtuoso.errors import InvalidEventError, SessionError, UsageError, VirtuosoError
 from virtuoso.events import Event, EventIdFactory, FileImported
 from virtuoso.importers._markets import MarketsFile
-from virtuoso.importers._output import Continuity, Output
+from virtuoso.importers._output import MAX_NS, Continuity, Output
 from virtuoso.importers._plan import FileJob, FilePlan, Format, Options
-from virtuoso.importers._source import SourceFile, open_source
+from virtuoso.importers._source import SourceFile, check_content, open_source
 from virtuoso.store import EventFilter, EventStore, SessionInfo, imports_stream
 
 Progress = Callable[["ProgressUpdate"], None]
@@ -126,23 +133,35 @@ def plan_import(
     symbol: str | None = None,
     exchange: str | None = None,
     markets: str | Path | None = None,
+    force: bool = False,
 ) -> ImportPlan:
     """Check the format and files and peek at each file, touching no store.
 
-    Raises :class:`~virtuoso.errors.UsageError` (unknown format, missing file, a
-    symbol or exchange the files do not tell; :class:`~virtuoso.errors.ConfigError`,
-    a malformed ``markets`` file) or :class:`~virtuoso.errors.ImportFormatError`
-    (a file that cannot be read).
+    Raises :class:`~virtuoso.errors.UsageError` (unknown format, missing, empty,
+    truncated or unreadable file, a symbol or exchange the files do not tell, or
+    one that contradicts what a file names unless ``force``;
+    :class:`~virtuoso.errors.ConfigError`, a malformed ``markets`` file) or
+    :class:`~virtuoso.errors.ImportFormatError` (a first line that does not parse).
     """
     fmt = _formats().get(format_name)
     if fmt is None:
         raise UsageError(f"unknown format {format_name!r}: choose one of {', '.join(FORMATS)}")
     if not paths:
         raise UsageError("no files to import")
-    options = Options(symbol=symbol, exchange=exchange)
+    options = Options(symbol=symbol, exchange=exchange, force=force)
     sources = [SourceFile.of(Path(p)) for p in paths]
-    plans = [fmt.inspect(source, options) for source in sources]
+    for source in sources:
+        check_content(source)
+    plans = [_inspected(fmt, source, options) for source in sources]
     return ImportPlan(fmt, options, sources, plans, None if markets is None else MarketsFile.read(markets, plans))
+
+
+def _inspected(fmt: Format, source: SourceFile, options: Options) -> FilePlan:
+    plan = fmt.inspect(source, options)
+    # A last net: each format names the line of a bad first time; none found at all ends here.
+    if not 0 < plan.first_ts <= MAX_NS:
+        raise UsageError(f"{source.label}: no time found in its first rows: is it a {fmt.name} file?")
+    return plan
 
 
 async def import_files(
@@ -154,12 +173,13 @@ async def import_files(
     symbol: str | None = None,
     exchange: str | None = None,
     markets: str | Path | None = None,
+    force: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import ``paths`` (in order) of ``format_name`` into one session of ``store``.
 
     ``format_name`` may also be an :class:`ImportPlan` from :func:`plan_import`
-    (then ``paths``, ``symbol``, ``exchange`` and ``markets`` are the plan's).
+    (then ``paths``, ``symbol``, ``exchange``, ``markets`` and ``force`` are the plan's).
     ``markets`` names a Binance exchangeInfo file: the session's markets are
     recorded from it (see :class:`~virtuoso.importers._markets.MarketsFile`). Raises
     :class:`~virtuoso.errors.ImportFormatError` (``file:line: what``) at the first
@@ -168,7 +188,7 @@ async def import_files(
     if isinstance(format_name, ImportPlan):
         plan = format_name
     else:
-        plan = plan_import(format_name, paths, symbol=symbol, exchange=exchange, markets=markets)
+        plan = plan_import(format_name, paths, symbol=symbol, exchange=exchange, markets=markets, force=force)
     run = _Run(store, fmt=plan.format, options=plan.options, sources=plan.sources, plans=plan.plans, progress=progress)
     run.markets = plan.markets
     return await run.go(session_name)
@@ -201,7 +221,7 @@ class _Run:
 
     async def go(self, session_name: str | None) -> ImportReport:
         name = session_name or _derived_name(self._fmt.name, self._sources)
-        session_id = _session_id(self._fmt.name, name, [s.path.name for s in self._sources], bool(session_name))
+        session_id = _session_id(self._fmt.name, self._plans, self._sources, session_name)
         info = await self._session(session_id, name)
         report = ImportReport(info.id, info.name, self._fmt.name)
         imported = await _imported_files(self._store, info.id)
@@ -244,6 +264,7 @@ class _Run:
         config = {
             "format": self._fmt.name,
             "files": [s.path.name for s in self._sources],
+            "sha256": [s.sha256 for s in self._sources],
             "symbol": self._options.symbol,
             "exchange": self._options.exchange,
         }
@@ -267,11 +288,15 @@ class _Run:
         job = FileJob(source, plan, self._options, out, continuity)
         holder: list[FileImported] = []
         try:
-            await self._store.append_atomic(self._file_chunks(info, job, holder))
+            try:
+                await self._store.append_atomic(self._file_chunks(info, job, holder))
+            except InvalidEventError as exc:
+                # The importers check every value at its line first; this is the store's own net.
+                raise UsageError(f"{source.label}: refused by the log: {exc}") from exc
         except VirtuosoError as exc:
             # The file left no trace; the session says why it ended, and a re-run resumes it.
             ended = self._last_recv or info.started_ns
-            await self._store.end_session(info.id, ended_ns=ended, reason=f"import stopped: {exc}")
+            await self._store.end_session(info.id, ended_ns=ended, reason=f"import failed: {exc}")
             raise
         record = holder[0]
         file_report = FileReport(source.label, source.sha256, source.bytes, "imported", record.counts, out.skipped)
@@ -288,6 +313,8 @@ class _Run:
                 self._advance(source, start + opened.position() - self._done)
                 yield chunk
             self._advance(source, start + source.bytes - self._done)
+        if not out.counts:
+            raise UsageError(f"{source.label}: no events in it ({out.skipped:,} lines of streams not imported)")
         self._last_recv = max(self._last_recv, out.last_recv)
         record = FileImported(
             str(source.path),
@@ -329,7 +356,18 @@ def _derived_name(format_name: str, sources: Sequence[SourceFile]) -> str:
     return f"{format_name} {shown}"
 
 
-def _session_id(format_name: str, name: str, files: list[str], named: bool) -> str:
-    """Same format and name (and, for a derived name, the same file names): the same session."""
-    parts = [format_name, name] if named else [format_name, *files]
-    return hashlib.sha256("\0".join(["import", *parts]).encode()).hexdigest()[:32]
+def _session_id(format_name: str, plans: Sequence[FilePlan], sources: Sequence[SourceFile], name: str | None) -> str:
+    """What is imported makes the id: format, exchanges, symbols and kinds of rows, then the first file's content.
+
+    The first file starts the session: listing more files after it (now or in a
+    later run) continues it, and fixing a broken later file and running again
+    resumes it. With a session name, the name takes the place of the first file:
+    a run that starts with the next file of the same market continues the named
+    session. File names never count, so two markets' files of one name are two sessions.
+    """
+    exchanges = sorted({plan.exchange for plan in plans})
+    symbols = sorted({symbol for plan in plans for symbol in plan.symbols})
+    details = sorted({plan.detail for plan in plans})
+    content = ["named", name] if name else ["first file", sources[0].sha256]
+    parts = ["import", format_name, *exchanges, "|", *symbols, "|", *details, "|", *content]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]

@@ -236,3 +236,17 @@ class _ArrayReader:
 
     def _fail(self, what: str) -> NoReturn:
         raise ImportFormatError(self._label, self._line_of(self._at), what)
+
+
+def check_content(source: SourceFile) -> None:
+    """Refuse a file that does not decompress to its end (truncated, or a fake archive) or holds nothing.
+
+    Read whole before anything is written, so that a broken file never leaves a
+    session behind; decompressing costs a small part of parsing the lines.
+    """
+    holds_something = False
+    with open_source(source) as opened:
+        while block := opened.stream.read(_BLOCK):
+            holds_something = holds_something or bool(block.strip())
+    if not holds_something:
+        raise UsageError(f"{source.label}: the file is empty: nothing to import")

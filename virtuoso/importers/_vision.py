@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from virtuoso.errors import ImportFormatError, UsageError
 from virtuoso.events import Bar, Event, Trade, stream_name
-from virtuoso.importers._output import CHUNK, Continuity, Output
+from virtuoso.importers._output import CHUNK, MAX_NS, PARSE_ERRORS, Continuity, Output
 from virtuoso.importers._plan import FileJob, FilePlan, Options
 from virtuoso.importers._source import Opened, SourceFile, numbered_lines, open_source
 from virtuoso.importers._symbols import EXCHANGES, Market, unified_symbol
@@ -69,11 +69,14 @@ class VisionFormat:
     def inspect(self, source: SourceFile, options: Options) -> FilePlan:
         """Tell the kind of rows and the market from the file name, the header and the first row."""
         layout = self._layout(source, options)
-        if options.symbol:
-            symbol = options.symbol
-        elif layout.market_id:
-            symbol = unified_symbol(layout.market_id, layout.market)
-        else:
+        named = unified_symbol(layout.market_id, layout.market) if layout.market_id else ""
+        if options.symbol and named and options.symbol != named and not options.force:
+            raise UsageError(
+                f"{source.label}: the file holds {named}, not {options.symbol}:"
+                f" pass --force to import it as {options.symbol} anyway (--symbol)"
+            )
+        symbol = options.symbol or named
+        if not symbol:
             raise UsageError(f"{source.label}: the file name does not tell the market: pass --symbol")
         channel = {"trades": "trades", "aggTrades": "aggtrades", "klines": "bars"}[layout.kind]
         exchange = options.exchange or EXCHANGES[layout.market]
@@ -137,7 +140,7 @@ class _Rows:
                 raise ImportFormatError(self._label, number, f"expected {expected} columns, found {len(fields)}")
             try:
                 self._row(fields, out, continuity)
-            except ValueError as exc:
+            except PARSE_ERRORS as exc:
                 raise ImportFormatError(self._label, number, f"bad value in a {self._kind} row: {exc}") from None
             if len(out.chunk) >= CHUNK:
                 yield out.take()
@@ -193,10 +196,13 @@ def _first_rows(source: SourceFile) -> tuple[str, int]:
 def _first_time(source: SourceFile, layout: _Layout) -> int:
     column = {"trades": 4, "aggTrades": 5, "klines": 6}[layout.kind]
     with open_source(source) as opened:
-        for _, line in numbered_lines(opened.stream):
+        for number, line in numbered_lines(opened.stream):
             fields = line.split(b",")
             if len(fields) > column and fields[column].strip().isdigit():
-                return to_ns(int(fields[column]))
+                ts = to_ns(int(fields[column]))
+                if ts > MAX_NS:
+                    raise ImportFormatError(source.label, number, f"time {ts} ns is after 2**63-1")
+                return ts
     return 0
 
 

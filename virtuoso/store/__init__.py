@@ -16,7 +16,7 @@
 from virtuoso.store._base import BaseStore as EventStore
 from virtuoso.store._base import imports_stream, lifecycle_stream
 from virtuoso.store._keys import KEY_ENV, read_key_file
-from virtuoso.store._manifest import build_manifest, config_hash, redact
+from virtuoso.store._manifest import build_manifest, config_hash, is_secret_key, redact, scrub_text, secret_values
 from virtuoso.store._memory import MemoryEventStore
 from virtuoso.store._models import (
     NO_STREAM,
@@ -53,8 +53,11 @@ __all__ = [
     "config_hash",
     "gaps_stream",
     "imports_stream",
+    "is_secret_key",
     "lifecycle_stream",
     "open_sqlite_store",
     "read_key_file",
     "redact",
+    "scrub_text",
+    "secret_values",
 ]

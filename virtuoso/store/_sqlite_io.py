@@ -166,11 +166,19 @@ async def check_identity(db: aiosqlite.Connection, path: Path) -> int:
 
 
 async def migrate(db: aiosqlite.Connection, path: Path, from_version: int) -> None:
-    """Bring the schema from ``from_version`` to :data:`SCHEMA_VERSION`, one step per transaction."""
+    """Bring the schema from ``from_version`` to :data:`SCHEMA_VERSION`, one step per transaction.
+
+    Each step re-reads the version once it holds the write lock: another process
+    creating or migrating the same file at the same time may have done the step
+    while this one waited, and it must not be run twice.
+    """
     with translated(path):
         for version in range(from_version + 1, SCHEMA_VERSION + 1):
             await db.execute("BEGIN IMMEDIATE")
             try:
+                if await _pragma(db, "user_version") >= version:
+                    await db.execute("ROLLBACK")
+                    continue
                 for statement in MIGRATIONS[version]:
                     await db.execute(statement)
                 await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")

@@ -26,9 +26,21 @@ SECRET_KEYS = [
     "privateKey",
     "private_key",
     "passphrase",
+    "X-MBX-APIKEY",
+    "Authorization",
+    "accessKey",
+    "apiPass",
+    "uid",
+    "login",
+    "twofa",
+    "walletAddress",
+    "signingKey",
 ]
 
-PLAIN_KEYS = ["exchange", "symbols", "timeout", "rateLimit", "enableRateLimit", "options", "depth"]
+PLAIN_KEYS = [
+    "exchange", "symbols", "timeout", "rateLimit", "enableRateLimit", "options", "depth", "seed", "second_pass",
+    "minLiquidity", "tokenBucket", "max_tokens", "keyField",
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("key", SECRET_KEYS)
