@@ -87,7 +87,7 @@ async def test_a_40_s_lock_loses_nothing_it_could_hold_and_declares_the_rest(db_
         if isinstance(e.payload, Gap) and "events not recorded: the log refused writes" in e.payload.reason
     ]
     assert summary["dropped"] > 0, summary
-    assert {g.stream for g in writer_gaps} == {TRADES, BOOK}
+    assert {g.stream for g in writer_gaps} >= {TRADES, BOOK}  # and the health reports of those 40 s
     assert sum(int(g.reason.split(" events not recorded")[0]) for g in writer_gaps) == summary["dropped"]
     assert len(recorded) == len(set(recorded)), "a trade stored twice"
     up_to = [tid for tid in served if tid <= recorded[-1]]

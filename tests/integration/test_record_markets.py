@@ -169,7 +169,7 @@ class _TickChange:
     """
 
     def __init__(
-        self, exchange: LoopbackExchange, clock: LiveClock, stop: asyncio.Event, *, before: int = 30, after: int = 30
+        self, exchange: LoopbackExchange, clock: LiveClock, stop: asyncio.Event, *, before: int = 30, after: int = 60
     ) -> None:
         self.exchange, self.clock, self.stop = exchange, clock, stop
         self.before, self.after = before, after

@@ -18,7 +18,7 @@ COMMANDS = (
     ),
     LazyCommand(
         "bench", "virtuoso.cli._bench", "bench_app",
-        "Run the benchmark suites and report our throughput against raw baselines; exit 1 below a target.",
+        "Run the benchmark suites against raw baselines; `bench pipeline` measures your own pipeline.",
     ),
     LazyCommand(
         "import", "virtuoso.cli._import", "import_command",
@@ -26,7 +26,7 @@ COMMANDS = (
     ),
     LazyCommand(
         "status", "virtuoso.cli._status", "status_command",
-        "Show a recording's health: session, streams, breakers, gaps, last health report.",
+        "Show a recording's health: session, streams, breakers, gaps, last health report, rejected answers.",
     ),
     LazyCommand(
         "replay", "virtuoso.cli._replay", "replay_command",

@@ -13,7 +13,9 @@ it is committed first. What arrives meanwhile is kept in memory up to
 ``max_pending`` events; past that, ``"wait"`` makes writers wait and ``"drop"``
 drops the newest events, counting per stream what was dropped, and writes a
 :class:`~virtuoso.events.Gap` over each dropped span once the log takes writes
-again. A full disk, a damaged log or an invalid event is never retried.
+again. A full disk, a damaged log or an invalid event is never retried, and it
+stops such a writer: every later call raises it again and nothing more is
+committed, so the log never holds events past a hole nobody declared.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ class BufferedWriter:
         self._closed = False
         self._stall: _Stall | None = None
         self._in_flight_size = 0
+        self._broken: BaseException | None = None
         self._dropped: dict[tuple[str, str], DroppedSpan] = {}
         self.written = 0
         """Events committed so far."""
@@ -200,6 +203,8 @@ class BufferedWriter:
         if self._closed:
             raise StoreClosedError("the buffered writer is closed")
         self._raise_pending_error()
+        if self._broken is not None:
+            raise self._broken
 
     def _raise_pending_error(self) -> None:
         if self._error is not None:
@@ -220,6 +225,9 @@ class BufferedWriter:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._broken is not None:
+            self.failed.extend(self._buffer)
+            self._buffer = []
         if self._buffer and self._stall is None:
             await self._wait_in_flight()
             if self._stall is None and self._buffer:  # the batch in flight may just have failed
@@ -268,6 +276,10 @@ class BufferedWriter:
     def _fail(self, batch: list[Event], error: BaseException) -> None:
         self._error = self._error or error
         self.failed.extend(batch)
+        if self._retry is not None:  # no later event may be committed past the hole this leaves
+            self._broken = self._broken or error
+            self.failed.extend(self._buffer)
+            self._buffer = []
         if self.on_failure is not None:
             self.on_failure(error)
 
