@@ -18,9 +18,9 @@ from virtuoso.bench._measure import (
     bench_pipelines,
     machine,
     peak_rss_bytes,
-    versions,
 )
 from virtuoso.bench._spec import PipelineSpec, load_analyzers
+from virtuoso.replay import versions
 
 __all__ = [
     "NOISE_SHARE",

@@ -19,7 +19,6 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 from time import perf_counter_ns, process_time_ns
 from typing import Any
@@ -29,7 +28,7 @@ from virtuoso.backtest import BacktestConfig, VenueConfig, run_backtest
 from virtuoso.bench._figures import PipelineFigures, stage_figures, stage_spreads, stage_units
 from virtuoso.bench._spec import PipelineSpec
 from virtuoso.errors import StoreError, UsageError
-from virtuoso.replay import AnalyzerSpec, ReplayOptions, ReplaySelection, RunConfig, replay_run
+from virtuoso.replay import AnalyzerSpec, ReplayOptions, ReplaySelection, RunConfig, replay_run, versions
 from virtuoso.store import EventFilter, lifecycle_stream, open_sqlite_store
 from virtuoso.timing import StageTimer
 
@@ -43,7 +42,6 @@ FLOOR_READS = 3
 FLOOR_CPU_NS = 2_000_000_000
 """Reads of the session per floor measurement: up to three, fewer once they took 2 s of CPU (a large session
 is sampled enough by one read)."""
-_DEPENDENCIES = ("virtuoso", "msgspec", "aiosqlite", "numpy", "pandas")
 
 
 @dataclass(frozen=True)
@@ -290,17 +288,6 @@ def peak_rss_bytes() -> int:
     """This process's peak resident set size so far (the benchmark's own included)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)  # bytes on macOS, KiB on Linux
-
-
-def versions() -> dict[str, str | None]:
-    """Python's version and those of Virtuoso and the libraries on its hot paths."""
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _DEPENDENCIES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
 
 
 def machine() -> dict[str, Any]:

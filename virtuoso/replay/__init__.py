@@ -15,6 +15,7 @@ from virtuoso.replay._runs import (
     full_ids,
     replay_run,
     stored_digest,
+    versions,
 )
 from virtuoso.replay._selection import ORDERS, Order, ReplaySelection
 
@@ -45,4 +46,5 @@ __all__ = [
     "replay_run",
     "stored_digest",
     "stream_priority",
+    "versions",
 ]
