@@ -14,6 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from virtuoso._userfile import UserFileProblem, import_user_file
 from virtuoso.backtest._strategy import Strategy, StrategyConfig
 from virtuoso.errors import ConfigError, UsageError
 
@@ -47,20 +48,12 @@ def _module_named(ref: str, name: str) -> ModuleType:
 
 
 def _module_from_file(ref: str, path: Path) -> ModuleType:
-    if not path.is_file():
-        raise UsageError(f"strategy {ref!r}: no such file {path}")
-    name = "virtuoso_user_strategy_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"strategy {ref!r}: cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses and msgspec look their module up by name
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[name]
-        raise UsageError(f"strategy {ref!r}: {path} failed to import: {type(exc).__name__}: {exc}") from None
-    return module
+        return import_user_file(path, "virtuoso_user_strategy")
+    except UserFileProblem as problem:
+        words = {"missing": f"no such file {path}", "unloadable": f"cannot load {path}"}
+        text = words.get(problem.kind, f"{path} failed to import: {problem.detail}")
+        raise UsageError(f"strategy {ref!r}: {text}") from None
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from virtuoso._userfile import UserFileProblem, import_user_file
 from virtuoso.backtest import StrategySpec
 from virtuoso.errors import UsageError
 from virtuoso.replay import AnalyzerSpec, analyzers_named
@@ -86,17 +84,9 @@ def load_analyzers(arg: str | Sequence[Mapping[str, Any]]) -> tuple[AnalyzerSpec
 
 
 def _import_file(path: Path) -> ModuleType:
-    if not path.is_file():
-        raise UsageError(f"no such analyzers file ({path})")
-    name = "virtuoso_user_analyzers_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"cannot load the analyzers file ({path})")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # msgspec and dataclasses look their module up by name
     try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[name]
-        raise UsageError(f"the analyzers file failed to import: {type(exc).__name__}: {exc} ({path})") from None
-    return module
+        return import_user_file(path, "virtuoso_user_analyzers")
+    except UserFileProblem as problem:
+        words = {"missing": "no such analyzers file", "unloadable": "cannot load the analyzers file"}
+        text = words.get(problem.kind, f"the analyzers file failed to import: {problem.detail}")
+        raise UsageError(f"{text} ({path})") from None
