@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
 FRAMES = 6_000
 RUN_S = 90.0
-REST_S = 15.0
+REST_S = 8.0
 MISSING = re.compile(r"trade ids (\d+)\.\.(\d+) missing")
 SEEDS = [(1, "ws"), (2, "ws"), (3, "ws"), (4, "rest"), (5, "rest")]
 APPLIED: dict[int, set[str]] = {}
