@@ -108,6 +108,11 @@ class SQLiteEventStore(BaseStore):
             finally:
                 await self._writer.close()
 
+    async def _checkpoint(self) -> None:
+        async with self._write_lock:
+            with translated(self.path):
+                await self._db().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def _db(self) -> aiosqlite.Connection:
         if self._closed:
             raise StoreClosedError(f"{self.path}: the store is closed")
