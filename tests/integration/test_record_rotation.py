@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import require_data
+from tests.integration._cli import cli, cli_json
 from virtuoso.book import BookBuilder, SyncRule
 from virtuoso.events import BookDelta, BookSnapshot, Event, SessionEnded, SessionStarted, Trade
 from virtuoso.exchange import Channel, RecordConfig, ResilienceSettings, record
@@ -97,3 +98,9 @@ async def test_a_recording_rotates_its_session_without_losing_or_repeating_a_tra
     builder = BookBuilder(SyncRule.SPOT, BOOK)
     assert not any(builder.apply(e) for e in market if e.stream == BOOK)
     assert builder.in_sync
+
+    listed = await asyncio.to_thread(cli_json, "sessions", "list", "--db", db_path)
+    assert [(s["id"], s["previous"]) for s in listed] == list(zip(chain, [None, *chain[:-1]], strict=True))
+    table = await asyncio.to_thread(cli, "sessions", "list", "--db", db_path)
+    assert "previous" in table.stdout
+    assert chain[0][:12] in table.stdout

@@ -116,6 +116,7 @@ def sessions_table(infos: list[SessionInfo]) -> Table:
     table.add_column("events", justify="right")
     table.add_column("first event (UTC)", no_wrap=True)
     table.add_column("last event (UTC)", no_wrap=True)
+    table.add_column("previous")
     for info in infos:
         table.add_row(
             Text(info.id),
@@ -126,6 +127,7 @@ def sessions_table(infos: list[SessionInfo]) -> Table:
             str(info.events),
             iso(info.first_ts_event),
             iso(info.last_ts_event),
+            Text(str(info.manifest.get("previous") or "")[:12]),
         )
     return table
 
@@ -274,7 +276,7 @@ def list_sessions(db: DbOption, as_json: JsonOption = False) -> None:
 
     infos = run(work)
     if as_json:
-        print_json([info.summary() for info in infos])
+        print_json([{**info.summary(), "previous": info.manifest.get("previous")} for info in infos])
     else:
         print_table(sessions_table(infos), drop=SESSIONS_DROP)
 
