@@ -24,7 +24,7 @@ from virtuoso.testing import LoopbackExchange
 
 CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
 BOOK = "binance:BTC/USDT:book"
-SESSIONS = 4
+SESSIONS = 5
 TIMEOUT_S = 20.0
 
 
@@ -88,11 +88,11 @@ async def test_a_recording_rotates_its_session_without_losing_or_repeating_a_tra
     trades = [int(e.payload.trade_id) for e in events if isinstance(e.payload, Trade)]
     assert len(trades) == len(set(trades))
     assert sorted(trades) == [t for t in served if t <= max(trades)]
-    assert {e.session for e in events if isinstance(e.payload, Trade)} >= set(chain[:SESSIONS])
+    assert len({e.session for e in events if isinstance(e.payload, Trade)}) >= SESSIONS
 
     later_books = [[e.payload for e in market if e.session == s and e.stream == BOOK] for s in chain[1:]]
     # The book comes once ccxt has synced it: the first rotations may pass before; then every session has one.
-    assert any(later_books)
+    assert sum(1 for book in later_books if book) >= 2
     assert all(isinstance(book[0], BookSnapshot) for book in later_books if book)
     assert all(isinstance(p, BookSnapshot | BookDelta) for book in later_books for p in book)
     builder = BookBuilder(SyncRule.SPOT, BOOK)
