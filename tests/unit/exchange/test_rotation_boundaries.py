@@ -1,13 +1,19 @@
-"""The boundary arithmetic of ``[record] rotate`` and its config key."""
+"""The boundary arithmetic of ``[record] rotate``, its config key, and the session switch of the emitter and books."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from virtuoso.clock import ReplayClock
 from virtuoso.errors import ConfigError
+from virtuoso.events import BookDelta, BookSnapshot, Event, Gap
+from virtuoso.exchange._books import BookDiffer
 from virtuoso.exchange._config import config_from_mapping
+from virtuoso.exchange._emit import Emitter
 from virtuoso.exchange._rotate import NS, next_boundary_ns, part_name, rotation_period_ns
 
 DAY = 86_400 * NS
@@ -54,3 +60,37 @@ def test_the_config_key() -> None:
         config_from_mapping({**base, "record": {"symbols": ["BTC/USDT"], "rotate": "7m"}}, {}, source="t")
     with pytest.raises(ConfigError, match="rotate"):
         config_from_mapping({**base, "record": {"symbols": ["BTC/USDT"], "rotate": 3600}}, {}, source="t")
+
+
+def _book(nonce: int, bid: float) -> dict[str, object]:
+    return {"nonce": nonce, "bids": [[bid, 1.0]], "asks": [[bid + 1, 1.0]]}
+
+
+def test_a_book_starts_the_next_session_with_a_snapshot_and_no_gap() -> None:
+    differ = BookDiffer("binance:BTC/USDT:book", snapshot_every_ns=0)
+    assert isinstance(differ.on_book(_book(1, 100.0), 1)[1], BookSnapshot)
+    assert isinstance(differ.on_book(_book(2, 101.0), 2)[1], BookDelta)
+    differ.snapshot_next()
+    gap, payload = differ.on_book(_book(2, 101.0), 3)  # unchanged, yet whole: the new session needs it
+    assert gap is None
+    assert payload == BookSnapshot(((101.0, 1.0),), ((102.0, 1.0),), 2)
+    assert isinstance(differ.on_book(_book(3, 102.0), 4)[1], BookDelta)
+
+
+def test_the_emitter_stamps_the_new_session_from_the_switch_on() -> None:
+    published: list[Event] = []
+
+    class Collect:
+        async def publish(self, event: Event) -> None:
+            published.append(event)
+
+    emitter = Emitter(Collect(), ReplayClock(5), session="first", exchange="binance")
+
+    async def emit_two() -> None:
+        await emitter.emit("s", Gap("s", 1, 2, "x"))
+        emitter.switch_session("second")
+        await emitter.emit("s", Gap("s", 1, 2, "x"))
+
+    asyncio.run(emit_two())
+    assert [e.session for e in published] == ["first", "second"]
+    assert published[0].id != published[1].id
