@@ -100,7 +100,7 @@ async def test_a_recording_rotates_its_session_without_losing_or_repeating_a_tra
     assert builder.in_sync
 
     listed = await asyncio.to_thread(cli_json, "sessions", "list", "--db", db_path)
-    assert [(s["id"], s["previous"]) for s in listed] == list(zip(chain, [None, *chain[:-1]], strict=True))
+    assert [(s["id"], s.get("previous")) for s in listed] == list(zip(chain, [None, *chain[:-1]], strict=True))
     table = await asyncio.to_thread(cli, "sessions", "list", "--db", db_path)
     assert "previous" in table.stdout
     assert chain[0][:12] in table.stdout
