@@ -128,6 +128,17 @@ async def test_end_session_logs_session_ended(store: EventStore, session: Sessio
     assert (await store.session(SID)).status == "closed"
 
 
+async def test_extra_manifest_keys_and_a_checkpoint_keep_everything(store: EventStore, session: SessionInfo) -> None:
+    await store.append([trade(1)])
+    rotated = await store.begin_session("rec @2", "binance", started_ns=2_000, extra={"previous": SID, "part": 2})
+    assert (rotated.manifest["previous"], rotated.manifest["part"]) == (SID, 2)
+    assert rotated.config_hash == session.config_hash  # the chain's config is one config
+    await store.checkpoint()
+    assert (await store.session(rotated.id)).manifest["previous"] == SID
+    assert await store.max_position() == 3
+    assert (await store.verify()).ok
+
+
 async def test_end_session_twice_is_refused(store: EventStore, session: SessionInfo) -> None:
     await store.end_session(SID, ended_ns=9_000)
     before = await state(store)

@@ -116,7 +116,11 @@ def sessions_table(infos: list[SessionInfo]) -> Table:
     table.add_column("events", justify="right")
     table.add_column("first event (UTC)", no_wrap=True)
     table.add_column("last event (UTC)", no_wrap=True)
+    chained = any(info.manifest.get("previous") for info in infos)  # a log that never rotated: no empty column
+    if chained:
+        table.add_column("previous")
     for info in infos:
+        previous = [Text(str(info.manifest.get("previous") or "")[:12])] if chained else []
         table.add_row(
             Text(info.id),
             Text(info.name),
@@ -126,6 +130,7 @@ def sessions_table(infos: list[SessionInfo]) -> Table:
             str(info.events),
             iso(info.first_ts_event),
             iso(info.last_ts_event),
+            *previous,
         )
     return table
 
@@ -263,6 +268,12 @@ def print_verify(path: Path, report: VerifyReport, *, as_json: bool) -> None:
 # -- commands --------------------------------------------------------------------
 
 
+def _listed(info: SessionInfo) -> dict[str, object]:
+    """A session's summary, with ``previous`` when it is a rotated session."""
+    previous = info.manifest.get("previous")
+    return info.summary() if previous is None else {**info.summary(), "previous": previous}
+
+
 @sessions_app.command("list")
 def list_sessions(db: DbOption, as_json: JsonOption = False) -> None:
     """List every session of the log, oldest first."""
@@ -274,7 +285,7 @@ def list_sessions(db: DbOption, as_json: JsonOption = False) -> None:
 
     infos = run(work)
     if as_json:
-        print_json([info.summary() for info in infos])
+        print_json([_listed(info) for info in infos])
     else:
         print_table(sessions_table(infos), drop=SESSIONS_DROP)
 

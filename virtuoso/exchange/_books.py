@@ -74,7 +74,12 @@ class BookDiffer:
         self._updates = 0
         self._good_ns = 0
         self._interrupted: str | None = None
+        self._fresh_snapshot = False
         self.in_sync = False
+
+    def snapshot_next(self) -> None:
+        """Record the next book as a full snapshot, without a Gap (a new session begins: its book starts whole)."""
+        self._fresh_snapshot = True
 
     def interrupt(self, reason: str) -> None:
         """The book can no longer be trusted (disconnect, sequence break): the next book resyncs, after a Gap."""
@@ -113,6 +118,8 @@ class BookDiffer:
         return 0 if self._sequence is None else self._sequence + 1
 
     def _snapshot_due(self, now_ns: int) -> bool:
+        if self._fresh_snapshot:
+            return True
         if self._every_updates and self._updates >= self._every_updates:
             return True
         return bool(self._every_ns) and now_ns - self._snapshot_ns >= self._every_ns
@@ -120,7 +127,7 @@ class BookDiffer:
     def _snapshot(self, book: Mapping[str, Any], sequence: int, now_ns: int, ts: int) -> BookSnapshot:
         self._bids, self._asks = side_dict(book["bids"]), side_dict(book["asks"])
         self._sequence, self._snapshot_ns, self._updates = sequence, now_ns, 0
-        self._good_ns, self.in_sync, self._interrupted = ts, True, None
+        self._good_ns, self.in_sync, self._interrupted, self._fresh_snapshot = ts, True, None, False
         return BookSnapshot(_sorted(self._bids, descending=True), _sorted(self._asks, descending=False), sequence)
 
     def _delta(self, book: Mapping[str, Any], sequence: int, ts: int) -> BookDelta | None:

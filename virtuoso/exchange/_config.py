@@ -34,6 +34,7 @@ from typing import Any, Literal
 from virtuoso._toml import load_toml
 from virtuoso.errors import ConfigError
 from virtuoso.exchange._ccxt import ccxt_module
+from virtuoso.exchange._rotate import rotation_period_ns
 from virtuoso.exchange._secrets import Secrets
 from virtuoso.store import config_hash
 
@@ -105,6 +106,7 @@ class RecordConfig:
     restart_base_s: float = 1.0
     restart_max_s: float = 60.0
     rejected_note_interval_s: float = 60.0
+    rotate: str = "1d"
     resilience: ResilienceSettings = ResilienceSettings()
 
     def as_dict(self) -> dict[str, Any]:
@@ -178,6 +180,12 @@ def _opt_int(value: Any) -> int | None:
     return None if value is None else _positive(int)(value)
 
 
+def _rotate(value: Any) -> str:
+    _check(isinstance(value, str), f"expected 'off' or a period such as '1d', got {value!r}")
+    rotation_period_ns(value)
+    return str(value)
+
+
 _RECORD_KEYS: dict[str, Callable[[Any], Any]] = {
     "symbols": _str_list,
     "channels": _channels,
@@ -201,6 +209,7 @@ _RECORD_KEYS: dict[str, Callable[[Any], Any]] = {
     "restart_base_s": _positive(float),
     "restart_max_s": _positive(float),
     "rejected_note_interval_s": _non_negative_float,
+    "rotate": _rotate,
 }
 
 _RESILIENCE_KEYS: dict[str, Callable[[Any], Any]] = {

@@ -35,6 +35,11 @@ class Emitter:
         self._ids: dict[str, EventIdFactory] = {}
         self._prefixes: dict[str, str] = {}
 
+    def switch_session(self, session: str) -> None:
+        """Stamp every event built from now on with ``session`` (a rotation); ids of its streams start afresh."""
+        self.session = session
+        self._ids.clear()
+
     def stream(self, symbol: str, channel: str) -> str:
         """The stream name ``exchange:symbol:channel``."""
         return stream_name(self.exchange, symbol, channel)

@@ -67,6 +67,7 @@ class Recorder:
         self.markets: MarketsWatch | None = None
         self.supervisor: Supervisor | None = None
         self.rejections: Rejections | None = None
+        self.emitter: Emitter | None = None
 
     def use_guards(self, guards: GuardFactory) -> None:
         """Guard the exchange calls with ``guards`` from now on (before :meth:`run`)."""
@@ -84,7 +85,7 @@ class Recorder:
         credentials), or every symbol stopped, is raised.
         """
         config = self.config
-        emitter = Emitter(runtime, self._clock, session=session, exchange=config.exchange)
+        emitter = self.emitter = Emitter(runtime, self._clock, session=session, exchange=config.exchange)
         self.rejections = Rejections(emitter, self.secrets, config.rejected_note_interval_s)
         wiring = Wiring(self.exchange, emitter, config, self.secrets, self.rejections)
         self.collectors = [
@@ -99,6 +100,15 @@ class Recorder:
         await self.markets.start()
         await self._restore()
         await self._supervise()
+
+    def switch_session(self, session: str) -> None:
+        """Stamp what is received from now on with ``session`` (a rotation), the collectors running on: trades
+        carry on where they are, and each book starts the new session with a full snapshot."""
+        if self.emitter is not None:
+            self.emitter.switch_session(session)
+        for collector in self.collectors:
+            if isinstance(collector, BookCollector):
+                collector.differ.snapshot_next()
 
     async def _gone(self, symbol: str, reason: str) -> None:
         if self.supervisor is not None:

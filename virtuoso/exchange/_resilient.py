@@ -37,6 +37,11 @@ class SystemEvents:
         self._bus, self._clock, self._session = bus, clock, session
         self._ids: dict[str, EventIdFactory] = {}
 
+    def switch_session(self, session: str) -> None:
+        """Publish as ``session`` from now on (a rotation)."""
+        self._session = session
+        self._ids.clear()
+
     def publish(self, name: str, payload: Payload) -> None:
         """Publish ``payload`` on ``system:<session>:<name>`` at the clock's time."""
         stream = system_stream(self._session, name)
@@ -52,6 +57,7 @@ class Guards:
 
     def __init__(self, config: RecordConfig, clock: Clock, system: SystemEvents) -> None:
         settings = config.resilience
+        self.system = system
         self.exchange = config.exchange
         self.retry = RetryPolicy(
             max_attempts=settings.max_attempts,
@@ -66,7 +72,7 @@ class Guards:
             failure_threshold=settings.failure_threshold,
             window_s=settings.window_s,
             open_s=settings.open_s,
-            on_transition=lambda change: system.publish("breakers", change),
+            on_transition=lambda change: self.system.publish("breakers", change),
         )
         self._secrets = Secrets.of(config).values
         self.exchange_object: Any = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from virtuoso.exchange._markets import markets_cache_file
 from virtuoso.exchange._pool import ExchangePool
 from virtuoso.exchange._recorder import Recorder
 from virtuoso.exchange._resilient import Guards, GuardsFor, SystemEvents, guards_for
+from virtuoso.exchange._rotate import next_boundary_ns, part_name, rotation_period_ns
 from virtuoso.exchange._secrets import Secrets
 from virtuoso.exchange._stats import RecordStats
 from virtuoso.resilience import HealthCheck, breakers_probe, streams_probe, writer_probe
@@ -122,11 +123,11 @@ async def record(
             bus = await container.aresolve(EventBus)
             info = await _begin(store, clock, config, Secrets.of(config))
             guards_of = guards or guards_for(config)
-            run = _Run(config, info, clock, bus, RecordStats(clock.now_ns()), guards_of(bus, clock, info.id))
+            run = _Run(config, info, clock, bus, RecordStats(clock.now_ns()), guards_of(bus, clock, info.id), store)
             runs.append(run)
             bus.subscribe("*", run.stats, name="RecordStats")
             reason, failure = await run.outcome(container, duration_s, stop, on_status)
-            ended = await _end(store, info, clock.now_ns(), reason, run.log_error)
+            ended = await _end(store, run.info, clock.now_ns(), reason, run.log_error)
     except (StoreError, DisposalError):
         # Once the log has failed for good (a full disk), closing it fails the same way: the first error is the news.
         if not runs or runs[0].log_error is None:
@@ -134,7 +135,8 @@ async def record(
     if failure is not None:
         raise RecordingFailed(reason) from None
     assert ended is not None  # only a failed log leaves the session without its end
-    return {**run.stats.summary(info.id), **run.log_counts(), "status": ended.status, "reason": reason}
+    summary = {**run.stats.summary(run.info.id), **run.log_counts(), "status": ended.status, "reason": reason}
+    return {**summary, "sessions": [session.id for session in run.chain]}
 
 
 async def _end(
@@ -150,15 +152,32 @@ async def _end(
         return None
 
 
-async def _begin(store: EventStore, clock: Clock, config: RecordConfig, secrets: Secrets) -> SessionInfo:
+async def _begin(
+    store: EventStore, clock: Clock, config: RecordConfig, secrets: Secrets, rotated: _Rotated | None = None
+) -> SessionInfo:
+    name = session_name(config)
+    extra = None
+    if rotated is not None:
+        name = part_name(name, rotated.boundary_ns)
+        extra = {"previous": rotated.previous, "part": rotated.part}
     return await store.begin_session(
-        session_name(config),
+        name,
         f"ccxt:{config.exchange}",
         started_ns=clock.now_ns(),
         symbols=config.symbols,
         channels=channels_text(config.channels),
         config=secrets.redact(config.as_dict()),
+        extra=extra,
     )
+
+
+@dataclass(frozen=True)
+class _Rotated:
+    """Where a rotated session comes from: the session it follows, its part number (the first is 1), its boundary."""
+
+    previous: str
+    part: int
+    boundary_ns: int
 
 
 @dataclass
@@ -171,9 +190,15 @@ class _Run:
     bus: EventBus
     stats: RecordStats
     guards: Guards
+    store: EventStore
     sink: StoreRecorder | None = None
+    chain: list[SessionInfo] = field(default_factory=list)
+    """Every session of this recording, the first first (more than one once it rotated)."""
     log_error: BaseException | None = None
     """The error the log failed with for good (a full disk): the recording stops on it."""
+
+    def __post_init__(self) -> None:
+        self.chain.append(self.info)
 
     async def outcome(
         self,
@@ -224,13 +249,59 @@ class _Run:
             health.add(recorder.channels_health)
             system = SystemEvents(self.bus, self.clock, self.info.id)
             status = self.status_line(recorder, sink, on_status)
+            rotating = self.rotate_forever(recorder, [system, self.guards.system])
             async with (
                 _stopper(recorder, duration_s, stop) as why,
+                _background(rotating),
                 _every(self.config.status_interval_s, status),
                 _every(self.config.health_interval_s, lambda: system.publish("health", health.check())),
             ):
                 await runtime.run(self.info.id)
             return why[0]
+
+    async def rotate_forever(self, recorder: Recorder, systems: Sequence[SystemEvents]) -> None:
+        """At every boundary of ``[record] rotate`` (by the clock), end the session and begin the next."""
+        period = rotation_period_ns(self.config.rotate)
+        if period is None:
+            return
+        while True:
+            boundary = next_boundary_ns(self.clock.now_ns(), period)
+            reached = asyncio.Event()
+            timer = self.clock.call_at(boundary, reached.set)
+            try:
+                await reached.wait()
+            finally:
+                timer.cancel()
+            # A rotation begun finishes even when the recording stops meanwhile: no session left half-ended.
+            rotation = asyncio.ensure_future(self.rotate(recorder, systems, boundary))
+            try:
+                await asyncio.shield(rotation)
+            except asyncio.CancelledError:
+                await rotation
+                raise
+            except Exception as exc:  # the log refused the new session: stop, as when it refuses events
+                self._log_failed(exc, recorder)
+                return
+
+    async def rotate(self, recorder: Recorder, systems: Sequence[SystemEvents], boundary_ns: int) -> None:
+        """End the current session and begin the next without stopping the collectors.
+
+        The switch itself is one synchronous step, so every event is stamped with
+        the session in force when it was received. The old session's last events
+        may still be on their way to the log and be committed just after its
+        SessionEnded: waiting for them would mean waiting for a live feed's writer
+        to run empty, which under load it may never do. The log's WAL is checkpointed.
+        """
+        old = self.info
+        rotated = _Rotated(old.id, len(self.chain) + 1, boundary_ns)
+        new = await _begin(self.store, self.clock, self.config, Secrets.of(self.config), rotated)
+        recorder.switch_session(new.id)
+        for system in systems:
+            system.switch_session(new.id)
+        self.info = new
+        self.chain.append(new)
+        await self.store.end_session(old.id, ended_ns=self.clock.now_ns(), reason="rotated")
+        await self.store.checkpoint()
 
     def log_counts(self) -> dict[str, int]:
         """``committed``: events the log holds from this recording; ``dropped``: events declared as gaps because

@@ -170,6 +170,15 @@ class BaseStore(ABC):
         ``expect_head`` (a head hash kept elsewhere), the chain must pass through it.
         """
 
+    async def checkpoint(self) -> None:
+        """Fold what the log's journal holds back into its file, so the journal does not grow without bound
+        (SQLite: ``PRAGMA wal_checkpoint(TRUNCATE)``; in memory: nothing to do)."""
+        self._check_open()
+        await self._checkpoint()
+
+    async def _checkpoint(self) -> None:  # noqa: B027  (a hook: only a file-backed log has a journal)
+        """Backends with a journal fold it back here."""
+
     async def close(self) -> None:
         """Flush every buffered writer, then release the store.
 
@@ -236,14 +245,16 @@ class BaseStore(ABC):
         channels: Sequence[str] = (),
         config: Mapping[str, Any] | None = None,
         session_id: str | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> SessionInfo:
         """Open a session and log its SessionStarted event.
 
         The manifest holds the Virtuoso, ccxt and Python versions and the config
         with secrets redacted, plus the config's hash. The id defaults to a hash
-        of source, name and start time, so it is deterministic.
+        of source, name and start time, so it is deterministic. ``extra`` adds
+        top-level manifest keys (a rotated session's ``previous``).
         """
-        manifest = build_manifest(config or {})
+        manifest = build_manifest(config or {}, extra)
         info = SessionInfo(
             id=session_id or session_id_for(source, name, started_ns),
             name=name,

@@ -23,7 +23,7 @@ from virtuoso.errors import (
     UsageError,
 )
 from virtuoso.events import REGISTRY, Event, TypeRegistry
-from virtuoso.store._base import BaseStore
+from virtuoso.store._base import BaseStore, log
 from virtuoso.store._chain import GENESIS, batch_hash, batch_mac
 from virtuoso.store._keys import FROM_ENV, KeySource, resolve_key
 from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
@@ -107,6 +107,25 @@ class SQLiteEventStore(BaseStore):
                     await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 await self._writer.close()
+
+    async def _checkpoint(self) -> None:
+        # Without waiting: TRUNCATE waits for every reader to leave its snapshot, and a recording cannot stall
+        # on a reader. A busy checkpoint is left to the next one (and SQLite's own autocheckpoint).
+        async with self._write_lock:
+            db = self._db()
+            with translated(self.path):
+                async with db.execute("PRAGMA busy_timeout") as cursor:
+                    row = await cursor.fetchone()
+                await db.execute("PRAGMA busy_timeout = 0")
+                try:
+                    async with db.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+                        result = await cursor.fetchone()
+                finally:
+                    await db.execute(f"PRAGMA busy_timeout = {int(row[0]) if row else 0}")
+        if result is not None and result[0]:
+            log.info(
+                "%s: the WAL could not be checkpointed now (a reader holds it); the next checkpoint will", self.path
+            )
 
     def _db(self) -> aiosqlite.Connection:
         if self._closed:
