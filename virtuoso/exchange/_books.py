@@ -32,8 +32,12 @@ SideDict = dict[float, float]
 
 
 def side_dict(side: Sequence[Sequence[Any]]) -> SideDict:
-    """A ccxt book side as ``{price: amount}``."""
-    return {float(level[0]): float(level[1]) for level in side}
+    """A ccxt book side as ``{price: amount}``, without levels at amount 0.
+
+    A venue may send a level whose amount is 0 (a removed level it has not
+    pruned yet); it holds nothing, so it is not part of the book.
+    """
+    return {float(level[0]): amount for level in side if (amount := float(level[1])) > 0.0}
 
 
 def diff_side(old: SideDict, new: SideDict, *, descending: bool) -> tuple[Level, ...]:

@@ -180,3 +180,12 @@ def test_books_without_update_ids_get_a_local_counter() -> None:
     _, delta = differ.on_book(_book({100.0: 2.0}, {101.0: 1.0}, None), 3)
     assert isinstance(delta, BookDelta)
     assert (delta.first_sequence, delta.last_sequence) == (1, 1)
+
+
+def test_a_level_at_amount_zero_is_not_in_the_book() -> None:
+    differ = BookDiffer(BOOK, snapshot_every_ns=0)
+    _, first = differ.on_book(_book({100.0: 1.0, 99.0: 0.0}, {101.0: 0.0}, 5), 1)
+    assert first == BookSnapshot(((100.0, 1.0),), (), 5)
+    _, delta = differ.on_book(_book({100.0: 0.0}, {101.0: 2.0}, 6), 2)
+    assert isinstance(delta, BookDelta)
+    assert (delta.bids, delta.asks, delta.last_sequence) == (((100.0, 0.0),), ((101.0, 2.0),), 6)

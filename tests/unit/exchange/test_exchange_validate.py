@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from virtuoso.clock import ReplayClock
@@ -68,6 +68,8 @@ def test_a_trade_the_checks_accept_builds_an_event_the_log_accepts(trade: Any) -
 
 
 @given(books)
+@example(book={"bids": [], "asks": [["1", 0]], "nonce": None})
+@example(book={"bids": [[2.0, 0.0], [1.0, 3.0]], "asks": [[3.0, 0.0]], "nonce": 4})
 @settings(max_examples=200, deadline=None)
 def test_a_book_is_refused_with_a_reason_or_diffed_into_clean_payloads(book: Any) -> None:
     refused = ""
