@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Every package that defines event types, imported up front so the type registry
 # is the same whichever tests run first.
@@ -13,6 +14,20 @@ import virtuoso.bus
 import virtuoso.processing  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
+
+# CI draws the same examples on every run, so a red build names a change, not a
+# lucky draw; a developer's `make test` explores new examples each time (and keeps
+# the failures it finds in .hypothesis/ to replay them first).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("VIRTUOSO_HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["VIRTUOSO_HYPOTHESIS_PROFILE"])
+
+# `make test` runs the suite in parallel workers (pytest-xdist). A worker's marker
+# variable is inherited by every process a test starts, and pytest-benchmark reads it
+# to switch itself off: the `virtuoso bench` runs that tests start would then measure
+# nothing. The workers themselves are known by their config, not by this variable.
+for _name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.pop(_name, None)
 
 
 def shared_data() -> Path:

@@ -42,7 +42,7 @@ async def test_standalone_exchange_serves_ccxt_until_interrupted() -> None:
     )
     assert process.stdout is not None
     try:
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(60):
             first, config = await read_announcement(process.stdout)
             client = ccxt_async.binance(config)
             try:

@@ -22,8 +22,8 @@ from virtuoso.store import EventFilter, open_sqlite_store
 from virtuoso.testing import LoopbackExchange
 
 CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
-LINE_TIMEOUT_S = 20.0
-EXIT_TIMEOUT_S = 20.0
+LINE_TIMEOUT_S = 60.0
+EXIT_TIMEOUT_S = 60.0
 SECRETS = {
     "apiKey": "AKIA-test-key-0001",
     "secret": "s3cr3t-value-0002",
