@@ -54,8 +54,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("virtuoso ratios (best round of each side)")
     for result in RESULTS:
         verdict = "ok" if result.ok else "BELOW TARGET"
+        unit = "ev/s" if result.unit == "s" else f"ev/{result.unit}"
         terminalreporter.write_line(
-            f"{result.name}: {result.events_per_s:,.0f} ev/s vs baseline {result.baseline_per_s:,.0f} ev/s"
+            f"{result.name}: {result.events_per_s:,.0f} {unit} vs baseline {result.baseline_per_s:,.0f} {unit}"
             f" = {result.ratio:.2f}x (target {result.target:.2f}x) {verdict}"
             f" [load {result.load[0]:.1f} -> {result.load[1]:.1f} on {os.cpu_count()} cpus]"
         )
