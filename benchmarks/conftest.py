@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,18 @@ import pytest
 from benchmarks.harness import RESULTS, Scale
 from benchmarks.workloads import TradeWorkload, trade_events, write_log
 from virtuoso.events import Event
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent that fails to import; a module set to None in sys.modules
+        return False
+
+
+collect_ignore = [] if _installed("nautilus_trader") else ["peer_nautilus.py"]
+"""The peer's module imports NautilusTrader (the optional bench-peers extra): without it, pytest's doctest
+collection must not import it; ``test_peer_nautilus.py`` then skips its cases and says why."""
 
 
 @pytest.fixture(scope="session")
