@@ -6,7 +6,8 @@
     python -m benchmarks.trade_day backtest LOG                 # the day backtested with MovingAverageCross
 
 Each job prints one JSON object: ``events`` (trades), ``seconds`` (the job alone,
-timed inside the child, imports and interpreter start-up left out) and
+timed inside the child, imports and interpreter start-up left out), ``cpu_seconds``
+(the child's CPU time over the same span, all threads) and
 ``peak_rss_mib`` (the child's own high-water mark, ``VmHWM``: see
 ``replay_memory.py`` for why not ``ru_maxrss``).
 
@@ -93,20 +94,20 @@ async def import_day(zip_path: Path, log: Path) -> dict[str, Any]:
     """Import the day into a new log at ``log`` (the store is opened before the clock starts)."""
     store = await open_sqlite_store(log)
     try:
-        began = time.perf_counter()
+        began = _clocks()
         report = await import_files(store, "binance-vision", [zip_path])
-        seconds = time.perf_counter() - began
+        spent = _since(began)
     finally:
         await store.close()
-    return {"events": report.counts.get("Trade", 0), "seconds": seconds, "session": report.session}
+    return {"events": report.counts.get("Trade", 0), **spent, "session": report.session}
 
 
 async def replay_day(log: Path) -> dict[str, Any]:
     """Replay the log's one session with the default analyzers into a run."""
     run = RunConfig(ReplaySelection(sessions=(await _only_session(log),)), analyzers_named("default"))
-    began = time.perf_counter()
+    began = _clocks()
     result = await replay_run(AppConfig(db=log), run, force=True)
-    return {"events": result.events_in, "seconds": time.perf_counter() - began, "events_out": result.events_out}
+    return {"events": result.events_in, **_since(began), "events_out": result.events_out}
 
 
 async def backtest_day(log: Path) -> dict[str, Any]:
@@ -114,9 +115,20 @@ async def backtest_day(log: Path) -> dict[str, Any]:
     spec = StrategySpec("virtuoso.strategies:MovingAverageCross", MovingAverageCross, MovingAverageCrossConfig())
     selection = ReplaySelection(sessions=(await _only_session(log),), order="exchange-time")
     config = BacktestConfig(selection, spec, VenueConfig(initial_cash=1_000_000.0))
-    began = time.perf_counter()
+    began = _clocks()
     result = await run_backtest(AppConfig(db=log), config)
-    return {"events": result.events_in, "seconds": time.perf_counter() - began, "fills": len(result.fills)}
+    return {"events": result.events_in, **_since(began), "fills": len(result.fills)}
+
+
+def _clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(began: tuple[float, float]) -> dict[str, float]:
+    """Wall seconds since ``began``, and this process's CPU seconds (all its threads: SQLite's too), which a
+    busy machine stretches less than wall time."""
+    wall, cpu = _clocks()
+    return {"seconds": wall - began[0], "cpu_seconds": round(cpu - began[1], 3)}
 
 
 async def _only_session(log: Path) -> str:
