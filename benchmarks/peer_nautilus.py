@@ -22,7 +22,6 @@ Two strategies:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 
 from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
 from nautilus_trader.config import LoggingConfig
@@ -135,6 +134,3 @@ def fills(engine: BacktestEngine) -> int:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*Timestamp\.utcnow")
         return len(engine.trader.generate_order_fills_report())
-
-
-StrategyFactory = Callable[[InstrumentId], NoOp]
