@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+PEERS  := $(VENV)/.peers-installed
 
 .PHONY: demo test install lint typecheck unit bench bench-quick bench-check clean
 
@@ -14,6 +15,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the project (idempotent)
+
+# The bench-peers extra (NautilusTrader, the peer the benchmarks run against): for `make bench` only.
+$(PEERS): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench-peers]'
+	@touch $(PEERS)
 
 demo: $(STAMP)  ## a synthetic market through replay, analyzers and a backtest: metrics, digests, report
 	$(BIN)/virtuoso demo
@@ -33,10 +39,10 @@ bench-quick: $(STAMP)
 
 test: lint typecheck unit bench-quick  ## lint, type-check, every test, and a quick benchmark smoke run
 
-bench: $(STAMP)  ## the full benchmark suite with ratios against raw baselines
+bench: $(PEERS)  ## the full benchmark suite: ratios against the floors and against NautilusTrader, same run
 	$(BIN)/virtuoso bench
 
-bench-check: $(STAMP)  ## the full suite; fails when a ratio falls more than 15% below benchmarks/baseline.json
+bench-check: $(PEERS)  ## the full suite; fails when a ratio falls more than 15% below benchmarks/baseline.json
 	$(BIN)/virtuoso bench --check
 
 clean:

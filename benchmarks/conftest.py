@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,18 @@ import pytest
 from benchmarks.harness import RESULTS, Scale
 from benchmarks.workloads import TradeWorkload, trade_events, write_log
 from virtuoso.events import Event
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent that fails to import; a module set to None in sys.modules
+        return False
+
+
+collect_ignore = [] if _installed("nautilus_trader") else ["peer_nautilus.py"]
+"""The peer's module imports NautilusTrader (the optional bench-peers extra): without it, pytest's doctest
+collection must not import it; ``test_peer_nautilus.py`` then skips its cases and says why."""
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +67,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("virtuoso ratios (best round of each side)")
     for result in RESULTS:
         verdict = "ok" if result.ok else "BELOW TARGET"
+        unit = "ev/s" if result.unit == "s" else f"ev/{result.unit}"
         terminalreporter.write_line(
-            f"{result.name}: {result.events_per_s:,.0f} ev/s vs baseline {result.baseline_per_s:,.0f} ev/s"
+            f"{result.name}: {result.events_per_s:,.0f} {unit} vs baseline {result.baseline_per_s:,.0f} {unit}"
             f" = {result.ratio:.2f}x (target {result.target:.2f}x) {verdict}"
             f" [load {result.load[0]:.1f} -> {result.load[1]:.1f} on {os.cpu_count()} cpus]"
         )

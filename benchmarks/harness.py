@@ -126,6 +126,9 @@ class RatioResult:
     baseline_s: list[float]
     load: tuple[float, float] = (0.0, 0.0)
     """The 1-minute load average before and after the case (noise from other processes shows here)."""
+    unit: str = "s"
+    """What ``ours_s`` and ``baseline_s`` count: seconds for every timed case; ``MiB`` for the cases that
+    measure bytes on disk or peak memory, whose "events/s" is then events per MiB (see :func:`record`)."""
 
     @property
     def events_per_s(self) -> float:
@@ -161,6 +164,7 @@ class RatioResult:
             "ours_seconds": [round(s, 6) for s in self.ours_s],
             "baseline_seconds": [round(s, 6) for s in self.baseline_s],
             "load_1m": [round(value, 2) for value in self.load],
+            "unit": self.unit,
         }
 
 
@@ -245,6 +249,31 @@ def measure(benchmark: Any, case: RatioCase, workdir: Path) -> RatioResult:
     benchmark.extra_info.update(result.extra_info())
     RESULTS.append(result)
     return result
+
+
+def record(benchmark: Any, result: RatioResult, **extra: Any) -> RatioResult:
+    """Record a result measured without :func:`measure`: against a fixed budget, or a size.
+
+    Some of issue 21's targets are budgets, not a baseline side timed in the same
+    run: a day of trades replayed in 5 s, 25 bytes a trade on disk, 400 MiB of peak
+    memory. Such a result keeps the shape of a ratio case, the budget standing in
+    for the baseline: ``baseline_s`` is the budget (seconds for the work, or MiB),
+    ``ours_s`` what was measured in the same unit, so the ratio is budget over
+    measure and ``>= 1.0`` means within budget; a size against a measured size (a
+    log against its capture's gzip) is the same with a real baseline. ``extra``
+    goes into ``extra_info`` beside the usual keys. The caller has run
+    ``benchmark.pedantic`` around the measured work, so that pytest-benchmark
+    reports the case.
+    """
+    benchmark.extra_info.update(result.extra_info())
+    benchmark.extra_info.update(extra)
+    RESULTS.append(result)
+    return result
+
+
+def mib(size_bytes: int) -> float:
+    """``size_bytes`` in MiB (the unit of the size and memory cases)."""
+    return size_bytes / 2**20
 
 
 def in_memory(prepare: Callable[[], Callable[[], object] | Prepared]) -> Side:

@@ -10,10 +10,8 @@ the run session to committing its ledger (orders, fills, positions, equity marks
 each minute of exchange time) and closing it.
 
 Baseline: ``benchmarks/test_replay.py``'s side, the replay of the same log to a
-no-op subscriber (target 0.4x). The absolute figure is set against
-NautilusTrader's backtest engine with a comparable running-mean strategy, about
-200,000 trade ticks/s on this machine (quoted, not run here); the issue asks for
-at least 1.5x that, 300,000 trades/s: ``extra_info["vs_nautilus"]``.
+no-op subscriber (target 0.4x). The peer, NautilusTrader's backtest engine
+running the same strategy on the same trades, is run in ``test_peer_nautilus.py``.
 """
 
 from __future__ import annotations
@@ -35,9 +33,6 @@ from virtuoso.replay import ReplaySelection
 pytestmark = pytest.mark.timeout(3600)
 
 TARGET = 0.4
-NAUTILUS_TICKS_PER_S = 200_000.0
-"""NautilusTrader's backtest engine with a running-mean strategy on 1M trades, on this machine (quoted)."""
-TRADES_PER_S_TARGET = 1.5 * NAUTILUS_TICKS_PER_S
 
 
 class RunningMeanConfig(StrategyConfig, frozen=True, kw_only=True):
@@ -72,8 +67,11 @@ class RunningMean(Strategy):
             self.long, self.orders = False, self.orders + 1
 
 
-def backtest_side(runner: asyncio.Runner, log: Path, expected: int) -> Side:
-    """Our side: a backtest of :class:`RunningMean` over a copy of ``log``; the whole run is timed."""
+def backtest_side(runner: asyncio.Runner, log: Path, expected: int, fills: list[int] | None = None) -> Side:
+    """Our side: a backtest of :class:`RunningMean` over a copy of ``log``; the whole run is timed.
+
+    Each round's fill count is appended to ``fills`` when given.
+    """
     spec = StrategySpec("benchmarks.test_backtest:RunningMean", RunningMean, RunningMeanConfig())
     selection = ReplaySelection(sessions=(SESSION_ID,), order="exchange-time")
     config = BacktestConfig(selection, spec, VenueConfig(initial_cash=1_000_000.0))
@@ -86,6 +84,8 @@ def backtest_side(runner: asyncio.Runner, log: Path, expected: int) -> Side:
             result = runner.run(run_backtest(AppConfig(db=path), config))
             assert result.events_in == expected
             assert len(result.fills) > 0
+            if fills is not None:
+                fills.append(len(result.fills))
 
         return Prepared(run=run)
 
@@ -106,7 +106,4 @@ def test_backtest_with_a_running_mean_strategy(
         baseline=replay_side(runner, work.log, expected),
     )
     result = measure(benchmark, case, tmp_path)
-    benchmark.extra_info["trades_per_s_target"] = TRADES_PER_S_TARGET  # type: ignore[attr-defined]
-    benchmark.extra_info["vs_nautilus"] = round(result.events_per_s / NAUTILUS_TICKS_PER_S, 2)  # type: ignore[attr-defined]
-    benchmark.extra_info["nautilus_ticks_per_s"] = NAUTILUS_TICKS_PER_S  # type: ignore[attr-defined]
     assert len(result.ours_s) == len(result.baseline_s) >= 1

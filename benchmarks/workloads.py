@@ -1,9 +1,12 @@
-"""The data the store benchmarks share: trade events, a log our store wrote, its raw rows.
+"""The data the store benchmarks share: trade events, a log our store wrote, and the floor's rows.
 
-The baseline rows and table definition are read back from a log our store wrote
-from the same events, so the baseline inserts exactly the tuples our store
-inserts, into exactly our ``events`` table, whatever the store's row format
-becomes.
+The **floor** of the store cases is what SQLite does with the least a log needs:
+a minimal table ``(seq INTEGER PRIMARY KEY, ts INTEGER, type TEXT, payload BLOB)``
+holding the same JSON payloads our store wrote (read back from a log our store
+recorded from the same events), appended with one ``executemany`` and read back
+with one ``SELECT`` plus a ``msgspec`` decode per payload. Nothing of our layout
+(ids, streams, versions, sessions, indexes, the hash chain) is in it: whatever the
+store's format becomes, the floor stays put.
 """
 
 from __future__ import annotations
@@ -25,6 +28,10 @@ CHUNK = READ_CHUNK
 """Rows per fetch for the raw reads, the store's default ``chunk_size``."""
 
 Row = tuple[Any, ...]
+
+MINIMAL_TABLE = "CREATE TABLE events (seq INTEGER PRIMARY KEY, ts INTEGER, type TEXT, payload BLOB)"
+"""The floor's table: a position, a time, a type name and the payload, nothing else."""
+MINIMAL_INSERT = "INSERT INTO events VALUES (?, ?, ?, ?)"
 
 
 @dataclass(frozen=True)
@@ -82,29 +89,6 @@ def read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
 
 
-def stored_rows(path: Path, stream: str) -> list[Row]:
-    """Every stored row of ``stream``, all columns, in position order: what our store inserted."""
-    with closing(read_only(path)) as db:
-        ((seq,),) = db.execute("SELECT seq FROM streams WHERE name = ?", (stream,)).fetchall()
-        rows = db.execute("SELECT * FROM events ORDER BY position").fetchall()
-    return [row for row in rows if row[2] == seq]
-
-
-def events_table_ddl(path: Path, *, triggers: bool = False) -> list[str]:
-    """The statements that define our ``events`` table and its indexes, as stored in ``path``.
-
-    Triggers are left out unless asked for: the baseline is plain SQLite on our
-    data layout, and what our triggers cost on insert is ours to pay.
-    """
-    kinds = ("table", "index", "trigger") if triggers else ("table", "index")
-    with closing(read_only(path)) as db:
-        rows = db.execute(
-            "SELECT type, sql FROM sqlite_master WHERE tbl_name = 'events' AND sql IS NOT NULL"
-            " ORDER BY type = 'table' DESC, name"
-        ).fetchall()
-    return [sql for kind, sql in rows if kind in kinds]
-
-
 def raw_writer(path: Path, ddl: list[str]) -> sqlite3.Connection:
     """A fresh sqlite3 database at ``path`` configured like our writer (WAL, synchronous=NORMAL)."""
     db = sqlite3.connect(path, isolation_level=None)
@@ -113,3 +97,25 @@ def raw_writer(path: Path, ddl: list[str]) -> sqlite3.Connection:
     for statement in ddl:
         db.execute(statement)
     return db
+
+
+def minimal_rows(path: Path) -> list[Row]:
+    """Every event of the log at ``path`` as a floor row ``(seq, ts, type, payload)``, in position order.
+
+    The payload is the JSON our store wrote, byte for byte; ``type`` is the payload's type name.
+    """
+    with closing(read_only(path)) as db:
+        return db.execute(
+            "SELECT e.position, e.ts_event, k.type, e.payload FROM events e JOIN kinds k ON k.seq = e.kind"
+            " ORDER BY e.position"
+        ).fetchall()
+
+
+def minimal_log(path: Path, rows: list[Row]) -> Path:
+    """A file at ``path`` holding the floor's table with ``rows`` (WAL folded in), for the read floors."""
+    with closing(raw_writer(path, [MINIMAL_TABLE])) as db:
+        db.execute("BEGIN")
+        db.executemany(MINIMAL_INSERT, rows)
+        db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path

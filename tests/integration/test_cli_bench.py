@@ -121,8 +121,8 @@ def test_tiny_quick_run_prints_json_rows_and_exits_by_their_verdict(tmp_path: Pa
     assert len(rows) == 1, result.stderr
     (row,) = rows
     assert set(row) == ROW_KEYS
-    assert row["name"] == "store.writer append"
-    assert row["target"] == 0.8
+    assert row["name"] == "store.writer append vs floor"
+    assert row["target"] == 1.0
     assert row["events_per_s"] > 0
     assert row["baseline_per_s"] > 0
     assert abs(row["ratio"] - row["events_per_s"] / row["baseline_per_s"]) < 1e-3
@@ -157,7 +157,9 @@ def test_report_only_still_fails_when_the_run_cannot_happen(tmp_path: Path) -> N
 
 def test_check_fails_naming_a_case_far_below_its_accepted_ratio_and_save_keeps_the_run(tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.json"
-    baseline.write_text(json.dumps({"cases": {"store.writer append": {"ratio": 1000.0}, "gone": {"ratio": 1.0}}}))
+    baseline.write_text(
+        json.dumps({"cases": {"store.writer append vs floor": {"ratio": 1000.0}, "gone": {"ratio": 1.0}}})
+    )
     saved = tmp_path / "runs"
     result = _cli(
         "bench", "--quick", "--report-only", "--check", "--baseline", str(baseline), "--save", str(saved),
@@ -165,11 +167,11 @@ def test_check_fails_naming_a_case_far_below_its_accepted_ratio_and_save_keeps_t
     )  # fmt: skip
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: throughput regression: store.writer append:")
+    assert last.startswith("error: throughput regression: store.writer append vs floor:")
     assert "below the accepted 1000.00x" in last
     [run_file] = saved.glob("bench-*.json")
-    assert json.loads(run_file.read_text())["rows"][0]["name"] == "store.writer append"
-    baseline.write_text(json.dumps({"cases": {"store.writer append": {"ratio": 0.001}}}))
+    assert json.loads(run_file.read_text())["rows"][0]["name"] == "store.writer append vs floor"
+    baseline.write_text(json.dumps({"cases": {"store.writer append vs floor": {"ratio": 0.001}}}))
     passing = _cli(
         "bench", "--quick", "--report-only", "--check", "--baseline", str(baseline),
         "-k", "append", VIRTUOSO_BENCH_EVENTS="2000", PYTEST_ADDOPTS=f"--basetemp={tmp_path / 'inner2'}",
