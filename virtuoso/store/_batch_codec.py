@@ -121,7 +121,10 @@ def encode_batch(events: Sequence[Event], *, level: int = DEFAULT_LEVEL) -> byte
     session that is not a ``str``). Payload values are not judged here: the
     store's value rules run before a batch is encoded.
     """
-    body = _Encoder(events).body()
+    try:
+        body = _Encoder(events).body()
+    except ValueError as exc:  # a column past MAX_VALUES (book levels: the event count is checked first)
+        raise UsageError(f"cannot encode the batch: {exc}") from exc
     try:
         raw = _ENCODE_BODY(body)
     except (msgspec.EncodeError, UnicodeEncodeError) as exc:
@@ -235,6 +238,8 @@ class _Encoder:
     def __init__(self, events: Sequence[Event]) -> None:
         if not events:
             raise UsageError("an empty batch has nothing to encode: a batch holds at least one event")
+        if len(events) > col.MAX_VALUES:
+            raise UsageError(f"a batch holds at most {col.MAX_VALUES} events, not {len(events)}: split it")
         self.events = events
         # One pass over the events makes every envelope column (a C-level transpose).
         self.columns = dict(zip(_EVENT_FIELDS, map(list, zip(*map(_ASTUPLE, events), strict=True)), strict=True))
@@ -364,6 +369,8 @@ class _Envelope:
 
 
 def _ints(column: col.IntColumn, count: int) -> col.Int64s:
+    if column.count != count:
+        raise ValueError(f"a column claims {column.count} values, not {count}")
     values = col.decode_ints(column)
     if len(values) != count:
         raise ValueError(f"an envelope column holds {len(values)} values, not {count}")

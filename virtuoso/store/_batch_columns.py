@@ -43,6 +43,8 @@ _INT64_MIN = -(2**63)
 _EXACT_DECIMALS = 2**53
 """Scaled decimals must stay below this to be exact in a float64."""
 _MAX_DECIMALS = 18
+MAX_VALUES = 2**28
+"""The most values one column holds (2 GiB as int64): a damaged count cannot make a reader allocate more."""
 _SAMPLE = 64
 
 
@@ -132,6 +134,8 @@ Column = Plain | Nullable
 def encode_ints(values: Int64s) -> IntColumn:
     """The integer column of ``values`` (an int64 array)."""
     count = len(values)
+    if count > MAX_VALUES:
+        raise ValueError(f"a column of {count} values is more than a batch holds ({MAX_VALUES})")
     if count == 0:
         return IntColumn(0, 0, False, 1, 0, b"")
     first = int(values[0])
@@ -152,7 +156,8 @@ def encode_ints(values: Int64s) -> IntColumn:
 def decode_ints(column: IntColumn) -> Int64s:
     """The int64 values of an integer column; ``ValueError`` when its sizes do not add up."""
     count, width = column.count, column.width
-    if count < 0 or not 0 <= width <= 8 or column.step < 1 or len(column.data) != width * max(count - 1, 0):
+    sized = 0 <= count <= MAX_VALUES and 0 <= width <= 8 and len(column.data) == width * max(count - 1, 0)
+    if not sized or column.step < 1:
         raise ValueError("an integer column's sizes do not add up")
     if not _INT64_MIN <= column.first < 2**63 or column.step >= 2**63:
         raise ValueError("an integer column's first value or step is beyond 64 bits")
