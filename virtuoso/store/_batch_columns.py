@@ -179,6 +179,18 @@ def decode_ints(column: IntColumn) -> Int64s:
     return out.view(_I64)
 
 
+def counted_ints(column: IntColumn, count: int) -> Int64s:
+    """The values of an integer column that must hold ``count`` (checked before anything is allocated)."""
+    if column.count != count:
+        raise ValueError(f"a column claims {column.count} values, not {count}")
+    return decode_ints(column)
+
+
+def object_array(values: Sequence[Any]) -> npt.NDArray[np.object_]:
+    """``values`` in a one-dimensional object array (never an array of arrays, whatever the values are)."""
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
 def _cost(values: Int64s) -> float:
     """Roughly how many bits ``values`` need: the sum of their magnitudes' logarithms."""
     if len(values) == 0:
