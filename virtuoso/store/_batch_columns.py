@@ -191,11 +191,15 @@ def object_array(values: Sequence[Any]) -> npt.NDArray[np.object_]:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
+_COST_SAMPLE = 4096
+
+
 def _cost(values: Int64s) -> float:
-    """Roughly how many bits ``values`` need: the sum of their magnitudes' logarithms."""
+    """Roughly how many bits ``values`` need: their magnitudes' logarithms, summed over an even sample."""
     if len(values) == 0:
         return 0.0
-    return float(np.log2(np.abs(values.astype(np.float64)) + 1.0).sum())
+    sample = values[:: max(len(values) // _COST_SAMPLE, 1)]
+    return float(np.log2(np.abs(sample.astype(np.float64)) + 1.0).sum())
 
 
 def _common_step(values: Int64s) -> int:
@@ -283,6 +287,8 @@ def encode_text(values: Sequence[str], reference: Int64s | None = None) -> Text:
             high, low = hexed
             return HexText(encode_ints((high.view(_U64) - reference.view(_U64)).view(_I64)), encode_ints(low))
     distinct = list(dict.fromkeys(values))
+    if len(distinct) == 1:
+        return DictText(distinct, encode_ints(np.zeros(len(values), _I64)))
     if 2 * len(distinct) <= len(values):
         codes = dict(zip(distinct, range(len(distinct)), strict=True))
         return DictText(distinct, encode_ints(np.fromiter(map(codes.__getitem__, values), _I64, len(values))))
