@@ -88,16 +88,23 @@ class _Field:
 def _plan(cls: type[Payload]) -> tuple[_Field, ...] | None:
     """The columns of a payload class, or ``None`` when it needs a JSON block.
 
-    A class qualifies when it takes its fields positionally in declaration order
-    and every field is a scalar without constraints (or ``| None`` of one) or book levels.
+    A class qualifies when it takes its fields positionally in declaration order,
+    encodes as a JSON object of all its fields under their own names (so a dict of
+    the columns encodes to the same bytes), and every field is a scalar without
+    constraints (or ``| None`` of one) or book levels.
     """
     names = cls.__struct_fields__
-    if not names:
+    config = cls.__struct_config__
+    if not names or config.omit_defaults or config.array_like or config.tag is not None:
         return None
     parameters = list(inspect.signature(cls).parameters.values())
     if [p.name for p in parameters] != list(names) or any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
         return None
-    fields = [_field(f.name, f.type) for f in mi.type_info(cls).fields]  # type: ignore[attr-defined]
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType)
+    if any(f.encode_name != f.name for f in info.fields):
+        return None
+    fields = [_field(f.name, f.type) for f in info.fields]
     return None if None in fields else tuple(f for f in fields if f is not None)
 
 

@@ -391,3 +391,22 @@ def test_real_capture_trades_round_trip_within_the_size_target() -> None:
     assert len(blob) / len(events) <= 25  # the issue's target for a closed session
     stored = b"".join(stored_payloads(blob))
     assert zlib.crc32(stored) == zlib.crc32(b"".join(encode_payload(e.payload) for e in events))
+
+
+class Renamed(Payload, frozen=True, rename="camel", omit_defaults=True):
+    """Stored under other names, without its defaults: a dict of its columns would not give its bytes."""
+
+    TYPE: ClassVar[str] = "Renamed"
+    TOPIC: ClassVar[str] = "test.renamed"
+
+    best_bid: float
+    size_left: float = 0.0
+
+
+def test_a_class_encoded_under_other_names_keeps_its_bytes_in_a_json_block() -> None:
+    registry = TypeRegistry()
+    registry.register(Renamed)
+    payloads = [Renamed(1.5), Renamed(2.5, 3.0)]
+    blob = encode_batch([Event(f"r{i}", "x", i, i, "s", p) for i, p in enumerate(payloads)])
+    assert stored_payloads(blob, registry) == [b'{"bestBid":1.5}', b'{"bestBid":2.5,"sizeLeft":3.0}']
+    assert [e.payload for e in decode_batch(blob, registry)] == payloads
