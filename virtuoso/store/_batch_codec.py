@@ -100,14 +100,13 @@ def encode_batch(events: Sequence[Event], *, level: int = DEFAULT_LEVEL) -> byte
     session that is not a ``str``). Payload values are not judged here: the
     store's value rules run before a batch is encoded.
     """
+    encoder = _Encoder(events)
     try:
-        body = _Encoder(events).body()
+        raw = _ENCODE_BODY(encoder.body())
+    except (msgspec.EncodeError, UnicodeEncodeError) as exc:  # a string UTF-8 cannot hold (a lone surrogate)
+        raise InvalidEventError(encoder.stream, "Event", f"cannot be encoded: {exc}") from exc
     except ValueError as exc:  # a column past MAX_VALUES (book levels: the event count is checked first)
         raise UsageError(f"cannot encode the batch: {exc}") from exc
-    try:
-        raw = _ENCODE_BODY(body)
-    except (msgspec.EncodeError, UnicodeEncodeError) as exc:
-        raise InvalidEventError(body.stream, "Event", f"cannot be encoded: {exc}") from exc
     return bytes((FORMAT_VERSION,)) + _compressor(level).compress(raw)
 
 

@@ -305,6 +305,15 @@ def test_envelope_values_the_log_cannot_hold_are_refused(field: str, value: obje
         encode_batch(events)
 
 
+@pytest.mark.parametrize(
+    ("event_id", "payload"),
+    [("a", Note("\ud800")), ("b", Trade(1.0, 1.0, "buy", "\ud800")), ("\ud800", Trade(1.0, 1.0, "buy", "1"))],
+)
+def test_strings_utf8_cannot_hold_are_refused(event_id: str, payload: Payload) -> None:
+    with pytest.raises(InvalidEventError, match=r"cannot be encoded.*surrogates not allowed"):
+        encode_batch([Event(event_id, "s", 1, 1, "s", payload)])
+
+
 def test_a_payload_of_an_unregistered_type_fails_to_decode_by_name() -> None:
     class Mystery(Payload, frozen=True):
         TYPE: ClassVar[str] = "Mystery"
