@@ -43,8 +43,9 @@ _INT64_MIN = -(2**63)
 _EXACT_DECIMALS = 2**53
 """Scaled decimals must stay below this to be exact in a float64."""
 _MAX_DECIMALS = 18
-MAX_VALUES = 2**28
-"""The most values one column holds (2 GiB as int64): a damaged count cannot make a reader allocate more."""
+MAX_VALUES = 2**24
+"""The most values one column holds (16.7 million, 128 MiB as int64): a damaged count cannot make a reader
+allocate more, however small the blob (a column of equal steps compresses to almost nothing)."""
 _SAMPLE = 64
 
 

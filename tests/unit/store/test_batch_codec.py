@@ -419,3 +419,15 @@ def test_a_class_encoded_under_other_names_keeps_its_bytes_in_a_json_block() -> 
     blob = encode_batch([Event(f"r{i}", "x", i, i, "s", p) for i, p in enumerate(payloads)])
     assert stored_payloads(blob, registry) == [b'{"bestBid":1.5}', b'{"bestBid":2.5,"sizeLeft":3.0}']
     assert [e.payload for e in decode_batch(blob, registry)] == payloads
+
+
+def test_a_count_past_the_limit_is_damage_before_anything_is_allocated() -> None:
+    body = msgspec.msgpack.Decoder().decode(zstandard.ZstdDecompressor().decompress(encode_batch(_trades(1))[1:]))
+    huge = 2**24 + 1
+    body[0] = huge
+    # positions, versions, both times, kind codes; an integer column is [tag, count, first, delta, step, width, data]
+    for index in (2, 3, 4, 5, 10):
+        body[index][1], body[index][5], body[index][6] = huge, 0, b""
+    raw = zstandard.ZstdCompressor(write_checksum=True).compress(msgspec.msgpack.encode(body))
+    with pytest.raises(CorruptDatabaseError, match="sizes do not add up"):
+        decode_batch(bytes([FORMAT_VERSION]) + raw)
