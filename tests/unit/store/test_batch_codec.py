@@ -5,9 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
-import os
 import zlib
-from pathlib import Path
 from typing import Any, ClassVar
 
 import msgspec
@@ -15,6 +13,7 @@ import numpy as np
 import pytest
 import zstandard
 
+from tests.conftest import require_data
 from virtuoso.errors import (
     CorruptDatabaseError,
     InvalidEventError,
@@ -45,8 +44,7 @@ from virtuoso.store._batch_codec import (
 
 STREAM = "binance:BTC/USDT:trades"
 T0 = 1_723_161_255_000_000_000
-DATA = Path(os.environ.get("VIRTUOSO_SHARED_DATA", Path(__file__).resolve().parents[5] / "shared" / "data"))
-CAPTURE = DATA / "hftbacktest" / "examples" / "spot" / "btcusdt_20240808.gz"
+CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
 
 
 def _trades(count: int, *, start: int = 1) -> list[Event]:
@@ -381,11 +379,9 @@ def test_a_well_formed_frame_of_a_wrong_body_is_damage() -> None:
 
 
 def test_real_capture_trades_round_trip_within_the_size_target() -> None:
-    if not CAPTURE.exists():
-        pytest.skip(f"real data file {CAPTURE} is absent (set VIRTUOSO_SHARED_DATA)")
     ids = EventIdFactory("capture:trades")
     events = []
-    with gzip.open(CAPTURE, "rb") as lines:
+    with gzip.open(require_data(CAPTURE), "rb") as lines:
         for line in lines:
             recv, _, message = line.partition(b" ")
             if b"@trade" not in message[:40]:
