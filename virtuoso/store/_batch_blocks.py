@@ -1,0 +1,436 @@
+"""The payload blocks of the batch format: one block per payload kind (type and schema) in a batch.
+
+A class whose fields are scalars (ints, floats, strings, bools, ``Literal``
+strings, their ``| None`` forms) or book levels gets a :class:`ColumnarBlock`,
+a column per field with the field names; any other class, or values whose types
+are not exactly their annotations (an ``int`` in a ``float`` field), gets a
+:class:`JsonBlock` of each payload's stored JSON. :class:`Payloads` decodes
+the blocks of a body back into payload objects, stored JSON bytes or arrays.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from functools import cache
+from itertools import compress
+from operator import attrgetter
+from typing import Any, Literal, Protocol, cast
+
+import msgspec
+import msgspec.inspect as mi
+import numpy as np
+import numpy.typing as npt
+
+from virtuoso.errors import EventDecodeError, UsageError
+from virtuoso.events import Kind, Payload, TypeRegistry
+from virtuoso.events._envelope import PAYLOAD_ENCODER
+from virtuoso.store import _batch_columns as col
+
+_ASTUPLE = msgspec.structs.astuple
+
+
+class ColumnarBlock(msgspec.Struct, array_like=True, frozen=True, tag=10):
+    """One kind's payloads, a column per field in declaration order (``names``: the fields' names)."""
+
+    names: list[str]
+    fields: list[col.Column]
+
+
+class JsonBlock(msgspec.Struct, array_like=True, frozen=True, tag=11):
+    """One kind's payloads as their stored JSON, joined by commas (a JSON array without its brackets)."""
+
+    lengths: col.IntColumn
+    body: bytes
+
+
+Block = ColumnarBlock | JsonBlock
+
+
+class Body(Protocol):
+    """The payload side of a batch's body (the codec's body struct has these fields)."""
+
+    @property
+    def count(self) -> int:
+        """Events in the batch."""
+        ...
+
+    @property
+    def kinds(self) -> list[tuple[str, int]]:
+        """The ``(type, schema)`` of each block."""
+        ...
+
+    @property
+    def kind_codes(self) -> col.IntColumn:
+        """Each event's index into ``kinds``."""
+        ...
+
+    @property
+    def blocks(self) -> list[Block]:
+        """One block per kind."""
+        ...
+
+
+FieldKind = Literal["int", "float", "text", "bool", "levels"]
+"""What a payload field is stored as (see ``_batch_columns``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    name: str
+    kind: FieldKind
+    optional: bool
+    choices: frozenset[str] | None = None
+    """The allowed strings of a ``Literal`` field."""
+
+
+@cache
+def _plan(cls: type[Payload]) -> tuple[_Field, ...] | None:
+    """The columns of a payload class, or ``None`` when it needs a JSON block.
+
+    A class qualifies when it takes its fields positionally in declaration order,
+    encodes as a JSON object of all its fields under their own names (so a dict of
+    the columns encodes to the same bytes), and every field is a scalar without
+    constraints (or ``| None`` of one) or book levels.
+    """
+    names = cls.__struct_fields__
+    config = cls.__struct_config__
+    if not names or config.omit_defaults or config.array_like or config.tag is not None:
+        return None
+    parameters = list(inspect.signature(cls).parameters.values())
+    if [p.name for p in parameters] != list(names) or any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
+        return None
+    info = mi.type_info(cls)
+    assert isinstance(info, mi.StructType)
+    if any(f.encode_name != f.name for f in info.fields):
+        return None
+    fields = [_field(f.name, f.type) for f in info.fields]
+    return None if None in fields else tuple(f for f in fields if f is not None)
+
+
+_SCALARS: dict[type[mi.Type], FieldKind] = {
+    mi.IntType: "int",
+    mi.FloatType: "float",
+    mi.StrType: "text",
+    mi.BoolType: "bool",
+}
+_CONSTRAINTS = ("gt", "ge", "lt", "le", "multiple_of", "pattern", "min_length", "max_length")
+
+
+def _field(name: str, info: mi.Type) -> _Field | None:
+    optional = False
+    if isinstance(info, mi.UnionType):
+        others = [t for t in info.types if not isinstance(t, mi.NoneType)]
+        if len(others) != 1 or len(info.types) != 2:
+            return None
+        info, optional = others[0], True
+    if isinstance(info, mi.LiteralType):
+        if not all(type(v) is str for v in info.values):
+            return None
+        return _Field(name, "text", optional, frozenset(cast(tuple[str, ...], info.values)))
+    if _is_levels(info):
+        return _Field(name, "levels", optional)
+    kind = _SCALARS.get(type(info))
+    if kind is None or any(getattr(info, c, None) is not None for c in _CONSTRAINTS):
+        return None
+    return _Field(name, kind, optional)
+
+
+def _is_levels(info: mi.Type) -> bool:
+    if not isinstance(info, mi.VarTupleType) or not isinstance(info.item_type, mi.TupleType):
+        return False
+    items = info.item_type.item_types
+    return len(items) == 2 and all(type(t) is mi.FloatType and t == mi.FloatType() for t in items)
+
+
+def payload_blocks(payloads: list[Payload]) -> tuple[list[tuple[str, int]], col.Int64s, list[Block]]:
+    classes: list[type[Payload]] = list(map(type, payloads))
+    distinct = list(dict.fromkeys(classes))
+    if len(distinct) == 1:
+        return [(distinct[0].TYPE, distinct[0].SCHEMA)], np.zeros(len(payloads), np.int64), [_block(payloads)]
+    numbers = {cls: n for n, cls in enumerate(distinct)}
+    codes = np.fromiter(map(numbers.__getitem__, classes), np.int64, len(classes))
+    blocks = [_block(list(map(payloads.__getitem__, np.flatnonzero(codes == n).tolist()))) for n in numbers.values()]
+    return [(cls.TYPE, cls.SCHEMA) for cls in distinct], codes, blocks
+
+
+def _block(payloads: list[Payload]) -> Block:
+    """The block of payloads of one class: columnar when every value fits its column exactly."""
+    plan = _plan(type(payloads[0]))
+    if plan is not None:
+        fields = map(list, zip(*map(_ASTUPLE, payloads), strict=True))
+        columns = [_encode_field(field, values) for field, values in zip(plan, fields, strict=True)]
+        if None not in columns:
+            return ColumnarBlock([field.name for field in plan], [c for c in columns if c is not None])
+    encoded = list(map(PAYLOAD_ENCODER.encode, payloads))
+    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+    return JsonBlock(col.encode_ints(lengths), b",".join(encoded))
+
+
+def _encode_field(field: _Field, values: list[Any]) -> col.Column | None:
+    if not field.optional:
+        return _encode_plain(field, values)
+    present = col.presence(values)
+    if present.all():
+        return _encode_plain(field, values)
+    inner = _encode_plain(field, list(compress(values, present)))
+    return None if inner is None else col.Nullable(col.encode_ints(present.astype(np.int64)), inner)
+
+
+def _encode_plain(field: _Field, values: list[Any]) -> col.Plain | None:
+    if field.kind == "int":
+        ints = col.int64s(values)
+        return None if ints is None else col.encode_ints(ints)
+    if field.kind == "float":
+        floats = col.floats64(values)
+        return None if floats is None else col.encode_floats(floats)
+    if field.kind == "text":
+        fits = col.texts(values) and (field.choices is None or field.choices.issuperset(values))
+        return col.encode_text(values) if fits else None
+    if field.kind == "bool":
+        return col.encode_bools(values) if all(t is bool for t in set(map(type, values))) else None
+    levels = col.level_arrays(values)
+    return None if levels is None else col.encode_levels(*levels)
+
+
+def _decode_field(field: _Field, column: col.Column, count: int) -> list[Any]:
+    if isinstance(column, col.Nullable):
+        if not field.optional:
+            raise ValueError(f"field {field.name} cannot be None")
+        present = col.counted_ints(column.present, count)
+        return col.spread(present, _decode_plain(field, column.values, int(present.sum())))
+    return _decode_plain(field, column, count)
+
+
+def _decode_plain(field: _Field, column: col.Plain, count: int) -> list[Any]:
+    values: list[Any]
+    if field.kind == "int" and isinstance(column, col.IntColumn):
+        values = col.decode_ints(column).tolist()
+    elif field.kind == "float" and isinstance(column, col.FloatColumn):
+        values = col.decode_floats(column).tolist()
+    elif field.kind == "text" and isinstance(column, col.Text):
+        values = col.decode_text(column, count)
+        if field.choices is not None and not field.choices.issuperset(values):
+            raise ValueError(f"field {field.name} holds a value outside its choices")
+    elif field.kind == "bool" and isinstance(column, col.BoolColumn):
+        values = col.decode_bools(column)
+    elif field.kind == "levels" and isinstance(column, col.LevelsColumn):
+        values = col.decode_levels(column)
+    else:
+        raise ValueError(f"field {field.name} ({field.kind}) is stored as {type(column).__name__}")
+    if len(values) != count:
+        raise ValueError(f"field {field.name} holds {len(values)} values, not {count}")
+    return values
+
+
+class Payloads:
+    """The payload blocks of a body, decoded on demand."""
+
+    def __init__(self, body: Body, registry: TypeRegistry, positions: col.Int64s) -> None:
+        if len(body.kinds) != len(body.blocks) or not body.kinds:
+            raise ValueError("a batch's kinds and payload blocks do not match")
+        self.body, self.registry, self.positions = body, registry, positions
+        self.codes = col.counted_ints(body.kind_codes, body.count)
+        if self.codes.min() < 0 or self.codes.max() >= len(body.kinds):
+            raise ValueError("a kind code points past the batch's kinds")
+        self.single = len(body.kinds) == 1
+
+    def objects(self) -> list[Payload]:
+        """Every payload, in batch order."""
+        return self._scatter([self._objects(n) for n in range(len(self.body.kinds))])
+
+    def stored_bytes(self) -> list[bytes]:
+        """Every payload's stored JSON, in batch order."""
+        return self._scatter([self._stored(n) for n in range(len(self.body.kinds))])
+
+    def type_names(self) -> npt.NDArray[np.object_]:
+        """The type name of every event."""
+        return np.array([name for name, _ in self.body.kinds] + [""], dtype=object)[:-1][self.codes]
+
+    def selection(self, type_name: str | None) -> npt.NDArray[np.intp] | None:
+        """The indexes of the events of ``type_name`` (``None``: all of them)."""
+        if type_name is None:
+            return None
+        numbers = [n for n, (name, _) in enumerate(self.body.kinds) if name == type_name]
+        return np.flatnonzero(np.isin(self.codes, numbers))
+
+    def field_arrays(
+        self, names: list[str], chosen: npt.NDArray[np.intp] | None, type_name: str | None
+    ) -> dict[str, npt.NDArray[Any]]:
+        """Payload fields of the chosen events as arrays."""
+        numbers = sorted(set(self.codes[chosen].tolist())) if chosen is not None else list(range(len(self.body.kinds)))
+        if chosen is None and len(numbers) > 1:
+            kinds = ", ".join(name for name, _ in self.body.kinds)
+            raise UsageError(f"payload fields of a batch of several types ({kinds}) need a type_name")
+        if not numbers:
+            return {name: np.empty(0, dtype=object) for name in names}
+        cls = self.registry.class_for(type_name or self.body.kinds[numbers[0]][0])
+        fields = {f.name: f for f in _plan(cls) or ()}
+        unknown = [n for n in names if n not in cls.__struct_fields__]
+        if unknown:
+            raise UsageError(f"{cls.TYPE} has no field {unknown[0]!r} (fields: {', '.join(cls.__struct_fields__)})")
+        block = self.body.blocks[numbers[0]]
+        current = self.body.kinds[numbers[0]][1] == cls.SCHEMA
+        if len(numbers) == 1 and current and isinstance(block, ColumnarBlock) and block.names == list(fields):
+            count = self._count(numbers[0])
+            columns = dict(zip(block.names, block.fields, strict=True))
+            return {n: _field_array(fields[n], columns[n], count) for n in names}
+        return self._attribute_arrays(names, chosen, fields)
+
+    def _attribute_arrays(
+        self, names: list[str], chosen: npt.NDArray[np.intp] | None, fields: dict[str, _Field]
+    ) -> dict[str, npt.NDArray[Any]]:
+        # JSON blocks (or several schemas of one type): the payload objects' attributes.
+        payloads = self.objects()
+        picked = payloads if chosen is None else list(map(payloads.__getitem__, chosen.tolist()))
+        return {n: _values_array(fields.get(n), list(map(attrgetter(n), picked))) for n in names}
+
+    def _objects(self, number: int) -> list[Payload]:
+        type_name, schema = self.body.kinds[number]
+        kind = self.registry.kind(type_name, schema, self._first_position(number))
+        block = self.body.blocks[number]
+        count = self._count(number)
+        if isinstance(block, JsonBlock):
+            return _json_objects(block, kind, count, self._positions(number))
+        plan = self._current_plan(number, kind)
+        if plan is None:  # an older schema: rebuild each payload's stored JSON and upcast it, as a row is
+            pieces = _columnar_json(block, count)
+            return [kind.decode(piece, at) for piece, at in zip(pieces, self._positions(number), strict=True)]
+        columns = [_decode_field(f, c, count) for f, c in zip(plan, block.fields, strict=True)]
+        return list(map(kind.cls, *columns))
+
+    def _stored(self, number: int) -> list[bytes]:
+        block = self.body.blocks[number]
+        count = self._count(number)
+        if isinstance(block, JsonBlock):
+            return _json_pieces(block, count)
+        type_name, schema = self.body.kinds[number]
+        if self._current_plan(number, self.registry.kind(type_name, schema)) is None:
+            return _columnar_json(block, count)
+        return list(map(PAYLOAD_ENCODER.encode, self._objects(number)))
+
+    def _current_plan(self, number: int, kind: Kind) -> tuple[_Field, ...] | None:
+        """The plan of a columnar block of today's schema, ``None`` for an older one (refused if it does not fit)."""
+        block = self.body.blocks[number]
+        assert isinstance(block, ColumnarBlock)
+        if len(block.names) != len(block.fields):
+            raise ValueError("a columnar block's names and columns differ in number")
+        if kind.upcasters:
+            return None
+        plan = _plan(kind.cls)
+        if plan is None or [f.name for f in plan] != block.names:
+            reason = f"its columns ({', '.join(block.names)}) are not the fields of today's class"
+            raise EventDecodeError(kind.type_name, self._first_position(number), reason)
+        return plan
+
+    def _count(self, number: int) -> int:
+        return len(self.codes) if self.single else int((self.codes == number).sum())
+
+    def _positions(self, number: int) -> list[int]:
+        positions: list[int] = (self.positions if self.single else self.positions[self.codes == number]).tolist()
+        return positions
+
+    def _first_position(self, number: int) -> int:
+        return int(self.positions[int(np.argmax(self.codes == number))])
+
+    def _scatter(self, groups: list[list[Any]]) -> list[Any]:
+        """Values grouped by kind back into batch order."""
+        if self.single:
+            return groups[0]
+        order = np.argsort(self.codes, kind="stable")
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        grouped = [value for group in groups for value in group]
+        return list(map(grouped.__getitem__, inverse.tolist()))
+
+
+_ROW_ENCODER = msgspec.json.Encoder()
+"""Dicts in field order encode to the bytes their struct encoded to (the payload encoder would sort the keys)."""
+
+
+def _columnar_json(block: ColumnarBlock, count: int) -> list[bytes]:
+    """The stored JSON of each payload of a columnar block, from its names and columns (no class needed)."""
+    columns = [_decode_any(column, count) for column in block.fields]
+    rows = [dict(zip(block.names, values, strict=True)) for values in zip(*columns, strict=True)]
+    if not block.names:
+        rows = [{} for _ in range(count)]
+    return list(map(_ROW_ENCODER.encode, rows))
+
+
+def _decode_any(column: col.Column, count: int) -> list[Any]:
+    """A column's values by what the column is (an older schema's block, whose class is gone)."""
+    values: list[Any]
+    if isinstance(column, col.Nullable):
+        present = col.counted_ints(column.present, count)
+        return col.spread(present, _decode_any(column.values, int(present.sum())))
+    if isinstance(column, col.IntColumn):
+        values = col.decode_ints(column).tolist()
+    elif isinstance(column, col.FloatColumn):
+        values = col.decode_floats(column).tolist()
+    elif isinstance(column, col.BoolColumn):
+        values = col.decode_bools(column)
+    elif isinstance(column, col.LevelsColumn):
+        values = col.decode_levels(column)
+    else:
+        values = col.decode_text(column, count)
+    if len(values) != count:
+        raise ValueError(f"a column holds {len(values)} values, not {count}")
+    return values
+
+
+def _json_pieces(block: JsonBlock, count: int) -> list[bytes]:
+    lengths = col.decode_ints(block.lengths)
+    if len(lengths) != count or (count and lengths.min() < 0) or int(lengths.sum()) + count - 1 != len(block.body):
+        raise ValueError("a JSON block's lengths do not match its body")
+    ends = np.cumsum(lengths + 1).tolist()
+    starts = [0, *ends[:-1]]
+    body = block.body
+    return list(map(body.__getitem__, map(slice, starts, [end - 1 for end in ends])))
+
+
+def _json_objects(block: JsonBlock, kind: Kind, count: int, positions: list[int]) -> list[Payload]:
+    pieces = _json_pieces(block, count)
+    if not kind.upcasters:
+        try:
+            payloads: list[Payload] = _list_decoder(kind.cls).decode(b"[" + block.body + b"]")
+            if len(payloads) == count:
+                return payloads
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass  # decode one by one below, to name the position at fault
+    return [kind.decode(piece, position) for piece, position in zip(pieces, positions, strict=True)]
+
+
+@cache
+def _list_decoder(cls: type[Payload]) -> msgspec.json.Decoder[list[Any]]:
+    return msgspec.json.Decoder(list[cls])  # type: ignore[valid-type]
+
+
+def _field_array(field: _Field, column: col.Column, count: int) -> npt.NDArray[Any]:
+    """One columnar field as an array, straight from its column where the field has no ``None``."""
+    if isinstance(column, col.Nullable) or field.kind == "levels":
+        return _values_array(field, _decode_field(field, column, count))
+    if field.kind == "int" and isinstance(column, col.IntColumn):
+        array: npt.NDArray[Any] = col.counted_ints(column, count)
+    elif field.kind == "float" and isinstance(column, col.FloatColumn):
+        array = col.decode_floats(column)
+    elif field.kind == "text" and isinstance(column, col.Text):
+        array = col.text_array(column, count)
+    else:
+        return _values_array(field, _decode_field(field, column, count))
+    if len(array) != count:
+        raise ValueError(f"field {field.name} holds {len(array)} values, not {count}")
+    return np.ma.MaskedArray(array, mask=np.zeros(count, bool)) if field.optional else array
+
+
+_DTYPES = {"int": np.int64, "float": np.float64, "bool": np.bool_}
+
+
+def _values_array(field: _Field | None, values: list[Any]) -> npt.NDArray[Any]:
+    dtype = None if field is None else _DTYPES.get(field.kind)
+    if dtype is None:
+        return col.object_array(values)
+    if field is not None and field.optional:
+        present = col.presence(values)
+        filled = [v if p else 0 for v, p in zip(values, present.tolist(), strict=True)]
+        return np.ma.MaskedArray(np.array(filled, dtype=dtype), mask=~present)
+    return np.array(values, dtype=dtype)

@@ -1,0 +1,412 @@
+"""The compressed columnar batch format: the events of one stream's committed batch as one blob.
+
+A blob is one format byte (:data:`FORMAT_VERSION`) and a zstd frame (with its
+content size and checksum) of a msgpack ``_Body``: the batch's envelope
+columns (positions, versions, exchange and receive times, ids, sessions,
+causations), a table of the payload kinds ``(type, schema)`` with a kind code
+per event, and one payload block per kind. A payload class whose fields are
+scalars (ints, floats, strings, bools, their ``| None`` forms) or book levels
+gets a **columnar** block, one column per field (see ``_batch_columns``);
+any other class, or values whose types are not exactly their annotations (an
+``int`` price), get a **JSON** block holding each payload's stored JSON bytes.
+
+Everything the hash chain covers is recoverable exactly: the envelope values
+bit for bit, and each payload's stored bytes (:func:`stored_payloads`),
+because a columnar block only takes values whose re-encoding gives the bytes
+the store hashed. The format holds names (stream, session, type), not the
+store's catalog numbers.
+
+>>> from virtuoso.events import Event, Trade
+>>> events = [Event(f"e{i}", "binance:BTC/USDT:trades", 1_000 + i, 2_000 + i, "s1",
+...                 Trade(61_000.0 + i, 0.5, "buy", str(7 + i))) for i in range(3)]
+>>> blob = encode_batch(events)
+>>> decode_batch(blob) == events
+True
+>>> decode_columns(blob, ["ts_event", "price"])["price"].tolist()
+[61000.0, 61001.0, 61002.0]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import compress, repeat
+from typing import Any, NoReturn
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+import zstandard
+
+from virtuoso.errors import (
+    CorruptDatabaseError,
+    InvalidEventError,
+    SchemaVersionError,
+    UsageError,
+    VirtuosoError,
+)
+from virtuoso.events import REGISTRY, Event, TypeRegistry
+from virtuoso.store import _batch_columns as col
+from virtuoso.store._batch_blocks import Block, Payloads, payload_blocks
+
+FORMAT_VERSION = 1
+"""The first byte of every blob; a blob of a later version is refused with ``SchemaVersionError``."""
+
+MAX_BODY_BYTES = 1 << 31
+"""The largest decompressed batch read: a damaged frame header cannot make the reader allocate more."""
+
+DEFAULT_LEVEL = 3
+"""zstd level of :func:`encode_batch`: fast enough for live commits; sealing may use a higher one."""
+
+ENVELOPE_FIELDS = ("position", "version", "ts_event", "ts_recv", "id", "stream", "session", "causation", "type")
+"""The envelope names :func:`decode_columns` knows, besides the payload's fields."""
+
+
+class _Body(msgspec.Struct, array_like=True, frozen=True, forbid_unknown_fields=True):
+    count: int
+    stream: str
+    positions: col.IntColumn
+    versions: col.IntColumn
+    ts_event: col.IntColumn
+    ts_recv: col.IntColumn
+    """Receive times minus exchange times."""
+    ids: col.Text
+    """Hex ids are stored against the exchange times."""
+    sessions: col.Text
+    causations: col.Column | None
+    """``None`` when no event has a causation."""
+    kinds: list[tuple[str, int]]
+    kind_codes: col.IntColumn
+    blocks: list[Block]
+
+
+_BODY_DECODER = msgspec.msgpack.Decoder(_Body)
+_ENCODE_BODY = msgspec.msgpack.Encoder().encode
+_LOCAL = threading.local()
+
+
+# -- public API -------------------------------------------------------------------------------
+
+
+def encode_batch(events: Sequence[Event], *, level: int = DEFAULT_LEVEL) -> bytes:
+    """The blob of ``events``, a non-empty batch of ONE stream, in the order given.
+
+    Refuses an empty batch or several streams (``UsageError``) and envelope
+    values that are not what the log stores (``InvalidEventError``: a time, a
+    position or a causation that is not an ``int`` within 64 bits, an id or
+    session that is not a ``str``). Payload values are not judged here: the
+    store's value rules run before a batch is encoded.
+    """
+    encoder = _Encoder(events)
+    try:
+        raw = _ENCODE_BODY(encoder.body())
+    except (msgspec.EncodeError, UnicodeEncodeError) as exc:  # a string UTF-8 cannot hold (a lone surrogate)
+        raise InvalidEventError(encoder.stream, "Event", f"cannot be encoded: {exc}") from exc
+    except ValueError as exc:  # a column past MAX_VALUES (book levels: the event count is checked first)
+        raise UsageError(f"cannot encode the batch: {exc}") from exc
+    return bytes((FORMAT_VERSION,)) + _compressor(level).compress(raw)
+
+
+def decode_batch(blob: bytes, registry: TypeRegistry = REGISTRY) -> list[Event]:
+    """The events of a blob, equal to those encoded (payloads of older schemas upcast by ``registry``).
+
+    A damaged blob raises ``CorruptDatabaseError``; a payload the registry cannot
+    read raises ``UnknownEventType`` or ``EventDecodeError``, as a row would.
+    """
+    body = _open(blob)
+    with _damage_is_an_error():
+        envelope = _Envelope.of(body)
+        payloads = Payloads(body, registry, envelope.positions).objects()
+        return list(
+            map(
+                Event,
+                envelope.ids,
+                repeat(body.stream, body.count),
+                envelope.ts_event.tolist(),
+                envelope.ts_recv.tolist(),
+                envelope.sessions,
+                payloads,
+                envelope.causations,
+                envelope.versions.tolist(),
+                envelope.positions.tolist(),
+            )
+        )
+
+
+def stored_payloads(blob: bytes, registry: TypeRegistry = REGISTRY) -> list[bytes]:
+    """Each event's payload as the store hashed it (``encode_payload``), for the hash chain and ``verify``."""
+    body = _open(blob)
+    with _damage_is_an_error():
+        return Payloads(body, registry, _Envelope.of(body).positions).stored_bytes()
+
+
+def batch_summary(blob: bytes) -> BatchSummary:
+    """What a batch's index row holds: its stream, count, positions, versions and time range."""
+    body = _open(blob)
+    with _damage_is_an_error():
+        envelope = _Envelope.of(body)
+        ts = envelope.ts_event
+        return BatchSummary(
+            body.stream,
+            body.count,
+            int(envelope.positions[0]),
+            int(envelope.positions[-1]),
+            int(envelope.versions[0]),
+            int(envelope.versions[-1]),
+            int(ts.min()),
+            int(ts.max()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """The index of one batch: stream, event count, first/last position and version, exchange time range."""
+
+    stream: str
+    count: int
+    first_position: int
+    last_position: int
+    first_version: int
+    last_version: int
+    min_ts_event: int
+    max_ts_event: int
+
+
+def decode_columns(
+    blob: bytes, fields: Iterable[str], *, type_name: str | None = None, registry: TypeRegistry = REGISTRY
+) -> dict[str, npt.NDArray[Any]]:
+    """Chosen columns of a batch as numpy arrays, without an object per event.
+
+    ``fields`` are envelope names (:data:`ENVELOPE_FIELDS`) or the payload's
+    field names. With ``type_name`` only the events of that type are returned;
+    without it, payload fields need a batch of one type (``UsageError``
+    otherwise). Integers come as int64, floats as float64, booleans as bool,
+    strings (and book levels) as object arrays; a field that may be ``None``
+    is a ``numpy.ma.MaskedArray`` (masked where ``None``).
+    """
+    body = _open(blob)
+    wanted = list(fields)
+    with _damage_is_an_error():
+        envelope = _Envelope.of(body)
+        payloads = Payloads(body, registry, envelope.positions)
+        chosen = payloads.selection(type_name)
+        out = {
+            name: _pick(envelope.array(name), chosen) for name in wanted if name in ENVELOPE_FIELDS and name != "type"
+        }
+        if "type" in wanted:
+            out["type"] = _pick(payloads.type_names(), chosen)
+        payload_fields = [name for name in wanted if name not in ENVELOPE_FIELDS]
+        if payload_fields:
+            out.update(payloads.field_arrays(payload_fields, chosen, type_name))
+        return out
+
+
+# -- the envelope ------------------------------------------------------------------------------
+
+_ASTUPLE = msgspec.structs.astuple
+_EVENT_FIELDS = Event.__struct_fields__
+
+
+class _Encoder:
+    """The body of one batch, column by column."""
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        if not events:
+            raise UsageError("an empty batch has nothing to encode: a batch holds at least one event")
+        if len(events) > col.MAX_VALUES:
+            raise UsageError(f"a batch holds at most {col.MAX_VALUES} events, not {len(events)}: split it")
+        self.events = events
+        # One pass over the events makes every envelope column (a C-level transpose).
+        self.columns = dict(zip(_EVENT_FIELDS, map(list, zip(*map(_ASTUPLE, events), strict=True)), strict=True))
+        streams = set(self.columns["stream"])
+        self.stream = events[0].stream
+        if len(streams) != 1 or type(self.stream) is not str:
+            names = ", ".join(repr(s) for s in dict.fromkeys(self.columns["stream"]))
+            raise UsageError(f"a batch holds the events of one stream; this one mixes {names}")
+
+    def body(self) -> _Body:
+        ts_event = self._ints("ts_event")
+        ts_recv = self._ints("ts_recv")
+        kinds, codes, blocks = payload_blocks(self.columns["payload"])
+        return _Body(
+            len(self.events),
+            self.stream,
+            col.encode_ints(self._ints("position")),
+            col.encode_ints(self._ints("version")),
+            col.encode_ints(ts_event),
+            col.encode_ints((ts_recv.view(np.uint64) - ts_event.view(np.uint64)).view(np.int64)),
+            col.encode_text(self._texts("id"), reference=ts_event),
+            col.encode_text(self._texts("session")),
+            self._causations(),
+            kinds,
+            col.encode_ints(codes),
+            blocks,
+        )
+
+    def _ints(self, name: str) -> col.Int64s:
+        values = self.columns[name]
+        array = col.int64s(values)
+        if array is None:
+            self._refuse(values, name, _int64, "an int within 64 bits")
+        return array
+
+    def _texts(self, name: str) -> list[str]:
+        values = self.columns[name]
+        if not col.texts(values):
+            self._refuse(values, name, lambda v: type(v) is str, "a string")
+        return values
+
+    def _causations(self) -> col.Column | None:
+        values = self.columns["causation"]
+        present = col.presence(values)
+        if not present.any():
+            return None
+        given = list(compress(values, present))
+        ints = col.int64s(given)
+        if ints is None:
+            self._refuse(
+                values, "causation", lambda v: v is None or (type(v) is int and -(2**63) <= v < 2**63), "an int"
+            )
+        if present.all():
+            return col.encode_ints(ints)
+        return col.Nullable(col.encode_ints(present.astype(np.int64)), col.encode_ints(ints))
+
+    def _refuse(self, values: list[Any], name: str, fits: Callable[[Any], bool], what: str) -> NoReturn:
+        index = next(i for i, v in enumerate(values) if not fits(v))
+        event = self.events[index]
+        where = f"event {index + 1} of the batch, id {event.id!r}"
+        raise InvalidEventError(self.stream, event.type, f"{name} {values[index]!r} is not {what}", where)
+
+
+def _int64(value: object) -> bool:
+    return type(value) is int and -(2**63) <= value < 2**63
+
+
+class _Envelope:
+    """The envelope columns of a body, each decoded when first asked for."""
+
+    def __init__(self, body: _Body) -> None:
+        if body.count < 1:
+            raise ValueError(f"a batch claims {body.count} events")
+        self.body = body
+
+    @classmethod
+    def of(cls, body: _Body) -> _Envelope:
+        return cls(body)
+
+    @cached_property
+    def positions(self) -> col.Int64s:
+        return col.counted_ints(self.body.positions, self.body.count)
+
+    @cached_property
+    def versions(self) -> col.Int64s:
+        return col.counted_ints(self.body.versions, self.body.count)
+
+    @cached_property
+    def ts_event(self) -> col.Int64s:
+        return col.counted_ints(self.body.ts_event, self.body.count)
+
+    @cached_property
+    def ts_recv(self) -> col.Int64s:
+        offsets = col.counted_ints(self.body.ts_recv, self.body.count)
+        return (offsets.view(np.uint64) + self.ts_event.view(np.uint64)).view(np.int64)
+
+    @cached_property
+    def ids(self) -> list[str]:
+        return col.decode_text(self.body.ids, self.body.count, reference=self.ts_event)
+
+    @cached_property
+    def sessions(self) -> list[str]:
+        return col.decode_text(self.body.sessions, self.body.count)
+
+    @property
+    def causations(self) -> list[int | None] | Iterable[None]:
+        return _causations(self.body.causations, self.body.count)
+
+    def array(self, name: str) -> npt.NDArray[Any]:
+        """One envelope column as an array."""
+        body = self.body
+        if name in ("position", "version", "ts_event", "ts_recv"):
+            ints: col.Int64s = getattr(self, {"position": "positions", "version": "versions"}.get(name, name))
+            return ints
+        if name == "causation":
+            values = list(self.causations)
+            present = col.presence(values)
+            filled = [0 if v is None else v for v in values]
+            return np.ma.MaskedArray(np.array(filled, dtype=np.int64), mask=~present)
+        if name == "stream":
+            return np.array([body.stream] * body.count, dtype=object)
+        if name == "session":
+            return col.text_array(body.sessions, body.count)
+        if name == "id":
+            return col.text_array(body.ids, body.count, reference=self.ts_event)
+        raise AssertionError(f"{name} is not an envelope column")
+
+
+def _causations(column: col.Column | None, count: int) -> list[int | None] | Iterable[None]:
+    if column is None:
+        return repeat(None, count)
+    if isinstance(column, col.IntColumn):
+        values: list[int | None] = col.counted_ints(column, count).tolist()
+        return values
+    if not isinstance(column, col.Nullable) or not isinstance(column.values, col.IntColumn):
+        raise ValueError("the causation column is not integers")
+    present = col.counted_ints(column.present, count)
+    return col.spread(present, col.decode_ints(column.values).tolist())
+
+
+def _pick(array: npt.NDArray[Any], chosen: npt.NDArray[np.intp] | None) -> npt.NDArray[Any]:
+    return array if chosen is None else array[chosen]
+
+
+# -- the frame ---------------------------------------------------------------------------------
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
+    # One compressor per thread and level: zstd contexts are not thread-safe, and cost to make.
+    cache_: dict[int, zstandard.ZstdCompressor] = _LOCAL.__dict__.setdefault("compressors", {})
+    compressor = cache_.get(level)
+    if compressor is None:
+        if not 1 <= level <= 22:
+            raise UsageError(f"zstd level {level} is not 1 to 22")
+        compressor = zstandard.ZstdCompressor(level=level, write_checksum=True, write_content_size=True)
+        cache_[level] = compressor
+    return compressor
+
+
+def _open(blob: bytes) -> _Body:
+    """The body of a blob; ``CorruptDatabaseError`` (or ``SchemaVersionError``) when it cannot be one."""
+    if not isinstance(blob, bytes | bytearray | memoryview) or len(blob) < 2:
+        raise _damaged("it is not a batch blob")
+    version = blob[0]
+    if version > FORMAT_VERSION:
+        raise SchemaVersionError(f"event batch format {version} is newer than this Virtuoso reads ({FORMAT_VERSION})")
+    if version != FORMAT_VERSION:
+        raise _damaged(f"format byte {version}")
+    frame = bytes(blob[1:])
+    try:
+        size = zstandard.frame_content_size(frame)
+        if not 0 <= size <= MAX_BODY_BYTES:
+            raise _damaged(f"its frame declares {size} bytes")
+        raw = zstandard.ZstdDecompressor().decompress(frame, allow_extra_data=False)
+        return _BODY_DECODER.decode(raw)
+    except (zstandard.ZstdError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise _damaged(str(exc)) from exc
+
+
+@contextmanager
+def _damage_is_an_error() -> Iterator[None]:
+    """Turn any failure of decoding a body into ``CorruptDatabaseError``; our own errors pass through."""
+    try:
+        yield
+    except VirtuosoError:
+        raise
+    except Exception as error:
+        raise _damaged(f"{type(error).__name__}: {error}") from error
+
+
+def _damaged(reason: str) -> CorruptDatabaseError:
+    return CorruptDatabaseError(f"damaged event batch: {reason}")
