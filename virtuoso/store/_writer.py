@@ -357,6 +357,11 @@ class BufferedWriter:
         try:
             await asyncio.wait_for(stall.recovered.wait(), timeout=max(remaining, 0.0))
         except TimeoutError:
+            # A retry may be in flight: let it end, so that its events are committed or back in the
+            # buffer, and counted, rather than committed after this says they were not.
+            await self._wait_in_flight()
+            if self._stall is not stall:  # that retry got through
+                return
             held = len(self._buffer)
             stall.cancel()
             self._stall = None
