@@ -26,6 +26,7 @@ import pytest
 from benchmarks.harness import Prepared, RatioCase, Side, measure
 from benchmarks.workloads import CHUNK, TradeWorkload, read_only
 from virtuoso.events import Trade
+from virtuoso.export import to_frame
 from virtuoso.store import open_sqlite_store
 
 pytestmark = pytest.mark.timeout(3600)
@@ -47,7 +48,7 @@ def ours(runner: asyncio.Runner, log: Path, expected: int) -> Side:
         store = runner.run(open_sqlite_store(_copy(log, directory), readonly=True))
 
         async def frame() -> None:
-            built = await store.to_frame(types="Trade")
+            built = await to_frame(store, types="Trade")
             assert len(built) == expected
 
         return Prepared(run=lambda: runner.run(frame()), cleanup=lambda: runner.run(store.close()))
