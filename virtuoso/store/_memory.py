@@ -54,14 +54,14 @@ class MemoryEventStore(EventStore):
     """An event store held in memory, behaving exactly like the SQLite one (on a :class:`MemoryBackend`)."""
 
     def __init__(self, registry: TypeRegistry = REGISTRY) -> None:
-        super().__init__(MemoryBackend(Catalog(registry)))
+        super().__init__(MemoryBackend(registry))
 
 
 class MemoryBackend:
     """The :class:`~virtuoso.store.StorageBackend` holding rows in a list; nothing survives the process."""
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+    def __init__(self, registry: TypeRegistry = REGISTRY) -> None:
+        self._catalog = Catalog(registry)
         self._rows: list[Row] = []
         self._ids: set[str] = set()
         self._heads: dict[str, int] = {}

@@ -62,7 +62,7 @@ def test_each_backend_implements_every_operation_of_the_port(backend: type) -> N
 
 def test_an_event_store_runs_on_a_backend_it_is_given() -> None:
     async def scenario() -> list[str]:
-        store = EventStore(MemoryBackend(Catalog()))
+        store = EventStore(MemoryBackend())
         session = await store.begin_session("port", "tests", started_ns=1, session_id="s-port")
         await store.append([Event("t1", "x:BTC/USDT:trades", 2, 3, session.id, Trade(1.0, 1.0, "buy", "1"))])
         await store.end_session(session.id, ended_ns=4)
