@@ -10,7 +10,7 @@ versions and ids, chains batches and reads them back in position order.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Protocol
 
 from virtuoso.events import Event
@@ -39,7 +39,7 @@ class StorageBackend(Protocol):
         """Write every chunk (one chain link each) in one transaction, consuming ``chunks`` inside it;
         if ``chunks`` raises, nothing is kept."""
 
-    def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncIterator[list[Event]]:
+    def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
         """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
 
     async def last_event(self, flt: EventFilter) -> Event | None:

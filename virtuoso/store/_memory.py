@@ -7,7 +7,7 @@ unit tests. Nothing survives the process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, replace
 
 from virtuoso.errors import ConcurrencyError, SessionError
@@ -158,7 +158,7 @@ class MemoryBackend:
         for type_name, schema in kinds:
             self._catalog.add_kind(len(self._catalog.kind_ids) + 1, type_name, schema)
 
-    async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncIterator[list[Event]]:
+    async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
         position = flt.after_position
         while position < len(self._rows):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -343,7 +343,7 @@ class SQLiteBackend:
 
     # -- reads ---------------------------------------------------------------------
 
-    async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncIterator[list[Event]]:
+    async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
         await self.load_catalog()
         query = build_query(await self._within_session(flt), self._catalog)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import aclosing
 from typing import Any, Self
 
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
@@ -114,8 +115,10 @@ class EventStore:
     ) -> AsyncIterator[list[Event]]:
         """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
         self._check_open()
-        async for chunk in self._backend.read_chunks(flt or EventFilter(), chunk_size):
-            yield chunk
+        # Closed with this generator, so a reader that stops early leaves nothing open in the backend.
+        async with aclosing(self._backend.read_chunks(flt or EventFilter(), chunk_size)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
     async def last_event(self, flt: EventFilter | None = None) -> Event | None:
         """The newest event (highest position) matching ``flt``; None when none does.
