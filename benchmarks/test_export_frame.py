@@ -24,6 +24,7 @@ from benchmarks.harness import Prepared, RatioCase, Side, measure
 from benchmarks.test_store_read import copy_into, floor_file
 from benchmarks.workloads import CHUNK, TradeWorkload, read_only
 from virtuoso.events import Trade
+from virtuoso.export import to_frame
 from virtuoso.store import open_sqlite_store
 
 pytestmark = pytest.mark.timeout(3600)
@@ -38,7 +39,7 @@ def ours(runner: asyncio.Runner, log: Path, expected: int) -> Side:
         store = runner.run(open_sqlite_store(copy_into(log, directory), readonly=True))
 
         async def frame() -> None:
-            built = await store.to_frame(types="Trade")
+            built = await to_frame(store, types="Trade")
             assert len(built) == expected
 
         return Prepared(run=lambda: runner.run(frame()), cleanup=lambda: runner.run(store.close()))

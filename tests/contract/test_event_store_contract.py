@@ -511,6 +511,10 @@ async def test_closed_store_refuses_everything(store: EventStore, session: Sessi
         store.verify,
         lambda: store.begin_session("late", "tests", started_ns=9),
         lambda: store.end_session(SID, ended_ns=9),
+        lambda: store.resume_session(SID, resumed_ns=9),
+        lambda: store.append_atomic([[trade(2)]]),
+        store.last_event,
+        store.checkpoint,
     ]
     for call in calls:
         with pytest.raises(StoreClosedError):

@@ -1,4 +1,4 @@
-"""``EventStore.to_frame``: the same typed frames on both backends, whatever the chunk size."""
+"""``virtuoso.export.to_frame``: the same typed frames on both backends, whatever the chunk size."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pandas.testing import assert_frame_equal
 from tests.contract.test_event_store_contract import SID, A, B, note, read_all, trade
 from virtuoso.errors import SessionError, UsageError
 from virtuoso.events import Note, Trade
-from virtuoso.export import frame_of
+from virtuoso.export import frame_of, to_frame
 from virtuoso.store import EventFilter, EventStore, SessionInfo
 
 pytestmark = pytest.mark.asyncio
@@ -27,7 +27,7 @@ async def test_one_type_is_that_types_frame_of_the_session(store: EventStore, se
     await two_sessions(store, session)
     events = await read_all(store, EventFilter(session=SID, types=("Trade",)))
 
-    frame = await store.to_frame(session=SID, types="Trade", chunk_size=4)
+    frame = await to_frame(store, session=SID, types="Trade", chunk_size=4)
 
     assert_frame_equal(frame, frame_of(events, Trade))
     assert len(frame) == 18
@@ -37,17 +37,17 @@ async def test_one_type_is_that_types_frame_of_the_session(store: EventStore, se
 
 async def test_the_chunk_size_does_not_change_the_frame(store: EventStore, session: SessionInfo) -> None:
     await two_sessions(store, session)
-    whole = await store.to_frame(session=SID, types=[Trade], chunk_size=10_000)
+    whole = await to_frame(store, session=SID, types=[Trade], chunk_size=10_000)
 
     for chunk_size in (1, 3, 7):
-        assert_frame_equal(await store.to_frame(session=SID, types=[Trade], chunk_size=chunk_size), whole)
+        assert_frame_equal(await to_frame(store, session=SID, types=[Trade], chunk_size=chunk_size), whole)
 
 
 async def test_several_types_share_one_frame_in_position_order(store: EventStore, session: SessionInfo) -> None:
     await two_sessions(store, session)
     events = await read_all(store, EventFilter(session=SID, types=("Trade", "Note")))
 
-    frame = await store.to_frame(session=SID, types=("Note", "Trade"), chunk_size=5)
+    frame = await to_frame(store, session=SID, types=("Note", "Trade"), chunk_size=5)
 
     assert list(frame["position"]) == [e.position for e in events]
     assert list(frame["type"]) == [e.type for e in events]
@@ -62,7 +62,7 @@ async def test_without_types_every_event_of_the_selection_is_there(store: EventS
     await two_sessions(store, session)
     everything = await read_all(store)
 
-    frame = await store.to_frame(chunk_size=6)
+    frame = await to_frame(store, chunk_size=6)
 
     assert list(frame["id"]) == [e.id for e in everything]
     assert set(frame["type"]) == {"SessionStarted", "Trade", "Note"}
@@ -71,7 +71,7 @@ async def test_without_types_every_event_of_the_selection_is_there(store: EventS
 async def test_streams_and_times_narrow_the_selection(store: EventStore, session: SessionInfo) -> None:
     await two_sessions(store, session)
 
-    frame = await store.to_frame(streams=[B], start_ns=2_000 + 100 * 10, end_ns=2_000 + 100 * 21, types="Trade")
+    frame = await to_frame(store, streams=[B], start_ns=2_000 + 100 * 10, end_ns=2_000 + 100 * 21, types="Trade")
 
     assert list(frame["trade_id"].astype(int) - 3_735_683_259) == [10, 11, 12, 13, 20]
     assert set(frame["session"]) == {"s-other"}
@@ -79,13 +79,13 @@ async def test_streams_and_times_narrow_the_selection(store: EventStore, session
 
 async def test_a_session_prefix_is_enough_an_unknown_one_is_an_error(store: EventStore, session: SessionInfo) -> None:
     await two_sessions(store, session)
-    assert len(await store.to_frame(session="s-ot", types=Trade)) == 12
+    assert len(await to_frame(store, session="s-ot", types=Trade)) == 12
     with pytest.raises(SessionError, match="no session with id 'nope'"):
-        await store.to_frame(session="nope")
+        await to_frame(store, session="nope")
 
 
 async def test_nothing_selected_gives_an_empty_frame_with_the_columns(store: EventStore, session: SessionInfo) -> None:
-    frame = await store.to_frame(session=SID, types="Note")
+    frame = await to_frame(store, session=SID, types="Note")
 
     assert len(frame) == 0
     assert list(frame.columns) == list(frame_of([], Note).columns)
@@ -94,12 +94,12 @@ async def test_nothing_selected_gives_an_empty_frame_with_the_columns(store: Eve
 
 async def test_an_unknown_type_is_a_usage_error(store: EventStore, session: SessionInfo) -> None:
     with pytest.raises(UsageError, match="unknown event type 'Trades'"):
-        await store.to_frame(types=["Trade", "Trades"])
+        await to_frame(store, types=["Trade", "Trades"])
 
 
 async def test_times_are_utc_datetimes_of_the_ns_integers(store: EventStore, session: SessionInfo) -> None:
     await two_sessions(store, session)
-    frame = await store.to_frame(session=SID, types=Trade)
+    frame = await to_frame(store, session=SID, types=Trade)
 
     assert (frame["time_event"] == pd.to_datetime(frame["ts_event"], unit="ns", utc=True)).all()
     assert (frame["time_recv"] - frame["time_event"] == pd.Timedelta(7, "ns")).all()

@@ -15,7 +15,7 @@ from pandas.testing import assert_frame_equal
 
 from tests.conftest import require_data
 from virtuoso.errors import SessionError, UsageError
-from virtuoso.export import ExportProgress, export, export_session
+from virtuoso.export import ExportProgress, export, export_session, to_frame
 from virtuoso.importers import import_files, plan_import
 from virtuoso.store import SQLiteEventStore, open_sqlite_store
 
@@ -57,7 +57,7 @@ async def test_parquet_files_hold_what_to_frame_returns_one_row_group_per_chunk(
     assert sorted(report.files) == sorted(TYPES)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f"{t}.parquet" for t in TYPES)
     for name, path in report.files.items():
-        expected = await store.to_frame(session=session, types=name)
+        expected = await to_frame(store, session=session, types=name)
         assert report.rows[name] == len(expected)
         assert_frame_equal(pd.read_parquet(path), expected, check_dtype=False)
     trades = pq.ParquetFile(report.files["Trade"])
@@ -84,7 +84,7 @@ async def test_csv_files_have_a_header_and_every_row(store: SQLiteEventStore, tm
     paths = await export_session(store, session, tmp_path, "csv", types=("Trade", "Quote"))
 
     assert [p.name for p in paths] == ["Trade.csv", "Quote.csv"]
-    expected = await store.to_frame(session=session, types="Trade")
+    expected = await to_frame(store, session=session, types="Trade")
     written = pd.read_csv(paths[0], keep_default_na=False)
     assert list(written.columns) == list(expected.columns)
     assert list(written["position"]) == list(expected["position"])

@@ -17,6 +17,7 @@ from virtuoso.backtest._format import section
 from virtuoso.backtest._result import BacktestResult
 from virtuoso.backtest._run import BACKTEST_SOURCE, read_ledger
 from virtuoso.errors import UsageError
+from virtuoso.export import to_frame
 from virtuoso.store import EventStore, SessionInfo
 
 SERIES_COLUMNS = ("ts_ns", "name", "value")
@@ -101,7 +102,7 @@ async def with_market(store: EventStore, result: BacktestResult) -> tuple[Backte
 async def _trades(
     store: EventStore, session: str, symbols: set[str], start: int | None, end: int | None
 ) -> pd.DataFrame:
-    frame = await store.to_frame(session=session, types="Trade", start_ns=start, end_ns=end)
+    frame = await to_frame(store, session=session, types="Trade", start_ns=start, end_ns=end)
     symbol = frame["stream"].str.split(":").str[1]
     chosen = symbol.isin(symbols).to_numpy()
     return pd.DataFrame({
@@ -113,15 +114,15 @@ async def _trades(
 
 async def _series(store: EventStore, run: str) -> pd.DataFrame:
     parts = [MarketData.empty().series]
-    bars = await store.to_frame(session=run, types="Bar")
+    bars = await to_frame(store, session=run, types="Bar")
     if len(bars):
         closed = bars[bars["closed"]]
         parts.append(_named(closed["open_ns"], "bars:" + closed["timeframe"].astype(str), closed["close"]))
-    indicators = await store.to_frame(session=run, types="IndicatorValue")
+    indicators = await to_frame(store, session=run, types="IndicatorValue")
     if len(indicators):
         names = indicators["name"].astype(str) + ":" + indicators["timeframe"].astype(str)
         parts.append(_named(indicators["ts_event"], names.str.rstrip(":"), indicators["value"]))
-    scores = await store.to_frame(session=run, types="ConfluenceScore")
+    scores = await to_frame(store, session=run, types="ConfluenceScore")
     if len(scores):
         parts.append(_named(scores["ts_event"], pd.Series("confluence", index=scores.index), scores["total"]))
     return pd.concat(parts, ignore_index=True)
@@ -134,7 +135,7 @@ def _named(ts_ns: pd.Series, names: pd.Series, values: pd.Series) -> pd.DataFram
 
 
 async def _signals(store: EventStore, run: str) -> pd.DataFrame:
-    frame = await store.to_frame(session=run, types="Signal")
+    frame = await to_frame(store, session=run, types="Signal")
     if not len(frame):
         return MarketData.empty().signals
     return pd.DataFrame({

@@ -215,7 +215,7 @@ async def export_session(
 
     ``fmt`` is ``"parquet"`` (one ParquetWriter per type, a row group per chunk read)
     or ``"csv"`` (a header, then rows appended per chunk); the columns are those of
-    :meth:`~virtuoso.store.EventStore.to_frame` for that type. The session is read
+    :func:`~virtuoso.export.to_frame` for that type. The session is read
     in chunks and never held in memory whole. ``types`` limits the export to those
     types, and each of them gets a file even when it has no rows; without it every
     type present gets one. Files are named ``<Type>.<fmt>`` and replace earlier ones.

@@ -1,4 +1,4 @@
-"""A selection of the log as one DataFrame, read chunk by chunk (``EventStore.to_frame``)."""
+"""A selection of the log as one DataFrame, read chunk by chunk (``to_frame``)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ async def selection(
     )
 
 
-async def read_frame(
+async def to_frame(
     store: EventStore,
     *,
     session: str | None = None,
@@ -59,7 +59,16 @@ async def read_frame(
     end_ns: int | None = None,
     chunk_size: int = READ_CHUNK,
 ) -> pd.DataFrame:
-    """The events selected, as a DataFrame (see :meth:`virtuoso.store.EventStore.to_frame`)."""
+    """The events of ``store`` selected, as a pandas DataFrame, read ``chunk_size`` events at a time.
+
+    One type (a name like ``"Trade"`` or the class) gives that type's frame: the
+    envelope columns (``position``, ``id``, ``stream``, ``version``, ``session``,
+    ``causation``, ``ts_event``, ``ts_recv`` as int64 ns, ``time_event`` and
+    ``time_recv`` as UTC datetimes), then the payload's fields as typed columns.
+    Several types, or none (every type), give one frame in position order with a
+    ``type`` column and the union of the payload columns. ``session`` may be an
+    id prefix. Columns and dtypes: ``docs/export.md``.
+    """
     classes = classes_of(types)
     flt = await selection(store, session=session, classes=classes, streams=streams, start_ns=start_ns, end_ns=end_ns)
     batches: dict[type[Payload], list[pa.RecordBatch]] = {cls: [] for cls in classes or ()}

@@ -1,4 +1,4 @@
-"""The append-only event log: the EventStore port and its SQLite and in-memory backends.
+"""The append-only event log: the EventStore over a storage backend (SQLite or in memory).
 
 >>> import asyncio
 >>> from virtuoso.events import Event, Trade
@@ -13,11 +13,10 @@
 ['SessionStarted', 'Trade']
 """
 
-from virtuoso.store._base import BaseStore as EventStore
-from virtuoso.store._base import imports_stream, lifecycle_stream
+from virtuoso.store._backend import StorageBackend
 from virtuoso.store._keys import KEY_ENV, read_key_file
 from virtuoso.store._manifest import build_manifest, config_hash, is_secret_key, redact, scrub_text, secret_values
-from virtuoso.store._memory import MemoryEventStore
+from virtuoso.store._memory import MemoryBackend, MemoryEventStore
 from virtuoso.store._models import (
     NO_STREAM,
     READ_CHUNK,
@@ -29,7 +28,8 @@ from virtuoso.store._models import (
     VerifyReport,
 )
 from virtuoso.store._schema import SCHEMA_VERSION
-from virtuoso.store._sqlite import SQLiteEventStore, open_sqlite_store
+from virtuoso.store._sqlite import SQLiteBackend, SQLiteEventStore, open_sqlite_store
+from virtuoso.store._store import EventStore, imports_stream, lifecycle_stream
 from virtuoso.store._writer import BufferedWriter, CommitRetry, DroppedSpan, gaps_stream
 
 __all__ = [
@@ -43,10 +43,13 @@ __all__ = [
     "DroppedSpan",
     "EventFilter",
     "EventStore",
+    "MemoryBackend",
     "MemoryEventStore",
+    "SQLiteBackend",
     "SQLiteEventStore",
     "SessionInfo",
     "SessionStatus",
+    "StorageBackend",
     "StreamStats",
     "VerifyReport",
     "build_manifest",

@@ -1,4 +1,4 @@
-"""The in-memory event store: the same rows, catalog and chain as SQLite, in lists.
+"""The in-memory backend: the same rows, catalog and chain as SQLite, in lists.
 
 It is the reference the contract suite holds SQLite to, and the fast store for
 unit tests. Nothing survives the process.
@@ -7,21 +7,22 @@ unit tests. Nothing survives the process.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, replace
 
 from virtuoso.errors import ConcurrencyError, SessionError
 from virtuoso.events import REGISTRY, Event, TypeRegistry
-from virtuoso.store._base import BaseStore
 from virtuoso.store._chain import GENESIS, Row, batch_hash
-from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
+from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, StreamStats, VerifyReport
 from virtuoso.store._rows import (
     AppendTotals,
     Batch,
     Catalog,
     Columns,
     ExpectedVersion,
+    Field,
     StatsUpdate,
+    StoredColumns,
     batch_numbers,
     build_batch,
     check_expected,
@@ -34,6 +35,7 @@ from virtuoso.store._rows import (
     unique_by_id,
     unknown_session_error,
 )
+from virtuoso.store._store import EventStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +50,18 @@ class _UndoPoint:
     kinds: int
 
 
-class MemoryEventStore(BaseStore):
-    """An event store held in memory, behaving exactly like the SQLite one."""
+class MemoryEventStore(EventStore):
+    """An event store held in memory, behaving exactly like the SQLite one (on a :class:`MemoryBackend`)."""
 
     def __init__(self, registry: TypeRegistry = REGISTRY) -> None:
-        super().__init__(Catalog(registry))
+        super().__init__(MemoryBackend(registry))
+
+
+class MemoryBackend:
+    """The :class:`~virtuoso.store.StorageBackend` holding rows in a list; nothing survives the process."""
+
+    def __init__(self, registry: TypeRegistry = REGISTRY) -> None:
+        self._catalog = Catalog(registry)
         self._rows: list[Row] = []
         self._ids: set[str] = set()
         self._heads: dict[str, int] = {}
@@ -61,14 +70,24 @@ class MemoryEventStore(BaseStore):
         self._stats: dict[tuple[int, int], list[int]] = {}
         self._lock = asyncio.Lock()
 
-    async def _release(self) -> None:
+    @property
+    def catalog(self) -> Catalog:
+        """The numbers of this log's streams, kinds and sessions."""
+        return self._catalog
+
+    async def close(self) -> None:
         """Nothing to release: the data lives as long as the object."""
 
-    async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
+    async def checkpoint(self) -> None:
+        """Nothing to fold back: memory has no journal."""
+
+    async def append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
+        """One batch, atomically (see :class:`~virtuoso.store.StorageBackend`)."""
         async with self._lock:
             return self._append_locked(columns, expected)
 
-    async def _append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult:
+    async def append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult:
+        """Every chunk or none: a failure restores the sizes and counters from before."""
         totals = AppendTotals()
         async with self._lock:
             undo = self._undo_point()
@@ -91,7 +110,7 @@ class MemoryEventStore(BaseStore):
         )
 
     def _undo(self, point: _UndoPoint) -> None:
-        self._ids.difference_update(row[1] for row in self._rows[point.rows :])
+        self._ids.difference_update(row[Field.ID] for row in self._rows[point.rows :])
         del self._rows[point.rows :]
         del self._hashes[point.hashes :]
         self._heads, self._stats = point.heads, point.stats
@@ -125,7 +144,7 @@ class MemoryEventStore(BaseStore):
         self._hashes.append((batch.first_position, batch.last_position, self._hash(previous, batch)))
         rows = batch.rows()
         self._rows.extend(rows)
-        self._ids.update(row[1] for row in rows)
+        self._ids.update(batch.columns.id)
         self._heads = heads
         for key, (count, low, high, first, last) in stats.items():
             entry = self._stats.setdefault(key, [0, low, high, first, last])
@@ -139,12 +158,8 @@ class MemoryEventStore(BaseStore):
         for type_name, schema in kinds:
             self._catalog.add_kind(len(self._catalog.kind_ids) + 1, type_name, schema)
 
-    async def read_chunks(
-        self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK
-    ) -> AsyncIterator[list[Event]]:
+    async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
-        flt = flt or EventFilter()
-        self._check_open()
         position = flt.after_position
         while position < len(self._rows):
             window = self._rows[position : position + chunk_size * 4]
@@ -154,10 +169,8 @@ class MemoryEventStore(BaseStore):
                 yield chunk[start : start + chunk_size]
             await asyncio.sleep(0)
 
-    async def last_event(self, flt: EventFilter | None = None) -> Event | None:
+    async def last_event(self, flt: EventFilter) -> Event | None:
         """The newest event (highest position) matching ``flt``; None when none does."""
-        flt = flt or EventFilter()
-        self._check_open()
         end = len(self._rows) if flt.until_position is None else min(flt.until_position, len(self._rows))
         for position in range(end, flt.after_position, -1):
             (event,) = rows_to_events([self._rows[position - 1]], self._catalog)
@@ -167,17 +180,14 @@ class MemoryEventStore(BaseStore):
 
     async def max_position(self) -> int:
         """The position of the newest event, 0 for an empty log."""
-        self._check_open()
         return len(self._rows)
 
     async def stream_version(self, stream: str) -> int:
         """The version of the newest event of ``stream``, 0 when it has none."""
-        self._check_open()
         return self._heads.get(stream, 0)
 
     async def sessions(self) -> list[SessionInfo]:
         """Every session, oldest first, with per-stream counts."""
-        self._check_open()
         names = self._catalog.stream_names
         out = []
         for info in self._sessions.values():
@@ -192,24 +202,22 @@ class MemoryEventStore(BaseStore):
 
     def _hash(self, previous: bytes, batch: Batch) -> bytes:
         used = batch_numbers(batch)
-        started = started_sessions(batch.columns[4], batch.columns[7], used, self._catalog)
+        started = started_sessions(batch.columns.kind, batch.columns.session, used, self._catalog)
         headers = [self._header(number) for number in started]
         return batch_hash(previous, batch.columns, context_for(used, self._catalog, headers))
 
     def _header(self, number: int) -> tuple[object, ...]:
         return (number, *header_values(self._sessions[self._catalog.session_names[number]]))
 
-    async def verify(self, *, key: bytes | None = None, expect_head: str | None = None) -> VerifyReport:
+    async def verify(self, key: bytes | None, expect_head: str | None) -> VerifyReport:
         """Recompute the chain over the held rows (they cannot be tampered with here).
 
         Batches in memory carry no MAC, so a ``key`` fails at the first batch, as for
         a log written without the key.
         """
-        self._check_open()
         head, position, heads = GENESIS, 0, set()
         for seq, (first, last, stored) in enumerate(self._hashes, start=1):
-            columns = [list(c) for c in zip(*self._rows[first - 1 : last], strict=True)]
-            head = self._hash(head, Batch(columns, None, 0))
+            head = self._hash(head, Batch(StoredColumns.of_rows(self._rows[first - 1 : last]), None, 0))
             if head != stored:
                 return VerifyReport(False, position, seq - 1, head.hex(), first, "hash mismatch", position=position)
             if key is not None:
@@ -222,27 +230,27 @@ class MemoryEventStore(BaseStore):
             return VerifyReport(False, position, len(self._hashes), head.hex(), None, problem, position=position)
         return VerifyReport(True, len(self._rows), len(self._hashes), head.hex(), position=position)
 
-    async def _insert_session(self, info: SessionInfo, started: Event) -> None:
+    async def insert_session(self, info: SessionInfo, started: Columns) -> None:
+        """The session's row, then its SessionStarted event; the row is dropped if the append fails."""
         if info.id in self._sessions:
             raise SessionError(f"session {info.id} already exists")
         self._sessions[info.id] = info
         self._catalog.add_session(len(self._sessions), info.id)
         try:
-            await self.append([started])
+            await self.append(started, None)
         except BaseException:
             del self._sessions[info.id]
             self._catalog.forget_session(info.id)
             raise
 
-    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str, ended: Event) -> None:
-        await self.append([ended])
+    async def change_session(
+        self, session_id: str, event: Columns, status: SessionStatus, ended_ns: int | None, reason: str
+    ) -> None:
+        """The lifecycle event, then the row's new state (nothing can fail in between)."""
+        await self.append(event, None)
         info = self._sessions[session_id]
-        self._sessions[session_id] = replace(info, ended_ns=ended_ns, status=status, end_reason=reason)  # type: ignore[arg-type]
+        self._sessions[session_id] = replace(info, ended_ns=ended_ns, status=status, end_reason=reason)
 
-    async def _reopen_session(self, session_id: str, resumed: Event) -> None:
-        await self.append([resumed])
-        info = self._sessions[session_id]
-        self._sessions[session_id] = replace(info, ended_ns=None, status="open", end_reason="")
-
-    async def _abandoned_sessions(self) -> list[tuple[str, int]]:
+    async def abandoned_sessions(self) -> list[tuple[str, int]]:
+        """None: an in-memory log dies with its process."""
         return []

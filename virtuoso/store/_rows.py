@@ -1,8 +1,10 @@
-"""Events to stored rows and back, shared by every store backend.
+"""The row codec: events to stored rows and back, shared by the row backends (SQLite, memory).
 
 A row is ``(position, id, stream, version, kind, ts_event, ts_recv, session,
 causation, payload)`` where stream, kind and session are small integers from the
-:class:`Catalog`, so the events table stays narrow and appends stay fast.
+:class:`Catalog`, so the events table stays narrow and appends stay fast. A
+batch's rows transposed are its :class:`StoredColumns`; :class:`Field` names a
+column's place in a row.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress, count, repeat
 from operator import attrgetter, itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -25,13 +27,48 @@ from virtuoso.store._models import AppendResult, EventFilter, SessionInfo
 ExpectedVersion = int | Mapping[str, int] | None
 
 _ENCODE = PAYLOAD_ENCODER.encode
-_IDS = attrgetter("id")
-_STREAMS = attrgetter("stream")
-_TS_EVENT = attrgetter("ts_event")
-_TS_RECV = attrgetter("ts_recv")
-_SESSIONS = attrgetter("session")
-_CAUSATION = attrgetter("causation")
-_PAYLOAD = attrgetter("payload")
+_EVENT_ID = attrgetter("id")
+_EVENT_STREAM = attrgetter("stream")
+_EVENT_TS_EVENT = attrgetter("ts_event")
+_EVENT_TS_RECV = attrgetter("ts_recv")
+_EVENT_SESSION = attrgetter("session")
+_EVENT_CAUSATION = attrgetter("causation")
+_EVENT_PAYLOAD = attrgetter("payload")
+
+
+class Field:
+    """Where each stored column sits in a row: the events table's column order (and the hash chain's)."""
+
+    POSITION = 0
+    ID = 1
+    STREAM = 2
+    VERSION = 3
+    KIND = 4
+    TS_EVENT = 5
+    TS_RECV = 6
+    SESSION = 7
+    CAUSATION = 8
+    PAYLOAD = 9
+
+
+class StoredColumns(NamedTuple):
+    """A batch's stored rows as ten columns, in :class:`Field` order (a sequence, so the chain hashes it as is)."""
+
+    position: list[int]
+    id: list[str]
+    stream: list[int]
+    version: list[int]
+    kind: list[int]
+    ts_event: list[int]
+    ts_recv: list[int]
+    session: list[int]
+    causation: list[int | None]
+    payload: list[bytes]
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Row]) -> StoredColumns:
+        """``rows`` transposed (at least one row)."""
+        return cls(*map(list, zip(*rows, strict=True)))
 
 
 @dataclass(slots=True)
@@ -48,14 +85,14 @@ class Columns:
     @classmethod
     def of(cls, events: Sequence[Event]) -> Columns:
         """Extract the columns of ``events`` (C-level maps: this is the append hot path)."""
-        payloads = list(map(_PAYLOAD, events))
+        payloads = list(map(_EVENT_PAYLOAD, events))
         return cls(
             events,
-            list(map(_STREAMS, events)),
-            list(map(_SESSIONS, events)),
+            list(map(_EVENT_STREAM, events)),
+            list(map(_EVENT_SESSION, events)),
             payloads,
             list(map(type, payloads)),
-            list(map(_TS_EVENT, events)),
+            list(map(_EVENT_TS_EVENT, events)),
         )
 
     def distinct_streams(self) -> list[str]:
@@ -221,7 +258,7 @@ GROUP_ROWS = 500
 
 @dataclass(slots=True)
 class Batch:
-    """A batch ready to insert, held as its ten stored columns (see ``Row``).
+    """A batch ready to insert, held as its ten stored columns.
 
     ``run`` is ``(stream, kind, session)`` when every event shares them (the
     usual recorder batch); then the insert binds six values a row instead of ten
@@ -232,7 +269,7 @@ class Batch:
     writer holds the transaction).
     """
 
-    columns: list[list[Any]]
+    columns: StoredColumns
     run: tuple[int, int, int] | None
     version_offset: int
     session: int | None = None
@@ -240,17 +277,15 @@ class Batch:
     @property
     def first_position(self) -> int:
         """Position of the batch's first event."""
-        first: int = self.columns[0][0]
-        return first
+        return self.columns.position[0]
 
     @property
     def last_position(self) -> int:
         """Position of the batch's last event."""
-        last: int = self.columns[0][-1]
-        return last
+        return self.columns.position[-1]
 
     def __len__(self) -> int:
-        return len(self.columns[0])
+        return len(self.columns.position)
 
     def inserts(self) -> list[tuple[str, list[Sequence[Any]]]]:
         """The ``executemany`` calls that insert the batch: ``(sql, parameter sequences)``.
@@ -273,12 +308,14 @@ class Batch:
             calls.append((self._insert_sql(1), list(zip(*(column[full:] for column in bound), strict=True))))
         return calls
 
-    def _bound_columns(self) -> list[list[Any]]:
+    def _bound_columns(self) -> Sequence[list[Any]]:
         """The columns the INSERT binds, in parameter order (the others are inlined or derived)."""
         c = self.columns
         if self.run is None:
-            return c if self.session is None else [c[1], c[2], c[3], c[4], c[5], c[6], c[9]]
-        return [c[0], c[1], c[5], c[6], c[8], c[9]]
+            if self.session is None:
+                return c
+            return [c.id, c.stream, c.version, c.kind, c.ts_event, c.ts_recv, c.payload]
+        return [c.position, c.id, c.ts_event, c.ts_recv, c.causation, c.payload]
 
     def _insert_sql(self, rows: int) -> str:
         """The INSERT of ``rows`` rows (numbers only are inlined)."""
@@ -309,23 +346,23 @@ def build_batch(columns: Columns, next_position: int, heads: dict[str, int], cat
     events = columns.events
     count = len(events)
     head = heads.get(columns.streams[0], 0)
-    stored = [
-        list(range(next_position, next_position + count)),
-        list(map(_IDS, events)),
-        _numbers(columns, columns.streams, catalog.stream_ids),
-        _versions(columns, heads),
-        _numbers(columns, columns.classes, catalog.class_kind_ids()),
-        columns.ts_events,
-        list(map(_TS_RECV, events)),
-        _numbers(columns, columns.sessions, catalog.session_ids),
-        list(map(_CAUSATION, events)),
-        list(map(_ENCODE, columns.payloads)),
-    ]
-    single = all(columns.single(c) for c in (stored[2], stored[4], stored[7]))
-    run = (stored[2][0], stored[4][0], stored[7][0]) if single else None
-    causations = stored[8]
-    plain = run is None and columns.single(stored[7]) and causations.count(None) == len(causations)
-    return Batch(stored, run, next_position - head - 1, stored[7][0] if plain else None)
+    stored = StoredColumns(
+        position=list(range(next_position, next_position + count)),
+        id=list(map(_EVENT_ID, events)),
+        stream=_numbers(columns, columns.streams, catalog.stream_ids),
+        version=_versions(columns, heads),
+        kind=_numbers(columns, columns.classes, catalog.class_kind_ids()),
+        ts_event=columns.ts_events,
+        ts_recv=list(map(_EVENT_TS_RECV, events)),
+        session=_numbers(columns, columns.sessions, catalog.session_ids),
+        causation=list(map(_EVENT_CAUSATION, events)),
+        payload=list(map(_ENCODE, columns.payloads)),
+    )
+    single = all(columns.single(c) for c in (stored.stream, stored.kind, stored.session))
+    run = (stored.stream[0], stored.kind[0], stored.session[0]) if single else None
+    causations = stored.causation
+    plain = run is None and columns.single(stored.session) and causations.count(None) == len(causations)
+    return Batch(stored, run, next_position - head - 1, stored.session[0] if plain else None)
 
 
 def _numbers(columns: Columns, keys: list[Any], numbers: Mapping[Any, int]) -> list[int]:
@@ -349,7 +386,16 @@ def _versions(columns: Columns, heads: dict[str, int]) -> list[int]:
     return versions
 
 
-_COLUMN = [itemgetter(i) for i in range(10)]
+_ROW_POSITION = itemgetter(Field.POSITION)
+_ROW_ID = itemgetter(Field.ID)
+_ROW_STREAM = itemgetter(Field.STREAM)
+_ROW_VERSION = itemgetter(Field.VERSION)
+_ROW_KIND = itemgetter(Field.KIND)
+_ROW_TS_EVENT = itemgetter(Field.TS_EVENT)
+_ROW_TS_RECV = itemgetter(Field.TS_RECV)
+_ROW_SESSION = itemgetter(Field.SESSION)
+_ROW_CAUSATION = itemgetter(Field.CAUSATION)
+_ROW_PAYLOAD = itemgetter(Field.PAYLOAD)
 
 
 def rows_to_events(rows: Sequence[Row], catalog: Catalog) -> list[Event]:
@@ -359,18 +405,18 @@ def rows_to_events(rows: Sequence[Row], catalog: Catalog) -> list[Event]:
     """
     if not rows:
         return []
-    positions = list(map(_COLUMN[0], rows))
+    positions = list(map(_ROW_POSITION, rows))
     return list(
         map(
             Event,
-            map(_COLUMN[1], rows),
-            _names(list(map(_COLUMN[2], rows)), catalog.stream_names),
-            map(_COLUMN[5], rows),
-            map(_COLUMN[6], rows),
-            _names(list(map(_COLUMN[7], rows)), catalog.session_names),
-            _decode_payloads(positions, list(map(_COLUMN[4], rows)), list(map(_COLUMN[9], rows)), catalog),
-            map(_COLUMN[8], rows),
-            map(_COLUMN[3], rows),
+            map(_ROW_ID, rows),
+            _names(list(map(_ROW_STREAM, rows)), catalog.stream_names),
+            map(_ROW_TS_EVENT, rows),
+            map(_ROW_TS_RECV, rows),
+            _names(list(map(_ROW_SESSION, rows)), catalog.session_names),
+            _decode_payloads(positions, list(map(_ROW_KIND, rows)), list(map(_ROW_PAYLOAD, rows)), catalog),
+            map(_ROW_CAUSATION, rows),
+            map(_ROW_VERSION, rows),
             positions,
         )
     )
@@ -415,23 +461,24 @@ StatsUpdate = dict[tuple[int, int], list[int]]
 
 def stream_stats_updates(batch: Batch, columns: Columns) -> StatsUpdate:
     """What a batch adds to the per-session, per-stream counts."""
-    positions = batch.columns[0]
+    stored = batch.columns
+    positions = stored.position
     if batch.run is not None:
         ts = columns.ts_events
         stream, _, session = batch.run
         return {(session, stream): [len(positions), min(ts), max(ts), positions[0], positions[-1]]}
-    sessions = batch.columns[7]
+    sessions = stored.session
     if columns.single(sessions):
-        return _one_session_stats(sessions[0], positions, batch.columns[2], batch.columns[5])
+        return _one_session_stats(sessions[0], positions, stored.stream, stored.ts_event)
     stats: StatsUpdate = {}
-    for position, stream, ts, session in zip(positions, batch.columns[2], batch.columns[5], sessions, strict=True):
+    for position, stream, ts_event, session in zip(positions, stored.stream, stored.ts_event, sessions, strict=True):
         entry = stats.get((session, stream))
         if entry is None:
-            stats[(session, stream)] = [1, ts, ts, position, position]
+            stats[(session, stream)] = [1, ts_event, ts_event, position, position]
         else:
             entry[0] += 1
-            entry[1] = min(entry[1], ts)
-            entry[2] = max(entry[2], ts)
+            entry[1] = min(entry[1], ts_event)
+            entry[2] = max(entry[2], ts_event)
             entry[4] = position
     return stats
 
@@ -493,7 +540,7 @@ def batch_numbers(batch: Batch) -> Numbers:
         stream, kind, session = batch.run
         return {stream}, {kind}, {session}
     c = batch.columns
-    return set(c[2]), set(c[4]), set(c[7])
+    return set(c.stream), set(c.kind), set(c.session)
 
 
 def started_sessions(kinds: Sequence[int], sessions: Sequence[int], used: Numbers, catalog: Catalog) -> list[int]:

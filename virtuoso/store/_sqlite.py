@@ -1,4 +1,4 @@
-"""The SQLite event store: one aiosqlite writer connection (WAL) and one reader."""
+"""The SQLite backend: one aiosqlite writer connection (WAL) and one reader, over the row codec."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -23,10 +23,9 @@ from virtuoso.errors import (
     UsageError,
 )
 from virtuoso.events import REGISTRY, Event, TypeRegistry
-from virtuoso.store._base import BaseStore, log
 from virtuoso.store._chain import GENESIS, batch_hash, batch_mac
 from virtuoso.store._keys import FROM_ENV, KeySource, resolve_key
-from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, StreamStats, VerifyReport
+from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, StreamStats, VerifyReport
 from virtuoso.store._owner import owner_alive, owner_token
 from virtuoso.store._pages import build_query, read_pages
 from virtuoso.store._rows import (
@@ -47,6 +46,7 @@ from virtuoso.store._rows import (
 )
 from virtuoso.store._schema import SCHEMA_VERSION
 from virtuoso.store._sqlite_io import BUSY_TIMEOUT_S, check_identity, configure_writer, connect, migrate, translated
+from virtuoso.store._store import EventStore, log
 from virtuoso.store._verify import verify_log
 
 T = TypeVar("T")
@@ -73,8 +73,29 @@ class _DuplicateIds(Exception):
     """Internal: the insert hit an id that is already stored."""
 
 
-class SQLiteEventStore(BaseStore):
-    """The event log in one SQLite file. Open it with :func:`open_sqlite_store`."""
+class SQLiteEventStore(EventStore):
+    """The event log in one SQLite file (on a :class:`SQLiteBackend`). Open it with :func:`open_sqlite_store`."""
+
+    def __init__(self, backend: SQLiteBackend) -> None:
+        super().__init__(backend)
+        self._sqlite = backend
+
+    @property
+    def path(self) -> Path:
+        """The log's file."""
+        return self._sqlite.path
+
+    async def head(self) -> tuple[int, int, str]:
+        """The stored head: (last position, batch count, hash in hex) of the last committed batch.
+
+        Read as stored, not recomputed: :meth:`verify` checks that the log reproduces it.
+        """
+        self._check_open()
+        return await self._sqlite.head()
+
+
+class SQLiteBackend:
+    """The :class:`~virtuoso.store.StorageBackend` of one SQLite file: a row per event, a row per batch."""
 
     def __init__(
         self,
@@ -86,19 +107,27 @@ class SQLiteEventStore(BaseStore):
         key: bytes | None = None,
         schema: int = SCHEMA_VERSION,
     ) -> None:
-        super().__init__(Catalog(registry))
+        self._catalog = Catalog(registry)
+        self._closed = False
         self.path = path
         self._writer = writer
         self._reader = reader
         self._key = key
-        self._schema = schema
+        self.schema = schema
         # One transaction at a time on the writer connection: an atomic append keeps
         # its transaction open across awaits, and nothing else may run inside it.
         self._write_lock = asyncio.Lock()
 
     # -- lifecycle -----------------------------------------------------------------
 
-    async def _release(self) -> None:
+    @property
+    def catalog(self) -> Catalog:
+        """The numbers of this log's streams, kinds and sessions, as far as this connection knows them."""
+        return self._catalog
+
+    async def close(self) -> None:
+        """Close both connections, checkpointing the WAL into the file first."""
+        self._closed = True
         await self._reader.close()
         if self._writer is not None:
             try:
@@ -108,7 +137,8 @@ class SQLiteEventStore(BaseStore):
             finally:
                 await self._writer.close()
 
-    async def _checkpoint(self) -> None:
+    async def checkpoint(self) -> None:
+        """Fold the WAL back into the file, if no reader holds it now."""
         # Without waiting: TRUNCATE waits for every reader to leave its snapshot, and a recording cannot stall
         # on a reader. A busy checkpoint is left to the next one (and SQLite's own autocheckpoint).
         async with self._write_lock:
@@ -134,7 +164,8 @@ class SQLiteEventStore(BaseStore):
             raise UsageError(f"{self.path}: opened read-only")
         return self._writer
 
-    async def _load_catalog(self) -> None:
+    async def load_catalog(self) -> None:
+        """Learn every stream, kind and session number the log holds."""
         db = self._reader
         with translated(self.path):
             for seq, name in await db.execute_fetchall("SELECT seq, name FROM streams"):
@@ -146,7 +177,8 @@ class SQLiteEventStore(BaseStore):
 
     # -- appends -------------------------------------------------------------------
 
-    async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
+    async def append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult:
+        """One batch in one transaction; on a stored id, again without the stored ids."""
         known: set[str] | None = None
 
         async def work(db: aiosqlite.Connection) -> AppendResult:
@@ -159,7 +191,9 @@ class SQLiteEventStore(BaseStore):
                 known = await self._existing_ids(columns.events)
         raise AssertionError("unreachable: the second attempt knows every stored id")
 
-    async def _append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult:
+    async def append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult:
+        """Every chunk in one transaction, each chunk under a savepoint."""
+
         async def work(db: aiosqlite.Connection) -> AppendResult:
             totals = AppendTotals()
             async for columns in chunks:
@@ -237,7 +271,9 @@ class SQLiteEventStore(BaseStore):
             raise
         last = batch.last_position
         used = batch_numbers(batch)
-        headers = await self._headers(db, started_sessions(batch.columns[4], batch.columns[7], used, self._catalog))
+        headers = await self._headers(
+            db, started_sessions(batch.columns.kind, batch.columns.session, used, self._catalog)
+        )
         digest = batch_hash(previous, batch.columns, context_for(used, self._catalog, headers))
         mac = None if self._key is None else batch_mac(self._key, batch_seq, first, last, digest)
         await db.execute("INSERT INTO batches VALUES (?,?,?,?,?)", (batch_seq, first, last, digest, mac))
@@ -259,7 +295,7 @@ class SQLiteEventStore(BaseStore):
             # (or, if the log cannot be read now, on the next read or append).
             self._catalog.forget_uncommitted()
             with contextlib.suppress(StoreError):
-                await self._load_catalog()
+                await self.load_catalog()
 
     async def _headers(self, db: aiosqlite.Connection, sessions: list[int]) -> list[Any]:
         if not sessions:
@@ -307,23 +343,19 @@ class SQLiteEventStore(BaseStore):
 
     # -- reads ---------------------------------------------------------------------
 
-    async def read_chunks(
-        self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK
-    ) -> AsyncIterator[list[Event]]:
+    async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""
-        self._check_open()
-        await self._load_catalog()
-        query = build_query(await self._within_session(flt or EventFilter()), self._catalog)
+        await self.load_catalog()
+        query = build_query(await self._within_session(flt), self._catalog)
         if query is None:
             return
         async for rows in read_pages(self._reader, self.path, query, chunk_size):
             yield await self._decode(rows)
 
-    async def last_event(self, flt: EventFilter | None = None) -> Event | None:
+    async def last_event(self, flt: EventFilter) -> Event | None:
         """The newest event (highest position) matching ``flt``; None when none does."""
-        self._check_open()
-        await self._load_catalog()
-        query = build_query(await self._within_session(flt or EventFilter()), self._catalog, newest_first=True)
+        await self.load_catalog()
+        query = build_query(await self._within_session(flt), self._catalog, newest_first=True)
         if query is None:
             return None
         async for rows in read_pages(self._reader, self.path, query, 1):
@@ -346,7 +378,7 @@ class SQLiteEventStore(BaseStore):
         try:
             return rows_to_events(rows, self._catalog)
         except KeyError:
-            await self._load_catalog()
+            await self.load_catalog()
         try:
             return rows_to_events(rows, self._catalog)
         except KeyError as exc:
@@ -357,21 +389,21 @@ class SQLiteEventStore(BaseStore):
 
     async def max_position(self) -> int:
         """The position of the newest event, 0 for an empty log."""
-        self._check_open()
         with translated(self.path):
             ((value,),) = await self._reader.execute_fetchall("SELECT max(position) FROM events")
         return int(value or 0)
 
     async def stream_version(self, stream: str) -> int:
         """The version of the newest event of ``stream``, 0 when it has none."""
-        self._check_open()
         with translated(self.path):
             rows = list(await self._reader.execute_fetchall("SELECT version FROM streams WHERE name = ?", (stream,)))
         return int(rows[0][0]) if rows else 0
 
     # -- sessions ------------------------------------------------------------------
 
-    async def _insert_session(self, info: SessionInfo, started: Event) -> None:
+    async def insert_session(self, info: SessionInfo, started: Columns) -> None:
+        """The session's row and its SessionStarted event, in one transaction."""
+
         async def work(db: aiosqlite.Connection) -> None:
             try:
                 await db.execute(
@@ -383,38 +415,31 @@ class SQLiteEventStore(BaseStore):
                 raise SessionError(f"{self.path}: session {info.id} already exists") from exc
             await self._reload_sessions(db)
             try:
-                await self._append_in_transaction(db, Columns.of([started]), None, None)
+                await self._append_in_transaction(db, started, None, None)
             except _DuplicateIds as exc:
                 raise SessionError(f"{self.path}: session {info.id} already has a SessionStarted event") from exc
 
         await self._transaction(work)
 
-    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str, ended: Event) -> None:
-        await self._append_with(
-            ended,
-            "UPDATE sessions SET status = ?, ended_ns = ?, end_reason = ? WHERE id = ?",
-            (status, ended_ns, reason, session_id),
-        )
-
-    async def _reopen_session(self, session_id: str, resumed: Event) -> None:
-        await self._append_with(
-            resumed,
-            "UPDATE sessions SET status = 'open', ended_ns = NULL, end_reason = '', owner = ? WHERE id = ?",
-            (owner_token(), session_id),
-        )
-
-    async def _append_with(self, event: Event, sql: str, params: tuple[Any, ...]) -> None:
-        """Append a lifecycle event and change its session's row in the same transaction."""
+    async def change_session(
+        self, session_id: str, event: Columns, status: SessionStatus, ended_ns: int | None, reason: str
+    ) -> None:
+        """The lifecycle event and the row's new state in one transaction; a reopened row gets this process as owner."""
+        if status == "open":
+            sql = "UPDATE sessions SET status = ?, ended_ns = ?, end_reason = ?, owner = ? WHERE id = ?"
+            params: tuple[Any, ...] = (status, ended_ns, reason, owner_token(), session_id)
+        else:
+            sql = "UPDATE sessions SET status = ?, ended_ns = ?, end_reason = ? WHERE id = ?"
+            params = (status, ended_ns, reason, session_id)
 
         async def work(db: aiosqlite.Connection) -> None:
-            await self._append_in_transaction(db, Columns.of([event]), None, None)
+            await self._append_in_transaction(db, event, None, None)
             await db.execute(sql, params)
 
         await self._transaction(work)
 
     async def sessions(self) -> list[SessionInfo]:
         """Every session, oldest first, with per-stream counts."""
-        self._check_open()
         with translated(self.path):
             rows = await self._reader.execute_fetchall(
                 "SELECT seq, id, name, source, symbols, channels, manifest, config_hash, started_ns,"
@@ -430,7 +455,8 @@ class SQLiteEventStore(BaseStore):
             per_session.setdefault(seq, {})[name] = StreamStats(*values)
         return [_session_info(row, per_session.get(row[0], {})) for row in rows]
 
-    async def _abandoned_sessions(self) -> list[tuple[str, int]]:
+    async def abandoned_sessions(self) -> list[tuple[str, int]]:
+        """Open sessions whose owner process on this host is gone, with the time of their last event."""
         rows = await self._db().execute_fetchall(
             "SELECT s.id, coalesce(max(ss.last_ts_event), s.started_ns), s.owner FROM sessions s"
             " LEFT JOIN session_streams ss ON ss.session = s.seq WHERE s.status = 'open' GROUP BY s.seq"
@@ -439,20 +465,19 @@ class SQLiteEventStore(BaseStore):
 
     # -- integrity -----------------------------------------------------------------
 
-    async def verify(self, *, key: bytes | None = None, expect_head: str | None = None) -> VerifyReport:
+    async def verify(self, key: bytes | None, expect_head: str | None) -> VerifyReport:
         """Walk the hash chain and the bookkeeping; report the first problem.
 
         With ``key`` (by default the key the store was opened with), every batch
         must also carry a valid HMAC; with ``expect_head`` (a head hash kept
         elsewhere), the chain must pass through that hash.
         """
-        self._check_open()
         with translated(self.path):
             return await verify_log(
                 self._reader,
                 self._catalog,
-                self._load_catalog,
-                schema=self._schema,
+                self.load_catalog,
+                schema=self.schema,
                 key=key if key is not None else self._key,
                 expect_head=expect_head,
             )
@@ -462,7 +487,6 @@ class SQLiteEventStore(BaseStore):
 
         Read as stored, not recomputed: :meth:`verify` checks that the log reproduces it.
         """
-        self._check_open()
         with translated(self.path):
             ((last, count, digest),) = await self._reader.execute_fetchall(
                 "SELECT (SELECT last_position FROM batches ORDER BY seq DESC LIMIT 1), count(*),"
@@ -542,13 +566,14 @@ async def open_sqlite_store(
         if writer is not None:
             await writer.close()
         raise
-    store = SQLiteEventStore(path, writer, reader, registry, key=secret)
+    backend = SQLiteBackend(path, writer, reader, registry, key=secret)
+    store = SQLiteEventStore(backend)
     try:
         if readonly:
-            store._schema = await check_identity(reader, path)
-        if readonly and store._schema == 0:
+            backend.schema = await check_identity(reader, path)
+        if readonly and backend.schema == 0:
             raise DatabaseError(f"{path}: empty file, not an event log")
-        await store._load_catalog()
+        await backend.load_catalog()
         if writer is not None:
             await store._recover_abandoned()
     except BaseException:

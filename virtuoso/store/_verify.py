@@ -14,7 +14,7 @@ from virtuoso.events import SessionEnded, SessionResumed, SessionStarted
 from virtuoso.store._chain import GENESIS, BatchHasher, Row, batch_mac
 from virtuoso.store._manifest import config_hash
 from virtuoso.store._models import VerifyReport
-from virtuoso.store._rows import Catalog, Numbers, context_for, rows_to_events, started_sessions
+from virtuoso.store._rows import Catalog, Field, Numbers, context_for, rows_to_events, started_sessions
 
 _CHUNK = 5000
 _ROWS = (
@@ -63,7 +63,7 @@ async def verify_log(
 
 
 def _catalog_numbers(row: Row) -> tuple[int, int, int]:
-    return row[2], row[4], row[7]
+    return row[Field.STREAM], row[Field.KIND], row[Field.SESSION]
 
 
 class _Walk:
@@ -150,7 +150,7 @@ class _Walk:
         for start in range(first, last + 1, _CHUNK):
             rows: list[Row] = list(await self.db.execute_fetchall(_ROWS, (start, min(start + _CHUNK - 1, last))))  # type: ignore[arg-type]
             for row in rows:
-                if row[0] != expected:
+                if row[Field.POSITION] != expected:
                     raise _Broken(expected, f"event {expected} is missing (batch {seq} covers {first}..{last})")
                 expected += 1
             self._decode(rows)
@@ -168,9 +168,9 @@ class _Walk:
         return digest
 
     def _meaning(self, rows: list[Row], used: Numbers) -> list[int]:
-        kinds = [row[4] for row in rows]
-        sessions = [row[7] for row in rows]
-        chunk: Numbers = ({row[2] for row in rows}, set(kinds), set(sessions))
+        kinds = [row[Field.KIND] for row in rows]
+        sessions = [row[Field.SESSION] for row in rows]
+        chunk: Numbers = ({row[Field.STREAM] for row in rows}, set(kinds), set(sessions))
         for total, part in zip(used, chunk, strict=True):
             total.update(part)
         return started_sessions(kinds, sessions, chunk, self.catalog)
@@ -187,7 +187,7 @@ class _Walk:
         except EventError as exc:
             raise _Broken(getattr(exc, "position", None), str(exc)) from exc
         except KeyError as exc:
-            position = next(row[0] for row in rows if exc.args[0] in _catalog_numbers(row))
+            position = next(row[Field.POSITION] for row in rows if exc.args[0] in _catalog_numbers(row))
             raise _Broken(
                 position, f"event {position} refers to an unknown stream, kind or session number {exc}"
             ) from exc

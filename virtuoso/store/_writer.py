@@ -29,8 +29,8 @@ from virtuoso.errors import StoreBusyError, StoreClosedError, StoreError, StoreI
 from virtuoso.events import Event, EventIdFactory, Gap
 
 if TYPE_CHECKING:
-    from virtuoso.store._base import BaseStore
     from virtuoso.store._models import AppendResult
+    from virtuoso.store._store import EventStore
 
 RETRYABLE: tuple[type[StoreError], ...] = (StoreBusyError, StoreIOError)
 """The commit failures a later attempt may get past."""
@@ -94,7 +94,7 @@ class BufferedWriter:
     """
 
     def __init__(
-        self, store: BaseStore, *, max_events: int = 5000, max_delay_s: float = 0.05, retry: CommitRetry | None = None
+        self, store: EventStore, *, max_events: int = 5000, max_delay_s: float = 0.05, retry: CommitRetry | None = None
     ) -> None:
         if max_events < 1 or max_delay_s < 0:
             raise UsageError(f"max_events must be >= 1 and max_delay_s >= 0, not {max_events} and {max_delay_s}")
@@ -357,6 +357,11 @@ class BufferedWriter:
         try:
             await asyncio.wait_for(stall.recovered.wait(), timeout=max(remaining, 0.0))
         except TimeoutError:
+            # A retry may be in flight: let it end, so that its events are committed or back in the
+            # buffer, and counted, rather than committed after this says they were not.
+            await self._wait_in_flight()
+            if self._stall is not stall:  # that retry got through
+                return
             held = len(self._buffer)
             stall.cancel()
             self._stall = None

@@ -1,23 +1,19 @@
-"""What every event store backend shares: validation, sessions, writers, recovery."""
+"""The EventStore: one public store over any storage backend (validation, sessions, writers, recovery)."""
 
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from contextlib import aclosing
+from typing import Any, Self
 
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
 from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionResumed, SessionStarted
+from virtuoso.store._backend import StorageBackend
 from virtuoso.store._manifest import build_manifest, session_id_for
 from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
-from virtuoso.store._rows import Catalog, Columns, ExpectedVersion
+from virtuoso.store._rows import Columns, ExpectedVersion
 from virtuoso.store._writer import BufferedWriter, CommitRetry
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from virtuoso.export import TypeNames
 
 log = logging.getLogger("virtuoso.store")
 
@@ -33,17 +29,21 @@ def imports_stream(session_id: str) -> str:
 
 
 MIN_PREFIX = 4
-"""The shortest session id prefix :meth:`BaseStore.session` accepts."""
+"""The shortest session id prefix :meth:`EventStore.session` accepts."""
 
 
-class BaseStore(ABC):
-    """The EventStore port. Backends implement the underscored primitives.
+class EventStore:
+    """The append-only event log, over a :class:`~virtuoso.store.StorageBackend`.
 
+    Get one from :func:`~virtuoso.store.open_sqlite_store` or
+    :class:`~virtuoso.store.MemoryEventStore`. The store checks what enters the
+    log, keeps sessions and buffered writers; the backend stores and reads.
     Every backend passes the same contract suite (``tests/contract``).
     """
 
-    def __init__(self, catalog: Catalog) -> None:
-        self._catalog = catalog
+    def __init__(self, backend: StorageBackend) -> None:
+        self._backend = backend
+        self._catalog = backend.catalog
         self._closed = False
         self._writers: list[BufferedWriter] = []
         self.recovered: list[str] = []
@@ -65,7 +65,7 @@ class BaseStore(ABC):
             return AppendResult(0, 0)
         columns = Columns.of(batch)
         self._catalog.check_batch(columns)
-        return await self._append(columns, expected_version)
+        return await self._backend.append(columns, expected_version)
 
     async def append_atomic(self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]) -> AppendResult:
         """Append every chunk of ``chunks`` in ONE transaction: all of them or nothing.
@@ -80,7 +80,7 @@ class BaseStore(ABC):
         not append to the same store itself.
         """
         self._check_open()
-        return await self._append_atomic(self._checked_columns(chunks))
+        return await self._backend.append_atomic(self._checked_columns(chunks))
 
     async def _checked_columns(
         self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]
@@ -110,74 +110,55 @@ class BaseStore(ABC):
             for event in chunk:
                 yield event
 
-    @abstractmethod
-    def read_chunks(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[list[Event]]:
+    async def read_chunks(
+        self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK
+    ) -> AsyncIterator[list[Event]]:
         """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
+        self._check_open()
+        # Closed with this generator, so a reader that stops early leaves nothing open in the backend.
+        async with aclosing(self._backend.read_chunks(flt or EventFilter(), chunk_size)) as chunks:
+            async for chunk in chunks:
+                yield chunk
 
-    async def to_frame(
-        self,
-        *,
-        session: str | None = None,
-        types: TypeNames | None = None,
-        streams: Sequence[str] | None = None,
-        start_ns: int | None = None,
-        end_ns: int | None = None,
-        chunk_size: int = READ_CHUNK,
-    ) -> pd.DataFrame:
-        """The events selected as a pandas DataFrame, read ``chunk_size`` events at a time.
-
-        One type (a name like ``"Trade"`` or the class) gives that type's frame: the
-        envelope columns (``position``, ``id``, ``stream``, ``version``, ``session``,
-        ``causation``, ``ts_event``, ``ts_recv`` as int64 ns, ``time_event`` and
-        ``time_recv`` as UTC datetimes), then the payload's fields as typed columns.
-        Several types, or none (every type), give one frame in position order with a
-        ``type`` column and the union of the payload columns. ``session`` may be an
-        id prefix. Columns and dtypes: ``docs/export.md``.
-        """
-        # The frame builders live in virtuoso.export, which builds on the store: imported
-        # here so that the store does not load pandas until a frame is asked for.
-        from virtuoso.export import read_frame  # noqa: PLC0415
-
-        return await read_frame(
-            self, session=session, types=types, streams=streams, start_ns=start_ns, end_ns=end_ns, chunk_size=chunk_size
-        )
-
-    @abstractmethod
     async def last_event(self, flt: EventFilter | None = None) -> Event | None:
         """The newest event (highest position) matching ``flt``; None when none does.
 
         "The latest checkpoint at or before T" is
         ``last_event(EventFilter(streams=(s,), end_ns=T + 1))``.
         """
+        self._check_open()
+        return await self._backend.last_event(flt or EventFilter())
 
-    @abstractmethod
     async def max_position(self) -> int:
         """The position of the newest event, 0 for an empty log."""
+        self._check_open()
+        return await self._backend.max_position()
 
-    @abstractmethod
     async def stream_version(self, stream: str) -> int:
         """The version of the newest event of ``stream``, 0 when it has none."""
+        self._check_open()
+        return await self._backend.stream_version(stream)
 
-    @abstractmethod
     async def sessions(self) -> list[SessionInfo]:
-        """Every session, oldest first."""
+        """Every session, oldest first, with per-stream counts."""
+        self._check_open()
+        return await self._backend.sessions()
 
-    @abstractmethod
     async def verify(self, *, key: bytes | None = None, expect_head: str | None = None) -> VerifyReport:
         """Check the hash chain and bookkeeping; report the first problem.
 
-        With ``key``, every batch must carry a valid HMAC made with it; with
-        ``expect_head`` (a head hash kept elsewhere), the chain must pass through it.
+        With ``key`` (for a SQLite log, by default the key it was opened with),
+        every batch must carry a valid HMAC made with it; with ``expect_head`` (a
+        head hash kept elsewhere), the chain must pass through it.
         """
+        self._check_open()
+        return await self._backend.verify(key, expect_head)
 
     async def checkpoint(self) -> None:
         """Fold what the log's journal holds back into its file, so the journal does not grow without bound
         (SQLite: ``PRAGMA wal_checkpoint(TRUNCATE)``; in memory: nothing to do)."""
         self._check_open()
-        await self._checkpoint()
-
-    async def _checkpoint(self) -> None:  # noqa: B027  (a hook: only a file-backed log has a journal)
-        """Backends with a journal fold it back here."""
+        await self._backend.checkpoint()
 
     async def close(self) -> None:
         """Flush every buffered writer, then release the store.
@@ -190,12 +171,12 @@ class BaseStore(ABC):
         error = await self._close_writers()
         self._closed = True
         try:
-            await self._release()
+            await self._backend.close()
         finally:
             if error is not None:
                 raise error
 
-    async def __aenter__(self) -> BaseStore:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -269,7 +250,8 @@ class BaseStore(ABC):
         )
         started = SessionStarted(name, source, info.symbols, info.channels, info.config_hash)
         # The session's row and its SessionStarted event are committed together, or neither is.
-        await self._insert_session(info, self._checked(await self._lifecycle_event(info.id, started_ns, started)))
+        started_event = await self._lifecycle_event(info.id, started_ns, started)
+        await self._backend.insert_session(info, self._checked(started_event))
         return info
 
     async def end_session(self, session_id: str, *, ended_ns: int, reason: str = "") -> SessionInfo:
@@ -290,7 +272,7 @@ class BaseStore(ABC):
         if info.status == "open":
             raise SessionError(f"session {info.id} is already open")
         resumed = await self._lifecycle_event(info.id, resumed_ns, SessionResumed(info.status, reason))
-        await self._reopen_session(info.id, self._checked(resumed))
+        await self._backend.change_session(info.id, self._checked(resumed), "open", None, "")
         return await self.session(info.id)
 
     # -- shared machinery ----------------------------------------------------------
@@ -310,10 +292,11 @@ class BaseStore(ABC):
         if status == "open":
             raise UsageError("a session cannot be finished as 'open'")
         ended = await self._lifecycle_event(session_id, ended_ns, SessionEnded(status, reason))
-        await self._update_session_end(session_id, ended_ns, status, reason, self._checked(ended))
+        await self._backend.change_session(session_id, self._checked(ended), status, ended_ns, reason)
 
     async def _recover_abandoned(self) -> None:
-        for session_id, last_ts in await self._abandoned_sessions():
+        """Mark ``crashed`` the open sessions of processes that are gone (``open_sqlite_store`` calls it)."""
+        for session_id, last_ts in await self._backend.abandoned_sessions():
             reason = "the recording process ended without closing the session"
             await self._finish(session_id, last_ts, "crashed", reason)
             self.recovered.append(session_id)
@@ -330,31 +313,8 @@ class BaseStore(ABC):
                 first = first or exc
         return first
 
-    @abstractmethod
-    async def _release(self) -> None: ...
-
-    @abstractmethod
-    async def _append(self, columns: Columns, expected: ExpectedVersion) -> AppendResult: ...
-
-    @abstractmethod
-    async def _append_atomic(self, chunks: AsyncIterator[Columns]) -> AppendResult: ...
-
-    def _checked(self, event: Event) -> Event:
+    def _checked(self, event: Event) -> Columns:
         self._check_open()
-        self._catalog.check_batch(Columns.of([event]))
-        return event
-
-    @abstractmethod
-    async def _insert_session(self, info: SessionInfo, started: Event) -> None:
-        """Store the session's row and append its SessionStarted event, in one transaction."""
-
-    @abstractmethod
-    async def _reopen_session(self, session_id: str, resumed: Event) -> None:
-        """Append SessionResumed and mark the row open, in one transaction."""
-
-    @abstractmethod
-    async def _update_session_end(self, session_id: str, ended_ns: int, status: str, reason: str, ended: Event) -> None:
-        """Append SessionEnded and record the end in the row, in one transaction."""
-
-    @abstractmethod
-    async def _abandoned_sessions(self) -> list[tuple[str, int]]: ...
+        columns = Columns.of([event])
+        self._catalog.check_batch(columns)
+        return columns
