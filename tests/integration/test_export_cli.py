@@ -106,5 +106,5 @@ def test_a_missing_log_is_not_created(tmp_path: Path) -> None:
     result = cli("export", "--db", tmp_path / "nope.sqlite", "--session", DEMO_SESSION, "--out", tmp_path / "out")
 
     assert result.exit_code == 1
-    assert result.stderr.strip() == f"error: {tmp_path}/nope.sqlite: no such file"
+    assert result.stderr.strip() == f"error: no such file (--db {tmp_path}/nope.sqlite)"
     assert sorted(tmp_path.iterdir()) == []

@@ -97,7 +97,16 @@ def load(entry: LazyCommand) -> Any:
         holder.command(entry.name)(target)
     holder.callback()(lambda: None)  # two levels, so the entry is always found under its name
     group: Any = typer.main.get_command(holder)
-    return group.commands[entry.name]
+    return plain_help(group.commands[entry.name])
+
+
+def plain_help(command: Any) -> Any:
+    """``command`` (and its sub-commands) with click's plain-text help: rich's boxes are wider than an
+    80-column terminal makes them readable, and do not survive a pipe or a CI log."""
+    command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+    return command
 
 
 def run_main(invoke: Any, prog: str) -> int:
