@@ -143,7 +143,7 @@ def test_show_unknown_session_is_one_error_line(log: tuple[Path, str, str]) -> N
     result = cli("sessions", "show", "--db", path, "ffffffff")
 
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == ["error: no session with id 'ffffffff'"]
+    assert result.stderr.splitlines() == [f"error: no session with id 'ffffffff' ({path})"]
 
 
 # -- verify ----------------------------------------------------------------------

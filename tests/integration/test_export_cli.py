@@ -48,8 +48,8 @@ def test_json_names_the_files_and_rows_per_type_and_prints_no_progress(demo: Pat
                        "csv", "--types", "BookSnapshot,Trade", "--force")  # fmt: skip
     assert refused.exit_code == 1
     assert refused.stderr.splitlines() == [
-        f"error: {tmp_path / 'csv'} holds 2 .csv file(s) an export would replace (BookSnapshot.csv, Trade.csv): "
-        "choose a new folder, or pass --force"
+        "error: it holds 2 .csv file(s) an export would replace (BookSnapshot.csv, Trade.csv): "
+        f"choose a new folder, or pass --force (--out {tmp_path / 'csv'})"
     ]
     assert summary["files"] == {
         "BookSnapshot": str(tmp_path / "csv" / "BookSnapshot.csv"),
