@@ -33,8 +33,8 @@ def fail(message: str, code: int = 1, *, where: str | None = None) -> typer.Exit
     """Print ``message`` as the one-line error, ``error: <what> (<where>)``, and return the Exit to raise.
 
     A usage error (exit 2) ends ``(virtuoso CMD; see virtuoso CMD --help)``. Any other names its
-    place: ``where`` if given, else the command's ``--db`` log, unless the message already ends in
-    a parenthesis (which names its place or its cause). With ``--debug``, the traceback comes
+    place: ``where`` if given, else the command's ``--db`` log (else the command), unless the message
+    already ends in a parenthesis (which names its place or its cause). With ``--debug``, the traceback comes
     first: of the exception being handled, else of the call to ``fail``.
     """
     if state["debug"]:
@@ -67,10 +67,13 @@ def error_text(exc: BaseException) -> str:
 
 
 def _the_log() -> str | None:
-    """The ``--db`` of the command being run, if it has one: where its errors happen."""
+    """Where the errors of the command being run happen: its ``--db`` log, else the command itself
+    (``virtuoso bench``)."""
     context = click_context(silent=True)
-    db = None if context is None else context.params.get("db")
-    return None if db is None else str(db)
+    if context is None:
+        return None
+    db = context.params.get("db")
+    return context.command_path if db is None else str(db)
 
 
 def _usage_pointer() -> str:

@@ -116,7 +116,7 @@ def run_main(invoke: Any, prog: str) -> int:
     except Exception as exc:  # the last line of defence: whatever escapes is one line too
         return _failed(exc, prog)
     except KeyboardInterrupt:
-        fail_line("interrupted")
+        fail_line(f"interrupted ({prog})")
         return 130
     return result if isinstance(result, int) else 0
 
@@ -131,21 +131,28 @@ def _failed(exc: Exception, prog: str) -> int:
     if isinstance(exc, click_errors.UsageError):
         return _usage(exc, prog)
     if isinstance(exc, click_errors.ClickException):
-        fail_line(exc.format_message())
+        fail_line(_placed(exc.format_message(), prog))
         return exc.exit_code
     if isinstance(exc, typer.Abort):
-        fail_line("interrupted")
+        fail_line(f"interrupted ({prog})")
         return 130
-    fail_line(_message(exc), traceback=True)
+    fail_line(_message(exc, prog), traceback=True)
     return 1
 
 
-def _message(exc: Exception) -> str:
+def _message(exc: Exception, prog: str) -> str:
+    from virtuoso.cli._app import error_text  # noqa: PLC0415  # only when there is an error
     from virtuoso.errors import VirtuosoError  # noqa: PLC0415  # only when there is an error
 
     if isinstance(exc, VirtuosoError):
-        return str(exc)  # ours, raised outside ``run()``: already the one line
+        return _placed(error_text(exc), prog)  # ours, raised outside ``run()``: the command is its place
     return _os_error(exc) if isinstance(exc, OSError) else _unexpected(exc)
+
+
+def _placed(message: str, where: str) -> str:
+    from virtuoso.cli._app import placed  # noqa: PLC0415  # only when there is an error
+
+    return placed(message, where)
 
 
 def fail_line(message: str, *, traceback: bool = False) -> None:
