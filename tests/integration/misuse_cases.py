@@ -489,6 +489,14 @@ CASES: tuple[Case, ...] = (
     Case("sessions list --db log.sqlite", 0, "", "4", setup="read-only", output="b1a9f365503218c3c5424b429182330c"),
     Case("sessions verify --db log.sqlite", 0, "", "4", setup="read-only", output="intact: "),
     Case(
+        f"verify-replay --db log.sqlite --session {SESSION} --runs 1",
+        0,
+        "replay 1 of 1: 87ef5dcd3158d075",
+        "4",
+        setup="read-only",
+        output="one digest 87ef5dcd3158d075",
+    ),
+    Case(
         f"book --db log.sqlite --session {SESSION} --symbol BTC/USDT --at 2024-08-08T23:55:00Z",
         0,
         "",

@@ -185,7 +185,9 @@ def verify_replay_command(
         results = []
         for number, (count, chunk) in enumerate(plan, 1):
             options = ReplayOptions(chunk_size=chunk)
-            results.append(await replay_run(AppConfig(db=db, workers=count), config, options=options, write=False))
+            # Read-only: it writes nothing, so it also runs on a log it cannot write (and leaves nothing beside it).
+            app_config = AppConfig(db=db, workers=count, readonly=True)
+            results.append(await replay_run(app_config, config, options=options, write=False))
             if not json_output:  # a line per replay, so a long verification is never silent
                 err_console.print(f"replay {number} of {len(plan)}: {results[-1].digest[:16]}", markup=False)
         return results
