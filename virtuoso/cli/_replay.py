@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 
 from virtuoso.app import AppConfig
-from virtuoso.cli._app import err_console, fail, out_console, print_json, run, time_range
+from virtuoso.cli._app import err_console, error_text, fail, out_console, print_json, run, time_range
 from virtuoso.cli._progress import progress
 from virtuoso.cli._sessions import existing_log
 from virtuoso.cli._tables import print_table
@@ -71,7 +71,7 @@ def _run_config(
         )
         return RunConfig(selection, analyzers_named(analyzers), seed)
     except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+        raise fail(error_text(exc)) from None
 
 
 def _order(text: str) -> Order:

@@ -109,7 +109,7 @@ def sweep_command(
         with chosen, _progress(not json_output) as on_progress:
             report = run_sweep(config, chosen, out, retry_failed=retry_failed, reports=reports, on_progress=on_progress)
     except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+        raise fail(error_text(exc)) from None
     if report.tasks and not report.succeeded:
         _print_errors(report)
         raise fail(f"all {report.tasks} tasks failed: nothing to rank (results in {report.out})")
