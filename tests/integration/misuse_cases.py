@@ -549,7 +549,8 @@ def evidence(case: Case) -> str:
     else:
         held = "" if case.sessions is None else f", holds {case.sessions} sessions"
         logs = ", ".join(f"`{name}`" for name in case.writes)
-        text = f"every other file same{absent}; {logs} verifies clean and keeps its head from before{held}"
+        kept = "" if set(case.writes) <= set(OUTPUTS) else " and keeps its head from before"
+        text = f"every other file same{absent}; {logs} verifies clean{kept}{held}"
     if case.setup == "read-only":
         text += "; read-only mount: no file made"
     if case.output:
