@@ -13,7 +13,18 @@ The workspace:
   another source (``example``), so the log holds data the demo did not make;
 - ``afile`` (a plain file), ``empty.sqlite`` (0 bytes), ``notalog.txt`` (text), ``folder/`` (empty),
   ``previous/Trade.csv`` (an earlier export),
-  ``bad.py`` (a strategy whose constructor raises), ``grid.toml`` (a small sweep grid).
+  ``bad.py`` (a strategy whose constructor raises), ``boom.py`` (one that raises on a trade mid-run),
+  ``grid.toml`` (a small sweep grid);
+- ``spot/btcusdt_20240808.gz`` and ``usdm/btcusdt_20240808.gz``: the first 300 lines of the real spot
+  and USD-M captures (one base name), ``spot.sqlite`` (the spot one imported), and broken captures
+  ``truncated.gz`` (the spot one cut in half), ``fake.gz`` (a gzip header, then noise), ``empty.gz``
+  (a gzip of nothing).
+
+A row that must write (a backtest, an import) names the logs it may write in ``writes``: each must
+then verify clean and still pass through the head it had before (no committed event lost), and
+every other file must be unchanged. ``setup`` runs a row another way: ``read-only`` in a copy of the
+workspace on a read-only mount (the command's processes then cannot write anything beside the log),
+``at once`` runs the command lines joined by `` & `` as concurrent processes.
 """
 
 from __future__ import annotations
@@ -37,7 +48,15 @@ class Case:
     code: int
     message: str
     issue: str = ""
-    """The item of issue 20 it comes from, if any."""
+    """The item of issue 20 it covers, if any (the 16 items each have a row)."""
+    setup: str = ""
+    """How it runs: in the workspace (""), on it mounted ``read-only``, or its `` & ``-joined commands ``at once``."""
+    writes: tuple[str, ...] = ()
+    """Logs it may write: each verifies clean after, through its head from before; nothing else may change."""
+    output: str = ""
+    """Text stdout must hold: what shows the command did the right thing."""
+    sessions: int | None = None
+    """How many sessions each log it writes must hold after."""
 
 
 BT = f"backtest --db log.sqlite --session {SESSION}"
@@ -54,6 +73,7 @@ TIME_FORMS = (
 
 CASES: tuple[Case, ...] = (
     # -- the command line itself (exit 2) --
+    Case("--version", 0, "", "15", output="virtuoso "),
     Case("--foo", 2, "error: no such option: --foo (virtuoso; see virtuoso --help)", "14"),
     Case("nope", 2, "error: no such command 'nope' (virtuoso; see virtuoso --help)", "14"),
     Case(
@@ -166,9 +186,9 @@ CASES: tuple[Case, ...] = (
         "error: --to 2024-08-08T00:00:00Z is not after --from 2024-08-09T00:00:00Z: the time range is empty (virtuoso replay; see virtuoso replay --help)",
     ),
     # -- opening the log --
-    Case("sessions list --db missing.sqlite", 1, "error: missing.sqlite: no such file"),
-    Case("sessions list --db folder", 1, "error: folder: not a file"),
-    Case("sessions list --db empty.sqlite", 1, "error: empty.sqlite: empty file, not an event log"),
+    Case("sessions list --db missing.sqlite", 1, "error: no such file (--db missing.sqlite)"),
+    Case("sessions list --db folder", 1, "error: not a file (--db folder)"),
+    Case("sessions list --db empty.sqlite", 1, "error: empty file, not an event log (--db empty.sqlite)"),
     Case(
         "sessions list --db notalog.txt",
         1,
@@ -179,38 +199,44 @@ CASES: tuple[Case, ...] = (
         1,
         "error: notalog.txt: damaged or not a SQLite database (file is not a database)",
     ),
-    Case(f"replay --db missing.sqlite --session {SESSION}", 1, "error: missing.sqlite: no such file"),
-    Case("status --db missing.sqlite", 1, "error: missing.sqlite: no such file"),
+    Case(f"replay --db missing.sqlite --session {SESSION}", 1, "error: no such file (--db missing.sqlite)"),
+    Case("status --db missing.sqlite", 1, "error: no such file (--db missing.sqlite)"),
     # -- naming sessions (item 14) --
     Case(
         "sessions show --db log.sqlite b1a",
         1,
-        "error: session prefix 'b1a' is too short: give at least 4 characters",
+        "error: session prefix 'b1a' is too short: give at least 4 characters (log.sqlite)",
         "14",
     ),
-    Case("sessions show --db log.sqlite ffff", 1, "error: no session with id 'ffff'"),
-    Case("status --db log.sqlite --session ffff", 1, "error: no session with id 'ffff'"),
+    Case("sessions show --db log.sqlite ffff", 1, "error: no session with id 'ffff' (log.sqlite)"),
+    Case("status --db log.sqlite --session ffff", 1, "error: no session with id 'ffff' (log.sqlite)"),
     Case(
         "replay --db log.sqlite --session b1",
         1,
-        "error: session prefix 'b1' is too short: give at least 4 characters",
+        "error: session prefix 'b1' is too short: give at least 4 characters (log.sqlite)",
         "14",
     ),
     # -- empty selections (item 9) --
     Case(
         f"{REPLAY} --types Nope",
         1,
-        "error: the selection matches no event of session b1a9f3655032 (types Nope): nothing to run",
+        "error: the selection matches no event of session b1a9f3655032 (types Nope): nothing to run (log.sqlite)",
         "9",
     ),
     Case(
         f"{REPLAY} --from 2030-01-01",
         1,
-        "error: the selection matches no event of session b1a9f3655032 (from 2030-01-01T00:00:00.000Z): nothing to run",
+        "error: the selection matches no event of session b1a9f3655032 (from 2030-01-01T00:00:00.000Z): nothing to run (log.sqlite)",
         "9",
     ),
-    Case(f"{REPLAY} --symbols DOGE/USDT", 1, "error: no symbol 'DOGE/USDT' in the session(s) replayed", "9"),
-    Case(f"{REPLAY} --streams nope:X:trades", 1, "error: no stream 'nope:X:trades' in the session(s) replayed"),
+    Case(
+        f"{REPLAY} --symbols DOGE/USDT", 1, "error: no symbol 'DOGE/USDT' in the session(s) replayed (log.sqlite)", "9"
+    ),
+    Case(
+        f"{REPLAY} --streams nope:X:trades",
+        1,
+        "error: no stream 'nope:X:trades' in the session(s) replayed (log.sqlite)",
+    ),
     Case(
         f"{REPLAY} --analyzers nope",
         1,
@@ -248,7 +274,7 @@ CASES: tuple[Case, ...] = (
     Case(
         f"{BT} {MA} --param fast=abc",
         1,
-        "error: strategy 'virtuoso.strategies:MovingAverageCross': strategy parameters: Expected `int`, got `str` - at `$.fast`",
+        "error: strategy 'virtuoso.strategies:MovingAverageCross': strategy parameters: Expected `int`, got `str` - at `$.fast` (--strategy, --param)",
     ),
     Case(
         f"{BT} {MA} --report afile",
@@ -270,24 +296,27 @@ CASES: tuple[Case, ...] = (
     Case(
         f"{BT} --strategy nomodule:X",
         1,
-        "error: strategy 'nomodule:X': cannot import nomodule: No module named 'nomodule'",
+        "error: strategy 'nomodule:X': cannot import nomodule: No module named 'nomodule' (--strategy)",
     ),
     Case(
         f"{BT} --strategy virtuoso.strategies:Nope",
         1,
-        "error: strategy 'virtuoso.strategies:Nope': virtuoso.strategies has no attribute 'Nope'",
+        "error: strategy 'virtuoso.strategies:Nope': virtuoso.strategies has no attribute 'Nope' (--strategy)",
     ),
     Case(
-        f"{BT} --strategy bad.py:Bad", 1, "error: strategy 'bad.py:Bad' failed to start: ValueError: cannot start", "6"
+        f"{BT} --strategy bad.py:Bad",
+        1,
+        "error: strategy 'bad.py:Bad' failed to start: ValueError: cannot start (log.sqlite)",
+        "6",
     ),
-    Case(f"{BT} {MA} --config missing.toml", 1, "error: missing.toml: no such run file"),
-    Case(f"{BT} {MA} --venue missing.toml", 1, "error: missing.toml: no such venue file"),
+    Case(f"{BT} {MA} --config missing.toml", 1, "error: missing.toml: no such run file (--strategy, --config)"),
+    Case(f"{BT} {MA} --venue missing.toml", 1, "error: missing.toml: no such venue file (--strategy, --venue)"),
     Case(
         f"{BT} {MA} --from 2030-01-01",
         1,
-        "error: the selection matches no event of session b1a9f3655032 (from 2030-01-01T00:00:00.000Z): nothing to run",
+        "error: the selection matches no event of session b1a9f3655032 (from 2030-01-01T00:00:00.000Z): nothing to run (log.sqlite)",
     ),
-    Case(f"{BT} {MA} --report /proc/nope", 1, "error: --report /proc/nope: nothing can be written in /proc", "6"),
+    Case(f"{BT} {MA} --report /proc/nope", 1, "error: nothing can be written in /proc (--report /proc/nope)", "6"),
     Case(
         f"sessions prune --db log.sqlite --out /proc/new.sqlite --session {SESSION}",
         1,
@@ -314,12 +343,14 @@ CASES: tuple[Case, ...] = (
         "error: session b1a9f365503218c3c5424b429182330c is a 'synthetic' session, not a run (use --session)",
     ),
     Case(
-        f"export --db log.sqlite --out afile --session {SESSION}", 1, "error: afile: the output folder is not a folder"
+        f"export --db log.sqlite --out afile --session {SESSION}",
+        1,
+        "error: afile: the output folder is not a folder (log.sqlite)",
     ),
     Case(
         f"export --db log.sqlite --out previous --session {SESSION} --format csv",
         1,
-        "error: previous holds 1 .csv file(s) an export would replace (Trade.csv): choose a new folder, or pass --force",
+        "error: it holds 1 .csv file(s) an export would replace (Trade.csv): choose a new folder, or pass --force (--out previous)",
         "1",
     ),
     # -- book --
@@ -332,7 +363,7 @@ CASES: tuple[Case, ...] = (
     Case(
         "demo --log-only --db log.sqlite",
         1,
-        "error: log.sqlite holds data the demo did not make (1 session(s), first a6f5fe8047b7 'manual' from example): choose another --db, or pass --replace to delete it",
+        "error: the log holds data the demo did not make (1 session(s), first a6f5fe8047b7 'manual' from example): choose another --db, or pass --replace to delete it (log.sqlite)",
         "1",
     ),
     Case(
@@ -345,23 +376,28 @@ CASES: tuple[Case, ...] = (
         "error: name what to leave out: --session ID (repeatable) or --crashed (virtuoso sessions prune; see virtuoso sessions prune --help)",
         "9",
     ),
-    Case("sessions prune --db log.sqlite --out log.sqlite --session ffff", 1, "error: no session with id 'ffff'", "9"),
+    Case(
+        "sessions prune --db log.sqlite --out log.sqlite --session ffff",
+        1,
+        "error: no session with id 'ffff' (log.sqlite)",
+        "9",
+    ),
     Case(
         f"sessions prune --db log.sqlite --out afile --session {SESSION}",
         1,
-        "error: afile exists: prune writes a new log and never overwrites a file",
+        "error: afile exists: prune writes a new log and never overwrites a file (--out afile)",
         "9",
     ),
-    Case(f"{PRUNE} --crashed", 1, "error: log.sqlite: no crashed or open session: nothing to prune", "9"),
-    Case(f"{PRUNE} --session ffff", 1, "error: no session with id 'ffff'", "9"),
+    Case(f"{PRUNE} --crashed", 1, "error: no crashed or open session: nothing to prune (log.sqlite)", "9"),
+    Case(f"{PRUNE} --session ffff", 1, "error: no session with id 'ffff' (log.sqlite)", "9"),
     Case(
         f"sessions prune --db log.sqlite --out nofolder/new.sqlite --session {SESSION}",
         1,
-        "error: nofolder: no such folder",
+        "error: nofolder: no such folder (--out nofolder/new.sqlite)",
         "9",
     ),
     # -- sweep (item 7) --
-    Case(f"sweep --db log.sqlite --grid missing.toml {MA}", 1, "error: missing.toml: no such grid file"),
+    Case(f"sweep --db log.sqlite --grid missing.toml {MA}", 1, "error: missing.toml: no such grid file (--grid)"),
     Case(
         f"{SWEEP} {MA} --executor nope",
         2,
@@ -392,43 +428,153 @@ CASES: tuple[Case, ...] = (
     Case(
         "import nope afile --db new.sqlite",
         1,
-        "error: unknown format 'nope': choose one of binance-capture, binance-vision, ccxt-json",
+        "error: unknown format 'nope': choose one of binance-capture, binance-vision, ccxt-json (import nope)",
     ),
-    Case("import binance-capture missing.gz --db new.sqlite", 1, "error: missing.gz: no such file"),
+    Case(
+        "import binance-capture missing.gz --db new.sqlite",
+        1,
+        "error: missing.gz: no such file (import binance-capture)",
+    ),
+    Case(
+        "import binance-capture spot/btcusdt_20240808.gz --db new.sqlite --symbol ETH/USDT",
+        1,
+        "error: spot/btcusdt_20240808.gz: the file holds BTC/USDT, not ETH/USDT: pass --force to import it as ETH/USDT anyway (--symbol)",
+        "3",
+    ),
+    Case(
+        "import binance-capture truncated.gz --db new.sqlite",
+        1,
+        "error: truncated.gz: cannot read it (Compressed file ended before the end-of-stream marker was reached)",
+        "10",
+    ),
+    Case(
+        "import binance-capture fake.gz --db new.sqlite",
+        1,
+        "error: fake.gz: cannot read it (Unknown compression method)",
+        "10",
+    ),
+    Case(
+        "import binance-capture empty.gz --db new.sqlite",
+        1,
+        "error: empty.gz: the file is empty: nothing to import (import binance-capture)",
+        "10",
+    ),
+    Case(
+        "import binance-capture spot/btcusdt_20240808.gz truncated.gz --db spot.sqlite",
+        1,
+        "error: truncated.gz: cannot read it (Compressed file ended before the end-of-stream marker was reached)",
+        "10",
+        writes=("spot.sqlite",),
+        sessions=1,
+    ),
+    # -- what used to go silently wrong, now right (items 2, 4, 8, 13) --
+    Case(
+        "import binance-capture usdm/btcusdt_20240808.gz --db spot.sqlite",
+        0,
+        "usdm/btcusdt_20240808.gz: 100% of 19,340 bytes, 300 events",
+        "2",
+        writes=("spot.sqlite",),
+        output="session ddd1ccef3173e0329f5864175474c0a4",
+        sessions=2,
+    ),
+    Case(
+        "import binance-capture spot/btcusdt_20240808.gz --db conc.sqlite --json & import binance-capture usdm/btcusdt_20240808.gz --db conc.sqlite --json",
+        0,
+        "",
+        "13",
+        setup="at once",
+        writes=("conc.sqlite",),
+        sessions=2,
+    ),
+    Case("sessions list --db log.sqlite", 0, "", "4", setup="read-only", output="b1a9f365503218c3c5424b429182330c"),
+    Case("sessions verify --db log.sqlite", 0, "", "4", setup="read-only", output="intact: "),
+    Case(
+        f"verify-replay --db log.sqlite --session {SESSION} --runs 1",
+        0,
+        "replay 1 of 1: 87ef5dcd3158d075",
+        "4",
+        setup="read-only",
+        output="one digest 87ef5dcd3158d075",
+    ),
+    Case(
+        f"book --db log.sqlite --session {SESSION} --symbol BTC/USDT --at 2024-08-08T23:55:00Z",
+        0,
+        "",
+        "4",
+        setup="read-only",
+        output="in sync     yes",
+    ),
+    Case(
+        "sessions list --db log.sqlite --all",
+        0,
+        "",
+        "16",
+        output="b1a9f365503218c3c5424b429182330c  demo    synthetic  BTC/USDT  closed     480",
+    ),
+    Case(
+        f"{BT} {MA}",
+        0,
+        "backtest: 100% of 480 events",
+        "8",
+        writes=("log.sqlite",),
+        output="withheld: the run is too short to annualize (span 0:03:00, marks every 0:01:00; at least 30 days needed)",
+    ),
+    Case(
+        f"{BT} --strategy boom.py:Boom",
+        1,
+        "backtest: 100% of 480 events\nerror: strategy Boom raised on event 201 (Trade, synthetic:BTC/USDT:trades): RuntimeError: boom (run <id> marked failed)",
+        "9",
+        writes=("log.sqlite",),
+    ),
     Case(
         "import binance-capture afile --db nofolder/new.sqlite",
         1,
-        "error: nofolder/new.sqlite: folder nofolder does not exist",
+        "error: folder nofolder does not exist (--db nofolder/new.sqlite)",
     ),
 )
 
 
-OUTPUTS = ("new.sqlite", "exported", "swept", "nofolder")
-"""Paths the commands of the table would create: none may exist after a case."""
+OUTPUTS = ("new.sqlite", "exported", "swept", "nofolder", "conc.sqlite")
+"""Paths the commands of the table would create: none may exist after a case (unless it ``writes`` them)."""
 
 
 def evidence(case: Case) -> str:
-    """What the test checks to show nothing changed."""
-    made = [name for name in OUTPUTS if name in case.args.split() or f"{name}/" in case.args]
+    """What the test checks to show nothing changed (or, for the logs a case writes, nothing was lost)."""
+    made = [
+        name for name in OUTPUTS if name not in case.writes and (name in case.args.split() or f"{name}/" in case.args)
+    ]
     absent = "".join(f", no `{name}`" for name in made)
-    return f"log SHA-256 same, every file same{absent}"
+    if not case.writes:
+        text = f"log SHA-256 same, every file same{absent}"
+    else:
+        held = "" if case.sessions is None else f", holds {case.sessions} sessions"
+        logs = ", ".join(f"`{name}`" for name in case.writes)
+        kept = "" if set(case.writes) <= set(OUTPUTS) else " and keeps its head from before"
+        text = f"every other file same{absent}; {logs} verifies clean{kept}{held}"
+    if case.setup == "read-only":
+        text += "; read-only mount: no file made"
+    if case.output:
+        text += f"; stdout holds `{_cell(case.output)}`"
+    return text
 
 
 def markdown_table(cases: tuple[Case, ...] = CASES) -> str:
     """The table ``docs/errors.md`` holds."""
     lines = [
-        "| # | `virtuoso ...` | exit | stderr (the whole of it) | nothing changed | issue 20 item |",
+        "| # | `virtuoso ...` | exit | stderr (the whole of it) | nothing changed | covers (issue 20 item) |",
         "|---|---|---|---|---|---|",
     ]
     for number, case in enumerate(cases, 1):
-        lines.append(
-            f"| {number} | `{_cell(case.args)}` | {case.code} | `{_cell(case.message)}` | {evidence(case)} | {case.issue} |"
-        )
+        args = " & ".join(f"`{_cell(part)}`" for part in case.args.split(" & "))
+        if case.setup:
+            args += f" ({case.setup})"
+        stderr = f"`{_cell(case.message)}`" if case.message else "(nothing)"
+        lines.append(f"| {number} | {args} | {case.code} | {stderr} | {evidence(case)} | {case.issue} |")
     return "\n".join(lines) + "\n"
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+    return text.replace("|", "\\|").replace("\n", "`<br>`")
 
 
 def documented_table(text: str) -> str:

@@ -71,5 +71,6 @@ def test_a_strategy_that_raises_stops_the_backtest_naming_it_and_the_event(demo:
     assert all(re.fullmatch(r"backtest: \d+% of [\d,]+ events", p) for p in progress), progress
     assert re.search(r"strategy Explodes raised on event \d+ \(Trade, synthetic:", line), line
     assert "ZeroDivisionError: no edge" in line
-    listed = cli_json("sessions", "list", "--db", demo)
-    assert [s["status"] for s in listed if s["source"] == "backtest"] == ["open"]
+    assert re.search(r"\(run [0-9a-f]{12} marked failed\)$", line), line
+    listed = cli_json("sessions", "list", "--db", demo, "--all")
+    assert [(s["status"], s.get("failed")) for s in listed if s["source"] == "backtest"] == [("crashed", True)]

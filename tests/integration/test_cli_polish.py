@@ -72,11 +72,14 @@ def test_debug_prints_the_traceback_of_an_error_raised_in_the_library(tmp_path: 
     debug = cli("--debug", "sessions", "show", "--db", db, "ffff")
 
     assert plain.exit_code == debug.exit_code == 1
-    assert plain.stderr.splitlines() == ["error: no session with id 'ffff'"]
+    assert plain.stderr.splitlines() == [f"error: no session with id 'ffff' ({db})"]
     lines = debug.stderr.splitlines()
     assert lines[0] == "Traceback (most recent call last):"
-    assert "virtuoso/store/_base.py" in debug.stderr
-    assert lines[-2:] == ["virtuoso.errors.SessionError: no session with id 'ffff'", "error: no session with id 'ffff'"]
+    assert "virtuoso/store/_store.py" in debug.stderr
+    assert lines[-2:] == [
+        "virtuoso.errors.SessionError: no session with id 'ffff'",
+        f"error: no session with id 'ffff' ({db})",
+    ]
 
 
 def test_debug_prints_where_a_command_line_check_failed(tmp_path: Path) -> None:
@@ -84,8 +87,8 @@ def test_debug_prints_where_a_command_line_check_failed(tmp_path: Path) -> None:
 
     assert result.exit_code == 1
     assert result.stderr.startswith("Traceback (most recent call last):")
-    assert 'raise fail(f"{path}: no such file")' in result.stderr
-    assert result.stderr.splitlines()[-1] == f"error: {tmp_path}/nowhere.sqlite: no such file"
+    assert 'raise fail("no such file", where=where)' in result.stderr
+    assert result.stderr.splitlines()[-1] == f"error: no such file (--db {tmp_path}/nowhere.sqlite)"
     assert not (tmp_path / "nowhere.sqlite").exists()
 
 

@@ -143,7 +143,7 @@ def test_show_unknown_session_is_one_error_line(log: tuple[Path, str, str]) -> N
     result = cli("sessions", "show", "--db", path, "ffffffff")
 
     assert result.exit_code == 1
-    assert result.stderr.splitlines() == ["error: no session with id 'ffffffff'"]
+    assert result.stderr.splitlines() == [f"error: no session with id 'ffffffff' ({path})"]
 
 
 # -- verify ----------------------------------------------------------------------
@@ -300,7 +300,7 @@ def test_a_path_with_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
     missing = tmp_path / "[x]" / "log.sqlite"
     result = cli("sessions", "list", "--db", missing)
     assert result.exit_code == 1
-    assert f"{missing}: no such file" in result.stderr
+    assert f"no such file (--db {missing})" in result.stderr
     assert "\\[" not in result.stderr
 
 

@@ -48,8 +48,8 @@ def test_json_names_the_files_and_rows_per_type_and_prints_no_progress(demo: Pat
                        "csv", "--types", "BookSnapshot,Trade", "--force")  # fmt: skip
     assert refused.exit_code == 1
     assert refused.stderr.splitlines() == [
-        f"error: {tmp_path / 'csv'} holds 2 .csv file(s) an export would replace (BookSnapshot.csv, Trade.csv): "
-        "choose a new folder, or pass --force"
+        "error: it holds 2 .csv file(s) an export would replace (BookSnapshot.csv, Trade.csv): "
+        f"choose a new folder, or pass --force (--out {tmp_path / 'csv'})"
     ]
     assert summary["files"] == {
         "BookSnapshot": str(tmp_path / "csv" / "BookSnapshot.csv"),
@@ -106,5 +106,5 @@ def test_a_missing_log_is_not_created(tmp_path: Path) -> None:
     result = cli("export", "--db", tmp_path / "nope.sqlite", "--session", DEMO_SESSION, "--out", tmp_path / "out")
 
     assert result.exit_code == 1
-    assert result.stderr.strip() == f"error: {tmp_path}/nope.sqlite: no such file"
+    assert result.stderr.strip() == f"error: no such file (--db {tmp_path}/nope.sqlite)"
     assert sorted(tmp_path.iterdir()) == []

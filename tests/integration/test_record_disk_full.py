@@ -56,7 +56,7 @@ async def test_a_full_disk_ends_the_recording_with_one_line_and_an_intact_log(tm
     assert proc.returncode == 1
     assert lines == [
         f"error: failed: StoreFullError: {db}: the disk is full (or a file size limit reached); "
-        "what was committed before is intact"
+        f"what was committed before is intact ({db})"
     ]
     await _run(["mount", "-o", "remount,size=64m", str(small_disk)])
     store = await open_sqlite_store(db)

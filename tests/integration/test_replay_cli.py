@@ -75,7 +75,9 @@ def test_verify_replay_fails_loudly_when_digests_differ(demo: Path, monkeypatch:
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
     assert [line.split(":")[0] for line in lines[:2]] == ["replay 1 of 2", "replay 2 of 2"]  # progress, piped
-    assert lines[2:] == ["error: digests differ across 2 replays of session b1a9f365: the replay is not deterministic"]
+    assert lines[2:] == [
+        f"error: digests differ across 2 replays of session b1a9f365: the replay is not deterministic ({demo})"
+    ]
 
 
 @pytest.mark.parametrize(

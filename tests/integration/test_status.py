@@ -153,4 +153,4 @@ def test_status_cli_errors_are_one_line(tmp_path: Path) -> None:
     asyncio.run(make())
     result = cli("status", "--db", empty_log)
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: the log has no sessions"
+    assert result.stderr.strip() == f"error: the log has no sessions ({empty_log})"

@@ -29,16 +29,51 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 out_console = Console(highlight=False, soft_wrap=True, emoji=False)
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``message`` as the one-line error and return the Exit to raise.
+def fail(message: str, code: int = 1, *, where: str | None = None) -> typer.Exit:
+    """Print ``message`` as the one-line error, ``error: <what> (<where>)``, and return the Exit to raise.
 
-    With ``--debug``, the traceback comes first: of the exception being handled,
-    else of the call to ``fail``.
+    A usage error (exit 2) ends ``(virtuoso CMD; see virtuoso CMD --help)``. Any other names its
+    place: ``where`` if given, else the command's ``--db`` log (else the command), unless the message
+    already ends in a parenthesis (which names its place or its cause). With ``--debug``, the traceback comes
+    first: of the exception being handled, else of the call to ``fail``.
     """
     if state["debug"]:
         _print_traceback(skip=2)
-    fail_line(message + (_usage_pointer() if code == USAGE_EXIT_CODE else ""))
+    if code == USAGE_EXIT_CODE:
+        fail_line(message + _usage_pointer())
+    else:
+        fail_line(placed(message, where if where is not None else _the_log()))
     return typer.Exit(code)
+
+
+def placed(message: str, where: str | None) -> str:
+    """``message (where)``: ``where`` moved to the end if the message begins with it, nothing added when
+    ``where`` is None or the message already ends in a parenthesis (which names its place or cause).
+
+    >>> placed("no session with id 'ffff'", "log.sqlite"), placed("cannot read it (truncated)", "a.gz")
+    ("no session with id 'ffff' (log.sqlite)", 'cannot read it (truncated)')
+    >>> placed("log.sqlite: unable to open database file", "log.sqlite")
+    'unable to open database file (log.sqlite)'
+    """
+    if where is None or message.rstrip().endswith(")"):
+        return message
+    return f"{message.removeprefix(where + ': ')} ({where})"
+
+
+def error_text(exc: BaseException) -> str:
+    """What an error says: ``str(exc)``, and its notes (PEP 678) in parentheses, such as where a failed run is kept."""
+    notes = getattr(exc, "__notes__", None)
+    return f"{exc} ({'; '.join(notes)})" if notes else str(exc)
+
+
+def _the_log() -> str | None:
+    """Where the errors of the command being run happen: its ``--db`` log, else the command itself
+    (``virtuoso bench``)."""
+    context = click_context(silent=True)
+    if context is None:
+        return None
+    db = context.params.get("db")
+    return context.command_path if db is None else str(db)
 
 
 def _usage_pointer() -> str:
@@ -67,12 +102,13 @@ def _print_traceback(skip: int) -> None:
     err_console.print(text.rstrip(), markup=False, highlight=False, soft_wrap=True)
 
 
-def run(work: Callable[[], Awaitable[T]]) -> T:
-    """Run an async command body, turning our errors into one line and exit 1 (``--debug``: traceback first)."""
+def run(work: Callable[[], Awaitable[T]], *, where: str | None = None) -> T:
+    """Run an async command body, turning our errors into one line and exit 1 (``--debug``: traceback first);
+    ``where`` is the place the line names (default: see :func:`fail`)."""
     try:
         return asyncio.run(work())  # type: ignore[arg-type]
     except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+        raise fail(error_text(exc), where=where) from None
 
 
 def print_json(value: Any) -> None:

@@ -26,7 +26,7 @@ from virtuoso.backtest import (
     run_backtest,
     with_market,
 )
-from virtuoso.cli._app import fail, out_console, print_json, run, time_range
+from virtuoso.cli._app import error_text, fail, out_console, print_json, run, time_range
 from virtuoso.cli._replay import (
     DbOption,
     FromOption,
@@ -89,8 +89,10 @@ def backtest_command(
             session, strategy=strategy, params=param or [], venue=venue, config=config, analyzers=analyzers,
             order=order, seed=seed, start=start, end=end,
         )  # fmt: skip
-    except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+    except VirtuosoError as exc:  # the run file, venue file, strategy or its parameters
+        raise fail(
+            error_text(exc), where=_options_where(strategy=strategy, param=param, config=config, venue=venue)
+        ) from None
 
     async def work() -> BacktestResult:
         total = await selected_events(db, backtest.selection.sessions[0])
@@ -130,6 +132,11 @@ def _backtest_config(
     )
 
 
+def _options_where(**given: object) -> str:
+    """The options given that a backtest's set-up reads (``--strategy, --param``): the place its errors name."""
+    return ", ".join(f"--{name}" for name, value in given.items() if value) or "the run file"
+
+
 def param_pairs(params: list[str]) -> dict[str, str]:
     pairs: dict[str, str] = {}
     for item in params:
@@ -165,7 +172,7 @@ def _check_outputs(**folders: Path | None) -> None:
         if not existing.is_dir():
             raise fail(f"--{option} {folder}: {existing} is not a folder", code=2)
         if not _writable(existing):
-            raise fail(f"--{option} {folder}: nothing can be written in {existing}")
+            raise fail(f"nothing can be written in {existing}", where=f"--{option} {folder}")
 
 
 def _writable(folder: Path) -> bool:

@@ -48,8 +48,8 @@ def _refuse_replacing(out: Path, fmt: str) -> None:
     found = sorted(p.name for p in out.glob(f"*.{fmt}")) if out.is_dir() else []
     if found:
         shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-        raise fail(f"{out} holds {len(found)} .{fmt} file(s) an export would replace ({shown}): "
-                   "choose a new folder, or pass --force")  # fmt: skip
+        raise fail(f"it holds {len(found)} .{fmt} file(s) an export would replace ({shown}): "
+                   "choose a new folder, or pass --force", where=f"--out {out}")  # fmt: skip
 
 
 def _types(text: str | None) -> list[str] | None:

@@ -81,9 +81,12 @@ def import_command(
     anything is written. Running the same command again skips the files already imported.
     """
     if not db.parent.is_dir():
-        raise fail(f"{db}: folder {db.parent} does not exist")
+        raise fail(f"folder {db.parent} does not exist", where=f"--db {db}")
     # Everything about the files is checked before the log is opened (or created).
-    plan = run(lambda: _plan(format_name, files, symbol=symbol, exchange=exchange, markets=markets, force=force))
+    plan = run(
+        lambda: _plan(format_name, files, symbol=symbol, exchange=exchange, markets=markets, force=force),
+        where=f"import {format_name}",
+    )
 
     async def work() -> ImportReport:
         async with opened(db, readonly=False) as store:

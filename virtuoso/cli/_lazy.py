@@ -97,7 +97,16 @@ def load(entry: LazyCommand) -> Any:
         holder.command(entry.name)(target)
     holder.callback()(lambda: None)  # two levels, so the entry is always found under its name
     group: Any = typer.main.get_command(holder)
-    return group.commands[entry.name]
+    return plain_help(group.commands[entry.name])
+
+
+def plain_help(command: Any) -> Any:
+    """``command`` (and its sub-commands) with click's plain-text help: rich's boxes are wider than an
+    80-column terminal makes them readable, and do not survive a pipe or a CI log."""
+    command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        plain_help(sub)
+    return command
 
 
 def run_main(invoke: Any, prog: str) -> int:
@@ -107,7 +116,7 @@ def run_main(invoke: Any, prog: str) -> int:
     except Exception as exc:  # the last line of defence: whatever escapes is one line too
         return _failed(exc, prog)
     except KeyboardInterrupt:
-        fail_line("interrupted")
+        fail_line(f"interrupted ({prog})")
         return 130
     return result if isinstance(result, int) else 0
 
@@ -122,21 +131,28 @@ def _failed(exc: Exception, prog: str) -> int:
     if isinstance(exc, click_errors.UsageError):
         return _usage(exc, prog)
     if isinstance(exc, click_errors.ClickException):
-        fail_line(exc.format_message())
+        fail_line(_placed(exc.format_message(), prog))
         return exc.exit_code
     if isinstance(exc, typer.Abort):
-        fail_line("interrupted")
+        fail_line(f"interrupted ({prog})")
         return 130
-    fail_line(_message(exc), traceback=True)
+    fail_line(_message(exc, prog), traceback=True)
     return 1
 
 
-def _message(exc: Exception) -> str:
+def _message(exc: Exception, prog: str) -> str:
+    from virtuoso.cli._app import error_text  # noqa: PLC0415  # only when there is an error
     from virtuoso.errors import VirtuosoError  # noqa: PLC0415  # only when there is an error
 
     if isinstance(exc, VirtuosoError):
-        return str(exc)  # ours, raised outside ``run()``: already the one line
+        return _placed(error_text(exc), prog)  # ours, raised outside ``run()``: the command is its place
     return _os_error(exc) if isinstance(exc, OSError) else _unexpected(exc)
+
+
+def _placed(message: str, where: str) -> str:
+    from virtuoso.cli._app import placed  # noqa: PLC0415  # only when there is an error
+
+    return placed(message, where)
 
 
 def fail_line(message: str, *, traceback: bool = False) -> None:

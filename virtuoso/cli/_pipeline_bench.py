@@ -19,7 +19,7 @@ from virtuoso.bench import (
     bench_pipelines,
     compare,
 )
-from virtuoso.cli._app import err_console, fail, out_console, print_json, run
+from virtuoso.cli._app import err_console, error_text, fail, out_console, print_json, run
 from virtuoso.cli._backtest import ParamOption, StrategyOption
 from virtuoso.cli._replay import DbOption, JsonOption, SeedOption, SessionOption
 from virtuoso.cli._sessions import existing_log
@@ -102,7 +102,7 @@ def _spec(
         spec = PipelineSpec(session, analyzers=analyzers, strategy=built, workers=workers, seed=seed)
         spec.analyzer_specs()  # an unloadable analyzers file fails here, before the log is copied
     except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+        raise fail(error_text(exc)) from None
     return spec
 
 
@@ -110,7 +110,7 @@ def _load(path: Path) -> PipelineFigures:
     try:
         return PipelineFigures.load(path)
     except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+        raise fail(error_text(exc)) from None
 
 
 def _print(figures: PipelineFigures, comparison: Comparison | None) -> None:

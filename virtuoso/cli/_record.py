@@ -50,9 +50,9 @@ def record_command(
 ) -> None:
     """Record live trades, books, candles and tickers from an exchange (ccxt / ccxt.pro) into one session."""
     if not db.parent.is_dir():
-        raise fail(f"{db}: folder {db.parent} does not exist")
+        raise fail(f"folder {db.parent} does not exist", where=f"--db {db}")
     if duration is not None and duration <= 0:
-        raise fail(f"--duration: expected a positive number of seconds, got {duration}")
+        raise fail(f"expected a positive number of seconds, got {duration:g}", where="--duration")
     overrides = {"exchange": exchange, "symbols": symbols, "channels": channels, "mode": mode}
     config = run(lambda: _load(config_file, overrides))
 

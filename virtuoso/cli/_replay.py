@@ -13,7 +13,7 @@ from rich import box
 from rich.table import Table
 
 from virtuoso.app import AppConfig
-from virtuoso.cli._app import err_console, fail, out_console, print_json, run, time_range
+from virtuoso.cli._app import err_console, error_text, fail, out_console, print_json, run, time_range
 from virtuoso.cli._progress import progress
 from virtuoso.cli._sessions import existing_log
 from virtuoso.cli._tables import print_table
@@ -71,7 +71,7 @@ def _run_config(
         )
         return RunConfig(selection, analyzers_named(analyzers), seed)
     except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+        raise fail(error_text(exc)) from None
 
 
 def _order(text: str) -> Order:
@@ -185,7 +185,9 @@ def verify_replay_command(
         results = []
         for number, (count, chunk) in enumerate(plan, 1):
             options = ReplayOptions(chunk_size=chunk)
-            results.append(await replay_run(AppConfig(db=db, workers=count), config, options=options, write=False))
+            # Read-only: it writes nothing, so it also runs on a log it cannot write (and leaves nothing beside it).
+            app_config = AppConfig(db=db, workers=count, readonly=True)
+            results.append(await replay_run(app_config, config, options=options, write=False))
             if not json_output:  # a line per replay, so a long verification is never silent
                 err_console.print(f"replay {number} of {len(plan)}: {results[-1].digest[:16]}", markup=False)
         return results

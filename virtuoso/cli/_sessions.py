@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict
@@ -25,6 +26,7 @@ from virtuoso.errors import UsageError
 from virtuoso.events import FileImported
 from virtuoso.importers import RecordedMarket, imported_files, session_markets
 from virtuoso.store import (
+    FAILED_PREFIX,
     KEY_ENV,
     SessionInfo,
     SQLiteEventStore,
@@ -41,6 +43,10 @@ sessions_app = typer.Typer(
     add_completion=False,
 )
 
+RUN_SOURCES = ("replay", "backtest")
+"""Sources of run sessions (``virtuoso.replay.RUN_SOURCE``, ``virtuoso.backtest.BACKTEST_SOURCE``): named here
+because importing the backtest package costs most of a second; a test checks they agree."""
+
 DbOption = Annotated[Path, typer.Option("--db", help="The SQLite event log to read (never created).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -50,14 +56,21 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 def existing_log(path: Path) -> Path:
     """``path`` when it names a non-empty file; otherwise the one-line error (nothing is created)."""
+    where = f"--db {path}"
     if not path.exists():
-        raise fail(f"{path}: no such file")
+        raise fail("no such file", where=where)
     if not path.is_file():
-        raise fail(f"{path}: not a file")
+        raise fail("not a file", where=where)
     if path.stat().st_size == 0:
         # Opened writable, an empty file would silently become a new event log.
-        raise fail(f"{path}: empty file, not an event log")
+        raise fail("empty file, not an event log", where=where)
     return path
+
+
+def writable(path: Path) -> bool:
+    """Whether the log and its folder can be written (a read-only folder or mount, or file, cannot):
+    a command that only reads opens a log it cannot write read-only, and so creates nothing beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 @contextmanager
@@ -126,7 +139,7 @@ def sessions_table(infos: list[SessionInfo]) -> Table:
             Text(info.name),
             Text(info.source),
             Text(",".join(info.symbols)),
-            _status(info.status),
+            _status(info),
             str(info.events),
             iso(info.first_ts_event),
             iso(info.last_ts_event),
@@ -135,8 +148,25 @@ def sessions_table(infos: list[SessionInfo]) -> Table:
     return table
 
 
-def _status(status: str) -> Text:
-    return Text(status, style={"open": "yellow", "closed": "green", "crashed": "red"}.get(status, ""))
+def _status(info: SessionInfo) -> Text:
+    status = "failed" if info.failed else info.status
+    return Text(status, style={"open": "yellow", "closed": "green"}.get(status, "red"))
+
+
+def is_failed_run(info: SessionInfo) -> bool:
+    """A run (replay or backtest) that failed or crashed: what ``sessions list`` hides without ``--all``."""
+    return info.source in RUN_SOURCES and info.status == "crashed"
+
+
+def shown_sessions(infos: list[SessionInfo], *, show_all: bool) -> list[SessionInfo]:
+    """The sessions a listing shows: all of them with ``show_all``, else all but failed runs, whose count
+    goes to stderr as ``N failed runs hidden (--all shows them)``."""
+    if show_all:
+        return infos
+    hidden = sum(1 for info in infos if is_failed_run(info))
+    if hidden:
+        err_console.print(f"{hidden} failed run{'s' if hidden > 1 else ''} hidden (--all shows them)", markup=False)
+    return [info for info in infos if not is_failed_run(info)]
 
 
 def session_detail(
@@ -172,7 +202,8 @@ def _detail_grid(info: SessionInfo) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    status = _status(info.status) + Text(f" ({info.end_reason})" if info.end_reason else "")
+    reason = info.end_reason.removeprefix(FAILED_PREFIX) if info.failed else info.end_reason
+    status = _status(info) + Text(f" ({reason})" if reason else "")
     rows: list[tuple[str, str | Text]] = [
         ("id", info.id),
         ("name", info.name),
@@ -269,21 +300,30 @@ def print_verify(path: Path, report: VerifyReport, *, as_json: bool) -> None:
 
 
 def _listed(info: SessionInfo) -> dict[str, object]:
-    """A session's summary, with ``previous`` when it is a rotated session."""
+    """A session's summary, with ``previous`` when it is a rotated session and ``failed`` when it failed."""
+    summary = info.summary()
     previous = info.manifest.get("previous")
-    return info.summary() if previous is None else {**info.summary(), "previous": previous}
+    if previous is not None:
+        summary["previous"] = previous
+    if info.failed:
+        summary["failed"] = True
+    return summary
 
 
 @sessions_app.command("list")
-def list_sessions(db: DbOption, as_json: JsonOption = False) -> None:
-    """List every session of the log, oldest first."""
+def list_sessions(
+    db: DbOption,
+    as_json: JsonOption = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list failed and crashed runs.")] = False,
+) -> None:
+    """List the sessions of the log, oldest first (failed or crashed runs only with --all)."""
     path = existing_log(db)
 
     async def work() -> list[SessionInfo]:
-        async with opened(path, readonly=False) as store:
+        async with opened(path, readonly=not writable(path)) as store:
             return await store.sessions()
 
-    infos = run(work)
+    infos = shown_sessions(run(work), show_all=show_all)
     if as_json:
         print_json([_listed(info) for info in infos])
     else:
@@ -300,7 +340,7 @@ def show_session(
     path = existing_log(db)
 
     async def work() -> tuple[SessionInfo, list[FileImported], list[RecordedMarket]]:
-        async with opened(path, readonly=False) as store:
+        async with opened(path, readonly=not writable(path)) as store:
             info = await store.session(session)
             files = await imported_files(store, info.id) if imports_stream(info.id) in info.streams else []
             return info, files, await session_markets(store, info.id)
@@ -395,20 +435,21 @@ def prune_sessions(
 
     Runs computed from a session left out are left out too. Exits 1, writing nothing, when nothing is chosen.
     """
-    from virtuoso.prune import Dropped, PruneReport, choose_dropped, prune_log  # noqa: PLC0415  # one command's need
+    from virtuoso.prune import Dropped, choose_dropped, prune_log  # noqa: PLC0415  # one command's need
 
     path = existing_log(db)
     if not session and not crashed:
         raise fail("name what to leave out: --session ID (repeatable) or --crashed", code=2)
 
-    async def work() -> PruneReport:
+    async def choose() -> list[Dropped]:
         async with opened(path, readonly=True) as store:
             dropped: list[Dropped] = await choose_dropped(store, session or [], crashed=crashed)
         if not dropped:
-            raise UsageError(f"{path}: no crashed or open session: nothing to prune")
-        return await prune_log(path, out, dropped)
+            raise UsageError(f"no crashed or open session: nothing to prune ({path})")
+        return dropped
 
-    report = run(work)
+    dropped = run(choose)
+    report = run(lambda: prune_log(path, out, dropped), where=f"--out {out}")
     if as_json:
         print_json(report.as_dict())
         return
@@ -426,5 +467,5 @@ def _dropped_table(report: Any) -> Table:
         table.add_column(name, justify="right" if name == "events" else "left", no_wrap=name == "id")
     for item in report.dropped:
         info = item.session
-        table.add_row(info.id, Text(info.name), info.source, _status(info.status), str(info.events), item.why)
+        table.add_row(info.id, Text(info.name), info.source, _status(info), str(info.events), item.why)
     return table

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from virtuoso.backtest import VenueConfig
-from virtuoso.cli._app import err_console, fail, out_console, print_json
+from virtuoso.cli._app import err_console, error_text, fail, out_console, print_json
 from virtuoso.cli._backtest import param_pairs
 from virtuoso.cli._progress import Reporter, progress
 from virtuoso.cli._replay import DbOption, JsonOption
@@ -104,12 +104,12 @@ def sweep_command(
             raise fail("--ship sends the sessions: it takes no --worker-db", code=2)
         chosen = _executor(executor, workers, scheduler, ship=ship)
     except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+        raise fail(error_text(exc), where="--grid") from None
     try:
         with chosen, _progress(not json_output) as on_progress:
             report = run_sweep(config, chosen, out, retry_failed=retry_failed, reports=reports, on_progress=on_progress)
     except VirtuosoError as exc:
-        raise fail(str(exc)) from None
+        raise fail(error_text(exc)) from None
     if report.tasks and not report.succeeded:
         _print_errors(report)
         raise fail(f"all {report.tasks} tasks failed: nothing to rank (results in {report.out})")

@@ -99,8 +99,8 @@ async def replace_event_log(path: str | os.PathLike[str], *, replace: bool = Fal
     if foreign and not replace:
         first = foreign[0]
         raise UsageError(
-            f"{target} holds data the demo did not make ({len(foreign)} session(s), first {first.id[:12]} "
-            f"{first.name!r} from {first.source}): choose another --db, or pass --replace to delete it"
+            f"the log holds data the demo did not make ({len(foreign)} session(s), first {first.id[:12]} "
+            f"{first.name!r} from {first.source}): choose another --db, or pass --replace to delete it ({target})"
         )
     for name in (target.name, f"{target.name}-wal", f"{target.name}-shm"):
         (target.parent / name).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 import platform
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -33,6 +34,7 @@ from virtuoso.store import BufferedWriter, EventFilter, EventStore, SessionInfo,
 from virtuoso.timing import StageTimer
 
 RUN_SOURCE = "replay"
+log = logging.getLogger(__name__)
 _DEPENDENCIES = ("virtuoso", "msgspec", "aiosqlite", "numpy", "pandas")
 
 
@@ -275,20 +277,25 @@ async def execute_run(
     skip = await _begin(store, job, plan)
     writer = store.writer() if write else None
     sink = RunWriter(plan.run, writer, skip)
-    async with container.scope() as scope:
-        runtime = await scope.aresolve(_app.Runtime)
-        replayer = runtime.source
-        assert isinstance(replayer, Replayer)
-        replayer.configure(job.selection, options)
-        timer = runtime.timer
-        flush = sink.flush if timer is None else timer.wrap_async("writer", sink.flush)
-        runtime.sink.listeners.append(sink if timer is None else timer.wrap("writer", sink))
-        replayer.after_chunk = _after_chunk(flush, on_progress)
-        await job.attach(scope, runtime)
-        await runtime.run(job.selection.sessions[0])
-        await job.finish(runtime)
-        await flush()
     clock = await container.aresolve(Clock)
+    try:
+        async with container.scope() as scope:
+            runtime = await scope.aresolve(_app.Runtime)
+            replayer = runtime.source
+            assert isinstance(replayer, Replayer)
+            replayer.configure(job.selection, options)
+            timer = runtime.timer
+            flush = sink.flush if timer is None else timer.wrap_async("writer", sink.flush)
+            runtime.sink.listeners.append(sink if timer is None else timer.wrap("writer", sink))
+            replayer.after_chunk = _after_chunk(flush, on_progress)
+            await job.attach(scope, runtime)
+            await runtime.run(job.selection.sessions[0])
+            await job.finish(runtime)
+            await flush()
+    except Exception as exc:
+        if writer is not None:
+            await _end_failed(store, writer, plan.run, exc, clock.now_ns())
+        raise
     digest = sink.digest.hexdigest()
     result = RunResult(
         plan.run, replayer.events_in, sink.digest.events, digest, resumed=plan.resume is not None, key=key
@@ -302,6 +309,18 @@ async def execute_run(
 async def _close_run(store: EventStore, writer: BufferedWriter, result: RunResult, ended_ns: int) -> None:
     await writer.close()
     await _finish(store, result, ended_ns)
+
+
+async def _end_failed(store: EventStore, writer: BufferedWriter, run: str, exc: Exception, ended_ns: int) -> None:
+    """End the run that ``exc`` stopped as failed, saying why (what it committed stays, and the same
+    command resumes it). Best effort: when the log itself failed, the run stays open and the next
+    open of the log marks it crashed; the error the caller raises is ``exc`` either way."""
+    try:
+        await writer.close()
+        await store.fail_session(run, ended_ns=ended_ns, reason=f"{type(exc).__name__}: {exc}")
+        exc.add_note(f"run {run[:12]} marked failed")  # where the failure is kept: the CLI's line names it
+    except Exception as also:  # the original failure is the one to report
+        log.warning("run %s failed (%s) and could not be marked failed: %s", run, exc, also)
 
 
 def _after_chunk(

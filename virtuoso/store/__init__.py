@@ -18,6 +18,7 @@ from virtuoso.store._keys import KEY_ENV, read_key_file
 from virtuoso.store._manifest import build_manifest, config_hash, is_secret_key, redact, scrub_text, secret_values
 from virtuoso.store._memory import MemoryBackend, MemoryEventStore
 from virtuoso.store._models import (
+    FAILED_PREFIX,
     NO_STREAM,
     READ_CHUNK,
     AppendResult,
@@ -33,6 +34,7 @@ from virtuoso.store._store import EventStore, imports_stream, lifecycle_stream
 from virtuoso.store._writer import BufferedWriter, CommitRetry, DroppedSpan, gaps_stream
 
 __all__ = [
+    "FAILED_PREFIX",
     "KEY_ENV",
     "NO_STREAM",
     "READ_CHUNK",

@@ -8,6 +8,9 @@ from typing import Any, Literal
 
 SessionStatus = Literal["open", "closed", "crashed"]
 
+FAILED_PREFIX = "failed: "
+"""How the end reason of a session ended by ``EventStore.fail_session`` begins (its status is ``crashed``)."""
+
 READ_CHUNK = 5000
 """Default events per chunk of a read (one query, one trip to the reader thread)."""
 
@@ -69,6 +72,11 @@ class SessionInfo:
     status: SessionStatus
     end_reason: str = ""
     streams: Mapping[str, StreamStats] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        """Ended by the process that saw its work fail (``EventStore.fail_session``), not merely crashed."""
+        return self.status == "crashed" and self.end_reason.startswith(FAILED_PREFIX)
 
     @property
     def events(self) -> int:

@@ -11,7 +11,15 @@ from virtuoso.errors import SessionError, StoreClosedError, UsageError
 from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionResumed, SessionStarted
 from virtuoso.store._backend import StorageBackend
 from virtuoso.store._manifest import build_manifest, session_id_for
-from virtuoso.store._models import READ_CHUNK, AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
+from virtuoso.store._models import (
+    FAILED_PREFIX,
+    READ_CHUNK,
+    AppendResult,
+    EventFilter,
+    SessionInfo,
+    SessionStatus,
+    VerifyReport,
+)
 from virtuoso.store._rows import Columns, ExpectedVersion
 from virtuoso.store._writer import BufferedWriter, CommitRetry
 
@@ -260,6 +268,19 @@ class EventStore:
         if info.status != "open":
             raise SessionError(f"session {info.id} is {info.status}, not open")
         await self._finish(info.id, ended_ns, "closed", reason)
+        return await self.session(info.id)
+
+    async def fail_session(self, session_id: str, *, ended_ns: int, reason: str) -> SessionInfo:
+        """End an open session whose work failed, saying why: its SessionEnded event has status ``crashed``
+        and the reason ``failed: <reason>`` (:attr:`SessionInfo.failed`).
+
+        What the session committed stays; it is ended now by the process that saw the failure, rather
+        than left open for a later open of the log to find and mark crashed without a reason.
+        """
+        info = await self.session(session_id)
+        if info.status != "open":
+            raise SessionError(f"session {info.id} is {info.status}, not open")
+        await self._finish(info.id, ended_ns, "crashed", FAILED_PREFIX + reason)
         return await self.session(info.id)
 
     async def resume_session(self, session_id: str, *, resumed_ns: int, reason: str = "") -> SessionInfo:

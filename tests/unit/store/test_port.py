@@ -29,6 +29,7 @@ PUBLIC_API = {
     "read_chunks",
     "recovered",
     "resume_session",
+    "fail_session",
     "session",
     "sessions",
     "stream_version",
