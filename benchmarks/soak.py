@@ -52,6 +52,8 @@ BOOK = "binance:BTC/USDT:book"
 MISSING = re.compile(r"trade ids (\d+)\.\.(\d+) missing")
 KB = 1024
 EXIT_TIMEOUT_S = 60.0
+RSS_BOUND_MB = 400  # interpreter, ccxt and the store ~150 MB; ccxt.pro's trade cache ~100 MB once full
+WAL_BOUND_MB = 64  # the store checkpoints the WAL at 64 MiB, and at every rotation
 STARTUP_S = 120.0  # a loaded 2-core machine has taken 36 s to start a recorder
 
 
@@ -417,6 +419,10 @@ def check(result: SoakResult) -> list[str]:
     problems += result.book.mismatches[:5]
     if result.verify_exit != 0:
         problems.append(f"sessions verify: exit {result.verify_exit}: {result.verify_output}")
+    if result.rss_peak_kb >= RSS_BOUND_MB * KB:
+        problems.append(f"peak RSS {result.rss_peak_kb / KB:.0f} MB, over {RSS_BOUND_MB} MB")
+    if (wal := max((s.wal_bytes for s in result.samples), default=0)) >= WAL_BOUND_MB * 2**20:
+        problems.append(f"WAL peak {wal / 2**20:.0f} MB, over {WAL_BOUND_MB} MB")
     chain = [(s["id"], s.get("previous")) for s in result.listed]
     if len(chain) < 2 or any(
         previous != earlier for (_, previous), (earlier, _) in zip(chain[1:], chain, strict=False)
