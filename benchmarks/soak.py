@@ -52,7 +52,9 @@ BOOK = "binance:BTC/USDT:book"
 MISSING = re.compile(r"trade ids (\d+)\.\.(\d+) missing")
 KB = 1024
 EXIT_TIMEOUT_S = 60.0
-RSS_BOUND_MB = 400  # interpreter, ccxt and the store ~150 MB; ccxt.pro's trade cache ~100 MB once full
+RSS_BOUND_MB = 512  # interpreter, ccxt, store ~150 MB; ccxt.pro's trade cache ~100 MB; transient peaks seen to 378
+FLAT_AFTER_S = 300.0  # runs this long must hold RSS flat over their second half (the caches fill in the first)
+FLAT_GROWTH = 0.15  # allowed growth of RSS from half-time to the end
 WAL_BOUND_MB = 64  # the store checkpoints the WAL at 64 MiB, and at every rotation
 STARTUP_S = 120.0  # a loaded 2-core machine has taken 36 s to start a recorder
 
@@ -421,6 +423,8 @@ def check(result: SoakResult) -> list[str]:
         problems.append(f"sessions verify: exit {result.verify_exit}: {result.verify_output}")
     if result.rss_peak_kb >= RSS_BOUND_MB * KB:
         problems.append(f"peak RSS {result.rss_peak_kb / KB:.0f} MB, over {RSS_BOUND_MB} MB")
+    if result.plan.wall_s >= FLAT_AFTER_S and (growth := _second_half_growth(result)) > FLAT_GROWTH:
+        problems.append(f"RSS grew {growth:.0%} over the second half: memory is not flat")
     if (wal := max((s.wal_bytes for s in result.samples), default=0)) >= WAL_BOUND_MB * 2**20:
         problems.append(f"WAL peak {wal / 2**20:.0f} MB, over {WAL_BOUND_MB} MB")
     chain = [(s["id"], s.get("previous")) for s in result.listed]
@@ -429,6 +433,11 @@ def check(result: SoakResult) -> list[str]:
     ):
         problems.append(f"sessions list does not show a chain of rotated sessions: {chain}")
     return problems
+
+
+def _second_half_growth(result: SoakResult) -> float:
+    rss = [s.rss_kb for s in result.samples if s.rss_kb and s.recording]
+    return (rss[-1] - rss[len(rss) // 2]) / rss[len(rss) // 2] if len(rss) >= 2 else 0.0
 
 
 # -- figures ---------------------------------------------------------------------------
@@ -458,6 +467,7 @@ def figures(result: SoakResult) -> dict[str, Any]:
         "RSS once recording (MB)": _mb(rss[:1]),
         "RSS at 1/4, 1/2, 3/4 (MB)": " ".join(str(_mb(rss[len(rss) * q // 4 :][:1])) for q in (1, 2, 3)),
         "RSS at the end (MB)": _mb(rss[-1:]),
+        "RSS growth over the second half": f"{_second_half_growth(result):.1%}",
         "RSS peak, VmHWM (MB)": round(result.rss_peak_kb / KB, 1),
         "WAL peak (MB)": round(max((s.wal_bytes for s in result.samples), default=0) / 2**20, 1),
         "exit code on SIGINT": result.exit_code,

@@ -32,6 +32,7 @@ from benchmarks.soak import (
 from tests.integration.test_record_cli import _data_dir
 
 PLAN = SoakPlan(wall_s=12.0, seed=18, chaos_rate=0.0005, rotate="2s", connection_hours=0.03)
+LONG = replace(PLAN, wall_s=600.0)
 
 
 @pytest.mark.asyncio
@@ -73,11 +74,14 @@ BROKEN: list[tuple[str, dict[str, Any]]] = [
     ("one session", {"listed": [{"id": "a", "previous": None}]}),
     ("RSS over the bound", {"rss_peak_kb": RSS_BOUND_MB * 1024}),
     ("WAL over the bound", {"samples": [Sample(1.0, 1, WAL_BOUND_MB * 2**20, True)]}),
+    ("RSS not flat", {"plan": LONG, "samples": [Sample(float(t), 100_000 + 1_000 * t, 0, True) for t in range(60)]}),
 ]
 
 
 def test_check_passes_a_sound_soak() -> None:
     assert check(_sound()) == []
+    flat = [Sample(float(t), 300_000 + 100 * t, 0, True) for t in range(60)]  # +2 % over the second half
+    assert check(replace(_sound(), plan=LONG, samples=flat)) == []
 
 
 @pytest.mark.parametrize(("name", "change"), BROKEN, ids=[name for name, _ in BROKEN])
