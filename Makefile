@@ -45,5 +45,9 @@ bench: $(PEERS)  ## the full benchmark suite: ratios against the floors and agai
 bench-check: $(PEERS)  ## the full suite; fails when a ratio falls more than 15% below benchmarks/baseline.json
 	$(BIN)/virtuoso bench --check
 
+.PHONY: soak
+soak: $(STAMP)  ## ten minutes of recording through seeded chaos, hours of exchange time: the figures of docs/recording.md
+	$(BIN)/python -m benchmarks.soak --minutes 10
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .benchmarks out

@@ -49,7 +49,9 @@ def ccxt_settings(config: RecordConfig) -> dict[str, Any]:
 
     ccxt.pro keeps the trades received between two ``watch_trades`` calls in a
     ring of ``options.tradesLimit``; a burst larger than that while the recorder
-    is busy loses the oldest (they show up as trade-id gaps). 50,000 costs a few MB.
+    is busy loses the oldest (they show up as trade-id gaps). The cache is never
+    emptied, only overwritten: a full one of 50,000 ccxt trades holds about 75 MB of
+    Python objects (~1.5 KB a trade, with its ``info`` dict), ~100 MB of RSS (the soak).
     """
     settings = dict(config.ccxt)
     options = dict(settings.get("options") or {})
