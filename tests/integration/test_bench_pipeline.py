@@ -145,6 +145,7 @@ def test_the_known_cost_of_a_slowed_analyzer_is_attributed_to_it(slowed: dict[st
 
 
 @pytest.mark.slow  # a timing verdict: see the module docstring
+@pytest.mark.alone
 def test_compare_passes_an_unchanged_rerun(slowed: dict[str, PipelineFigures]) -> None:
     comparison = compare(slowed["first"], slowed["rerun"])
     assert comparison.slower == ()
@@ -152,6 +153,7 @@ def test_compare_passes_an_unchanged_rerun(slowed: dict[str, PipelineFigures]) -
 
 
 @pytest.mark.slow  # a timing verdict: see the module docstring
+@pytest.mark.alone
 def test_compare_catches_a_twenty_percent_slower_analyzer(slowed: dict[str, PipelineFigures]) -> None:
     comparison = compare(slowed["first"], slowed["slower"])
     assert f"analyzer:{NAME}" in [row.name for row in comparison.slower]
@@ -188,6 +190,7 @@ def test_the_cli_saves_and_judges_against_saved_figures(
 
 
 @pytest.mark.slow  # a timing verdict: see the module docstring
+@pytest.mark.alone
 def test_the_cli_compares_two_analyzer_files_in_the_same_rounds(trade_day: tuple[Path, str], tmp_path: Path) -> None:
     path, session = trade_day
     try:
