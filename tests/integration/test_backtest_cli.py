@@ -74,3 +74,23 @@ def test_a_strategy_that_raises_stops_the_backtest_naming_it_and_the_event(demo:
     assert re.search(r"\(run [0-9a-f]{12} marked failed\)$", line), line
     listed = cli_json("sessions", "list", "--db", demo, "--all")
     assert [(s["status"], s.get("failed")) for s in listed if s["source"] == "backtest"] == [("crashed", True)]
+
+
+@pytest.mark.parametrize(
+    ("analyzers", "warned"),
+    [(("--analyzers", "none"), True), (("--analyzers", "default"), False), ((), False)],
+)
+def test_analyzers_that_leave_out_what_the_strategy_reads_are_warned_of(
+    demo: Path, analyzers: tuple[str, ...], warned: bool
+) -> None:
+    strategy = "virtuoso.strategies:ConfluenceThreshold"
+    result = cli("backtest", "--db", demo, "--session", DEMO_SESSION, "--strategy", strategy, *analyzers, "--json")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    if warned:
+        assert warnings == [
+            "warning: ConfluenceThreshold asks for the analyzers bars, confluence, which the ones chosen leave out:"
+            " it may see no signal and trade nothing (--analyzers)"
+        ]
+    else:
+        assert warnings == []

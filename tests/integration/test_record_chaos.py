@@ -13,6 +13,7 @@ the channels can draw.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.integration.test_record_loopback import _config, _data_dir, _log
 from virtuoso.events import Event, Gap, Trade
 from virtuoso.exchange import Channel, ResilienceSettings, record
 from virtuoso.testing import LoopbackExchange
+from virtuoso.testing._chaos import REST_CHAOS, WS_CHAOS
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
@@ -34,6 +36,7 @@ MIN_KINDS = 3
 MISSING = re.compile(r"trade ids (\d+)\.\.(\d+) missing")
 SEEDS = [(1, "ws"), (2, "ws"), (3, "ws"), (4, "rest"), (5, "rest")]
 APPLIED: dict[int, set[str]] = {}
+EVERY_KIND = {"ws": set(WS_CHAOS), "rest": set(REST_CHAOS)}
 
 
 def _gap_ids(events: list[Event]) -> set[int]:
@@ -91,7 +94,9 @@ async def _until_rest_covered(ex: LoopbackExchange, run: asyncio.Task[Any]) -> N
 
 
 @pytest.mark.parametrize(("seed", "mode"), SEEDS, ids=[f"seed{s}-{m}" for s, m in SEEDS])
-async def test_every_served_trade_once_or_in_a_declared_gap(db_path: Path, seed: int, mode: str) -> None:
+async def test_every_served_trade_once_or_in_a_declared_gap(
+    db_path: Path, seed: int, mode: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     chaos = {"chaos": seed, "chaos_rate": 0.02, "chaos_seconds": 0.3}
     speed = 0 if mode == "ws" else 40
     async with LoopbackExchange(_data_dir(), speed=speed, max_messages=FRAMES, **chaos) as ex:
@@ -111,3 +116,24 @@ async def test_every_served_trade_once_or_in_a_declared_gap(db_path: Path, seed:
     undeclared = sorted(lost - _gap_ids(events))
     assert not undeclared, f"{len(undeclared)} trades neither recorded nor in a gap, first {undeclared[:5]}"
     assert clean - set(recorded) <= _gap_ids(events) | {tid for tid in clean if tid > up_to}
+    _all_seeds_applied_every_kind(tmp_path_factory, seed, mode)
+
+
+def _all_seeds_applied_every_kind(tmp_path_factory: pytest.TempPathFactory, seed: int, mode: str) -> None:
+    """Once every seed has run (in whichever worker), the faults they applied cover the catalogue of their mode.
+
+    Each seed leaves what it applied in a folder of this test run that all workers share; the
+    seed that completes the set checks it.
+    """
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent if root.name.startswith("popen-gw") else root) / "chaos-applied"
+    shared.mkdir(exist_ok=True)
+    draft = shared / f"{seed}-{mode}.part"
+    draft.write_text(json.dumps(sorted(APPLIED[seed])), encoding="utf-8")
+    draft.rename(shared / f"{seed}-{mode}.json")
+    done = {path.stem: set(json.loads(path.read_text(encoding="utf-8"))) for path in shared.glob("*.json")}
+    if len(done) < len(SEEDS):
+        return
+    for kind_mode, every in EVERY_KIND.items():
+        applied = set().union(*(kinds for name, kinds in done.items() if name.endswith(f"-{kind_mode}")))
+        assert every <= applied, f"no {kind_mode} seed applied {sorted(every - applied)}"

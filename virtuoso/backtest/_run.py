@@ -80,6 +80,16 @@ class BacktestConfig:
         """The analyzers the backtest runs (given, or derived from the strategy)."""
         return self.analyzers or ()
 
+    def analyzers_left_out(self) -> tuple[str, ...]:
+        """The names of analyzers the strategy asks for that the given ones leave out, in the strategy's order.
+
+        A strategy that reads an indicator nobody computes sees no signal and trades
+        nothing, without any error: the CLI warns with this list.
+        """
+        asked = analyzers_named(self.strategy.cls.analyzers_for(self.strategy.config))
+        running = {spec.name for spec in self.analyzer_specs}
+        return tuple(dict.fromkeys(spec.name for spec in asked if spec.name not in running))
+
     def manifest_config(self) -> dict[str, Any]:
         """The config stored in the run's manifest (and hashed into its cache key)."""
         return {

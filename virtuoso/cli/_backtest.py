@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from virtuoso.app import AppConfig
@@ -26,7 +27,7 @@ from virtuoso.backtest import (
     run_backtest,
     with_market,
 )
-from virtuoso.cli._app import error_text, fail, out_console, print_json, run, time_range
+from virtuoso.cli._app import err_console, error_text, fail, out_console, print_json, run, time_range
 from virtuoso.cli._replay import (
     DbOption,
     FromOption,
@@ -123,13 +124,26 @@ def _backtest_config(
         end_ns=end_ns,
         order="exchange-time" if chosen == "exchange-time" else "position",
     )
-    return BacktestConfig(
+    backtest = BacktestConfig(
         selection,
         spec,
         _venue(venue, file),
         _analyzers(analyzers, file),
         seed if seed is not None else file.seed or 0,
     )
+    _warn_of_analyzers_left_out(backtest, "--analyzers" if analyzers is not None else str(file.path))
+    return backtest
+
+
+def _warn_of_analyzers_left_out(backtest: BacktestConfig, where: str) -> None:
+    """A warning line when the analyzers chosen leave out some the strategy asks for (it may then see no signal)."""
+    left_out = backtest.analyzers_left_out()
+    if left_out:
+        name = backtest.strategy.cls.__name__
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(name)} asks for the analyzers {escape(', '.join(left_out))}, "
+            f"which the ones chosen leave out: it may see no signal and trade nothing ({escape(where)})"
+        )
 
 
 def _options_where(**given: object) -> str:
