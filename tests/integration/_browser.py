@@ -119,6 +119,11 @@ class Page:
             self.errors.extend(await self.evaluate("window.__pageErrors || ['the error recorder did not run']"))
         return took
 
+    async def main_thread_s(self) -> float:
+        """CPU seconds the page's main thread has run so far (after ``Performance.enable`` with thread ticks)."""
+        metrics = (await self.send("Performance.getMetrics"))["metrics"]
+        return float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
+
     async def screenshot(self, height: int | None = None) -> bytes:
         """A PNG of the page, 1400 px wide and ``height`` tall (default: the whole page, up to 6000 px)."""
         if height is None:

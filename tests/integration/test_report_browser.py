@@ -12,8 +12,8 @@ import asyncio
 import hashlib
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -260,23 +260,24 @@ def generated_day(trades: int, seed: int = 22) -> tuple[BacktestResult, MarketDa
     return result.with_prices(market.trades), market
 
 
-FLOOR_RATIO = 2.0
-"""A first open of the 2M-trade day's report may take at most this many times the floor's (see the test)."""
+FLOOR_RATIO = 1.8
+"""A first open of the 2M-trade day's report may cost at most this many times the floor's (see the test)."""
 ROUNDS = 2
 
 
 @pytest.mark.slow
 def test_a_2m_trade_day_report_is_small_and_opens_fast(tmp_path: Path) -> None:
-    """The 2M-trade day's page is under 10 MB and a first open draws all of it in under twice the floor's time.
+    """The 2M-trade day's page is under 10 MB, and a first open draws all of it for under 1.8 times the floor's cost.
 
-    A first open: a fresh chromium with a new profile, timed from navigation until every
-    figure is drawn (``RENDERED``), not inspected (see ``_browser``). The floor is
-    plotly.js alone with a two-point figure, the least a self-contained plotly page
-    costs, opened the same way in the same run, alternately with the report, best of
-    ``ROUNDS`` each: on this shared 2-core machine absolute times vary by a factor of
-    three with the load, their ratio much less. 3 s is about twice the floor on an idle
-    machine; the absolute figures and the load they were measured at are in
-    docs/backtest-results.md ("Size and speed").
+    A first open: a fresh chromium with a new profile, from navigation until every figure
+    is drawn (``RENDERED``), not inspected (see ``_browser``). The floor is plotly.js alone
+    with a two-point figure, the least a self-contained plotly page costs, opened the
+    same way in the same run, in turn with the report, best of ``ROUNDS`` each. The cost
+    compared is the CPU time of the page's main thread: on this shared 2-core machine the
+    wall time of one open varied threefold with the other jobs, the CPU time by a fifth.
+    Measured: the report 1.50 to 1.68 times the floor (the page before this layout 1.8 to
+    2.2). The wall times, the target of 3 s and the load they were measured at are in
+    docs/backtest-results.md ("Size and speed"); this test prints them too.
     """
     chromium_or_skip()
     result, market = generated_day(2_000_000)
@@ -287,30 +288,53 @@ def test_a_2m_trade_day_report_is_small_and_opens_fast(tmp_path: Path) -> None:
     floor_path = tmp_path / "floor.html"
     pio.write_html(go.Figure(go.Scatter(x=[0, 1], y=[0, 1])), floor_path, include_plotlyjs=True, div_id="floor")
     opened = asyncio.run(_first_opens({"floor": floor_path, "report": page_path}, tmp_path))
-    report_s, floor_s = min(opened["report"]), min(opened["floor"])
-    print(f"\n2M-trade day: report written in {written_s:.2f} s, {size / 1e6:.2f} MB; first opens, load {_load()}:")
-    print(f"report {_seconds(opened['report'])}, floor {_seconds(opened['floor'])}: {report_s / floor_s:.2f}x")
-    assert opened["errors"] == []
-    assert opened["rows"] == [len(result.round_trips)] * ROUNDS
+    report, floor = opened["report"], opened["floor"]
+    ratio = min(o.cpu_s for o in report) / min(o.cpu_s for o in floor)
+    print(f"\n2M-trade day: report written in {written_s:.2f} s, {size / 1e6:.2f} MB; first opens (load {_load()}):")
+    print(f"report {_times(report)}; floor {_times(floor)}; report/floor CPU {ratio:.2f}")
+    assert opened.errors == []
+    assert opened.rows == [len(result.round_trips)] * ROUNDS
     assert size < 10_000_000
-    assert report_s < FLOOR_RATIO * floor_s
+    assert ratio < FLOOR_RATIO
 
 
-async def _first_opens(pages: dict[str, Path], tmp_path: Path) -> dict[str, list[Any]]:
-    """Each page opened ``ROUNDS`` times, in turn, each time in a fresh browser; the seconds, errors and trip rows."""
-    opened: dict[str, list[Any]] = {name: [] for name in [*pages, "errors", "rows"]}
+@dataclass(frozen=True)
+class Open:
+    """One first open: seconds from navigation until drawn, and the CPU seconds its main thread ran."""
+
+    wall_s: float
+    cpu_s: float
+
+
+@dataclass
+class Opens:
+    """The first opens of each page, the errors they recorded and the round trips' rows each report showed."""
+
+    pages: dict[str, list[Open]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> list[Open]:
+        return self.pages[name]
+
+
+async def _first_opens(pages: dict[str, Path], tmp_path: Path) -> Opens:
+    """Each page opened ``ROUNDS`` times, in turn, each time in a fresh browser with a new profile."""
+    opened = Opens({name: [] for name in pages})
     for turn in range(ROUNDS):
         for name, path in pages.items():
             async with headless_page(tmp_path / f"profile-{name}-{turn}", inspected=False) as page:
-                opened[name].append(await page.open(path.as_uri(), RENDERED))
+                await page.send("Performance.enable", timeDomain="threadTicks")
+                wall_s = await page.open(path.as_uri(), RENDERED)
+                opened[name].append(Open(wall_s, await page.main_thread_s()))
                 if name == "report":
-                    opened["rows"].append(await page.evaluate(TRIP_ROWS))
-                opened["errors"].extend(page.errors)
+                    opened.rows.append(await page.evaluate(TRIP_ROWS))
+                opened.errors.extend(page.errors)
     return opened
 
 
-def _seconds(times: list[float]) -> str:
-    return " ".join(f"{t:.2f}" for t in times) + " s"
+def _times(opens: list[Open]) -> str:
+    return ", ".join(f"{o.wall_s:.2f} s ({o.cpu_s:.2f} s CPU)" for o in opens)
 
 
 def _load() -> str:
