@@ -275,8 +275,8 @@ def test_a_2m_trade_day_report_is_small_and_opens_fast(tmp_path: Path) -> None:
     same way in the same run, in turn with the report, best of ``ROUNDS`` each. The cost
     compared is the CPU time of the page's main thread: on this shared 2-core machine the
     wall time of one open varied threefold with the other jobs, the CPU time by a fifth.
-    Measured: the report 1.50 to 1.68 times the floor (the page before this layout 1.8 to
-    2.2). The wall times, the target of 3 s and the load they were measured at are in
+    Measured: the report 1.3 to 1.6 times the floor (the page before this layout 1.85 to
+    2.1). The wall times, the target of 3 s and the load they were measured at are in
     docs/backtest-results.md ("Size and speed"); this test prints them too.
     """
     chromium_or_skip()
