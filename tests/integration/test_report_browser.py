@@ -262,7 +262,7 @@ def generated_day(trades: int, seed: int = 22) -> tuple[BacktestResult, MarketDa
 
 FLOOR_RATIO = 1.8
 """A first open of the 2M-trade day's report may cost at most this many times the floor's (see the test)."""
-ROUNDS = 2
+ROUNDS = 3
 
 
 @pytest.mark.slow
