@@ -3,6 +3,12 @@
 Chromium listens on 127.0.0.1 only (``--remote-debugging-port=0``, the port read from
 ``DevToolsActivePort`` in its profile folder); we speak to it with aiohttp's websocket
 client. Every wait is bounded; the browser is killed on exit.
+
+A page opened to be timed is not inspected: with the DevTools ``Runtime`` domain on,
+V8 keeps source positions for every function it compiles (for the stack traces of
+console messages), which doubled the time to compile plotly.js in our traces, a cost
+no reader of the page pays. Errors are then recorded by a script the page runs first
+(uncaught errors, rejected promises, ``console.error`` and failed ``console.assert``).
 """
 
 from __future__ import annotations
@@ -42,11 +48,30 @@ def chromium_or_skip() -> str:
     pytest.skip(reason)
 
 
+ERROR_RECORDER = """
+window.__pageErrors = [];
+window.addEventListener("error", function (e) { window.__pageErrors.push("error: " + e.message); });
+window.addEventListener("unhandledrejection", function (e) { window.__pageErrors.push("rejected: " + e.reason); });
+(function (error, assert) {
+  console.error = function () {
+    window.__pageErrors.push("console.error: " + Array.prototype.join.call(arguments, " "));
+    return error.apply(console, arguments);
+  };
+  console.assert = function (ok) {
+    if (!ok) window.__pageErrors.push("console.assert: " + Array.prototype.slice.call(arguments, 1).join(" "));
+    return assert.apply(console, arguments);
+  };
+})(console.error, console.assert);
+"""
+"""Run before a page's own scripts when it is not inspected: keeps its errors in ``window.__pageErrors``."""
+
+
 @dataclass
 class Page:
     """One browser tab: send DevTools commands, collect console errors and exceptions."""
 
     socket: aiohttp.ClientWebSocketResponse
+    inspected: bool = True
     errors: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -89,7 +114,15 @@ class Page:
         async with asyncio.timeout(RENDER_TIMEOUT_S):
             while not await self.evaluate(ready):  # noqa: ASYNC110 - polling the page, bounded by the timeout
                 await asyncio.sleep(0.02)
-        return time.perf_counter() - started
+        took = time.perf_counter() - started
+        if not self.inspected:
+            self.errors.extend(await self.evaluate("window.__pageErrors || ['the error recorder did not run']"))
+        return took
+
+    async def main_thread_s(self) -> float:
+        """CPU seconds the page's main thread has run so far (after ``Performance.enable`` with thread ticks)."""
+        metrics = (await self.send("Performance.getMetrics"))["metrics"]
+        return float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
 
     async def screenshot(self, height: int | None = None) -> bytes:
         """A PNG of the page, 1400 px wide and ``height`` tall (default: the whole page, up to 6000 px)."""
@@ -103,8 +136,11 @@ class Page:
 
 
 @asynccontextmanager
-async def headless_page(profile: Path) -> AsyncIterator[Page]:
-    """A fresh headless chromium (profile in ``profile``) and one page in it with console capture on."""
+async def headless_page(profile: Path, *, inspected: bool = True) -> AsyncIterator[Page]:
+    """A fresh headless chromium (profile in ``profile``) and one page in it.
+
+    Inspected, its console and exceptions come over DevTools; else (to time it) the page records its own errors.
+    """
     executable = chromium_or_skip()
     process = subprocess.Popen(  # noqa: ASYNC220 - the browser runs beside the loop; we only wait on its port file
         [executable, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -121,9 +157,11 @@ async def headless_page(profile: Path) -> AsyncIterator[Page]:
             async with http.ws_connect(
                 target["webSocketDebuggerUrl"], max_msg_size=0, timeout=aiohttp.ClientWSTimeout(ws_close=30.0)
             ) as socket:
-                page = Page(socket)
-                for domain in ("Page", "Runtime", "Log"):
+                page = Page(socket, inspected)
+                for domain in ("Page", "Runtime", "Log") if inspected else ("Page",):
                     await page.send(f"{domain}.enable")
+                if not inspected:
+                    await page.send("Page.addScriptToEvaluateOnNewDocument", source=ERROR_RECORDER)
                 yield page
     finally:
         process.kill()

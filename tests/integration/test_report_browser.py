@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
 import pytest
 
 from tests.conftest import require_data
@@ -40,17 +44,23 @@ CAPTURE = "hftbacktest/examples/spot/btcusdt_20240808.gz"
 MA_CROSS = "virtuoso.strategies:MovingAverageCross"
 RENDERED = (
     "document.readyState === 'complete' && document.querySelectorAll('.plotly-graph-div').length > 0 &&"
-    " document.querySelectorAll('.plotly-graph-div .main-svg').length >="
-    " document.querySelectorAll('.plotly-graph-div').length"
+    " [...document.querySelectorAll('.plotly-graph-div')].every(d => d.querySelector('.main-svg') !== null &&"
+    " d.querySelectorAll('g.trace').length >= d.data.length)"
 )
-"""True once the page has loaded and plotly has drawn every figure."""
+"""True once the page has loaded and plotly has drawn every figure: each figure's div holds its SVG and a drawn
+group per trace (plotly makes two ``.main-svg`` per figure, so counting them against the divs would stop halfway)."""
 TYPE = "(i => {{ i.value = '{text}'; i.dispatchEvent(new Event('input')); }})(document.querySelector('input.filter'))"
 """Type ``text`` into the round trips' filter box."""
 FILL_MARKERS = (
-    "[...document.querySelectorAll('.plotly-graph-div')].flatMap(d => d.data)"
-    ".filter(t => (t.name || '').endsWith(' fills')).reduce((n, t) => n + t.x.length, 0)"
+    "[...document.querySelectorAll('.scatterlayer .trace')].filter(g => g.__data__[0].trace.name.endsWith(' fills'))"
+    ".reduce((n, g) => n + g.querySelectorAll('.points path').length, 0)"
 )
-"""How many fill markers the price chart draws."""
+"""How many fill markers the price chart has drawn (plotly binds each trace group to its calcdata)."""
+FILL_POINTS = (
+    "[...document.querySelectorAll('.plotly-graph-div')].flatMap(d => d._fullData)"
+    ".filter(t => (t.name || '').endsWith(' fills')).flatMap(t => Array.from(t.x, (x, i) => [x, t.y[i]]))"
+)
+"""Where the fill markers are: (ms since the epoch, price) as plotly read them from the page."""
 TRIP_ROWS = "document.querySelectorAll('#trips tbody tr').length"
 SHOWN_ROWS = (
     "Array.prototype.filter.call(document.querySelectorAll('#trips tbody tr'), r => r.style.display !== 'none').length"
@@ -129,12 +139,16 @@ def test_the_report_of_a_real_backtest_renders_in_a_browser(runs: tuple[Path, li
     page_path = Path(written["report"])
     result = asyncio.run(_result(path, run))
     assert len(result.round_trips) > 5
-    checks = {"rows": TRIP_ROWS, "fills": FILL_MARKERS}
+    checks = {"rows": TRIP_ROWS, "fills": FILL_MARKERS, "points": FILL_POINTS}
     errors, values, screenshot = asyncio.run(_browse(page_path.as_uri(), tmp_path / "profile", checks))
     (tmp_path / "report.png").write_bytes(screenshot)  # the test's artifact: look at it
     assert errors == []
     assert values["rows"] == len(result.round_trips)
     assert values["fills"] == len(result.fills)  # every fill drawn
+    drawn = np.array(sorted(map(tuple, values["points"])))
+    fills = np.array(sorted(zip(result.fills["ts_ns"] / 1e6, result.fills["price"], strict=True)))
+    assert drawn.shape == fills.shape
+    assert np.abs(drawn - fills).max() < 1e-3  # each at its time (ms, to the µs) and its price
     assert (values["hidden"], values["shown"]) == (0, len(result.round_trips))
     net = sorted(result.round_trips["net_pnl"].tolist())
     assert values["ascending"] == pytest.approx(net)
@@ -246,28 +260,83 @@ def generated_day(trades: int, seed: int = 22) -> tuple[BacktestResult, MarketDa
     return result.with_prices(market.trades), market
 
 
+FLOOR_RATIO = 1.8
+"""A first open of the 2M-trade day's report may cost at most this many times the floor's (see the test)."""
+ROUNDS = 3
+
+
 @pytest.mark.slow
-def test_a_2m_trade_day_report_is_small_and_renders_fast(tmp_path: Path) -> None:
+def test_a_2m_trade_day_report_is_small_and_opens_fast(tmp_path: Path) -> None:
+    """The 2M-trade day's page is under 10 MB, and a first open draws all of it for under 1.8 times the floor's cost.
+
+    A first open: a fresh chromium with a new profile, from navigation until every figure
+    is drawn (``RENDERED``), not inspected (see ``_browser``). The floor is plotly.js alone
+    with a two-point figure, the least a self-contained plotly page costs, opened the
+    same way in the same run, in turn with the report, ``ROUNDS`` times each. The cost
+    compared is the CPU time of the page's main thread, summed over the rounds: on this
+    shared 2-core machine the wall time of one open varied fourfold with the other jobs,
+    the CPU time within ±20 %. Measured: the report 1.1 to 1.7 times the floor per pair of
+    opens (the page before this layout 1.8 to 2.3). The wall times, the 3 s target and
+    the load they were measured at are in docs/backtest-results.md ("Size and speed");
+    this test prints them too.
+    """
     chromium_or_skip()
     result, market = generated_day(2_000_000)
     started = time.perf_counter()
     page_path = result.report(tmp_path / "day", market)
     written_s = time.perf_counter() - started
     size = page_path.stat().st_size
-    errors, values = asyncio.run(_browse_timed(page_path.as_uri(), tmp_path / "profile"))
-    first_s, render_s = values["first_s"], values["render_s"]
-    print(f"\n2M-trade day: report written in {written_s:.2f} s, {size / 1e6:.2f} MB,")
-    print(f"rendered in {first_s:.2f} s on first open, {render_s:.2f} s again (plotly.js compiled)")
-    assert errors == []
+    floor_path = tmp_path / "floor.html"
+    pio.write_html(go.Figure(go.Scatter(x=[0, 1], y=[0, 1])), floor_path, include_plotlyjs=True, div_id="floor")
+    opened = asyncio.run(_first_opens({"floor": floor_path, "report": page_path}, tmp_path))
+    report, floor = opened["report"], opened["floor"]
+    ratio = sum(o.cpu_s for o in report) / sum(o.cpu_s for o in floor)
+    print(f"\n2M-trade day: report written in {written_s:.2f} s, {size / 1e6:.2f} MB; first opens (load {_load()}):")
+    print(f"report {_times(report)}; floor {_times(floor)}; report/floor CPU {ratio:.2f}")
+    assert opened.errors == []
+    assert opened.rows == [len(result.round_trips)] * ROUNDS
     assert size < 10_000_000
-    assert values["rows"] == len(result.round_trips)
-    assert values["render_s"] < 15.0  # the 3 s target is measured in docs/backtest-results.md; this bounds a busy CI
+    assert ratio < FLOOR_RATIO
 
 
-async def _browse_timed(url: str, profile: Path) -> tuple[list[str], dict[str, float]]:
-    """Open the page twice: the first open compiles plotly.js, the second is timed with the compiled code cached."""
-    async with headless_page(profile) as page:
-        first_s = await page.open(url, RENDERED)
-        await page.open("about:blank", "true")
-        render_s = await page.open(url, RENDERED)
-        return page.errors, {"first_s": first_s, "render_s": render_s, "rows": await page.evaluate(TRIP_ROWS)}
+@dataclass(frozen=True)
+class Open:
+    """One first open: seconds from navigation until drawn, and the CPU seconds its main thread ran."""
+
+    wall_s: float
+    cpu_s: float
+
+
+@dataclass
+class Opens:
+    """The first opens of each page, the errors they recorded and the round trips' rows each report showed."""
+
+    pages: dict[str, list[Open]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> list[Open]:
+        return self.pages[name]
+
+
+async def _first_opens(pages: dict[str, Path], tmp_path: Path) -> Opens:
+    """Each page opened ``ROUNDS`` times, in turn, each time in a fresh browser with a new profile."""
+    opened = Opens({name: [] for name in pages})
+    for turn in range(ROUNDS):
+        for name, path in pages.items():
+            async with headless_page(tmp_path / f"profile-{name}-{turn}", inspected=False) as page:
+                await page.send("Performance.enable", timeDomain="threadTicks")
+                wall_s = await page.open(path.as_uri(), RENDERED)
+                opened[name].append(Open(wall_s, await page.main_thread_s()))
+                if name == "report":
+                    opened.rows.append(await page.evaluate(TRIP_ROWS))
+                opened.errors.extend(page.errors)
+    return opened
+
+
+def _times(opens: list[Open]) -> str:
+    return ", ".join(f"{o.wall_s:.2f} s ({o.cpu_s:.2f} s CPU)" for o in opens)
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())

@@ -4,8 +4,8 @@ The page embeds plotly.js (no CDN: it opens offline, years later) and every
 number it shows comes from the result's public frames (``round_trips``,
 ``drawdowns``, ``benchmark``, ``period_returns``), so a notebook reads the
 same values. Plotly's div ids are set from the run id, so the same run gives
-the same bytes. Sorting and filtering the tables is a few lines of JavaScript
-written here (see docs/architecture.md).
+the same bytes. The page's frame, its style and scripts (drawing the figures,
+sorting and filtering the tables) are in ``_page`` (see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import plotly.io as pio
-import plotly.offline
 
 from virtuoso.backtest._chart import render_chart
 from virtuoso.backtest._figures import compare_figure, equity_figure, period_figure, pnl_figure, price_figure
@@ -35,13 +33,12 @@ from virtuoso.backtest._format import (
 )
 from virtuoso.backtest._market import MarketData
 from virtuoso.backtest._metrics import ANNUALIZED_KEYS, METRIC_KEYS, Metric
+from virtuoso.backtest._page import figure_block, long_block, page
 from virtuoso.backtest._result import make_directory, write_atomic
 from virtuoso.backtest._tables import per_symbol, period_name
 from virtuoso.store import redact
 
 if TYPE_CHECKING:
-    import plotly.graph_objects as go
-
     from virtuoso.backtest._result import BacktestResult
 
 __all__ = ["format_metric", "metrics_table", "render_chart", "render_html", "write_comparison", "write_report"]
@@ -75,15 +72,15 @@ def render_html(result: BacktestResult, market: MarketData) -> str:
         _header(result),
         "<h2>Metrics</h2>", metrics_table(result.metrics),
         f'<p class="note">* {_e(annualization_note(result.metrics))}</p>',
-        _figure(price_figure(result, market), ids("price")),
-        _figure(equity_figure(result), ids("equity")),
+        figure_block(price_figure(result, market), ids("price")),
+        figure_block(equity_figure(result), ids("equity")),
         "<h2>Worst drawdowns</h2>", _drawdown_table(result.drawdowns.head(WORST_DRAWDOWNS)),
         f"<h2>Round trips ({len(trips):,})</h2>", _trip_table(trips),
-        _figure(pnl_figure(trips), ids("pnl")),
-        _figure(period_figure(periods, period_name(span)[1]), ids("periods")),
+        figure_block(pnl_figure(trips), ids("pnl")),
+        figure_block(period_figure(periods, period_name(span)[1]), ids("periods")),
         _symbol_section(result, trips),
     ]  # fmt: skip
-    return _page(f"Backtest {title(result)}", body)
+    return page(f"Backtest {title(result)}", body)
 
 
 class _Ids:
@@ -94,11 +91,6 @@ class _Ids:
 
     def __call__(self, name: str) -> str:
         return f"{self.prefix}-{name}"
-
-
-def _figure(figure: go.Figure, div_id: str) -> str:
-    config = {"displaylogo": False, "responsive": True}
-    return str(pio.to_html(figure, full_html=False, include_plotlyjs=False, div_id=div_id, config=config))
 
 
 def _e(text: object) -> str:
@@ -176,7 +168,8 @@ TRIP_CELLS: dict[str, tuple[str, Cell]] = {
 
 
 def _trip_table(trips: pd.DataFrame) -> str:
-    table = _table(trips, TRIP_CELLS, "trips")
+    # Laid out only when scrolled near: its thousands of cells would otherwise hold up the figures above it.
+    table = long_block(_table(trips, TRIP_CELLS, "trips"), len(trips))
     return (
         '<p><input type="search" class="filter" data-table="trips" placeholder="filter rows (e.g. short)">'
         f' <span id="trips-count">{len(trips)}</span> shown; click a heading to sort</p>{table}'
@@ -244,9 +237,9 @@ def render_comparison(results: Sequence[BacktestResult]) -> str:
         "<h2>Parameters that differ</h2>", _differences(results, labels),
         "<h2>Metrics</h2>", _metrics_side_by_side(results, labels),
         _notes(results, labels),
-        _figure(compare_figure(results, labels), "compare-" + "-".join(r.run[:8] for r in results)),
+        figure_block(compare_figure(results, labels), "compare-" + "-".join(r.run[:8] for r in results)),
     ]  # fmt: skip
-    return _page(f"Comparison of {len(results)} backtests", body)
+    return page(f"Comparison of {len(results)} backtests", body)
 
 
 def _notes(results: Sequence[BacktestResult], labels: Sequence[str]) -> str:
@@ -292,61 +285,3 @@ def _metrics_side_by_side(results: Sequence[BacktestResult], labels: Sequence[st
         for key in METRIC_KEYS
     )
     return f'<table class="data metrics"><thead><tr><th>metric</th>{head}</tr></thead><tbody>{rows}</tbody></table>'
-
-
-_STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5em 2em;color:#222;max-width:1400px}
-h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:0.9em}th,td{padding:2px 10px;text-align:left;vertical-align:top}
-table.header th{color:#555;font-weight:normal}table.metrics td{text-align:right;font-variant-numeric:tabular-nums}
-table.data td{text-align:right;font-variant-numeric:tabular-nums;border-top:1px solid #eee}
-table.data thead th{position:sticky;top:0;background:#f3f3f3;cursor:pointer;user-select:none}
-.note{color:#555;font-size:0.85em}input.filter{width:22em;padding:3px}
-"""
-
-_SCRIPT = """
-document.addEventListener("DOMContentLoaded", function () {
-  function key(row, i) {
-    var cell = row.cells[i];
-    if (cell.dataset.v === undefined) return cell.textContent;
-    return cell.dataset.v === "" ? -Infinity : parseFloat(cell.dataset.v);
-  }
-  document.querySelectorAll("table.sortable thead th").forEach(function (th) {
-    th.addEventListener("click", function () {
-      var body = th.closest("table").tBodies[0], i = th.cellIndex;
-      var up = th.dataset.dir !== "asc";
-      th.dataset.dir = up ? "asc" : "desc";
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = key(a, i), y = key(b, i);
-        return (x < y ? -1 : x > y ? 1 : 0) * (up ? 1 : -1);
-      });
-      rows.forEach(function (row) { body.appendChild(row); });
-    });
-  });
-  document.querySelectorAll("input.filter").forEach(function (input) {
-    input.addEventListener("input", function () {
-      var table = document.getElementById(input.dataset.table), query = input.value.toLowerCase(), shown = 0;
-      Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
-        var hit = row.textContent.toLowerCase().indexOf(query) >= 0;
-        row.style.display = hit ? "" : "none";
-        shown += hit ? 1 : 0;
-      });
-      document.getElementById(input.dataset.table + "-count").textContent = shown;
-    });
-  });
-});
-"""
-
-
-def _page(page_title: str, body: Sequence[str]) -> str:
-    return "\n".join([
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(page_title)}</title><style>{_STYLE}</style>",
-        f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>',
-        f"<script>{_SCRIPT}</script></head><body>",
-        *[part for part in body if part],
-        "</body></html>",
-        "",
-    ])  # fmt: skip
