@@ -24,6 +24,7 @@ from virtuoso.exchange._collectors import (
 )
 from virtuoso.exchange._config import Channel, RecordConfig
 from virtuoso.exchange._emit import Emitter, Publisher
+from virtuoso.exchange._faults import as_call_fault
 from virtuoso.exchange._guard import GuardFactory, passthrough_factory
 from virtuoso.exchange._marketdata import TICK_SIZE
 from virtuoso.exchange._markets import MarketsCache, markets_stream
@@ -131,7 +132,15 @@ class Recorder:
         )
 
     async def _load_markets(self) -> Any:
-        return await self.exchange.load_markets(reload=True)
+        # An answer ccxt cannot read (truncated, an HTML page with status 200) is that call's fault, retried
+        # like any channel's call; raised as ccxt's bare ExchangeError it would have ended the recording.
+        try:
+            return await self.exchange.load_markets(reload=True)
+        except Exception as exc:
+            fault = as_call_fault(exc, "load_markets")
+            if fault is exc:
+                raise
+            raise fault from exc
 
     def log_dropped(self, spans: Sequence[DroppedSpan]) -> None:
         """The log refused writes long enough for events of ``spans`` to be dropped (each declared as a Gap):
