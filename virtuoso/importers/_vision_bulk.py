@@ -1,7 +1,7 @@
 """Trade rows of a Binance CSV dump parsed a block at a time (pyarrow), columns typed once.
 
 The bulk parse vouches only for blocks in the plain form Binance writes: no blank
-line, no ``\\r``, one column count, values pyarrow and Python's ``int``/``float``
+line, no ``\\r``, no ``0x`` (pyarrow reads hex integers), one column count, values pyarrow and Python's ``int``/``float``
 read alike. Anything else (a malformed row, a NaN, a time whose nanoseconds leave
 64 bits) makes :func:`parse_trades` answer ``None``, and the caller parses that
 block line by line as before, which names the bad line exactly as it always did.
@@ -24,6 +24,7 @@ _TIME_COLUMN = {"trades": 4, "aggTrades": 5}
 _FLAGS_TRUE = ["true", "True", "TRUE"]
 _FLAGS_FALSE = ["false", "False", "FALSE"]
 
+_NOT_PLAIN = (b"\n\n", b"\r", b"0x", b"0X")
 _READ = pa_csv.ReadOptions(autogenerate_column_names=True, use_threads=False)
 _PARSE = pa_csv.ParseOptions(
     quote_char=False, double_quote=False, escape_char=False, newlines_in_values=False, ignore_empty_lines=False
@@ -89,8 +90,9 @@ def parse_trades(text: bytes, first: int, kind: str, widths: tuple[int, ...]) ->
 
 
 def _plain(text: bytes, widths: tuple[int, ...]) -> bool:
-    """No blank line, no ``\\r``, and a first row of a width the kind allows (pyarrow holds the others to it)."""
-    if not text or text[:1] == b"\n" or text[-1:] == b"\n" or b"\n\n" in text or b"\r" in text:
+    """No blank line, no ``\\r``, no ``0x`` (pyarrow reads hex integers, Python's ``int`` refuses them), and a
+    first row of a width the kind allows (pyarrow holds the others to it)."""
+    if not text or text[:1] == b"\n" or text[-1:] == b"\n" or any(part in text for part in _NOT_PLAIN):
         return False
     end = text.find(b"\n")
     return text[: end if end >= 0 else len(text)].count(b",") + 1 in widths
