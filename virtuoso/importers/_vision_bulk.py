@@ -1,10 +1,11 @@
 """Trade rows of a Binance CSV dump parsed a block at a time (pyarrow), columns typed once.
 
 The bulk parse vouches only for blocks in the plain form Binance writes: no blank
-line, no ``\\r``, no ``0x`` (pyarrow reads hex integers), one column count, values pyarrow and Python's ``int``/``float``
-read alike. Anything else (a malformed row, a NaN, a time whose nanoseconds leave
-64 bits) makes :func:`parse_trades` answer ``None``, and the caller parses that
-block line by line as before, which names the bad line exactly as it always did.
+line, no ``\\r``, no ``x`` (pyarrow reads ``0x10`` as 16), one column count, values
+pyarrow and Python's ``int``/``float`` read alike. Anything else (a malformed row, a
+NaN, a time whose nanoseconds leave 64 bits) makes :func:`parse_trades` answer
+``None``, and the caller parses that block line by line as before, which names the
+bad line exactly as it always did.
 The values of a block it does vouch for are the very ones the line-by-line parse
 gives: both parsers round decimal text correctly to the nearest double.
 """
@@ -24,7 +25,9 @@ _TIME_COLUMN = {"trades": 4, "aggTrades": 5}
 _FLAGS_TRUE = ["true", "True", "TRUE"]
 _FLAGS_FALSE = ["false", "False", "FALSE"]
 
-_NOT_PLAIN = (b"\n\n", b"\r", b"0x", b"0X")
+_NOT_PLAIN = (b"\r", b"x", b"X")
+"""Bytes that send a block line by line: pyarrow ends a line at ``\\r``, reads ``0x10`` as 16. Rare ones: a scan
+for them is a ``memchr``; a blank line inside a block needs none, pyarrow refuses its empty id."""
 _READ = pa_csv.ReadOptions(autogenerate_column_names=True, use_threads=False)
 _PARSE = pa_csv.ParseOptions(
     quote_char=False, double_quote=False, escape_char=False, newlines_in_values=False, ignore_empty_lines=False
@@ -90,8 +93,8 @@ def parse_trades(text: bytes, first: int, kind: str, widths: tuple[int, ...]) ->
 
 
 def _plain(text: bytes, widths: tuple[int, ...]) -> bool:
-    """No blank line, no ``\\r``, no ``0x`` (pyarrow reads hex integers, Python's ``int`` refuses them), and a
-    first row of a width the kind allows (pyarrow holds the others to it)."""
+    """No blank line at either end, none of :data:`_NOT_PLAIN`, and a first row of a width the kind allows
+    (pyarrow holds the other rows to its width)."""
     if not text or text[:1] == b"\n" or text[-1:] == b"\n" or any(part in text for part in _NOT_PLAIN):
         return False
     end = text.find(b"\n")
