@@ -21,13 +21,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import IO
 
 from virtuoso.errors import ImportFormatError, UsageError
 from virtuoso.events import Bar, Event, Trade, stream_name
 from virtuoso.importers._output import CHUNK, MAX_NS, PARSE_ERRORS, Continuity, Output
 from virtuoso.importers._plan import FileJob, FilePlan, Options
-from virtuoso.importers._source import Opened, SourceFile, numbered_lines, open_source
+from virtuoso.importers._source import Opened, SourceFile, numbered_lines, open_source, text_blocks
 from virtuoso.importers._symbols import EXCHANGES, Market, unified_symbol
+from virtuoso.importers._vision_bulk import TradeBlock, parse_trades
 
 _NAME = re.compile(r"^(?P<market>[A-Z0-9_]+)-(?P<kind>trades|aggTrades|\d+(?:s|m|h|d|w|mo))-\d{4}-\d{2}(?:-\d{2})?")
 _HEADERS = {"id": "trades", "agg_trade_id": "aggTrades", "open_time": "klines"}
@@ -131,7 +133,22 @@ class _Rows:
         self._row = row[kind]
 
     def chunks(self, opened: Opened, out: Output, continuity: Continuity) -> Iterator[list[Event]]:
-        for number, line in numbered_lines(opened.stream):
+        for first, text in _numbered_blocks(opened.stream):
+            bulk = first > 1 and self._kind != "klines"  # line 1 may be a header
+            block = parse_trades(text, first, self._kind, self._widths) if bulk else None
+            if block is None:
+                yield from self._lines(text.split(b"\n"), first, out, continuity)
+            else:
+                yield from self._block(block, out, continuity)
+        if out.chunk:
+            yield out.take()
+
+    def _lines(self, lines: list[bytes], first: int, out: Output, continuity: Continuity) -> Iterator[list[Event]]:
+        """Rows parsed one at a time: what the bulk parse does not vouch for, and klines."""
+        for number, raw in enumerate(lines, first):
+            line = raw.rstrip(b"\r")
+            if not line:
+                continue
             fields = line.split(b",")
             if number == 1 and not fields[0].strip().isdigit():
                 continue  # the header row
@@ -144,17 +161,28 @@ class _Rows:
                 raise ImportFormatError(self._label, number, f"bad value in a {self._kind} row: {exc}") from None
             if len(out.chunk) >= CHUNK:
                 yield out.take()
-        if out.chunk:
-            yield out.take()
+
+    def _block(self, block: TradeBlock, out: Output, continuity: Continuity) -> Iterator[list[Event]]:
+        """Rows parsed in bulk: the same events, checks and chunk cuts as :meth:`_lines`."""
+        rows = zip(block.ids, block.prices, block.amounts, block.times_ns, block.sells, strict=True)
+        for number, row in enumerate(rows, block.first):
+            try:
+                self._trade_event(row, out, continuity)
+            except PARSE_ERRORS as exc:
+                raise ImportFormatError(self._label, number, f"bad value in a {self._kind} row: {exc}") from None
+            if len(out.chunk) >= CHUNK:
+                yield out.take()
 
     def _trade(self, fields: list[bytes], out: Output, continuity: Continuity) -> None:
         time_column, maker_column = (4, 5) if self._kind == "trades" else (5, 6)
         trade_id = int(fields[0])
         ts = to_ns(int(fields[time_column]))
-        trade = Trade(
-            float(fields[1]), float(fields[2]), "sell" if _flag(fields[maker_column]) else "buy", str(trade_id)
-        )
-        out.emit(self._stream, ts, ts, trade)
+        price, amount = float(fields[1]), float(fields[2])
+        self._trade_event((trade_id, price, amount, ts, _flag(fields[maker_column])), out, continuity)
+
+    def _trade_event(self, row: tuple[int, float, float, int, bool], out: Output, continuity: Continuity) -> None:
+        trade_id, price, amount, ts, sell = row
+        out.emit(self._stream, ts, ts, Trade(price, amount, "sell" if sell else "buy", str(trade_id)))
         out.last_recv = ts
         continuity.trade(self._stream, self._gaps, trade_id, ts, ts)
 
@@ -163,6 +191,15 @@ class _Rows:
         o, h, low, c, v = (float(f) for f in fields[1:6])
         out.emit(self._stream, close_ns, close_ns, Bar(self._timeframe, open_ns, o, h, low, c, v, int(fields[8])))
         out.last_recv = close_ns
+
+
+def _numbered_blocks(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """Blocks of whole lines (``\\n``-separated, blank ones kept) with the number of their first line; line 1 alone."""
+    first = 1
+    for block in text_blocks(stream):
+        for text in block.split(b"\n", 1) if first == 1 else (block,):
+            yield first, text
+            first += text.count(b"\n") + 1
 
 
 def _flag(value: bytes) -> bool:
