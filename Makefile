@@ -32,7 +32,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist worksteal -m 'not alone'
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist worksteal -m 'not alone'
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m alone
 
 bench-quick: $(STAMP)
