@@ -33,14 +33,14 @@ typecheck: $(STAMP)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3 --dist worksteal -m 'not alone'
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m alone
 
 bench-quick: $(STAMP)
 	$(BIN)/virtuoso bench --quick --report-only
 
 test: lint typecheck unit bench-quick  ## lint, type-check, every test, and a quick benchmark smoke run
 
-bench: $(PEERS)  ## the full benchmark suite: ratios against the floors and against NautilusTrader, same run
+bench: $(PEERS)  ## timing-verdict tests, then the full benchmark suite: ratios against the floors and NautilusTrader
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m alone
 	$(BIN)/virtuoso bench
 
 bench-check: $(PEERS)  ## the full suite; fails when a ratio falls more than 15% below benchmarks/baseline.json

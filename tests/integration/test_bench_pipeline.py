@@ -6,7 +6,8 @@ shares of one run and ratios to the floor of the same run are. The comparisons
 are of pipelines benchmarked in the same rounds, interleaved, and judged round by
 round. At a load average of 10-12 on this 2-core machine they still failed about
 one run in three or four (the `slow` ones: a 20% slower analyzer missed, now 40%; or an
-unchanged one flagged), so they carry the ``slow`` mark.
+unchanged one flagged), so they carry the ``slow`` and ``alone`` marks: ``make bench`` runs
+them, ``make test`` does not.
 """
 
 from __future__ import annotations
