@@ -26,7 +26,7 @@ from virtuoso.importers._source import Opened
 from virtuoso.importers._vision import _Rows
 from virtuoso.importers._vision_bulk import parse_trades
 
-ROW = [b"3735683259", b"60001.11000000", b"0.00533000", b"319.80591630", b"1723161600060", b"True", b"True"]
+ROW = [b"1000000001", b"60001.11000000", b"0.00533000", b"319.80591630", b"1723161600060", b"True", b"True"]
 ODD = [
     b"", b" 5", b"5 ", b"+5", b"-5", b"1_0", b"007", b"nan", b"NaN", b"nan(1)", b"inf", b"-inf", b"1e999",
     b"1e-400", b"-0.0", b".5", b"5.", b"0x10", b"0X1f", b"1.5e", b"9223372036854775808", b"99999999999999999999",
@@ -124,7 +124,7 @@ def test_each_odd_value_alone_in_a_block_of_good_rows(kind: str, column: int) ->
         rows = [_row(3_735_683_259 + i, 1_723_161_600_000 + i, i % 2 == 0, [], 7) for i in range(5)]
         rows[3] = _row(3_735_683_262, 1_723_161_600_003, False, [(column, value)], 7)
         if kind == "aggTrades":  # a last_trade_id after quote_qty (read as first_trade_id): time and flag move right
-            rows = [b",".join([*row.split(b",")[:4], b"3735683300", *row.split(b",")[4:]]) for row in rows]
+            rows = [b",".join([*row.split(b",")[:4], b"1000000042", *row.split(b",")[4:]]) for row in rows]
         text = b"\n".join(rows) + b"\n"
         assert _events(_trade_rows(kind), text, oracle=False) == _events(_trade_rows(kind), text, oracle=True), value
 
