@@ -11,14 +11,19 @@ the breaker counts them.
 Only a short, explicit list is permanent: for one symbol (:data:`SYMBOL`: an
 unknown or delisted market, an inactive one) or for the whole recording
 (:data:`RECORDING`: credentials refused, an operation the exchange does not
-have). Anything else raised outside an exchange call is a bug of ours
-(:data:`BUG`): never hidden, it restarts the channel with backoff, with the
-error and its traceback in the log.
+have, or our own event log failing: a full disk, a closed store; a channel
+restart cannot help those, and a recording that cannot write must end).
+Anything else raised outside an exchange call is a bug of ours (:data:`BUG`):
+never hidden, it restarts the channel with backoff, with the error and its
+traceback in the log.
 
 >>> fault_scope(BadAnswer("not a list", operation="fetch_trades"))
 'call'
 >>> fault_scope(BadSymbol("no market DOGE/XYZ")), fault_scope(AuthenticationFailed("bad key"))
 ('symbol', 'recording')
+>>> from virtuoso.errors import StoreFullError
+>>> fault_scope(StoreFullError("live.sqlite: the disk is full"))
+'recording'
 >>> fault_scope(AttributeError("'NoneType' object has no attribute 'get'"))
 'bug'
 """
@@ -34,6 +39,7 @@ from virtuoso.errors import (
     ExchangeTimeout,
     NotSupported,
     PermissionDenied,
+    StoreError,
     TransientExchangeError,
 )
 from virtuoso.exchange._ccxt import ccxt_module
@@ -64,7 +70,7 @@ def fault_scope(error: BaseException) -> FaultScope:
     """Whose fault ``error`` is (see the module doc): ``call``, ``symbol``, ``recording`` or ``bug``."""
     if isinstance(error, BadSymbol) or _ccxt_is(error, "BadSymbol"):
         return SYMBOL
-    if isinstance(error, AuthenticationFailed | PermissionDenied | NotSupported):
+    if isinstance(error, AuthenticationFailed | PermissionDenied | NotSupported | StoreError):
         return RECORDING
     if _ccxt_is(error, "AuthenticationError", "NotSupported"):
         return RECORDING

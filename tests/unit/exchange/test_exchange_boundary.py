@@ -21,6 +21,7 @@ import pytest
 
 from tests.integration._cli import cli, cli_json
 from virtuoso.clock import LiveClock
+from virtuoso.errors import StoreFullError
 from virtuoso.events import (
     BookSnapshot,
     ChannelRestarted,
@@ -367,6 +368,37 @@ async def test_a_bug_of_ours_restarts_the_channel_with_backoff_in_the_log_and_is
     assert {e.stream for e in published.events} == {"system:s:channels"}
     tracebacks = [r for r in caplog.records if r.exc_info and r.name == "virtuoso.exchange"]
     assert len(tracebacks) == 2  # the bug is in the log with its traceback, each time
+
+
+class _StoreFull(Collector):
+    """A channel whose publish meets the event log's full disk (the writer's error surfaces in the channel)."""
+
+    channel_name = "trades"
+
+    def __init__(self, wiring: Wiring) -> None:
+        super().__init__(wiring, "BTC/USDT", Channel("trades"), passthrough, websocket=True)
+        self.steps_tried = 0
+
+    async def step(self) -> None:
+        self.steps_tried += 1
+        raise StoreFullError("live.sqlite: the disk is full (or a file size limit reached)")
+
+
+@pytest.mark.asyncio
+async def test_the_event_log_failing_under_a_channel_ends_the_recording_without_a_restart(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    published = _Published()
+    emitter = Emitter(published, LiveClock(), session="s", exchange="binance")
+    config = _config()
+    wiring = Wiring(object(), emitter, config, Secrets.of(config), Rejections(emitter, Secrets.of(config)))
+    full = _StoreFull(wiring)
+    supervisor = Supervisor([full], emitter, LiveClock(), base_s=0.01, max_s=0.015)
+    with pytest.raises(StoreFullError, match="disk is full"):
+        await asyncio.wait_for(supervisor.run(), TIMEOUT_S)
+    assert full.steps_tried == 1  # a restart cannot free the disk: once, then the recording ends
+    assert not [e for e in published.events if isinstance(e.payload, ChannelRestarted)]
+    assert not [r for r in caplog.records if r.exc_info]  # one line at the CLI, not a traceback in the log
 
 
 class _MarketsFail(Scripted):
