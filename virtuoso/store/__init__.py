@@ -14,6 +14,7 @@
 """
 
 from virtuoso.store._backend import StorageBackend
+from virtuoso.store._column_chunks import ENVELOPE_COLUMNS, ColumnChunk, events_as_columns, payload_key
 from virtuoso.store._keys import KEY_ENV, read_key_file
 from virtuoso.store._manifest import build_manifest, config_hash, is_secret_key, redact, scrub_text, secret_values
 from virtuoso.store._memory import MemoryBackend, MemoryEventStore
@@ -34,6 +35,7 @@ from virtuoso.store._store import EventStore, imports_stream, lifecycle_stream
 from virtuoso.store._writer import BufferedWriter, CommitRetry, DroppedSpan, gaps_stream
 
 __all__ = [
+    "ENVELOPE_COLUMNS",
     "FAILED_PREFIX",
     "KEY_ENV",
     "NO_STREAM",
@@ -41,6 +43,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AppendResult",
     "BufferedWriter",
+    "ColumnChunk",
     "CommitRetry",
     "DroppedSpan",
     "EventFilter",
@@ -56,11 +59,13 @@ __all__ = [
     "VerifyReport",
     "build_manifest",
     "config_hash",
+    "events_as_columns",
     "gaps_stream",
     "imports_stream",
     "is_secret_key",
     "lifecycle_stream",
     "open_sqlite_store",
+    "payload_key",
     "read_key_file",
     "redact",
     "scrub_text",
