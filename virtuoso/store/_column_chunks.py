@@ -36,6 +36,7 @@ from virtuoso.events import Event, Payload
 ENVELOPE_COLUMNS = ("position", "id", "stream", "version", "session", "causation", "ts_event", "ts_recv")
 """The envelope columns of every chunk, in the order frames show them."""
 
+
 def payload_key(field: str) -> str:
     """The key of payload field ``field`` in a chunk: its name, or ``payload_<name>`` when an envelope
     column (or ``type``) has that name.
