@@ -417,11 +417,14 @@ class _MarketsFail(Scripted):
 async def test_a_failing_markets_refresh_is_noted_and_the_recording_goes_on(db_path: Path) -> None:
     exchange = _MarketsFail({("trades", "BTC/USDT"): [[trade(1)], [trade(2)]]})
 
-    async def refreshed() -> None:
+    async def refreshed_and_reported() -> None:
         while exchange.loads < 3:  # noqa: ASYNC110 - the stand-in has no refresh notification to wait on
             await asyncio.sleep(0.01)
+        # Stop only once a health report with the markets degraded is committed: under load it may come late.
+        while not _markets_degraded(await _log(db_path)):  # noqa: ASYNC110 - committed events have no notification
+            await asyncio.sleep(0.02)
 
-    exchange.drained = _Both(exchange.drained, refreshed)  # type: ignore[assignment]
+    exchange.drained = _Both(exchange.drained, refreshed_and_reported)  # type: ignore[assignment]
     summary = await _record(db_path, exchange, _config(markets_ttl_s=0.05))
     events = await _log(db_path)
     assert (summary["status"], summary["reason"]) == ("closed", "stopped")
@@ -434,11 +437,17 @@ async def test_a_failing_markets_refresh_is_noted_and_the_recording_goes_on(db_p
         r" \(the exchange failed: BadAnswer: load_markets: KeyError: 'precision'\)",
         note,
     ), note
-    markets_health = [
-        c.status for e in events if isinstance(e.payload, HealthReported) for c in e.payload.components
-        if c.name == "markets binance"
-    ]  # fmt: skip
-    assert "degraded" in markets_health
+    assert _markets_degraded(events)
+
+
+def _markets_degraded(events: list[Event]) -> bool:
+    """Whether a health report among ``events`` has the markets degraded."""
+    return any(
+        c.name == "markets binance" and c.status == "degraded"
+        for e in events
+        if isinstance(e.payload, HealthReported)
+        for c in e.payload.components
+    )
 
 
 class _Both:
