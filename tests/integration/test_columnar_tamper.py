@@ -2,7 +2,9 @@
 
 The log is the row tamper table's (tests/integration/test_store_tamper.py) written
 in the columnar layout with a key: 8 batches, two sessions, two trade streams, one
-batch mixing both streams (so it is two blobs). Each case edits a copy with the
+batch mixing both streams (so it is two blobs). Ending the sessions sealed their
+runs of blobs: session A's BTC trades (positions 2..26, three commits) and each
+session's lifecycle events are segments, the ETH trades live blobs (9..13, 15..20). Each case edits a copy with the
 stdlib ``sqlite3`` module, triggers dropped first (they stop accidents, not people),
 and the copy must fail ``verify()`` with and without the key. The untouched log
 verifies with the head the row layout gives the same appends.
@@ -100,17 +102,17 @@ def _reencoded_price(db: sqlite3.Connection) -> None:
 
 def _swap_blobs(db: sqlite3.Connection) -> None:
     first, one = _blob(db, 2)
-    second, other = _blob(db, 21)
+    second, other = _blob(db, 15)
     db.execute("UPDATE blobs SET data = ? WHERE seq = ?", (other, first))
     db.execute("UPDATE blobs SET data = ? WHERE seq = ?", (one, second))
 
 
 def _insert_behind(db: sqlite3.Connection) -> None:
-    _, data = _blob(db, 21)
+    _, data = _blob(db, 15)
     last = decode_batch(data)[-1]
     late = Event("late-id", last.stream, last.ts_event + 1, last.ts_event + 1, last.session,
                  Trade(1.0, 1.0, "buy", "late"), None, last.version + 1, 29)  # fmt: skip
-    stream = db.execute("SELECT stream, kinds FROM blobs WHERE first_position = 21").fetchone()
+    stream = db.execute("SELECT stream, kinds FROM blobs WHERE first_position = 15").fetchone()
     db.execute(
         "INSERT INTO blobs VALUES (NULL,?,?,?,?,?,?,?,?,?,?)",
         (
@@ -133,6 +135,11 @@ CASES: dict[str, Callable[[sqlite3.Connection], object]] = {
     "blob byte flipped": _flip_byte,
     "blob re-encoded with another price": _reencoded_price,
     "blob deleted": lambda db: db.execute("DELETE FROM blobs WHERE first_position = 15"),
+    "segment deleted": lambda db: db.execute("DELETE FROM blobs WHERE first_position = 2"),
+    "blob stored twice": lambda db: db.execute(
+        "INSERT INTO blobs SELECT NULL, stream, first_position, last_position, first_version, last_version,"
+        " min_ts_event, max_ts_event, count, kinds, data FROM blobs WHERE first_position = 9"
+    ),
     "two blobs' data swapped": _swap_blobs,
     "blob index row's time range edited": lambda db: db.execute(
         "UPDATE blobs SET min_ts_event = min_ts_event + 1 WHERE first_position = 2"

@@ -10,21 +10,26 @@ stream's events of the batch as one ``_batch_codec`` blob with an index row
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Sequence
+from functools import partial
 from itertools import compress
 from typing import Any
 
 import aiosqlite
 
+from virtuoso.errors import StoreError
 from virtuoso.events import Event
 from virtuoso.store._batch_codec import decode_columns, encode_batch
 from virtuoso.store._columnar_ids import KeyTaken, insert_keys, insert_probed, locate
 from virtuoso.store._columnar_read import POSITION, BlobPlan, BlobRow, decode_blob, merged, newest
+from virtuoso.store._columnar_seal import Live, Segment, build_segment, runs_to_seal
 from virtuoso.store._columnar_verify import verify_blobs
-from virtuoso.store._models import EventFilter, VerifyReport
+from virtuoso.store._models import EventFilter, SessionStatus, VerifyReport
 from virtuoso.store._rows import Batch, Columns, StoredColumns
 from virtuoso.store._sqlite import DuplicateIds, SQLiteBackend
 from virtuoso.store._sqlite_io import translated
+from virtuoso.store._store import log
 
 _TIP = (
     "SELECT max((SELECT max(last_position) FROM blobs), coalesce(b.last_position, 0)), b.seq, b.hash"
@@ -32,6 +37,11 @@ _TIP = (
 )
 _INSERT_BLOB = "INSERT INTO blobs VALUES (NULL,?,?,?,?,?,?,?,?,?,?)"
 _SESSION_STREAMS = "SELECT stream FROM session_streams WHERE session = ?"
+_SESSION_SPANS = "SELECT stream, first_position, last_position FROM session_streams WHERE session = ? ORDER BY stream"
+_LIVE_BLOBS = (
+    "SELECT seq, count, kinds, data FROM blobs WHERE stream = ? AND first_position >= ? AND last_position <= ?"
+    " ORDER BY first_position"
+)
 
 
 class ColumnarBackend(SQLiteBackend):
@@ -72,6 +82,36 @@ class ColumnarBackend(SQLiteBackend):
         async for pairs in merged(db, self.path, plan, decode=ids_of, key=_first, chunk_size=1 << 16):
             found.update(pairs)
         return found
+
+    # -- sealing -------------------------------------------------------------------
+
+    async def change_session(
+        self, session_id: str, event: Columns, status: SessionStatus, ended_ns: int | None, reason: str
+    ) -> None:
+        """The lifecycle change; a session that ended (closed or crashed) is then sealed."""
+        await super().change_session(session_id, event, status, ended_ns, reason)
+        if status != "open":
+            try:
+                await self.seal_session(session_id)
+            except StoreError as exc:  # the session has ended either way; its blobs stay as committed
+                log.warning("%s: session %s was not sealed: %s", self.path, session_id, exc)
+
+    async def seal_session(self, session_id: str) -> int:
+        """Re-encode the session's streams' small blobs into segments; the number of blobs replaced."""
+        number = self._catalog.session_ids.get(session_id)
+        if number is None:
+            return 0
+        db = self._db()
+        with translated(self.path):
+            spans = list(await db.execute_fetchall(_SESSION_SPANS, (number,)))
+        replaced = 0
+        for stream, first, last in spans:
+            with translated(self.path):
+                rows = await db.execute_fetchall(_LIVE_BLOBS, (stream, first, last))
+            for group in runs_to_seal([Live(*row) for row in rows], self._catalog):
+                segment = await asyncio.to_thread(build_segment, stream, group, self._catalog.registry)
+                replaced += await self._transaction(partial(_store_segment, segment=segment))
+        return replaced
 
     # -- reads ---------------------------------------------------------------------
 
@@ -126,6 +166,17 @@ class ColumnarBackend(SQLiteBackend):
                 key=key if key is not None else self._key,
                 expect_head=expect_head,
             )
+
+
+async def _store_segment(db: aiosqlite.Connection, segment: Segment) -> int:
+    """Insert a segment and retire the blobs it replaces, unless another sealer already did."""
+    marks = ",".join("?" * len(segment.replaces))
+    ((present,),) = await db.execute_fetchall(f"SELECT count(*) FROM blobs WHERE seq IN ({marks})", segment.replaces)
+    if present != len(segment.replaces):
+        return 0
+    await db.execute(_INSERT_BLOB, segment.row)
+    await db.execute(f"DELETE FROM blobs WHERE seq IN ({marks})", segment.replaces)
+    return len(segment.replaces)
 
 
 def _first(pair: tuple[int, str]) -> int:
