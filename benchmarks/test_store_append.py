@@ -22,6 +22,7 @@ from benchmarks.harness import Prepared, RatioCase, Side, measure
 from benchmarks.workloads import (
     MINIMAL_INSERT,
     MINIMAL_TABLE,
+    Layout,
     Row,
     TradeWorkload,
     fresh_store,
@@ -35,11 +36,11 @@ pytestmark = pytest.mark.timeout(3600)
 TARGET = 1.0
 
 
-def ours(runner: asyncio.Runner, events: list[Event]) -> Side:
-    """Our side: a fresh log is opened untimed; writing and closing the writer are timed."""
+def ours(runner: asyncio.Runner, events: list[Event], layout: Layout = "rows") -> Side:
+    """Our side: a fresh log (in ``layout``) is opened untimed; writing and closing the writer are timed."""
 
     def side(directory: Path) -> Prepared:
-        store = runner.run(fresh_store(directory / "events.sqlite"))
+        store = runner.run(fresh_store(directory / "events.sqlite", layout))
 
         async def write() -> None:
             writer = store.writer()
@@ -80,6 +81,23 @@ def test_append_buffered_writer(
         events=len(work.events),
         rounds=work.scale.rounds,
         ours=ours(runner, work.events),
+        baseline=floor(rows),
+    )
+    result = measure(benchmark, case, tmp_path)
+    assert len(result.ours_s) == len(result.baseline_s) >= 1
+
+
+def test_append_buffered_writer_columnar(
+    benchmark: object, runner: asyncio.Runner, trade_workload: TradeWorkload, tmp_path: Path
+) -> None:
+    work = trade_workload
+    rows = [row for row in minimal_rows(work.log) if row[2] == "Trade"]
+    case = RatioCase(
+        "store.writer append (columnar layout) vs floor",
+        target=TARGET,
+        events=len(work.events),
+        rounds=work.scale.rounds,
+        ours=ours(runner, work.events, "columnar"),
         baseline=floor(rows),
     )
     result = measure(benchmark, case, tmp_path)
