@@ -14,6 +14,8 @@
 """
 
 from virtuoso.store._backend import StorageBackend
+from virtuoso.store._columnar import ColumnarBackend
+from virtuoso.store._columnar_migrate import migrate_log
 from virtuoso.store._keys import KEY_ENV, read_key_file
 from virtuoso.store._manifest import build_manifest, config_hash, is_secret_key, redact, scrub_text, secret_values
 from virtuoso.store._memory import MemoryBackend, MemoryEventStore
@@ -41,6 +43,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AppendResult",
     "BufferedWriter",
+    "ColumnarBackend",
     "CommitRetry",
     "DroppedSpan",
     "EventFilter",
@@ -60,6 +63,7 @@ __all__ = [
     "imports_stream",
     "is_secret_key",
     "lifecycle_stream",
+    "migrate_log",
     "open_sqlite_store",
     "read_key_file",
     "redact",

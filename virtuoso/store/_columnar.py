@@ -205,12 +205,12 @@ def blob_rows(stored: StoredColumns, columns: Columns) -> list[tuple[Any, ...]]:
         )
     )
     if columns.single(stored.stream):
-        return [_blob_row(events, stored.stream[0], stored.kind, stored.ts_event)]
+        return [blob_row(events, stored.stream[0], stored.kind, stored.ts_event)]
     rows = []
     for stream in dict.fromkeys(stored.stream):
         chosen = list(map(stream.__eq__, stored.stream))
         rows.append(
-            _blob_row(
+            blob_row(
                 list(compress(events, chosen)),
                 stream,
                 list(compress(stored.kind, chosen)),
@@ -220,7 +220,8 @@ def blob_rows(stored: StoredColumns, columns: Columns) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _blob_row(events: list[Event], stream: int, kinds: list[int], ts: list[int]) -> tuple[Any, ...]:
+def blob_row(events: list[Event], stream: int, kinds: list[int], ts: list[int]) -> tuple[Any, ...]:
+    """The blobs table's row of one stream's events (``kinds`` and ``ts``: their kind numbers and times)."""
     first, last = events[0], events[-1]
     kind_list = ",".join(map(str, sorted(set(kinds))))
     return (
