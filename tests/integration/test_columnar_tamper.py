@@ -224,3 +224,23 @@ def test_append_only_error_through_the_store(original: tuple[Path, str], tmp_pat
             await store.close()
 
     asyncio.run(run())
+
+
+def test_a_read_only_open_leaves_no_trace(original: tuple[Path, str], tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "events.sqlite"
+    shutil.copy(original[0], path)
+    before = sorted(p.name for p in folder.iterdir())
+    content = path.read_bytes()
+
+    async def read() -> tuple[int, bool]:
+        store = await open_sqlite_store(path, readonly=True)
+        try:
+            return len([e async for e in store.read()]), (await store.verify()).ok
+        finally:
+            await store.close()
+
+    assert asyncio.run(read()) == (28, True)
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert path.read_bytes() == content

@@ -101,13 +101,14 @@ class ColumnarBackend(SQLiteBackend):
         number = self._catalog.session_ids.get(session_id)
         if number is None:
             return 0
-        db = self._db()
+        self._db()  # refused when closed or read-only
+        committed = self._reader  # never the writer: another append's transaction may be open on it
         with translated(self.path):
-            spans = list(await db.execute_fetchall(_SESSION_SPANS, (number,)))
+            spans = list(await committed.execute_fetchall(_SESSION_SPANS, (number,)))
         replaced = 0
         for stream, first, last in spans:
             with translated(self.path):
-                rows = await db.execute_fetchall(_LIVE_BLOBS, (stream, first, last))
+                rows = await committed.execute_fetchall(_LIVE_BLOBS, (stream, first, last))
             for group in runs_to_seal([Live(*row) for row in rows], self._catalog):
                 segment = await asyncio.to_thread(build_segment, stream, group, self._catalog.registry)
                 replaced += await self._transaction(partial(_store_segment, segment=segment))
