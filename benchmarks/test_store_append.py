@@ -85,20 +85,3 @@ def test_append_buffered_writer(
     )
     result = measure(benchmark, case, tmp_path)
     assert len(result.ours_s) == len(result.baseline_s) >= 1
-
-
-def test_append_buffered_writer_columnar(
-    benchmark: object, runner: asyncio.Runner, trade_workload: TradeWorkload, tmp_path: Path
-) -> None:
-    work = trade_workload
-    rows = [row for row in minimal_rows(work.log) if row[2] == "Trade"]
-    case = RatioCase(
-        "store.writer append (columnar layout) vs floor",
-        target=TARGET,
-        events=len(work.events),
-        rounds=work.scale.rounds,
-        ours=ours(runner, work.events, "columnar"),
-        baseline=floor(rows),
-    )
-    result = measure(benchmark, case, tmp_path)
-    assert len(result.ours_s) == len(result.baseline_s) >= 1

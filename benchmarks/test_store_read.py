@@ -22,7 +22,7 @@ import msgspec
 import pytest
 
 from benchmarks.harness import Prepared, RatioCase, Side, measure
-from benchmarks.workloads import CHUNK, TradeWorkload, minimal_log, minimal_rows, read_only, write_log
+from benchmarks.workloads import CHUNK, TradeWorkload, minimal_log, minimal_rows, read_only
 from virtuoso.events import REGISTRY
 from virtuoso.store import open_sqlite_store
 
@@ -103,27 +103,6 @@ def test_read_chunks(benchmark: object, runner: asyncio.Runner, trade_workload: 
         events=expected,
         rounds=work.scale.rounds,
         ours=ours(runner, work.log, expected),
-        baseline=floor(floor_log, expected),
-    )
-    result = measure(benchmark, case, tmp_path / "rounds")
-    assert len(result.ours_s) == len(result.baseline_s) >= 1
-
-
-def test_read_chunks_columnar(
-    benchmark: object, runner: asyncio.Runner, trade_workload: TradeWorkload, tmp_path: Path
-) -> None:
-    work = trade_workload
-    expected = len(work.events) + 2
-    columnar_log = tmp_path / "columnar" / "events.sqlite"
-    columnar_log.parent.mkdir()
-    runner.run(write_log(columnar_log, work.events, "columnar"))  # sealed when its session ends
-    floor_log = floor_file(work.log, tmp_path)
-    case = RatioCase(
-        "store.read_chunks (columnar layout, sealed) vs floor",
-        target=TARGET,
-        events=expected,
-        rounds=work.scale.rounds,
-        ours=ours(runner, columnar_log, expected),
         baseline=floor(floor_log, expected),
     )
     result = measure(benchmark, case, tmp_path / "rounds")

@@ -184,7 +184,7 @@ async def file_layout(db: aiosqlite.Connection, path: Path) -> Layout:
     return "columnar" if next(iter(rows))[0] else "rows"
 
 
-async def migrate(db: aiosqlite.Connection, path: Path, from_version: int, layout: Layout) -> None:
+async def migrate(db: aiosqlite.Connection, path: Path, from_version: int, layout: Layout = "rows") -> None:
     """Create a new log in ``layout`` (``from_version`` 0), or bring a row log's schema to :data:`ROWS_SCHEMA`,
     one step per transaction. A columnar log (version :data:`COLUMNAR_SCHEMA`) has no older versions.
 
