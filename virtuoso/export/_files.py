@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from virtuoso.errors import UsageError
 from virtuoso.events import Payload
 from virtuoso.export._columns import arrow_schema
-from virtuoso.export._frames import by_type, record_batch
+from virtuoso.export._frames import columns_batch
 from virtuoso.export._read import TypeNames, classes_of, selection
 from virtuoso.store import READ_CHUNK, SessionInfo
 
@@ -177,10 +177,16 @@ async def export(
 
 
 async def _write(store: EventStore, flt: Any, files: _Files, progress: _Progress, chunk_size: int) -> None:
-    async for chunk in store.read_chunks(flt, chunk_size):
-        for cls, events in by_type(chunk).items():
-            files.get(cls).write(record_batch(events, cls))
-        progress(chunk[-1].position, len(chunk))
+    unreported, position = 0, 0
+    async for chunk in store.read_columns(flt, chunk_size):
+        files.get(chunk.cls).write(columns_batch(chunk.columns, chunk.cls))
+        # A chunk holds one type; progress is told once per chunk_size events read, whatever their types.
+        unreported, position = unreported + len(chunk), max(position, int(chunk.columns["position"][-1]))
+        if unreported >= chunk_size:
+            progress(position, unreported)
+            unreported = 0
+    if unreported:
+        progress(position, unreported)
 
 
 def _check_not_empty(files: _Files, info: SessionInfo, classes: Sequence[type[Payload]] | None) -> None:

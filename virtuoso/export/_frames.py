@@ -1,21 +1,25 @@
 """Events to columns: one Arrow record batch per chunk and type, one DataFrame at the end.
 
-Columns are built from lists, one per field (never row by row), and a frame's
-batches are concatenated once, when it is converted to pandas.
+Columns come from the log as arrays (``EventStore.read_columns``), each
+converted to Arrow once (never row by row), and a frame's batches are
+concatenated once, when it is converted to pandas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
 from virtuoso.errors import UsageError
 from virtuoso.events import Event, Payload
 from virtuoso.export._columns import (
+    ENVELOPE,
     ENVELOPE_SCHEMA,
     UTC_NS,
     PayloadColumn,
@@ -23,6 +27,7 @@ from virtuoso.export._columns import (
     payload_class,
     payload_columns,
 )
+from virtuoso.store import events_as_columns, payload_key
 
 _JSON = msgspec.json.Encoder(order="deterministic")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -31,60 +36,60 @@ _STR = pa.array([], type=pa.string()).to_pandas().dtype
 """pandas' dtype for Arrow strings (``str`` in pandas 3, ``object`` before)."""
 
 
-def _json_text(values: Iterable[Any]) -> list[str | None]:
-    return [None if v is None else _JSON.encode(v).decode() for v in values]
+def _json_text(values: npt.NDArray[Any]) -> list[str | None]:
+    return [None if v is None else _JSON.encode(v).decode() for v in _with_none(values)]
 
 
-def _payload_array(events: Sequence[Event], payloads: Sequence[Payload], column: PayloadColumn) -> pa.Array:
-    values = [getattr(p, column.field) for p in payloads]
+def _with_none(values: npt.NDArray[Any]) -> list[Any]:
+    """The values of a column as Python objects, ``None`` where a masked array is masked."""
+    if isinstance(values, np.ma.MaskedArray):
+        filled: npt.NDArray[Any] = np.ma.filled(values.astype(object), None)
+        return filled.tolist()  # type: ignore[no-any-return]
+    return values.tolist()  # type: ignore[no-any-return]
+
+
+def _arrow(values: npt.NDArray[Any], kind: pa.DataType) -> pa.Array:
+    if isinstance(values, np.ma.MaskedArray):
+        return pa.array(values.data, type=kind, mask=np.ma.getmaskarray(values))
+    return pa.array(values, type=kind)
+
+
+def _payload_array(columns: Mapping[str, npt.NDArray[Any]], column: PayloadColumn, cls: type[Payload]) -> pa.Array:
+    values = columns[payload_key(column.field)]
     if column.kind == "json":
         return pa.array(_json_text(values), type=pa.string())
     try:
-        return pa.array(values, type=column.arrow_type)
-    except (OverflowError, pa.ArrowInvalid):
-        raise _too_wide(events, column) from None
+        return _arrow(values, column.arrow_type)
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+        raise _too_wide(columns, column, cls) from None
 
 
-def _too_wide(events: Sequence[Event], column: PayloadColumn) -> UsageError:
+def _too_wide(columns: Mapping[str, npt.NDArray[Any]], column: PayloadColumn, cls: type[Payload]) -> UsageError:
     """The error for an integer an int64 column cannot hold (the log's JSON can)."""
-    for event in events:
-        value = getattr(event.payload, column.field)
+    values = _with_none(columns[payload_key(column.field)])
+    for position, value in zip(columns["position"].tolist(), values, strict=True):
         if isinstance(value, int) and not _INT64_MIN <= value <= _INT64_MAX:
-            where = f"{event.type}.{column.field} at position {event.position}"
+            where = f"{cls.TYPE}.{column.field} at position {position}"
             return UsageError(f"{where}: {value} does not fit a 64-bit integer column")
     return UsageError(f"{column.field}: values do not fit a {column.arrow_type} column")
 
 
-def _envelope_arrays(events: Sequence[Event]) -> list[pa.Array]:
-    ts_event = pa.array([e.ts_event for e in events], type=pa.int64())
-    ts_recv = pa.array([e.ts_recv for e in events], type=pa.int64())
-    return [
-        pa.array([e.position for e in events], type=pa.int64()),
-        pa.array([e.id for e in events], type=pa.string()),
-        pa.array([e.stream for e in events], type=pa.string()),
-        pa.array([e.version for e in events], type=pa.int64()),
-        pa.array([e.session for e in events], type=pa.string()),
-        pa.array([e.causation for e in events], type=pa.int64()),
-        ts_event,
-        ts_recv,
-        ts_event.cast(UTC_NS),
-        ts_recv.cast(UTC_NS),
-    ]
+def _envelope_arrays(columns: Mapping[str, npt.NDArray[Any]]) -> list[pa.Array]:
+    arrays = [_arrow(columns[name], kind) for name, kind in ENVELOPE[:8]]
+    ts_event, ts_recv = arrays[6], arrays[7]
+    return [*arrays, ts_event.cast(UTC_NS), ts_recv.cast(UTC_NS)]
+
+
+def columns_batch(columns: Mapping[str, npt.NDArray[Any]], cls: type[Payload]) -> pa.RecordBatch:
+    """Columns of events of payload type ``cls`` (a :class:`~virtuoso.store.ColumnChunk`'s) as one Arrow
+    record batch of ``cls``'s schema: each column converted once, no object per event."""
+    arrays = _envelope_arrays(columns) + [_payload_array(columns, c, cls) for c in payload_columns(cls)]
+    return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(cls))
 
 
 def record_batch(events: Sequence[Event], cls: type[Payload]) -> pa.RecordBatch:
     """``events`` (all of payload type ``cls``) as one Arrow record batch of ``cls``'s schema."""
-    payloads = [e.payload for e in events]
-    arrays = _envelope_arrays(events) + [_payload_array(events, payloads, c) for c in payload_columns(cls)]
-    return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema(cls))
-
-
-def by_type(events: Iterable[Event]) -> dict[type[Payload], list[Event]]:
-    """``events`` grouped by payload class, classes in order of first appearance, events in order."""
-    groups: dict[type[Payload], list[Event]] = {}
-    for event in events:
-        groups.setdefault(type(event.payload), []).append(event)
-    return groups
+    return columns_batch(events_as_columns(events, cls), cls)
 
 
 def table_frame(table: pa.Table, cls: type[Payload]) -> pd.DataFrame:

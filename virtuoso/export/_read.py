@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from virtuoso.events import Payload
 from virtuoso.export._columns import arrow_schema, payload_class
-from virtuoso.export._frames import by_type, combined_frame, record_batch, table_frame
+from virtuoso.export._frames import columns_batch, combined_frame, table_frame
 from virtuoso.store import READ_CHUNK, EventFilter
 
 if TYPE_CHECKING:
@@ -72,9 +72,8 @@ async def to_frame(
     classes = classes_of(types)
     flt = await selection(store, session=session, classes=classes, streams=streams, start_ns=start_ns, end_ns=end_ns)
     batches: dict[type[Payload], list[pa.RecordBatch]] = {cls: [] for cls in classes or ()}
-    async for chunk in store.read_chunks(flt, chunk_size):
-        for cls, events in by_type(chunk).items():
-            batches.setdefault(cls, []).append(record_batch(events, cls))
+    async for chunk in store.read_columns(flt, chunk_size):
+        batches.setdefault(chunk.cls, []).append(columns_batch(chunk.columns, chunk.cls))
     frames = {cls: table_frame(pa.Table.from_batches(b, schema=arrow_schema(cls)), cls) for cls, b in batches.items()}
     if classes is not None and len(classes) == 1:
         return frames[classes[0]]

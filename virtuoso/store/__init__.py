@@ -14,6 +14,7 @@
 """
 
 from virtuoso.store._backend import StorageBackend
+from virtuoso.store._column_chunks import ENVELOPE_COLUMNS, ColumnChunk, events_as_columns, payload_key
 from virtuoso.store._columnar import ColumnarBackend
 from virtuoso.store._columnar_migrate import migrate_log
 from virtuoso.store._keys import KEY_ENV, read_key_file
@@ -36,6 +37,7 @@ from virtuoso.store._store import EventStore, imports_stream, lifecycle_stream
 from virtuoso.store._writer import BufferedWriter, CommitRetry, DroppedSpan, gaps_stream
 
 __all__ = [
+    "ENVELOPE_COLUMNS",
     "FAILED_PREFIX",
     "KEY_ENV",
     "NO_STREAM",
@@ -43,6 +45,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AppendResult",
     "BufferedWriter",
+    "ColumnChunk",
     "ColumnarBackend",
     "CommitRetry",
     "DroppedSpan",
@@ -59,12 +62,14 @@ __all__ = [
     "VerifyReport",
     "build_manifest",
     "config_hash",
+    "events_as_columns",
     "gaps_stream",
     "imports_stream",
     "is_secret_key",
     "lifecycle_stream",
     "migrate_log",
     "open_sqlite_store",
+    "payload_key",
     "read_key_file",
     "redact",
     "scrub_text",

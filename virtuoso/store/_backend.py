@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Protocol
 
 from virtuoso.events import Event
+from virtuoso.store._column_chunks import ColumnChunk
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, VerifyReport
 from virtuoso.store._rows import Catalog, Columns, ExpectedVersion
 
@@ -41,6 +42,11 @@ class StorageBackend(Protocol):
 
     def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
         """Events matching ``flt`` in position order, in lists of at most ``chunk_size``."""
+
+    def read_columns(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[ColumnChunk, None]:
+        """The same events as columns, one payload type a chunk of at most ``chunk_size`` events; a type's
+        events come in position order. A row layout builds them with
+        :func:`~virtuoso.store._column_chunks.column_chunks`, a columnar one hands over what it decodes."""
 
     async def last_event(self, flt: EventFilter) -> Event | None:
         """The matching event of highest position, or None."""

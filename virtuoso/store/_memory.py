@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from virtuoso.errors import ConcurrencyError, SessionError
 from virtuoso.events import REGISTRY, Event, TypeRegistry
 from virtuoso.store._chain import GENESIS, Row, batch_hash
+from virtuoso.store._column_chunks import ColumnChunk, column_chunks
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, StreamStats, VerifyReport
 from virtuoso.store._rows import (
     AppendTotals,
@@ -157,6 +158,10 @@ class MemoryBackend:
             self._catalog.add_stream(len(self._catalog.stream_ids) + 1, name)
         for type_name, schema in kinds:
             self._catalog.add_kind(len(self._catalog.kind_ids) + 1, type_name, schema)
+
+    def read_columns(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[ColumnChunk, None]:
+        """The events of :meth:`read_chunks` as columns (a row layout transposes each chunk)."""
+        return column_chunks(self.read_chunks(flt, chunk_size))
 
     async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""

@@ -24,6 +24,7 @@ from virtuoso.errors import (
 )
 from virtuoso.events import REGISTRY, Event, TypeRegistry
 from virtuoso.store._chain import GENESIS, batch_hash, batch_mac
+from virtuoso.store._column_chunks import ColumnChunk, column_chunks
 from virtuoso.store._keys import FROM_ENV, KeySource, resolve_key
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, StreamStats, VerifyReport
 from virtuoso.store._owner import owner_alive, owner_token
@@ -361,6 +362,10 @@ class SQLiteBackend:
         return found
 
     # -- reads ---------------------------------------------------------------------
+
+    def read_columns(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[ColumnChunk, None]:
+        """The events of :meth:`read_chunks` as columns (a row layout transposes each chunk)."""
+        return column_chunks(self.read_chunks(flt, chunk_size))
 
     async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
         """Events matching ``flt`` in position order, ``chunk_size`` at a time."""

@@ -10,6 +10,7 @@ from typing import Any, Self
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
 from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionResumed, SessionStarted
 from virtuoso.store._backend import StorageBackend
+from virtuoso.store._column_chunks import ColumnChunk
 from virtuoso.store._manifest import build_manifest, session_id_for
 from virtuoso.store._models import (
     FAILED_PREFIX,
@@ -125,6 +126,17 @@ class EventStore:
         self._check_open()
         # Closed with this generator, so a reader that stops early leaves nothing open in the backend.
         async with aclosing(self._backend.read_chunks(flt or EventFilter(), chunk_size)) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    async def read_columns(
+        self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK
+    ) -> AsyncIterator[ColumnChunk]:
+        """Events matching ``flt`` as columns: :class:`ColumnChunk` s of one payload type each, at most
+        ``chunk_size`` events, a type's events in position order, never an object per event where the
+        layout stores columns (``docs/store.md``, "Reading columns")."""
+        self._check_open()
+        async with aclosing(self._backend.read_columns(flt or EventFilter(), chunk_size)) as chunks:
             async for chunk in chunks:
                 yield chunk
 

@@ -27,6 +27,7 @@ PUBLIC_API = {
     "max_position",
     "read",
     "read_chunks",
+    "read_columns",
     "recovered",
     "resume_session",
     "fail_session",
