@@ -21,6 +21,8 @@ import aiosqlite
 from virtuoso.errors import StoreError
 from virtuoso.events import Event
 from virtuoso.store._batch_codec import decode_columns, encode_batch
+from virtuoso.store._column_chunks import ColumnChunk
+from virtuoso.store._columnar_columns import merged_columns
 from virtuoso.store._columnar_ids import KeyTaken, insert_keys, insert_probed, locate
 from virtuoso.store._columnar_read import POSITION, BlobPlan, BlobRow, decode_blob, merged, newest
 from virtuoso.store._columnar_seal import Live, Segment, build_segment, runs_to_seal
@@ -128,6 +130,15 @@ class ColumnarBackend(SQLiteBackend):
             return decode_blob(self.path, row, plan.blob_events, registry)
 
         async for chunk in merged(self._reader, self.path, plan, decode=events_of, key=POSITION, chunk_size=chunk_size):
+            yield chunk
+
+    async def read_columns(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[ColumnChunk, None]:
+        """The matching events as columns straight from the blobs (``decode_columns``: no event objects)."""
+        await self.load_catalog()
+        plan = await self._plan(flt)
+        if plan is None:
+            return
+        async for chunk in merged_columns(self._reader, self.path, plan, self._catalog, chunk_size=chunk_size):
             yield chunk
 
     async def last_event(self, flt: EventFilter) -> Event | None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from virtuoso.events import Event, Trade
-from virtuoso.store import EventFilter, _columnar_read, open_sqlite_store
+from virtuoso.store import EventFilter, _columnar_columns, _columnar_read, open_sqlite_store
 
 STREAMS = ("x:BTC/USDT:trades", "x:ETH/USDT:trades", "x:SOL/USDT:trades")
 
@@ -55,5 +55,33 @@ async def test_a_window_decodes_only_the_blobs_it_overlaps(tmp_path: Path, monke
         assert newest is not None
         assert newest.ts_event == 927
         assert len(decoded) == 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_columns_come_from_the_blobs_without_an_event_in_position_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_sqlite_store(tmp_path / "x.sqlite", layout="columnar")
+    try:
+        await store.begin_session("read", "tests", started_ns=0, session_id="s-read")
+        for number in range(1, 41):
+            await store.append(_batch(number))
+
+        def no_events(*args: Any) -> list[Event]:
+            raise AssertionError("a column read decoded events")
+
+        monkeypatch.setattr(_columnar_columns, "decode_batch", no_events)
+        flt = EventFilter(types=("Trade",), after_position=17, start_ns=300, end_ns=3_900)
+        chunks = [c async for c in store.read_columns(flt, 64)]
+        positions = [p for c in chunks for p in c.columns["position"].tolist()]
+        expected = [e.position async for e in store.read(flt)]
+        assert positions == expected  # three streams' blobs merged: one type, in position order
+        assert [len(c) for c in chunks[:-1]] == [64] * (len(chunks) - 1)
+        assert [p for c in chunks for p in c.columns["price"].tolist()] == [
+            e.payload.price
+            async for e in store.read(flt)  # type: ignore[attr-defined]
+        ]
     finally:
         await store.close()
