@@ -22,6 +22,7 @@ from benchmarks.harness import Prepared, RatioCase, Side, measure
 from benchmarks.workloads import (
     MINIMAL_INSERT,
     MINIMAL_TABLE,
+    Layout,
     Row,
     TradeWorkload,
     fresh_store,
@@ -35,11 +36,11 @@ pytestmark = pytest.mark.timeout(3600)
 TARGET = 1.0
 
 
-def ours(runner: asyncio.Runner, events: list[Event]) -> Side:
-    """Our side: a fresh log is opened untimed; writing and closing the writer are timed."""
+def ours(runner: asyncio.Runner, events: list[Event], layout: Layout = "rows") -> Side:
+    """Our side: a fresh log (in ``layout``) is opened untimed; writing and closing the writer are timed."""
 
     def side(directory: Path) -> Prepared:
-        store = runner.run(fresh_store(directory / "events.sqlite"))
+        store = runner.run(fresh_store(directory / "events.sqlite", layout))
 
         async def write() -> None:
             writer = store.writer()

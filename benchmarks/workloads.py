@@ -15,11 +15,13 @@ import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from benchmarks.harness import Scale
 from virtuoso.events import Event, EventIdFactory, Side, Trade, stream_name
 from virtuoso.store import READ_CHUNK, SQLiteEventStore, open_sqlite_store
+
+Layout = Literal["rows", "columnar"]
 
 SESSION_ID = "bench0000session"
 STREAM = stream_name("binance", "BTC/USDT", "trades")
@@ -55,9 +57,9 @@ def trade_events(count: int) -> list[Event]:
     return events
 
 
-async def fresh_store(path: Path) -> SQLiteEventStore:
-    """A new event log at ``path`` with the benchmark session begun (as a recorder starts)."""
-    store = await open_sqlite_store(path)
+async def fresh_store(path: Path, layout: Layout = "rows") -> SQLiteEventStore:
+    """A new event log at ``path`` (in ``layout``) with the benchmark session begun (as a recorder starts)."""
+    store = await open_sqlite_store(path, layout=layout)
     try:
         await store.begin_session("bench", "benchmarks", started_ns=START_NS - 1, session_id=SESSION_ID)
     except BaseException:
@@ -66,13 +68,13 @@ async def fresh_store(path: Path) -> SQLiteEventStore:
     return store
 
 
-async def write_log(path: Path, events: list[Event]) -> None:
+async def write_log(path: Path, events: list[Event], layout: Layout = "rows") -> None:
     """Record ``events`` into a new log at ``path`` through the buffered writer, and end the session.
 
     The write-ahead log is then folded into the main file (the log stays in WAL
     mode), so that copying the one file copies the whole log.
     """
-    store = await fresh_store(path)
+    store = await fresh_store(path, layout)
     try:
         async with store.writer() as writer:
             await writer.write_many(events)

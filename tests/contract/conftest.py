@@ -10,19 +10,19 @@ import pytest_asyncio
 
 from virtuoso.store import EventStore, MemoryEventStore, SessionInfo, open_sqlite_store
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "columnar"]
 
 
 async def open_backend(backend: str, path: Path) -> EventStore:
-    """A fresh store of ``backend``; ``path`` is used by SQLite only."""
+    """A fresh store of ``backend``; ``path`` is used by SQLite only (``columnar``: its columnar layout)."""
     if backend == "memory":
         return MemoryEventStore()
-    return await open_sqlite_store(path)
+    return await open_sqlite_store(path, layout="columnar" if backend == "columnar" else None)
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """The backend under test: ``memory`` or ``sqlite``."""
+    """The backend under test: ``memory``, ``sqlite`` (rows) or ``columnar`` (SQLite, columnar layout)."""
     return str(request.param)
 
 

@@ -149,8 +149,8 @@ async def test_an_append_during_an_atomic_append_comes_after_it(store: EventStor
 
 async def test_same_head_on_both_backends_after_atomic_appends(tmp_path: Path) -> None:
     heads = []
-    for backend in ("memory", "sqlite"):
-        store = await open_backend(backend, tmp_path / "atomic.sqlite")
+    for backend in ("memory", "sqlite", "columnar"):
+        store = await open_backend(backend, tmp_path / f"atomic-{backend}.sqlite")
         try:
             await store.begin_session("contract", "tests", started_ns=1_000, session_id=SID)
             await store.append_atomic(chunks_of(1, 5, 2))
@@ -162,7 +162,7 @@ async def test_same_head_on_both_backends_after_atomic_appends(tmp_path: Path) -
             heads.append(report.head)
         finally:
             await store.close()
-    assert heads[0] == heads[1]
+    assert heads[0] == heads[1] == heads[2]
 
 
 def _fails_after(chunks: list[list[Event]]) -> Iterator[list[Event]]:

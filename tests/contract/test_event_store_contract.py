@@ -558,17 +558,18 @@ async def script(store: EventStore) -> None:
 
 
 async def test_same_appends_give_the_same_head_on_both_backends(tmp_path: Path) -> None:
-    stores = [await open_backend("memory", tmp_path / "m"), await open_backend("sqlite", tmp_path / "x.sqlite")]
+    stores = [await open_backend(b, tmp_path / f"{b}.sqlite") for b in ("memory", "sqlite", "columnar")]
     try:
         for each in stores:
             await script(each)
-        memory, sqlite = [await s.verify() for s in stores]
+        memory, *files = [await s.verify() for s in stores]
         assert memory.ok
-        assert sqlite.ok
-        assert (memory.head, memory.events, memory.batches) == (sqlite.head, sqlite.events, sqlite.batches)
         assert (memory.events, memory.batches) == (16, 5)
-        assert await read_all(stores[0]) == await read_all(stores[1])
-        assert await stores[0].sessions() == await stores[1].sessions()
+        for other, report in zip(stores[1:], files, strict=True):
+            assert report.ok
+            assert (memory.head, memory.events, memory.batches) == (report.head, report.events, report.batches)
+            assert await read_all(stores[0]) == await read_all(other)
+            assert await stores[0].sessions() == await other.sessions()
     finally:
         for each in stores:
             await each.close()
@@ -576,7 +577,11 @@ async def test_same_appends_give_the_same_head_on_both_backends(tmp_path: Path) 
 
 async def test_large_batches_hash_alike_and_survive_reopening(tmp_path: Path) -> None:
     path = tmp_path / "x.sqlite"
-    stores = [await open_backend("memory", tmp_path / "m"), await open_backend("sqlite", path)]
+    stores = [
+        await open_backend("memory", tmp_path / "m"),
+        await open_backend("sqlite", path),
+        await open_backend("columnar", tmp_path / "c.sqlite"),
+    ]
     try:
         for each in stores:
             await each.begin_session("big", "tests", started_ns=1_000, session_id=SID)
@@ -585,11 +590,12 @@ async def test_large_batches_hash_alike_and_survive_reopening(tmp_path: Path) ->
             # Causations make every column bound; the overlap forces the duplicate-id path mid-group.
             caused = [msgspec.structs.replace(trade(n, C if n % 2 else B), causation=n) for n in range(3_700, 4_901)]
             await each.append([trade(n, A if n % 3 else B) for n in range(3_000, 3_100)] + caused)
-        memory, sqlite = [await s.verify() for s in stores]
+        memory, *files = [await s.verify() for s in stores]
         assert memory.ok
-        assert (memory.head, memory.events, memory.batches) == (sqlite.head, sqlite.events, sqlite.batches)
-        assert await read_all(stores[0]) == await read_all(stores[1])
-        assert [e.causation for e in (await read_all(stores[1]))[-1_201:]] == list(range(3_700, 4_901))
+        for other, report in zip(stores[1:], files, strict=True):
+            assert (memory.head, memory.events, memory.batches) == (report.head, report.events, report.batches)
+            assert await read_all(stores[0]) == await read_all(other)
+            assert [e.causation for e in (await read_all(other))[-1_201:]] == list(range(3_700, 4_901))
     finally:
         for each in stores:
             await each.close()
@@ -602,15 +608,15 @@ async def test_large_batches_hash_alike_and_survive_reopening(tmp_path: Path) ->
 
 
 async def test_same_head_on_both_backends_after_a_refused_batch_with_new_streams(tmp_path: Path) -> None:
-    stores = [await open_backend("memory", tmp_path / "m"), await open_backend("sqlite", tmp_path / "x.sqlite")]
+    stores = [await open_backend(b, tmp_path / f"{b}.sqlite") for b in ("memory", "sqlite", "columnar")]
     try:
         for each in stores:
             await each.begin_session("hash", "tests", started_ns=1_000, session_id=SID)
             with pytest.raises(ConcurrencyError):
                 await each.append([trade(1), trade(1, B)], expected_version={A: 3})
             await each.append([trade(1, C)])
-        memory, sqlite = [await s.verify() for s in stores]
-        assert memory.head == sqlite.head
+        memory, *files = [await s.verify() for s in stores]
+        assert [memory.head] * 2 == [report.head for report in files]
     finally:
         for each in stores:
             await each.close()
@@ -684,7 +690,7 @@ async def test_store_close_flushes_open_writers(backend: str, tmp_path: Path) ->
     await writer.write_many([trade(1), trade(2), trade(3)])
     await store.close()
     assert (writer.pending, writer.written) == (0, 3)
-    if backend == "sqlite":
+    if backend != "memory":
         reopened = await open_sqlite_store(path, readonly=True)
         try:
             assert await ids(reopened, EventFilter(streams=(A,))) == [f"{A}/1", f"{A}/2", f"{A}/3"]
@@ -744,7 +750,7 @@ async def test_store_close_flushes_every_writer_even_if_one_failed(backend: str,
             await store.max_position()
     finally:
         await store.close()
-    if backend == "sqlite":
+    if backend != "memory":
         reopened = await open_sqlite_store(path, readonly=True)
         try:
             assert await ids(reopened, EventFilter(streams=(A,))) == [f"{A}/2", f"{A}/3"]

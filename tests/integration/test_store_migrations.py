@@ -14,7 +14,7 @@ from virtuoso.errors import StoreError
 from virtuoso.events import Event, Trade
 from virtuoso.store import EventFilter, _sqlite_io, config_hash, open_sqlite_store
 from virtuoso.store._chain import GENESIS, batch_hash
-from virtuoso.store._schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from virtuoso.store._schema import APPLICATION_ID, MIGRATIONS, ROWS_SCHEMA
 
 STREAM = "binance:BTC/USDT:trades"
 
@@ -41,15 +41,15 @@ async def test_an_older_log_is_migrated_and_keeps_every_event(tmp_path: Path, mo
     path = tmp_path / "log.sqlite"
     head = await _write_v1_log(path)
     step = ["CREATE TABLE annotations (position INTEGER PRIMARY KEY, text TEXT NOT NULL)"]
-    monkeypatch.setattr(_sqlite_io, "MIGRATIONS", {**MIGRATIONS, SCHEMA_VERSION + 1: step})
-    monkeypatch.setattr(_sqlite_io, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite_io, "MIGRATIONS", {**MIGRATIONS, ROWS_SCHEMA + 1: step})
+    monkeypatch.setattr(_sqlite_io, "ROWS_SCHEMA", ROWS_SCHEMA + 1)
     store = await open_sqlite_store(path)
     try:
         report = await store.verify()
         trades = [e async for e in store.read(EventFilter(types=("Trade",)))]
     finally:
         await store.close()
-    assert _user_version(path) == SCHEMA_VERSION + 1
+    assert _user_version(path) == ROWS_SCHEMA + 1
     assert (report.ok, report.head) == (True, head)
     assert [e.payload.price for e in trades] == [100.0, 101.0, 102.0, 103.0, 104.0]  # type: ignore[attr-defined]
     with closing(sqlite3.connect(path)) as db:
@@ -61,12 +61,12 @@ async def test_a_failing_migration_leaves_the_log_as_it_was(tmp_path: Path, monk
     path = tmp_path / "log.sqlite"
     head = await _write_v1_log(path)
     broken = ["CREATE TABLE half_done (x INTEGER)", "THIS IS NOT SQL"]
-    monkeypatch.setattr(_sqlite_io, "MIGRATIONS", {**MIGRATIONS, SCHEMA_VERSION + 1: broken})
-    monkeypatch.setattr(_sqlite_io, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(_sqlite_io, "MIGRATIONS", {**MIGRATIONS, ROWS_SCHEMA + 1: broken})
+    monkeypatch.setattr(_sqlite_io, "ROWS_SCHEMA", ROWS_SCHEMA + 1)
     with pytest.raises(StoreError, match=str(path)):
         await open_sqlite_store(path)
     monkeypatch.undo()
-    assert _user_version(path) == SCHEMA_VERSION
+    assert _user_version(path) == ROWS_SCHEMA
     with closing(sqlite3.connect(path)) as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "half_done" not in tables
@@ -133,7 +133,7 @@ async def test_a_schema_1_log_reads_before_migration_and_keeps_its_head_after(tm
         keyed = await store.verify(key=b"a key of sixteen bytes or more")
     finally:
         await store.close()
-    assert _user_version(path) == SCHEMA_VERSION == 2
+    assert _user_version(path) == ROWS_SCHEMA == 2
     assert (migrated.ok, migrated.head) == (True, head)
     assert (after.ok, after.events, after.batches) == (True, 7, 3)
     assert not keyed.ok

@@ -27,6 +27,7 @@ from virtuoso.errors import (
 )
 from virtuoso.events import Event, EventIdFactory, Note
 from virtuoso.store import SCHEMA_VERSION, open_sqlite_store
+from virtuoso.store._schema import ROWS_SCHEMA
 
 
 def _assert_one_line_naming(error: BaseException, path: Path) -> None:
@@ -147,7 +148,7 @@ async def test_empty_existing_file_becomes_a_new_log(tmp_path: Path) -> None:
     finally:
         await store.close()
     with closing(sqlite3.connect(path)) as con:
-        assert con.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+        assert con.execute("PRAGMA user_version").fetchone() == (ROWS_SCHEMA,)
         assert con.execute("PRAGMA application_id").fetchone() != (0,)
     reopened = await open_sqlite_store(path)
     try:

@@ -33,7 +33,7 @@ class StoreMachine(RuleBasedStateMachine):
     """Appends with and without expected versions, duplicate ids, and reads of every kind."""
 
     backend: ClassVar[str] = "memory"
-    """The store the machine drives: ``memory`` or ``sqlite``."""
+    """The store the machine drives: ``memory``, ``sqlite`` (rows) or ``columnar``."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -53,7 +53,8 @@ class StoreMachine(RuleBasedStateMachine):
     async def _open(self) -> EventStore:
         if self.backend == "memory":
             return MemoryEventStore()
-        return await open_sqlite_store(Path(self.tmp.name) / "x.sqlite")
+        layout = "columnar" if self.backend == "columnar" else None
+        return await open_sqlite_store(Path(self.tmp.name) / "x.sqlite", layout=layout)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coroutine)
@@ -231,6 +232,10 @@ class SQLiteStoreMachine(StoreMachine):
     backend = "sqlite"
 
 
+class ColumnarStoreMachine(StoreMachine):
+    backend = "columnar"
+
+
 SETTINGS = settings(
     max_examples=50, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -242,3 +247,7 @@ def test_memory_store_matches_the_model() -> None:
 
 def test_sqlite_store_matches_the_model() -> None:
     run_state_machine_as_test(SQLiteStoreMachine, settings=SETTINGS)
+
+
+def test_columnar_store_matches_the_model() -> None:
+    run_state_machine_as_test(ColumnarStoreMachine, settings=SETTINGS)

@@ -15,6 +15,8 @@
 
 from virtuoso.store._backend import StorageBackend
 from virtuoso.store._column_chunks import ENVELOPE_COLUMNS, ColumnChunk, events_as_columns, payload_key
+from virtuoso.store._columnar import ColumnarBackend
+from virtuoso.store._columnar_migrate import migrate_log
 from virtuoso.store._keys import KEY_ENV, read_key_file
 from virtuoso.store._manifest import build_manifest, config_hash, is_secret_key, redact, scrub_text, secret_values
 from virtuoso.store._memory import MemoryBackend, MemoryEventStore
@@ -44,6 +46,7 @@ __all__ = [
     "AppendResult",
     "BufferedWriter",
     "ColumnChunk",
+    "ColumnarBackend",
     "CommitRetry",
     "DroppedSpan",
     "EventFilter",
@@ -64,6 +67,7 @@ __all__ = [
     "imports_stream",
     "is_secret_key",
     "lifecycle_stream",
+    "migrate_log",
     "open_sqlite_store",
     "payload_key",
     "read_key_file",

@@ -9,7 +9,12 @@ statements that build it from the version before.
 from __future__ import annotations
 
 APPLICATION_ID = 0x56545344  # "VTSD"
-SCHEMA_VERSION = 2
+ROWS_SCHEMA = 2
+"""The newest schema of the row layout (a row per event): version 2 marks a row log."""
+COLUMNAR_SCHEMA = 3
+"""Version 3 marks the columnar layout (a compressed blob per committed batch per stream)."""
+SCHEMA_VERSION = COLUMNAR_SCHEMA
+"""The newest schema version this Virtuoso reads; a file of a higher one is refused."""
 
 _APPEND_ONLY = "virtuoso: the event log is append-only"
 
@@ -101,6 +106,45 @@ _V2 = [
 ]
 
 MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
-"""Statements that bring a database from version ``n - 1`` to ``n``."""
+"""Statements that bring a row log from version ``n - 1`` to ``n`` (up to :data:`ROWS_SCHEMA`)."""
+
+_ROW_TABLE = ("TABLE events ", "ON events ")
+_SHARED = [statement for statement in _V1 if not any(part in statement for part in _ROW_TABLE)]
+
+# The columnar layout (version 3): the shared tables, one row per committed batch per
+# stream holding its events as one blob (``_batch_codec``), and an id index of 48-bit id
+# hashes (a hit is confirmed by decoding the blob holding its position).
+_COLUMNAR = [
+    *_SHARED,
+    *_V2,
+    """CREATE TABLE blobs (
+        seq INTEGER PRIMARY KEY,
+        stream INTEGER NOT NULL,
+        first_position INTEGER NOT NULL,
+        last_position INTEGER NOT NULL,
+        first_version INTEGER NOT NULL,
+        last_version INTEGER NOT NULL,
+        min_ts_event INTEGER NOT NULL,
+        max_ts_event INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        kinds TEXT NOT NULL,
+        data BLOB NOT NULL
+    )""",
+    "CREATE INDEX blobs_first ON blobs (first_position)",
+    "CREATE INDEX blobs_stream ON blobs (stream, first_position)",
+    "CREATE INDEX blobs_span ON blobs (last_position, first_position)",
+    "CREATE TABLE ids (key INTEGER PRIMARY KEY, position INTEGER NOT NULL)",
+    f"CREATE TRIGGER blobs_no_update BEFORE UPDATE ON blobs BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END",
+    # Sealing retires live blobs once a segment holding their positions is stored: the one
+    # removal let through. verify() still rehashes every commit from whatever holds it.
+    f"""CREATE TRIGGER blobs_no_delete BEFORE DELETE ON blobs WHEN NOT EXISTS (
+        SELECT 1 FROM blobs s WHERE s.stream = OLD.stream AND s.seq != OLD.seq AND s.count > OLD.count
+        AND s.first_position <= OLD.first_position AND s.last_position >= OLD.last_position
+    ) BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END""",
+    *_append_only_triggers("ids"),
+]
+
+COLUMNAR_STATEMENTS: list[str] = _COLUMNAR
+"""Statements that create an empty columnar log (version :data:`COLUMNAR_SCHEMA`) in an empty file."""
 
 APPEND_ONLY_MESSAGE = _APPEND_ONLY

@@ -31,6 +31,7 @@ from virtuoso.store._owner import owner_alive, owner_token
 from virtuoso.store._pages import build_query, read_pages
 from virtuoso.store._rows import (
     AppendTotals,
+    Batch,
     Catalog,
     Columns,
     ExpectedVersion,
@@ -46,7 +47,16 @@ from virtuoso.store._rows import (
     unknown_session_error,
 )
 from virtuoso.store._schema import SCHEMA_VERSION
-from virtuoso.store._sqlite_io import BUSY_TIMEOUT_S, check_identity, configure_writer, connect, migrate, translated
+from virtuoso.store._sqlite_io import (
+    BUSY_TIMEOUT_S,
+    Layout,
+    check_identity,
+    configure_writer,
+    connect,
+    file_layout,
+    migrate,
+    translated,
+)
 from virtuoso.store._store import EventStore, log
 from virtuoso.store._verify import verify_log
 
@@ -70,7 +80,7 @@ _TIP = (
 )
 
 
-class _DuplicateIds(Exception):
+class DuplicateIds(Exception):
     """Internal: the insert hit an id that is already stored."""
 
 
@@ -188,7 +198,7 @@ class SQLiteBackend:
         for _ in range(2):
             try:
                 return await self._transaction(work)
-            except _DuplicateIds:
+            except DuplicateIds:
                 known = await self._existing_ids(columns.events)
         raise AssertionError("unreachable: the second attempt knows every stored id")
 
@@ -228,7 +238,7 @@ class SQLiteBackend:
         await db.execute("SAVEPOINT chunk")
         try:
             result = await self._append_in_transaction(db, columns, None, None)
-        except _DuplicateIds:
+        except DuplicateIds:
             await db.execute("ROLLBACK TO chunk")
             known = await self._existing_ids(columns.events)
             result = await self._append_in_transaction(db, columns, None, known)
@@ -258,19 +268,33 @@ class SQLiteBackend:
     async def _insert(
         self, db: aiosqlite.Connection, columns: Columns, heads: dict[str, int], duplicates: int
     ) -> AppendResult:
-        ((last_position, last_seq, previous),) = await db.execute_fetchall(_TIP)
-        batch_seq = (last_seq or 0) + 1
-        previous = previous or GENESIS
+        ((last_position, last_seq, previous),) = await db.execute_fetchall(self._tip_sql)
         first = (last_position or 0) + 1
         batch = build_batch(columns, first, heads, self._catalog)
+        await self._store_batch(db, batch, columns)
+        await self._link(db, batch, (last_seq or 0) + 1, previous or GENESIS)
+        ids = self._catalog.stream_ids
+        await db.executemany("UPDATE streams SET version = ? WHERE seq = ?", [(v, ids[s]) for s, v in heads.items()])
+        stats = stream_stats_updates(batch, columns)
+        await db.executemany(_UPSERT_STATS, [(*key, *values) for key, values in stats.items()])
+        return AppendResult(len(batch), duplicates, first, batch.last_position)
+
+    _tip_sql = _TIP
+    """(last stored position, last batch number, last batch hash), one row even for an empty log."""
+
+    async def _store_batch(self, db: aiosqlite.Connection, batch: Batch, columns: Columns) -> None:
+        """Write the batch's events (a row each); a stored id raises ``DuplicateIds``."""
         try:
             for sql, params in batch.inserts():
                 await db.executemany(sql, params)
         except sqlite3.IntegrityError as exc:
             if "events.id" in str(exc):
-                raise _DuplicateIds from exc
+                raise DuplicateIds from exc
             raise
-        last = batch.last_position
+
+    async def _link(self, db: aiosqlite.Connection, batch: Batch, batch_seq: int, previous: bytes) -> None:
+        """The batch's link of the hash chain (and MAC, with a key): the same whatever the layout."""
+        first, last = batch.first_position, batch.last_position
         used = batch_numbers(batch)
         headers = await self._headers(
             db, started_sessions(batch.columns.kind, batch.columns.session, used, self._catalog)
@@ -278,11 +302,6 @@ class SQLiteBackend:
         digest = batch_hash(previous, batch.columns, context_for(used, self._catalog, headers))
         mac = None if self._key is None else batch_mac(self._key, batch_seq, first, last, digest)
         await db.execute("INSERT INTO batches VALUES (?,?,?,?,?)", (batch_seq, first, last, digest, mac))
-        ids = self._catalog.stream_ids
-        await db.executemany("UPDATE streams SET version = ? WHERE seq = ?", [(v, ids[s]) for s, v in heads.items()])
-        stats = stream_stats_updates(batch, columns)
-        await db.executemany(_UPSERT_STATS, [(*key, *values) for key, values in stats.items()])
-        return AppendResult(len(batch), duplicates, first, last)
 
     async def _abort(self, db: aiosqlite.Connection) -> None:
         """Undo a failed transaction, whatever failed (a statement, or the COMMIT itself)."""
@@ -421,7 +440,7 @@ class SQLiteBackend:
             await self._reload_sessions(db)
             try:
                 await self._append_in_transaction(db, started, None, None)
-            except _DuplicateIds as exc:
+            except DuplicateIds as exc:
                 raise SessionError(f"{self.path}: session {info.id} already has a SessionStarted event") from exc
 
         await self._transaction(work)
@@ -543,6 +562,7 @@ async def open_sqlite_store(
     synchronous: Synchronous = "NORMAL",
     busy_timeout_s: float = BUSY_TIMEOUT_S,
     key: KeySource = FROM_ENV,
+    layout: Layout | None = None,
 ) -> SQLiteEventStore:
     """Open (creating if needed) the event log at ``path``.
 
@@ -554,10 +574,15 @@ async def open_sqlite_store(
     ``key`` (bytes; by default the ``VIRTUOSO_LOG_KEY`` environment variable, if
     set; ``None`` for no key) makes every batch carry an HMAC and :meth:`verify`
     check them. ``readonly=True`` creates no file beside the log (see docs/store.md).
+    ``layout`` chooses how a new log stores events: ``"rows"`` (the default, a row
+    per event) or ``"columnar"`` (a compressed blob per batch and stream); an
+    existing log keeps its own, and naming the other one is refused.
     """
     path = Path(path)
     if synchronous not in ("NORMAL", "FULL", "EXTRA"):
         raise UsageError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+    if layout not in (None, "rows", "columnar"):
+        raise UsageError(f"layout must be 'rows' or 'columnar', not {layout!r}")
     secret = resolve_key(key)
     _check_location(path, readonly=readonly)
     writer = None if readonly else await connect(path, readonly=False, busy_timeout_s=busy_timeout_s)
@@ -565,19 +590,28 @@ async def open_sqlite_store(
         if writer is not None:
             version = await check_identity(writer, path)
             await configure_writer(writer, path, synchronous, new=version == 0)
-            await migrate(writer, path, version)
+            await migrate(writer, path, version, layout or "rows")
         reader = await connect(path, readonly=True, alone=writer is None)
     except BaseException:
         if writer is not None:
             await writer.close()
         raise
-    backend = SQLiteBackend(path, writer, reader, registry, key=secret)
+    try:
+        schema = await check_identity(reader, path)
+        if readonly and schema == 0:
+            raise DatabaseError(f"{path}: empty file, not an event log")
+        found = await file_layout(reader, path)
+        if layout is not None and layout != found:
+            raise UsageError(f"{path}: a {found} log; layout={layout!r} applies to new logs only")
+    except BaseException:
+        await reader.close()
+        if writer is not None:
+            await writer.close()
+        raise
+    backend_class = _columnar_backend() if found == "columnar" else SQLiteBackend
+    backend = backend_class(path, writer, reader, registry, key=secret, schema=schema)
     store = SQLiteEventStore(backend)
     try:
-        if readonly:
-            backend.schema = await check_identity(reader, path)
-        if readonly and backend.schema == 0:
-            raise DatabaseError(f"{path}: empty file, not an event log")
         await backend.load_catalog()
         if writer is not None:
             await store._recover_abandoned()
@@ -585,3 +619,9 @@ async def open_sqlite_store(
         await store.close()
         raise
     return store
+
+
+def _columnar_backend() -> type[SQLiteBackend]:
+    from virtuoso.store._columnar import ColumnarBackend  # noqa: PLC0415 - it builds on this module
+
+    return ColumnarBackend

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import aiosqlite
 
@@ -21,7 +22,18 @@ from virtuoso.errors import (
     StoreFullError,
     StoreIOError,
 )
-from virtuoso.store._schema import APPEND_ONLY_MESSAGE, APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from virtuoso.store._schema import (
+    APPEND_ONLY_MESSAGE,
+    APPLICATION_ID,
+    COLUMNAR_SCHEMA,
+    COLUMNAR_STATEMENTS,
+    MIGRATIONS,
+    ROWS_SCHEMA,
+    SCHEMA_VERSION,
+)
+
+Layout = Literal["rows", "columnar"]
+"""How a SQLite log lays its events out: a row per event, or a compressed blob per batch and stream."""
 
 _IOERR_WRITE = 778  # SQLITE_IOERR_WRITE: write() failed outright (EFBIG past a size limit, EIO, ...)
 
@@ -165,28 +177,51 @@ async def check_identity(db: aiosqlite.Connection, path: Path) -> int:
     return version
 
 
-async def migrate(db: aiosqlite.Connection, path: Path, from_version: int) -> None:
-    """Bring the schema from ``from_version`` to :data:`SCHEMA_VERSION`, one step per transaction.
+async def file_layout(db: aiosqlite.Connection, path: Path) -> Layout:
+    """The layout of an existing log: columnar when it holds the blobs table."""
+    with translated(path):
+        rows = await db.execute_fetchall("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'blobs'")
+    return "columnar" if next(iter(rows))[0] else "rows"
+
+
+async def migrate(db: aiosqlite.Connection, path: Path, from_version: int, layout: Layout = "rows") -> None:
+    """Create a new log in ``layout`` (``from_version`` 0), or bring a row log's schema to :data:`ROWS_SCHEMA`,
+    one step per transaction. A columnar log (version :data:`COLUMNAR_SCHEMA`) has no older versions.
 
     Each step re-reads the version once it holds the write lock: another process
     creating or migrating the same file at the same time may have done the step
     while this one waited, and it must not be run twice.
     """
+    if from_version == 0 and layout == "columnar":
+        await _step(db, path, COLUMNAR_SCHEMA, COLUMNAR_STATEMENTS, done_if_any=True)
+        if await file_layout(db, path) == "columnar":
+            return
+        from_version = await _pragma(db, "user_version")
+    if from_version == COLUMNAR_SCHEMA and await file_layout(db, path) == "columnar":
+        return
+    for version in range(from_version + 1, ROWS_SCHEMA + 1):
+        await _step(db, path, version, MIGRATIONS[version])
+
+
+async def _step(
+    db: aiosqlite.Connection, path: Path, version: int, statements: list[str], *, done_if_any: bool = False
+) -> None:
+    """Run ``statements`` and set the version to ``version``, in one transaction, unless already done."""
     with translated(path):
-        for version in range(from_version + 1, SCHEMA_VERSION + 1):
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                if await _pragma(db, "user_version") >= version:
-                    await db.execute("ROLLBACK")
-                    continue
-                for statement in MIGRATIONS[version]:
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                await db.execute(f"PRAGMA user_version = {version}")
-            except BaseException:
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            current = await _pragma(db, "user_version")
+            if current >= version or (done_if_any and current > 0):
                 await db.execute("ROLLBACK")
-                raise
-            await db.execute("COMMIT")
+                return
+            for statement in statements:
+                await db.execute(statement)
+            await db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            await db.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            await db.execute("ROLLBACK")
+            raise
+        await db.execute("COMMIT")
 
 
 PAGE_SIZE = 16384

@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from virtuoso.errors import EventError
-from virtuoso.events import SessionEnded, SessionResumed, SessionStarted
+from virtuoso.events import Event, SessionEnded, SessionResumed, SessionStarted
 from virtuoso.store._chain import GENESIS, BatchHasher, Row, batch_mac
 from virtuoso.store._manifest import config_hash
 from virtuoso.store._models import VerifyReport
@@ -29,7 +29,7 @@ _SESSIONS = (
 _NO_BOUND_BATCH = 2**62
 
 
-class _Broken(Exception):
+class Broken(Exception):
     def __init__(self, position: int | None, problem: str) -> None:
         super().__init__(problem)
         self.position = position
@@ -50,14 +50,14 @@ async def verify_log(
     session rows agree with their lifecycle events, and that the per-stream and
     per-session counts match the events. Stops at the first problem."""
     await reload_catalog()
-    walked = _Walk(db, catalog, schema, key)
+    walked = Walk(db, catalog, schema, key)
     try:
         await walked.sqlite_integrity()
         await walked.batches()
         walked.expected_head(expect_head)
         await walked.sessions()
         await walked.bookkeeping()
-    except _Broken as broken:
+    except Broken as broken:
         return walked.report(broken)
     return walked.report(None)
 
@@ -66,7 +66,7 @@ def _catalog_numbers(row: Row) -> tuple[int, int, int]:
     return row[Field.STREAM], row[Field.KIND], row[Field.SESSION]
 
 
-class _Walk:
+class Walk:
     def __init__(self, db: aiosqlite.Connection, catalog: Catalog, schema: int, key: bytes | None) -> None:
         self.db = db
         self.catalog = catalog
@@ -79,7 +79,7 @@ class _Walk:
         self.heads: dict[str, int] = {}
         self.headers: dict[int, Any] = {}
 
-    def report(self, broken: _Broken | None) -> VerifyReport:
+    def report(self, broken: Broken | None) -> VerifyReport:
         if broken is None:
             return VerifyReport(
                 True, self.events, self.batch_count, self.head.hex(), position=self.position, keyed=self.key is not None
@@ -98,14 +98,14 @@ class _Walk:
     async def sqlite_integrity(self) -> None:
         rows = list(await self.db.execute_fetchall("PRAGMA quick_check"))
         if rows != [("ok",)]:
-            raise _Broken(None, f"SQLite reports damage: {rows[0][0]}")
+            raise Broken(None, f"SQLite reports damage: {rows[0][0]}")
 
     async def _first_bound_batch(self) -> int:
         if self.schema < 2:
             return _NO_BOUND_BATCH
         rows = list(await self.db.execute_fetchall("SELECT first_bound_batch FROM chain_meta"))
         if len(rows) != 1:
-            raise _Broken(None, f"the chain's format record is missing or repeated ({len(rows)} rows in chain_meta)")
+            raise Broken(None, f"the chain's format record is missing or repeated ({len(rows)} rows in chain_meta)")
         return int(rows[0][0])
 
     async def batches(self) -> None:
@@ -117,7 +117,7 @@ class _Walk:
         async with self.db.execute(query) as cur:
             async for seq, first, last, stored, stored_mac in cur:
                 if first != expected_first or last < first:
-                    raise _Broken(
+                    raise Broken(
                         expected_first, f"batch {seq} covers {first}..{last}, expected to start at {expected_first}"
                     )
                 self.head = await self._check_batch(seq, first, last, stored, bound=seq >= first_bound)
@@ -130,7 +130,7 @@ class _Walk:
             "SELECT count(*) FROM events WHERE position >= ?", (expected_first,)
         )
         if extra:
-            raise _Broken(
+            raise Broken(
                 expected_first, f"{extra} event(s) from position {expected_first} on belong to no committed batch"
             )
 
@@ -138,9 +138,9 @@ class _Walk:
         if self.key is None:
             return
         if stored is None:
-            raise _Broken(first, f"batch {seq} (positions {first}..{last}) carries no MAC: not written with the key")
+            raise Broken(first, f"batch {seq} (positions {first}..{last}) carries no MAC: not written with the key")
         if not hmac.compare_digest(stored, batch_mac(self.key, seq, first, last, self.head)):
-            raise _Broken(first, f"batch {seq} (positions {first}..{last}) fails its MAC: rewritten, or another key")
+            raise Broken(first, f"batch {seq} (positions {first}..{last}) fails its MAC: rewritten, or another key")
 
     async def _check_batch(self, seq: int, first: int, last: int, stored: bytes, *, bound: bool) -> bytes:
         hasher = BatchHasher(self.head)
@@ -151,19 +151,17 @@ class _Walk:
             rows: list[Row] = list(await self.db.execute_fetchall(_ROWS, (start, min(start + _CHUNK - 1, last))))  # type: ignore[arg-type]
             for row in rows:
                 if row[Field.POSITION] != expected:
-                    raise _Broken(expected, f"event {expected} is missing (batch {seq} covers {first}..{last})")
+                    raise Broken(expected, f"event {expected} is missing (batch {seq} covers {first}..{last})")
                 expected += 1
             self._decode(rows)
             hasher.update_rows(rows)
             if bound and rows:
                 started.update(self._meaning(rows, used))
         if expected != last + 1:
-            raise _Broken(expected, f"event {expected} is missing (batch {seq} covers {first}..{last})")
+            raise Broken(expected, f"event {expected} is missing (batch {seq} covers {first}..{last})")
         digest = hasher.digest(self._context(used, started) if bound else b"")
         if digest != stored:
-            raise _Broken(
-                first, f"batch {seq} (positions {first}..{last}) does not match its hash: content was changed"
-            )
+            raise Broken(first, f"batch {seq} (positions {first}..{last}) does not match its hash: content was changed")
         self.events += last - first + 1
         return digest
 
@@ -178,17 +176,17 @@ class _Walk:
     def _context(self, used: Numbers, started: set[int]) -> bytes:
         missing = sorted(started - self.headers.keys())
         if missing:
-            raise _Broken(None, f"session number {missing[0]} started in the log has no session row")
+            raise Broken(None, f"session number {missing[0]} started in the log has no session row")
         return context_for(used, self.catalog, [self.headers[n] for n in sorted(started)])
 
     def _decode(self, rows: list[Row]) -> None:
         try:
             rows_to_events(rows, self.catalog)
         except EventError as exc:
-            raise _Broken(getattr(exc, "position", None), str(exc)) from exc
+            raise Broken(getattr(exc, "position", None), str(exc)) from exc
         except KeyError as exc:
             position = next(row[Field.POSITION] for row in rows if exc.args[0] in _catalog_numbers(row))
-            raise _Broken(
+            raise Broken(
                 position, f"event {position} refers to an unknown stream, kind or session number {exc}"
             ) from exc
 
@@ -197,7 +195,7 @@ class _Walk:
             return
         wanted = expect_head.strip().lower()
         if wanted not in self.heads:
-            raise _Broken(
+            raise Broken(
                 None, f"the log does not contain head {wanted[:16]}...: it was truncated or rewritten since then"
             )
 
@@ -209,16 +207,9 @@ class _Walk:
     async def _check_session(self, row: Any) -> None:
         _, sid, name, source, symbols, channels, manifest, stored_hash, started_ns, ended_ns, status, reason = row
         lifecycle = self.catalog.stream_ids.get(f"system:{sid}:lifecycle")
-        events = []
-        if lifecycle is not None:
-            rows = await self.db.execute_fetchall(
-                "SELECT position, id, stream, version, kind, ts_event, ts_recv, session, causation, payload"
-                " FROM events WHERE stream = ? ORDER BY version",
-                (lifecycle,),
-            )
-            events = rows_to_events(list(rows), self.catalog)  # type: ignore[arg-type]
+        events = [] if lifecycle is None else await self.stream_events(lifecycle)
         if not events or not isinstance(events[0].payload, SessionStarted):
-            raise _Broken(None, f"session {sid} has no SessionStarted event in the log")
+            raise Broken(None, f"session {sid} has no SessionStarted event in the log")
         started: SessionStarted = events[0].payload
         begun, last = events[0], events[-1]
         declared = json.loads(manifest)
@@ -233,14 +224,23 @@ class _Walk:
         )
         header = (sid, name, source, json.loads(symbols), json.loads(channels), stored_hash, started_ns)
         if header != expected_header or _manifest_hash(declared) != stored_hash:
-            raise _Broken(begun.position, f"session {sid}'s row differs from its SessionStarted event or manifest")
+            raise Broken(begun.position, f"session {sid}'s row differs from its SessionStarted event or manifest")
         if any(e.session != sid for e in events):
-            raise _Broken(begun.position, f"session {sid}'s lifecycle events name another session")
+            raise Broken(begun.position, f"session {sid}'s lifecycle events name another session")
         if (status, ended_ns, reason) != _lifecycle_state(last):
-            raise _Broken(
+            raise Broken(
                 last.position,
                 f"session {sid}'s row (status {status!r}, end time, end reason) contradicts its last lifecycle event",
             )
+
+    async def stream_events(self, stream: int) -> list[Event]:
+        """Every event of stream number ``stream``, in version order."""
+        rows = await self.db.execute_fetchall(
+            "SELECT position, id, stream, version, kind, ts_event, ts_recv, session, causation, payload"
+            " FROM events WHERE stream = ? ORDER BY version",
+            (stream,),
+        )
+        return rows_to_events(list(rows), self.catalog)  # type: ignore[arg-type]
 
     async def bookkeeping(self) -> None:
         actual = {
@@ -256,7 +256,7 @@ class _Walk:
         for seq, name, version in await self.db.execute_fetchall("SELECT seq, name, version FROM streams"):
             count, top = per_stream.get(seq, (0, 0))
             if not version == count == top:
-                raise _Broken(
+                raise Broken(
                     None, f"stream {name!r} says version {version} but holds {count} event(s) up to version {top}"
                 )
         recorded = await self.db.execute_fetchall("SELECT session, stream, events FROM session_streams")
@@ -264,10 +264,10 @@ class _Walk:
             count = actual.pop((session, stream), (0, 0))[0]
             if counted != count:
                 name = self.catalog.stream_names.get(stream, stream)
-                raise _Broken(None, f"session #{session} stream {name!r} records {counted} event(s) but holds {count}")
+                raise Broken(None, f"session #{session} stream {name!r} records {counted} event(s) but holds {count}")
         if actual:
             (session, stream), (count, _) = sorted(actual.items())[0]
-            raise _Broken(None, f"session #{session} stream #{stream} holds {count} event(s) no session records")
+            raise Broken(None, f"session #{session} stream #{stream} holds {count} event(s) no session records")
 
 
 def _manifest_hash(manifest: Any) -> str | None:

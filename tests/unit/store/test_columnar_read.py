@@ -1,0 +1,87 @@
+"""Reads of the columnar layout decode only the blobs a read can use."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from virtuoso.events import Event, Trade
+from virtuoso.store import EventFilter, _columnar_columns, _columnar_read, open_sqlite_store
+
+STREAMS = ("x:BTC/USDT:trades", "x:ETH/USDT:trades", "x:SOL/USDT:trades")
+
+
+def _batch(number: int) -> list[Event]:
+    return [
+        Event(
+            f"b{number}-{n}",
+            STREAMS[n % 3],
+            number * 100 + n,
+            number * 100 + n,
+            "s-read",
+            Trade(100.0 + n, 0.5, "buy", str(n)),
+        )
+        for n in range(30)
+    ]
+
+
+@pytest.mark.asyncio
+async def test_a_window_decodes_only_the_blobs_it_overlaps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = await open_sqlite_store(tmp_path / "x.sqlite", layout="columnar")
+    try:
+        await store.begin_session("read", "tests", started_ns=0, session_id="s-read")
+        for number in range(1, 41):  # 40 commits of 30 events over 3 streams: 120 blobs
+            await store.append(_batch(number))
+        decoded: list[int] = []
+        original = _columnar_read.decode_batch
+
+        def counting(blob: bytes, *args: Any) -> list[Event]:
+            events = original(blob, *args)
+            decoded.append(len(events))
+            return events
+
+        monkeypatch.setattr(_columnar_read, "decode_batch", counting)
+        window = [e async for e in store.read(EventFilter(after_position=600, until_position=615))]
+        assert [e.position for e in window] == list(range(601, 616))
+        assert len(decoded) <= 6  # the commit holding 601..615, a blob per stream, and maybe the next
+        decoded.clear()
+        one = [e async for e in store.read(EventFilter(streams=(STREAMS[1],), start_ns=2_000, end_ns=2_010))]
+        assert [e.ts_event for e in one] == [2_001, 2_004, 2_007]
+        assert len(decoded) == 1  # the time range of the other blobs of the stream is outside
+        decoded.clear()
+        newest = await store.last_event(EventFilter(streams=(STREAMS[0],), end_ns=1_000))
+        assert newest is not None
+        assert newest.ts_event == 927
+        assert len(decoded) == 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_columns_come_from_the_blobs_without_an_event_in_position_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_sqlite_store(tmp_path / "x.sqlite", layout="columnar")
+    try:
+        await store.begin_session("read", "tests", started_ns=0, session_id="s-read")
+        for number in range(1, 41):
+            await store.append(_batch(number))
+
+        def no_events(*args: Any) -> list[Event]:
+            raise AssertionError("a column read decoded events")
+
+        monkeypatch.setattr(_columnar_columns, "decode_batch", no_events)
+        flt = EventFilter(types=("Trade",), after_position=17, start_ns=300, end_ns=3_900)
+        chunks = [c async for c in store.read_columns(flt, 64)]
+        positions = [p for c in chunks for p in c.columns["position"].tolist()]
+        expected = [e.position async for e in store.read(flt)]
+        assert positions == expected  # three streams' blobs merged: one type, in position order
+        assert [len(c) for c in chunks[:-1]] == [64] * (len(chunks) - 1)
+        assert [p for c in chunks for p in c.columns["price"].tolist()] == [
+            e.payload.price
+            async for e in store.read(flt)  # type: ignore[attr-defined]
+        ]
+    finally:
+        await store.close()

@@ -1,0 +1,250 @@
+"""The columnar SQLite backend: a compressed blob per committed batch per stream.
+
+Sessions, streams, kinds, per-session counts and the chain links (``batches``) are
+the row layout's tables; only how events lie differs. An append builds the same
+stored columns as the row layout (so the chain link is the same), then stores each
+stream's events of the batch as one ``_batch_codec`` blob with an index row
+(positions, versions, time range, kinds), and indexes every id by a 48-bit hash
+(``_columnar_ids``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Sequence
+from functools import partial
+from itertools import compress
+from typing import Any
+
+import aiosqlite
+
+from virtuoso.errors import StoreError
+from virtuoso.events import Event
+from virtuoso.store._batch_codec import decode_columns, encode_batch
+from virtuoso.store._column_chunks import ColumnChunk
+from virtuoso.store._columnar_columns import merged_columns
+from virtuoso.store._columnar_ids import KeyTaken, insert_keys, insert_probed, locate
+from virtuoso.store._columnar_read import POSITION, BlobPlan, BlobRow, decode_blob, merged, newest
+from virtuoso.store._columnar_seal import Live, Segment, build_segment, runs_to_seal
+from virtuoso.store._columnar_verify import verify_blobs
+from virtuoso.store._models import EventFilter, SessionStatus, VerifyReport
+from virtuoso.store._rows import Batch, Columns, StoredColumns
+from virtuoso.store._sqlite import DuplicateIds, SQLiteBackend
+from virtuoso.store._sqlite_io import translated
+from virtuoso.store._store import log
+
+_TIP = (
+    "SELECT max((SELECT max(last_position) FROM blobs), coalesce(b.last_position, 0)), b.seq, b.hash"
+    " FROM (SELECT 1) LEFT JOIN (SELECT seq, last_position, hash FROM batches ORDER BY seq DESC LIMIT 1) b"
+)
+_INSERT_BLOB = "INSERT INTO blobs VALUES (NULL,?,?,?,?,?,?,?,?,?,?)"
+_SESSION_STREAMS = "SELECT stream FROM session_streams WHERE session = ?"
+_SESSION_SPANS = "SELECT stream, first_position, last_position FROM session_streams WHERE session = ? ORDER BY stream"
+_LIVE_BLOBS = (
+    "SELECT seq, count, kinds, data FROM blobs WHERE stream = ? AND first_position >= ? AND last_position <= ?"
+    " ORDER BY first_position"
+)
+
+
+class ColumnarBackend(SQLiteBackend):
+    """The :class:`~virtuoso.store.StorageBackend` of a columnar SQLite log (schema version 3)."""
+
+    _tip_sql = _TIP
+
+    # -- appends -------------------------------------------------------------------
+
+    async def _store_batch(self, db: aiosqlite.Connection, batch: Batch, columns: Columns) -> None:
+        """Index the ids, then store one blob per stream of the batch."""
+        stored = batch.columns
+        try:
+            await insert_keys(db, stored.id, stored.position)
+        except KeyTaken:
+            known, free = await locate(db, stored.id, self._ids_at)
+            if known or len(free) < len(stored.id):  # stored ids, or one id twice in the batch
+                raise DuplicateIds from None
+            await insert_probed(db, free, dict(zip(stored.id, stored.position, strict=True)))
+        await db.executemany(_INSERT_BLOB, blob_rows(stored, columns))
+
+    async def _existing_ids(self, events: Sequence[Event]) -> set[str]:
+        stored, _ = await locate(self._db(), [e.id for e in events], self._ids_at)
+        return set(stored)
+
+    async def _ids_at(self, db: aiosqlite.Connection, positions: Sequence[int]) -> dict[int, str]:
+        """The ids stored at ``positions``, read from the blobs holding them."""
+        wanted = set(positions)
+        found: dict[int, str] = {}
+        if not wanted:
+            return found
+        plan = BlobPlan(None, min(wanted) - 1, max(wanted), None, None, None, None, None)
+
+        async def ids_of(row: BlobRow) -> list[tuple[int, str]]:
+            columns = decode_blob(self.path, row, lambda r, _: _ids_columns(r.data), self._catalog.registry)
+            return [pair for pair in columns if pair[0] in wanted]
+
+        async for pairs in merged(db, self.path, plan, decode=ids_of, key=_first, chunk_size=1 << 16):
+            found.update(pairs)
+        return found
+
+    # -- sealing -------------------------------------------------------------------
+
+    async def change_session(
+        self, session_id: str, event: Columns, status: SessionStatus, ended_ns: int | None, reason: str
+    ) -> None:
+        """The lifecycle change; a session that ended (closed or crashed) is then sealed."""
+        await super().change_session(session_id, event, status, ended_ns, reason)
+        if status != "open":
+            try:
+                await self.seal_session(session_id)
+            except StoreError as exc:  # the session has ended either way; its blobs stay as committed
+                log.warning("%s: session %s was not sealed: %s", self.path, session_id, exc)
+
+    async def seal_session(self, session_id: str) -> int:
+        """Re-encode the session's streams' small blobs into segments; the number of blobs replaced."""
+        number = self._catalog.session_ids.get(session_id)
+        if number is None:
+            return 0
+        self._db()  # refused when closed or read-only
+        committed = self._reader  # never the writer: another append's transaction may be open on it
+        with translated(self.path):
+            spans = list(await committed.execute_fetchall(_SESSION_SPANS, (number,)))
+        replaced = 0
+        for stream, first, last in spans:
+            with translated(self.path):
+                rows = await committed.execute_fetchall(_LIVE_BLOBS, (stream, first, last))
+            for group in runs_to_seal([Live(*row) for row in rows], self._catalog):
+                segment = await asyncio.to_thread(build_segment, stream, group, self._catalog.registry)
+                replaced += await self._transaction(partial(_store_segment, segment=segment))
+        return replaced
+
+    # -- reads ---------------------------------------------------------------------
+
+    async def read_chunks(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[list[Event], None]:
+        """Events matching ``flt`` in position order, ``chunk_size`` at a time, a blob decoded at a time."""
+        await self.load_catalog()
+        plan = await self._plan(flt)
+        if plan is None:
+            return
+        registry = self._catalog.registry
+
+        async def events_of(row: BlobRow) -> list[Event]:
+            return decode_blob(self.path, row, plan.blob_events, registry)
+
+        async for chunk in merged(self._reader, self.path, plan, decode=events_of, key=POSITION, chunk_size=chunk_size):
+            yield chunk
+
+    async def read_columns(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[ColumnChunk, None]:
+        """The matching events as columns straight from the blobs (``decode_columns``: no event objects)."""
+        await self.load_catalog()
+        plan = await self._plan(flt)
+        if plan is None:
+            return
+        async for chunk in merged_columns(self._reader, self.path, plan, self._catalog, chunk_size=chunk_size):
+            yield chunk
+
+    async def last_event(self, flt: EventFilter) -> Event | None:
+        """The newest event matching ``flt``: each candidate stream walked back from its end."""
+        await self.load_catalog()
+        plan = await self._plan(flt)
+        if plan is None:
+            return None
+        return await newest(self._reader, self.path, plan, self._catalog.registry)
+
+    async def _plan(self, flt: EventFilter) -> BlobPlan | None:
+        narrowed = await self._within_session(flt)
+        session_streams = None
+        number = None if flt.session is None else self._catalog.session_ids.get(flt.session)
+        if number is not None:
+            with translated(self.path):
+                rows = await self._reader.execute_fetchall(_SESSION_STREAMS, (number,))
+            session_streams = [int(row[0]) for row in rows]
+        return BlobPlan.of(narrowed, self._catalog, session_streams)
+
+    async def max_position(self) -> int:
+        """The position of the newest event, 0 for an empty log."""
+        with translated(self.path):
+            ((value,),) = await self._reader.execute_fetchall("SELECT max(last_position) FROM blobs")
+        return int(value or 0)
+
+    # -- integrity -----------------------------------------------------------------
+
+    async def verify(self, key: bytes | None, expect_head: str | None) -> VerifyReport:
+        """Walk the chain over the blobs, the id index and the bookkeeping; report the first problem."""
+        with translated(self.path):
+            return await verify_blobs(
+                self._reader,
+                self.path,
+                self._catalog,
+                self.load_catalog,
+                key=key if key is not None else self._key,
+                expect_head=expect_head,
+            )
+
+
+async def _store_segment(db: aiosqlite.Connection, segment: Segment) -> int:
+    """Insert a segment and retire the blobs it replaces, unless another sealer already did."""
+    marks = ",".join("?" * len(segment.replaces))
+    ((present,),) = await db.execute_fetchall(f"SELECT count(*) FROM blobs WHERE seq IN ({marks})", segment.replaces)
+    if present != len(segment.replaces):
+        return 0
+    await db.execute(_INSERT_BLOB, segment.row)
+    await db.execute(f"DELETE FROM blobs WHERE seq IN ({marks})", segment.replaces)
+    return len(segment.replaces)
+
+
+def _first(pair: tuple[int, str]) -> int:
+    return pair[0]
+
+
+def _ids_columns(blob: bytes) -> list[tuple[int, str]]:
+    columns = decode_columns(blob, ["position", "id"])
+    return list(zip(columns["position"].tolist(), columns["id"].tolist(), strict=True))
+
+
+def blob_rows(stored: StoredColumns, columns: Columns) -> list[tuple[Any, ...]]:
+    """The blobs table's rows of a batch: one per stream, in the order the streams first appear."""
+    events = list(
+        map(
+            Event,
+            stored.id,
+            columns.streams,
+            stored.ts_event,
+            stored.ts_recv,
+            columns.sessions,
+            columns.payloads,
+            stored.causation,
+            stored.version,
+            stored.position,
+        )
+    )
+    if columns.single(stored.stream):
+        return [blob_row(events, stored.stream[0], stored.kind, stored.ts_event)]
+    rows = []
+    for stream in dict.fromkeys(stored.stream):
+        chosen = list(map(stream.__eq__, stored.stream))
+        rows.append(
+            blob_row(
+                list(compress(events, chosen)),
+                stream,
+                list(compress(stored.kind, chosen)),
+                list(compress(stored.ts_event, chosen)),
+            )
+        )
+    return rows
+
+
+def blob_row(events: list[Event], stream: int, kinds: list[int], ts: list[int]) -> tuple[Any, ...]:
+    """The blobs table's row of one stream's events (``kinds`` and ``ts``: their kind numbers and times)."""
+    first, last = events[0], events[-1]
+    kind_list = ",".join(map(str, sorted(set(kinds))))
+    return (
+        stream,
+        first.position,
+        last.position,
+        first.version,
+        last.version,
+        min(ts),
+        max(ts),
+        len(events),
+        kind_list,
+        encode_batch(events),
+    )
