@@ -77,7 +77,7 @@ def _damaged(row_log: Path, path: Path) -> Path:
 @pytest.mark.parametrize(
     ("case", "code", "message"),
     [
-        ("the copy exists", 2, r"c\.sqlite already exists; migrate writes a new log and never replaces one"),
+        ("the copy exists", 1, r"c\.sqlite exists: migrate writes a new log and never overwrites a file \(--to "),
         ("no source", 1, r"no such file \(--db .*missing\.sqlite\)"),
         ("not a log", 1, r"garbage\.sqlite: damaged or not a SQLite database"),
         ("a damaged source", 1, r"does not verify .*not migrated"),

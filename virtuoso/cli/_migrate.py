@@ -34,7 +34,9 @@ def migrate_command(
     """Rewrite a row-layout event log into the columnar layout; prove it by the chain's head and replay digests."""
     existing_log(db)
     if to.exists():
-        raise fail(f"{to} already exists; migrate writes a new log and never replaces one", code=2)
+        raise fail(f"{to} exists: migrate writes a new log and never overwrites a file", where=f"--to {to}")
+    if not to.parent.is_dir():
+        raise fail(f"{to.parent}: no such folder", where=f"--to {to}")
 
     async def work() -> dict[str, Any]:
         report = await migrate_log(db, to)
