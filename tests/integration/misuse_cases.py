@@ -396,6 +396,25 @@ CASES: tuple[Case, ...] = (
         "error: nofolder: no such folder (--out nofolder/new.sqlite)",
         "9",
     ),
+    # -- migrate: a new log or nothing --
+    Case(
+        "migrate --db log.sqlite --to afile",
+        1,
+        "error: afile exists: migrate writes a new log and never overwrites a file (--to afile)",
+    ),
+    Case("migrate --db nothere.sqlite --to new.sqlite", 1, "error: no such file (--db nothere.sqlite)"),
+    Case("migrate --db empty.sqlite --to new.sqlite", 1, "error: empty file, not an event log (--db empty.sqlite)"),
+    Case(
+        "migrate --db notalog.txt --to new.sqlite",
+        1,
+        "error: notalog.txt: damaged or not a SQLite database (file is not a database)",
+    ),
+    Case(
+        "migrate --db log.sqlite --to nofolder/new.sqlite",
+        1,
+        "error: nofolder: no such folder (--to nofolder/new.sqlite)",
+    ),
+    Case("migrate --db log.sqlite", 2, "error: missing option '--to' (virtuoso migrate; see virtuoso migrate --help)"),
     # -- sweep (item 7) --
     Case(f"sweep --db log.sqlite --grid missing.toml {MA}", 1, "error: missing.toml: no such grid file (--grid)"),
     Case(

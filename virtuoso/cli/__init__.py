@@ -61,6 +61,10 @@ COMMANDS = (
         "List, show, verify and prune the sessions of an event log.",
     ),
     LazyCommand(
+        "migrate", "virtuoso.cli._migrate", "migrate_command",
+        "Rewrite a row-layout event log into the columnar layout; prove it by the chain's head and replay digests.",
+    ),
+    LazyCommand(
         "book", "virtuoso.cli._book", "book_app",
         "Print the order book of a session at an exchange time; `book checkpoint` makes it fast.",
     ),
