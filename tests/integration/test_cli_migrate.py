@@ -81,7 +81,7 @@ def _damaged(row_log: Path, path: Path) -> Path:
         ("no source", 1, r"no such file \(--db .*missing\.sqlite\)"),
         ("not a log", 1, r"garbage\.sqlite: damaged or not a SQLite database"),
         ("a damaged source", 1, r"does not verify .*not migrated"),
-        ("already columnar", 1, r"columnar"),
+        ("already columnar", 1, r"already a columnar log: nothing to migrate \(.*columnar\.sqlite\)"),
     ],
 )
 def test_misuse_is_one_line_and_leaves_no_copy(

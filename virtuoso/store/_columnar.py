@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from functools import partial
 from itertools import compress
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
 
@@ -30,7 +30,7 @@ from virtuoso.store._columnar_verify import verify_blobs
 from virtuoso.store._models import EventFilter, SessionStatus, VerifyReport
 from virtuoso.store._rows import Batch, Columns, StoredColumns
 from virtuoso.store._sqlite import DuplicateIds, SQLiteBackend
-from virtuoso.store._sqlite_io import translated
+from virtuoso.store._sqlite_io import Layout, translated
 from virtuoso.store._store import log
 
 _TIP = (
@@ -48,6 +48,8 @@ _LIVE_BLOBS = (
 
 class ColumnarBackend(SQLiteBackend):
     """The :class:`~virtuoso.store.StorageBackend` of a columnar SQLite log (schema version 3)."""
+
+    LAYOUT: ClassVar[Layout] = "columnar"
 
     _tip_sql = _TIP
 

@@ -27,7 +27,7 @@ from virtuoso.store._models import VerifyReport
 from virtuoso.store._rows import Catalog, Field, rows_to_events
 from virtuoso.store._schema import APPLICATION_ID, COLUMNAR_SCHEMA, COLUMNAR_STATEMENTS, ROWS_SCHEMA
 from virtuoso.store._sqlite import open_sqlite_store
-from virtuoso.store._sqlite_io import PAGE_SIZE, translate
+from virtuoso.store._sqlite_io import PAGE_SIZE, readonly_uri, translate
 
 _COPIED = ("sessions", "streams", "kinds", "session_streams", "batches")
 _ROWS = (
@@ -47,7 +47,10 @@ async def migrate_log(src: str | Path, dst: str | Path, *, registry: TypeRegistr
     src, dst = Path(src), Path(dst)
     if dst.exists():
         raise UsageError(f"{dst}: already exists; migrate_log writes a new log")
-    source = await open_sqlite_store(src, readonly=True, registry=registry, key=None, layout="rows")
+    source = await open_sqlite_store(src, readonly=True, registry=registry, key=None)
+    if source.layout == "columnar":
+        await source.close()
+        raise UsageError(f"{src}: already a columnar log: nothing to migrate")
     try:
         before = await source.verify()
     finally:
@@ -75,7 +78,8 @@ def _copy(src: Path, dst: Path, registry: TypeRegistry) -> None:
     try:
         with closing(sqlite3.connect(dst, isolation_level=None)) as db:
             db.execute(f"PRAGMA page_size = {PAGE_SIZE}")
-            db.execute("ATTACH DATABASE ? AS old", (f"{src.absolute().as_uri()}?mode=ro",))
+            # The source is only read, and left as found: no -wal/-shm made beside a log closed cleanly.
+            db.execute("ATTACH DATABASE ? AS old", (readonly_uri(src, alone=True),))
             db.execute("BEGIN IMMEDIATE")
             _schema_and_catalog(db)
             catalog = _catalog(db, registry)

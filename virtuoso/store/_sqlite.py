@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import aiosqlite
 
@@ -96,6 +96,11 @@ class SQLiteEventStore(EventStore):
         """The log's file."""
         return self._sqlite.path
 
+    @property
+    def layout(self) -> Layout:
+        """How the file stores events: ``"rows"`` (a row each) or ``"columnar"`` (compressed batches)."""
+        return self._sqlite.LAYOUT
+
     async def head(self) -> tuple[int, int, str]:
         """The stored head: (last position, batch count, hash in hex) of the last committed batch.
 
@@ -107,6 +112,8 @@ class SQLiteEventStore(EventStore):
 
 class SQLiteBackend:
     """The :class:`~virtuoso.store.StorageBackend` of one SQLite file: a row per event, a row per batch."""
+
+    LAYOUT: ClassVar[Layout] = "rows"
 
     def __init__(
         self,
