@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from virtuoso.errors import ConcurrencyError, InvalidEventError, SessionError, UsageError
-from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry, event_problem
+from virtuoso.events import REGISTRY, CheckedEvents, Event, Kind, Payload, TypeRegistry, first_problem
 from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store._chain import Row, SessionHeader, batch_context
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo
@@ -192,15 +192,21 @@ class Catalog:
         return sorted(streams), sorted(kinds), sorted(sessions)
 
     def check_batch(self, columns: Columns) -> None:
-        """Refuse payload classes the registry does not know under their name, and events breaking the value rules."""
+        """Refuse payload classes the registry does not know under their name, and events breaking the value rules.
+
+        The value rules run on the batch's columns (:func:`~virtuoso.events.first_problem`), unless the
+        events came as :class:`~virtuoso.events.CheckedEvents`, which passed those very rules already.
+        """
         for cls in set(columns.classes) - self._class_kinds.keys():
             if self.registry.class_for(cls.TYPE) is not cls:
                 raise UsageError(f"{cls.__qualname__} is not the registered class for {cls.TYPE!r}")
-        for index, event in enumerate(columns.events):
-            problem = event_problem(event)
-            if problem is not None:
-                where = f"event {index + 1} of the batch, id {event.id}"
-                raise InvalidEventError(event.stream, event.type, problem, where)
+        if type(columns.events) is CheckedEvents:
+            return
+        problem = first_problem(columns.events)
+        if problem is not None:
+            event = columns.events[problem.index]
+            where = f"event {problem.index + 1} of the batch, id {event.id}"
+            raise InvalidEventError(event.stream, event.type, problem.text, where)
 
 
 class AppendTotals:

@@ -8,7 +8,15 @@ from contextlib import aclosing
 from typing import Any, Self
 
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
-from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionResumed, SessionStarted
+from virtuoso.events import (
+    CheckedEvents,
+    Event,
+    EventIdFactory,
+    Payload,
+    SessionEnded,
+    SessionResumed,
+    SessionStarted,
+)
 from virtuoso.store._backend import StorageBackend
 from virtuoso.store._manifest import build_manifest, session_id_for
 from virtuoso.store._models import (
@@ -67,7 +75,7 @@ class EventStore:
         :class:`~virtuoso.errors.ConcurrencyError` and nothing is written.
         Events whose id is already stored are skipped and counted as duplicates.
         """
-        batch = events if isinstance(events, list) else list(events)
+        batch = events if isinstance(events, (list, CheckedEvents)) else list(events)
         self._check_open()
         if not batch:
             return AppendResult(0, 0)
@@ -108,7 +116,7 @@ class EventStore:
         self._check_open()
         if not chunk:
             return None
-        columns = Columns.of(chunk if isinstance(chunk, list) else list(chunk))
+        columns = Columns.of(chunk if isinstance(chunk, (list, CheckedEvents)) else list(chunk))
         self._catalog.check_batch(columns)
         return columns
 
