@@ -6,7 +6,15 @@ True
 """
 
 from virtuoso.events._analysis import ConfluenceScore, IndicatorValue, Signal, Stance
-from virtuoso.events._checked import CheckedEvents, Problem, TradeColumns, check_events, checked_trades, first_problem
+from virtuoso.events._checked import (
+    CheckedEvents,
+    EventRun,
+    Problem,
+    TradeColumns,
+    check_events,
+    checked_trades,
+    first_problem,
+)
 from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, events_of, stream_name
 from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade, trades_of
 from virtuoso.events._markets import Market, MarketsLoaded, MarketsSource, MarketType, markets_hash
@@ -43,6 +51,7 @@ __all__ = [
     "EquityMarked",
     "Event",
     "EventIdFactory",
+    "EventRun",
     "FileImported",
     "Gap",
     "HealthReported",

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -58,16 +58,38 @@ class Problem:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class EventRun:
+    """The columns of a batch of one stream, one session and one payload class, as the bulk constructor made them
+    (no causations): what a store would otherwise extract from every event again."""
+
+    stream: str
+    session: str
+    payload_class: type[Payload]
+    ids: list[str]
+    ts_events: list[int]
+    ts_recvs: list[int]
+    payloads: list[Payload]
+
+
 class CheckedEvents(tuple[Event, ...]):
-    """Events that passed the value rules as a batch; made only by :func:`check_events`.
+    """Events that passed the value rules as a batch; made only by :func:`check_events` (and the bulk
+    constructors, such as :func:`checked_trades`, which then also hand over their columns as ``run``).
 
     A tuple, so nothing can be added to it after the check.
     """
 
-    __slots__ = ()
+    run: EventRun | None
+    """The batch's columns when it was made from them in bulk, else ``None``."""
 
     def __new__(cls, *_: object) -> CheckedEvents:
         raise TypeError("CheckedEvents are made by check_events() only")
+
+
+def _checked(events: Sequence[Event], run: EventRun | None = None) -> CheckedEvents:
+    checked = tuple.__new__(CheckedEvents, events)
+    checked.run = run
+    return checked
 
 
 def check_events(events: Sequence[Event]) -> CheckedEvents | Problem:
@@ -75,7 +97,7 @@ def check_events(events: Sequence[Event]) -> CheckedEvents | Problem:
     problem = first_problem(events)
     if problem is not None:
         return problem
-    return tuple.__new__(CheckedEvents, events)
+    return _checked(events)
 
 
 def checked_trades(columns: TradeColumns, *, stream: str, session: str) -> CheckedEvents | Problem:
@@ -92,11 +114,11 @@ def checked_trades(columns: TradeColumns, *, stream: str, session: str) -> Check
     """
     c = columns
     times = c.ts_events.tolist()
-    trades = trades_of(c.prices.tolist(), c.amounts.tolist(), c.sells.tolist(), c.trade_ids)
+    trades = cast("list[Payload]", trades_of(c.prices.tolist(), c.amounts.tolist(), c.sells.tolist(), c.trade_ids))
     events = events_of(c.ids, times, times, trades, stream=stream, session=session)
     if not c.plain():
         return check_events(events)
-    return tuple.__new__(CheckedEvents, events)
+    return _checked(events, EventRun(stream, session, Trade, c.ids, times, times, trades))
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from virtuoso.errors import ConcurrencyError, InvalidEventError, SessionError, UsageError
-from virtuoso.events import REGISTRY, CheckedEvents, Event, Kind, Payload, TypeRegistry, first_problem
+from virtuoso.events import REGISTRY, CheckedEvents, Event, EventRun, Kind, Payload, TypeRegistry, first_problem
 from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store._chain import Row, SessionHeader, batch_context
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo
@@ -81,10 +81,21 @@ class Columns:
     payloads: list[Payload]
     classes: list[type[Payload]]
     ts_events: list[int]
+    run: EventRun | None = None
+    """The columns a bulk constructor made the events from (then ids and receive times need no extraction,
+    and there are no causations), else ``None``."""
 
     @classmethod
     def of(cls, events: Sequence[Event]) -> Columns:
-        """Extract the columns of ``events`` (C-level maps: this is the append hot path)."""
+        """Extract the columns of ``events`` (C-level maps: this is the append hot path).
+
+        :class:`~virtuoso.events.CheckedEvents` made in bulk bring their columns along: none is extracted.
+        """
+        run = events.run if type(events) is CheckedEvents else None
+        if run is not None:
+            count = len(events)
+            one = [run.stream] * count, [run.session] * count, run.payloads, [run.payload_class] * count
+            return cls(events, *one, run.ts_events, run)
         payloads = list(map(_EVENT_PAYLOAD, events))
         return cls(
             events,
@@ -354,14 +365,14 @@ def build_batch(columns: Columns, next_position: int, heads: dict[str, int], cat
     head = heads.get(columns.streams[0], 0)
     stored = StoredColumns(
         position=list(range(next_position, next_position + count)),
-        id=list(map(_EVENT_ID, events)),
+        id=list(map(_EVENT_ID, events)) if columns.run is None else columns.run.ids,
         stream=_numbers(columns, columns.streams, catalog.stream_ids),
         version=_versions(columns, heads),
         kind=_numbers(columns, columns.classes, catalog.class_kind_ids()),
         ts_event=columns.ts_events,
-        ts_recv=list(map(_EVENT_TS_RECV, events)),
+        ts_recv=list(map(_EVENT_TS_RECV, events)) if columns.run is None else columns.run.ts_recvs,
         session=_numbers(columns, columns.sessions, catalog.session_ids),
-        causation=list(map(_EVENT_CAUSATION, events)),
+        causation=list(map(_EVENT_CAUSATION, events)) if columns.run is None else [None] * count,
         payload=list(map(_ENCODE, columns.payloads)),
     )
     single = all(columns.single(c) for c in (stored.stream, stored.kind, stored.session))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Self
 
@@ -32,6 +33,26 @@ from virtuoso.store._rows import Columns, ExpectedVersion
 from virtuoso.store._writer import BufferedWriter, CommitRetry
 
 log = logging.getLogger("virtuoso.store")
+
+
+async def _one_ahead(items: AsyncGenerator[Columns, None]) -> AsyncGenerator[Columns, None]:
+    """``items``, the next one made while the consumer works on this one.
+
+    The backend awaits its writer thread for each chunk; meanwhile the event loop makes (and checks)
+    the next chunk, so the import's parsing overlaps SQLite's inserts. Errors of the producer come
+    out of the ``await`` of the chunk they belong to; a consumer that stops early leaves no work behind.
+    """
+    upcoming: asyncio.Future[Columns | None] = asyncio.ensure_future(anext(items, None))
+    try:
+        while (item := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(anext(items, None))
+            yield item
+    finally:
+        upcoming.cancel()
+        await asyncio.wait([upcoming])
+        if not upcoming.cancelled():
+            upcoming.exception()  # seen and dropped: the consumer's own error is the one that propagates
+        await items.aclose()
 
 
 def lifecycle_stream(session_id: str) -> str:
@@ -96,11 +117,12 @@ class EventStore:
         not append to the same store itself.
         """
         self._check_open()
-        return await self._backend.append_atomic(self._checked_columns(chunks))
+        async with aclosing(_one_ahead(self._checked_columns(chunks))) as ahead:
+            return await self._backend.append_atomic(ahead)
 
     async def _checked_columns(
         self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]
-    ) -> AsyncIterator[Columns]:
+    ) -> AsyncGenerator[Columns, None]:
         if isinstance(chunks, AsyncIterable):
             async for chunk in chunks:
                 columns = self._columns(chunk)
