@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import compress, count, repeat
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
@@ -108,7 +109,15 @@ class Columns:
 
     def distinct_streams(self) -> list[str]:
         """Stream names in first-seen order."""
+        if self.run is not None:
+            return [self.run.stream]
         return list(dict.fromkeys(self.streams))
+
+    def used(self) -> tuple[set[str], set[type[Payload]], set[str]]:
+        """The distinct streams, payload classes and sessions of the batch."""
+        if self.run is not None:
+            return {self.run.stream}, {self.run.payload_class}, {self.run.session}
+        return set(self.streams), set(self.classes), set(self.sessions)
 
     def single(self, column: list[Any]) -> bool:
         """Whether every value of ``column`` is the same."""
@@ -196,11 +205,10 @@ class Catalog:
 
     def missing(self, columns: Columns) -> tuple[list[str], list[tuple[str, int]], list[str]]:
         """Streams, kinds and sessions used by a batch that have no number yet."""
-        streams = set(columns.streams) - self.stream_ids.keys()
-        classes = set(columns.classes) - self._class_kinds.keys()
+        streams, classes, sessions = columns.used()
+        classes -= self._class_kinds.keys()
         kinds = {(c.TYPE, c.SCHEMA) for c in classes} - self.kind_ids.keys()
-        sessions = set(columns.sessions) - self.session_ids.keys()
-        return sorted(streams), sorted(kinds), sorted(sessions)
+        return sorted(streams - self.stream_ids.keys()), sorted(kinds), sorted(sessions - self.session_ids.keys())
 
     def check_batch(self, columns: Columns) -> None:
         """Refuse payload classes the registry does not know under their name, and events breaking the value rules.
@@ -208,7 +216,7 @@ class Catalog:
         The value rules run on the batch's columns (:func:`~virtuoso.events.first_problem`), unless the
         events came as :class:`~virtuoso.events.CheckedEvents`, which passed those very rules already.
         """
-        for cls in set(columns.classes) - self._class_kinds.keys():
+        for cls in columns.used()[1] - self._class_kinds.keys():
             if self.registry.class_for(cls.TYPE) is not cls:
                 raise UsageError(f"{cls.__qualname__} is not the registered class for {cls.TYPE!r}")
         if type(columns.events) is CheckedEvents:
@@ -339,19 +347,22 @@ class Batch:
         if self.run is None:
             value = "(?,?,?,?,?,?,?,?,?,?)" if self.session is None else f"(NULL,?,?,?,?,?,?,{self.session:d},NULL,?)"
             return "INSERT INTO events VALUES " + ",".join(repeat(value, rows))
-        stream, kind, session = self.run
-        offset = self.version_offset
-        # Numbered parameters: the position is bound once and also gives the version.
-        values = (
-            f"(?{b + 1},?{b + 2},{stream:d},?{b + 1}-{offset:d},{kind:d},"
-            f"?{b + 3},?{b + 4},{session:d},?{b + 5},?{b + 6})"
-            for b in range(0, 6 * rows, 6)
-        )
-        return "INSERT INTO events VALUES " + ",".join(values)
+        return _run_insert_sql(rows, *self.run, self.version_offset)
 
     def rows(self) -> list[Row]:
         """The stored rows."""
         return list(zip(*self.columns, strict=True))
+
+
+@lru_cache(maxsize=64)
+def _run_insert_sql(rows: int, stream: int, kind: int, session: int, offset: int) -> str:
+    """The INSERT of ``rows`` rows of one run (kept: a run's batches share it while no other stream interleaves)."""
+    # Numbered parameters: the position is bound once and also gives the version.
+    values = (
+        f"(?{b + 1},?{b + 2},{stream:d},?{b + 1}-{offset:d},{kind:d},?{b + 3},?{b + 4},{session:d},?{b + 5},?{b + 6})"
+        for b in range(0, 6 * rows, 6)
+    )
+    return "INSERT INTO events VALUES " + ",".join(values)
 
 
 def build_batch(columns: Columns, next_position: int, heads: dict[str, int], catalog: Catalog) -> Batch:

@@ -96,12 +96,23 @@ class EventStore:
         :class:`~virtuoso.errors.ConcurrencyError` and nothing is written.
         Events whose id is already stored are skipped and counted as duplicates.
         """
-        batch = events if isinstance(events, (list, CheckedEvents)) else list(events)
+        columns = self._prepared(events if isinstance(events, (list, CheckedEvents)) else list(events))
+        if columns is None:
+            return AppendResult(0, 0)
+        return await self._append_prepared(columns, expected_version)
+
+    def _prepared(self, batch: Sequence[Event]) -> Columns | None:
+        """The checked columns of ``batch`` (None when empty): the part of an append that needs no backend."""
         self._check_open()
         if not batch:
-            return AppendResult(0, 0)
+            return None
         columns = Columns.of(batch)
         self._catalog.check_batch(columns)
+        return columns
+
+    async def _append_prepared(self, columns: Columns, expected_version: ExpectedVersion = None) -> AppendResult:
+        """Append columns made by :meth:`_prepared` (a buffered writer makes them while the batch before commits)."""
+        self._check_open()
         return await self._backend.append(columns, expected_version)
 
     async def append_atomic(self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]) -> AppendResult:
@@ -135,12 +146,7 @@ class EventStore:
                     yield columns
 
     def _columns(self, chunk: Sequence[Event]) -> Columns | None:
-        self._check_open()
-        if not chunk:
-            return None
-        columns = Columns.of(chunk if isinstance(chunk, (list, CheckedEvents)) else list(chunk))
-        self._catalog.check_batch(columns)
-        return columns
+        return self._prepared(chunk if isinstance(chunk, (list, CheckedEvents)) else list(chunk))
 
     async def read(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[Event]:
         """Events matching ``flt`` one by one, in position order (read in chunks)."""

@@ -64,3 +64,30 @@ def test_a_bad_value_in_a_plain_batch_is_refused_naming_the_event() -> None:
             return await store.max_position()
 
     assert asyncio.run(scenario()) == 1  # the SessionStarted event only: nothing of the refused transaction
+
+
+def test_a_writer_checks_the_next_batch_while_one_commits_and_reports_a_bad_one_in_order(tmp_path: Path) -> None:
+    events = [Event(f"e{i:02d}", STREAM, 5, 5, "s", Trade(1.0, 1.0, "buy", str(i))) for i in range(35)]
+    events[25] = Event("e25", STREAM, 5, 5, "s", Trade(-1.0, 1.0, "buy", "25"))
+
+    async def scenario() -> tuple[int, list[str], str, list[str]]:
+        store = await open_sqlite_store(tmp_path / "w.sqlite")
+        async with store:
+            await store.begin_session("s", "test", started_ns=1, session_id="s")
+            writer = store.writer(max_events=10, max_delay_s=60)
+            error = ""
+            try:
+                await writer.write_many(events)
+                await writer.close()
+            except InvalidEventError as exc:
+                error = str(exc)
+                await writer.close()
+            stored = [e.id async for e in store.read() if e.stream == STREAM]
+            return writer.written, [e.id for e in writer.failed], error, stored
+
+    written, failed, error, stored = asyncio.run(scenario())
+    assert "price -1.0 is not a finite number > 0" in error
+    assert "event 6 of the batch, id e25" in error
+    assert failed == [f"e{i}" for i in range(20, 30)]
+    assert written == 25
+    assert stored == [f"e{i:02d}" for i in (*range(20), *range(30, 35))]
