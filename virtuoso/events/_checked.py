@@ -170,10 +170,10 @@ def _suspects(events: Sequence[Event]) -> Iterable[int]:
     for cls, rows in _by_class(payloads):
         if cls not in RULES:
             continue  # the toolkit's own payloads: checked by their types, no value rule
-        group = payloads if rows is None else [payloads[i] for i in rows]
+        group = payloads if rows is None else list(map(payloads.__getitem__, rows.tolist()))
         column_rule = COLUMN_RULES.get(cls)
         doubted = _ALL if column_rule is None else column_rule(group)
-        found.append(_in_batch(doubted, rows, len(group)))
+        found.append(_in_batch(doubted, rows))
     merged = _union(*found)
     if isinstance(merged, slice):
         return range(count)
@@ -181,22 +181,21 @@ def _suspects(events: Sequence[Event]) -> Iterable[int]:
     return suspected
 
 
-def _by_class(payloads: list[Payload]) -> list[tuple[type[Payload], list[int] | None]]:
+def _by_class(payloads: list[Payload]) -> list[tuple[type[Payload], np.ndarray | None]]:
     """The payload classes of a batch, each with its rows (``None``: every row, the usual one-type batch)."""
     classes = list(map(type, payloads))
     if classes.count(classes[0]) == len(classes):
         return [(classes[0], None)]
-    rows: dict[type[Payload], list[int]] = {}
-    for index, cls in enumerate(classes):
-        rows.setdefault(cls, []).append(index)
-    return list(rows.items())
+    numbers = {cls: number for number, cls in enumerate(dict.fromkeys(classes))}
+    codes = np.fromiter(map(numbers.__getitem__, classes), dtype=np.int64, count=len(classes))
+    return [(cls, np.flatnonzero(codes == number)) for cls, number in numbers.items()]
 
 
-def _in_batch(doubted: Suspects, rows: list[int] | None, size: int) -> Suspects:
+def _in_batch(doubted: Suspects, rows: np.ndarray | None) -> Suspects:
     """Suspects of a class's group as indexes of the batch."""
-    if isinstance(doubted, slice):
-        return doubted if rows is None else np.asarray(rows, dtype=np.int64)
-    return doubted if rows is None else np.asarray(rows, dtype=np.int64)[doubted]
+    if rows is None:
+        return doubted
+    return rows if isinstance(doubted, slice) else rows[doubted]
 
 
 # -- the checks of one column ---------------------------------------------------------
@@ -298,14 +297,12 @@ def _levels(sides: list[Any], amount: Callable[[np.ndarray], np.ndarray]) -> Sus
         flat = list(chain.from_iterable(sides))
         if not flat:
             return np.empty(0, dtype=np.int64)
-        if not set(map(type, chain.from_iterable(flat))) <= _NUMBER_TYPES:
+        if set(map(len, flat)) != {2} or not set(map(type, chain.from_iterable(flat))) <= _NUMBER_TYPES:
             return _ALL
-        array = np.array(flat, dtype=np.float64)
+        values = np.fromiter(chain.from_iterable(flat), dtype=np.float64, count=2 * len(flat))
     except (TypeError, ValueError, OverflowError):  # not pairs of numbers: the reference says which
         return _ALL
-    if array.ndim != 2 or array.shape[1] != 2:
-        return _ALL
-    prices, amounts = array[:, 0], array[:, 1]
+    prices, amounts = values[0::2], values[1::2]
     bad = ~((prices > 0.0) & (prices < np.inf) & amount(amounts))
     owners = np.repeat(np.arange(len(sides)), sizes)
     return np.unique(owners[bad])

@@ -84,7 +84,7 @@ def _reference(events: list[Event]) -> Problem | None:
     return None
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(_events())
 def test_the_column_check_finds_what_the_event_check_finds(events: list[Event]) -> None:
     assert first_problem(events) == _reference(events)
