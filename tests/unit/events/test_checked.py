@@ -84,13 +84,13 @@ def _reference(events: list[Event]) -> Problem | None:
     return None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(_events())
 def test_the_column_check_finds_what_the_event_check_finds(events: list[Event]) -> None:
     assert first_problem(events) == _reference(events)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(_price, _price, st.booleans()), min_size=1, max_size=40))
 def test_every_rule_on_trade_columns_agrees_row_by_row(rows: list[tuple[Any, Any, bool]]) -> None:
     # Each row alone and all rows together: the same verdict as the reference on each.
@@ -125,7 +125,7 @@ def test_ids_made_in_bulk_are_the_ids_made_one_by_one(start: int) -> None:
 _float = st.one_of(st.floats(min_value=1e-9, max_value=1e9), st.floats(allow_nan=True, allow_infinity=True))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.lists(
         st.tuples(_float, _float, st.integers(-(2**63), 2**63 - 1), st.booleans(), st.sampled_from(["1", "", "x"])),

@@ -36,7 +36,7 @@ def _bulk(blocks: list[list[int]], resumed: dict[str, tuple[int, int]]) -> tuple
     return found, continuity.cursors()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.lists(st.lists(_ids, min_size=1, max_size=15), min_size=1, max_size=3),
     st.one_of(st.just({}), st.builds(lambda i: {"t": (i, 7)}, st.integers(95, 125))),
