@@ -176,7 +176,7 @@ class _Rows:
         """Rows parsed in bulk, as one chunk built column by column: the same events and checks as :meth:`_lines`.
 
         Ids, payloads and events are made by C-level maps over the columns, the value rules run on the
-        columns (:func:`~virtuoso.events.check_events`), and the store takes the checked chunk as it is.
+        arrays (:func:`~virtuoso.events.checked_trades`), and the store takes the checked chunk as it is.
         """
         if out.chunk:
             yield out.take()
