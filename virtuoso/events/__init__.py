@@ -6,8 +6,17 @@ True
 """
 
 from virtuoso.events._analysis import ConfluenceScore, IndicatorValue, Signal, Stance
-from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, stream_name
-from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade
+from virtuoso.events._checked import (
+    CheckedEvents,
+    EventRun,
+    Problem,
+    TradeColumns,
+    check_events,
+    checked_trades,
+    first_problem,
+)
+from virtuoso.events._envelope import Event, EventIdFactory, encode_payload, events_of, stream_name
+from virtuoso.events._market import Bar, BookDelta, BookSnapshot, Level, Quote, Side, Ticker, Trade, trades_of
 from virtuoso.events._markets import Market, MarketsLoaded, MarketsSource, MarketType, markets_hash
 from virtuoso.events._orders import (
     EquityMarked,
@@ -36,11 +45,13 @@ __all__ = [
     "BreakerState",
     "BreakerStateChanged",
     "ChannelRestarted",
+    "CheckedEvents",
     "ComponentHealth",
     "ConfluenceScore",
     "EquityMarked",
     "Event",
     "EventIdFactory",
+    "EventRun",
     "FileImported",
     "Gap",
     "HealthReported",
@@ -63,6 +74,7 @@ __all__ = [
     "Payload",
     "PayloadRejected",
     "PositionChanged",
+    "Problem",
     "Quote",
     "SessionEnded",
     "SessionResumed",
@@ -73,12 +85,18 @@ __all__ = [
     "Ticker",
     "TimeInForce",
     "Trade",
+    "TradeColumns",
     "TypeRegistry",
     "Upcaster",
+    "check_events",
+    "checked_trades",
     "encode_payload",
     "event_problem",
     "event_type",
+    "events_of",
+    "first_problem",
     "markets_hash",
     "payload_problem",
     "stream_name",
+    "trades_of",
 ]

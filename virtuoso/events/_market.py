@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 from virtuoso.events._registry import REGISTRY, Payload, event_type
@@ -23,6 +24,20 @@ class Trade(Payload, frozen=True, gc=False):
     amount: float
     side: Side
     trade_id: str
+
+
+_SIDES: tuple[Side, Side] = ("buy", "sell")
+
+
+def trades_of(
+    prices: Sequence[float], amounts: Sequence[float], sells: Sequence[bool], trade_ids: Sequence[str]
+) -> list[Trade]:
+    """Trades from their columns (``sells``: the taker sold), made by C-level ``map``; values are not checked here.
+
+    >>> trades_of([61000.5], [0.5], [True], ["7"])
+    [Trade(price=61000.5, amount=0.5, side='sell', trade_id='7')]
+    """
+    return list(map(Trade, prices, amounts, map(_SIDES.__getitem__, sells), trade_ids))
 
 
 @REGISTRY.upcaster("Trade", 1)

@@ -12,6 +12,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from virtuoso.book import DepthSync, Judgement, SyncRule, Verdict
 from virtuoso.events import BookDelta, BookSnapshot, Event, EventIdFactory, Gap, Payload, event_problem
 
@@ -103,6 +105,22 @@ class _Trades:
     last_ts: int
 
 
+_INT64_LOW = -(2**63) + 1
+_INT64_HIGH = 2**63 - 2
+"""Ids beyond these take the row-by-row rule: their neighbours (id - 1, id + 1) leave int64."""
+
+
+def _next_trade(state: _Trades, stream: str, trade_id: int, ts_event: int) -> Gap | None:
+    """Advance ``state`` past ``trade_id``; the Gap when ids were skipped before it."""
+    gap = None
+    if trade_id > state.last_id + 1:
+        reason = f"trade ids {state.last_id + 1}..{trade_id - 1} missing"
+        gap = Gap(stream, state.last_ts, ts_event, reason)
+    if trade_id > state.last_id:
+        state.last_id, state.last_ts = trade_id, ts_event
+    return gap
+
+
 class Continuity:
     """Trade-id and depth-sequence checks across the files of one import, emitting Gap events."""
 
@@ -129,11 +147,51 @@ class Continuity:
                 self._trades[stream] = _Trades(gaps, trade_id, ts_event)
                 return
             state = self._trades[stream] = _Trades(gaps, *resumed)
-        if trade_id > state.last_id + 1:
-            reason = f"trade ids {state.last_id + 1}..{trade_id - 1} missing"
-            self._out.emit(gaps, ts_event, ts_recv, Gap(stream, state.last_ts, ts_event, reason))
-        if trade_id > state.last_id:
-            state.last_id, state.last_ts = trade_id, ts_event
+        gap = _next_trade(state, stream, trade_id, ts_event)
+        if gap is not None:
+            self._out.emit(gaps, ts_event, ts_recv, gap)
+
+    def trade_gaps(self, stream: str, gaps: str, trade_ids: np.ndarray, times: np.ndarray) -> list[tuple[int, Gap]]:
+        """:meth:`trade` over a block of rows (int64 columns): the Gap of each jump, with the row it follows.
+
+        The gaps are returned, not emitted: the caller puts each after its row. Column-wise
+        (a running maximum), with the row-by-row rule kept for ids at the ends of int64.
+        """
+        state = self._trades.get(stream)
+        start = 0
+        if state is None:
+            resumed = self._resumed.pop(stream, None)
+            if resumed is None:
+                resumed, start = (int(trade_ids[0]), int(times[0])), 1
+            state = self._trades[stream] = _Trades(gaps, *resumed)
+        ids, ts = trade_ids[start:], times[start:]
+        if not len(ids):
+            return []
+        if ids.min() <= _INT64_LOW or ids.max() >= _INT64_HIGH or not _INT64_LOW < state.last_id < _INT64_HIGH:
+            return self._trade_gaps_by_row(state, stream, ids.tolist(), ts.tolist(), start)
+        before = np.maximum.accumulate(np.concatenate(([state.last_id], ids[:-1])))
+        raised = np.flatnonzero(ids > before)
+        jumps = np.flatnonzero(ids - 1 > before)
+        since = np.searchsorted(raised, jumps) - 1  # the last row before each jump that raised the id
+        found: list[tuple[int, Gap]] = []
+        for jump, previous in zip(jumps.tolist(), since.tolist(), strict=True):
+            last_ts = state.last_ts if previous < 0 else int(ts[raised[previous]])
+            reason = f"trade ids {int(before[jump]) + 1}..{int(ids[jump]) - 1} missing"
+            found.append((jump + start, Gap(stream, last_ts, int(ts[jump]), reason)))
+        if len(raised):
+            state.last_id, state.last_ts = int(ids[raised[-1]]), int(ts[raised[-1]])
+        return found
+
+    @staticmethod
+    def _trade_gaps_by_row(
+        state: _Trades, stream: str, ids: list[int], times: list[int], start: int
+    ) -> list[tuple[int, Gap]]:
+        found = []
+        for row, (trade_id, ts) in enumerate(zip(ids, times, strict=True), start):
+            gap = _next_trade(state, stream, trade_id, ts)
+            if gap is not None:
+                found.append((row, gap))
+        return found
 
     # -- books -------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,5 +66,5 @@ class Format(Protocol):
     def inspect(self, source: SourceFile, options: Options) -> FilePlan:
         """Peek at the file (cheaply) before the import."""
 
-    def chunks(self, job: FileJob, opened: Opened) -> Iterator[list[Event]]:
+    def chunks(self, job: FileJob, opened: Opened) -> Iterator[Sequence[Event]]:
         """The file's events in chunks; malformed input raises ImportFormatError."""

@@ -304,7 +304,7 @@ class _Run:
 
     async def _file_chunks(
         self, info: SessionInfo, job: FileJob, holder: list[FileImported]
-    ) -> AsyncIterator[list[Event]]:
+    ) -> AsyncIterator[Sequence[Event]]:
         source, out, continuity = job.source, job.out, job.continuity
         start = self._done
         with open_source(source) as opened:

@@ -19,12 +19,22 @@ receive time, so ``ts_recv`` is ``ts_event``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
 from virtuoso.errors import ImportFormatError, UsageError
-from virtuoso.events import Bar, Event, Trade, stream_name
+from virtuoso.events import (
+    Bar,
+    Event,
+    Gap,
+    Problem,
+    Trade,
+    TradeColumns,
+    check_events,
+    checked_trades,
+    stream_name,
+)
 from virtuoso.importers._output import CHUNK, MAX_NS, PARSE_ERRORS, Continuity, Output
 from virtuoso.importers._plan import FileJob, FilePlan, Options
 from virtuoso.importers._source import Opened, SourceFile, numbered_lines, open_source, text_blocks
@@ -104,7 +114,7 @@ class VisionFormat:
         market = options.market or _market(source, kind, header, columns)
         return _Layout(kind, timeframe, market, named["market"] if named else "")
 
-    def chunks(self, job: FileJob, opened: Opened) -> Iterator[list[Event]]:
+    def chunks(self, job: FileJob, opened: Opened) -> Iterator[Sequence[Event]]:
         """The file's events, in chunks."""
         source, plan = job.source, job.plan
         job.continuity.attach(job.out)
@@ -132,7 +142,7 @@ class _Rows:
         }
         self._row = row[kind]
 
-    def chunks(self, opened: Opened, out: Output, continuity: Continuity) -> Iterator[list[Event]]:
+    def chunks(self, opened: Opened, out: Output, continuity: Continuity) -> Iterator[Sequence[Event]]:
         for first, text in _numbered_blocks(opened.stream):
             bulk = first > 1 and self._kind != "klines"  # line 1 may be a header
             block = parse_trades(text, first, self._kind, self._widths) if bulk else None
@@ -143,7 +153,7 @@ class _Rows:
         if out.chunk:
             yield out.take()
 
-    def _lines(self, lines: list[bytes], first: int, out: Output, continuity: Continuity) -> Iterator[list[Event]]:
+    def _lines(self, lines: list[bytes], first: int, out: Output, continuity: Continuity) -> Iterator[Sequence[Event]]:
         """Rows parsed one at a time: what the bulk parse does not vouch for, and klines."""
         for number, raw in enumerate(lines, first):
             line = raw.rstrip(b"\r")
@@ -162,16 +172,42 @@ class _Rows:
             if len(out.chunk) >= CHUNK:
                 yield out.take()
 
-    def _block(self, block: TradeBlock, out: Output, continuity: Continuity) -> Iterator[list[Event]]:
-        """Rows parsed in bulk: the same events, checks and chunk cuts as :meth:`_lines`."""
-        rows = zip(block.ids, block.prices, block.amounts, block.times_ns, block.sells, strict=True)
-        for number, row in enumerate(rows, block.first):
-            try:
-                self._trade_event(row, out, continuity)
-            except PARSE_ERRORS as exc:
-                raise ImportFormatError(self._label, number, f"bad value in a {self._kind} row: {exc}") from None
-            if len(out.chunk) >= CHUNK:
-                yield out.take()
+    def _block(self, block: TradeBlock, out: Output, continuity: Continuity) -> Iterator[Sequence[Event]]:
+        """Rows parsed in bulk, as one chunk built column by column: the same events and checks as :meth:`_lines`.
+
+        Ids, payloads and events are made by C-level maps over the columns, the value rules run on the
+        arrays (:func:`~virtuoso.events.checked_trades`), and the store takes the checked chunk as it is.
+        """
+        if out.chunk:
+            yield out.take()
+        ids = out.ids(self._stream).many(block.times_ns)
+        trade_ids = list(map(str, block.ids.tolist()))
+        columns = TradeColumns(ids, block.times_ns, block.prices, block.amounts, block.sells, trade_ids)
+        checked = checked_trades(columns, stream=self._stream, session=out.session)
+        gaps = continuity.trade_gaps(self._stream, self._gaps, block.ids, block.times_ns)
+        rows = None
+        if gaps and not isinstance(checked, Problem):
+            events = list(checked)
+            rows = self._insert_gaps(events, gaps, out)
+            checked = check_events(events)
+        if isinstance(checked, Problem):
+            row = checked.index if rows is None else rows[checked.index]
+            what = f"bad value in a {self._kind} row: {Trade.TYPE} {checked.text}"
+            raise ImportFormatError(self._label, block.first + row, what)
+        out.counts[Trade.TYPE] += len(trade_ids)
+        out.last_recv = int(block.times_ns[-1])
+        yield checked
+
+    def _insert_gaps(self, events: list[Event], gaps: list[tuple[int, Gap]], out: Output) -> list[int]:
+        """Put each Gap event after the row that revealed it (in place); the row of each event."""
+        rows = list(range(len(events)))
+        made = out.ids(self._gaps)
+        gap_events = [Event(made(gap.end_ns), self._gaps, gap.end_ns, gap.end_ns, out.session, gap) for _, gap in gaps]
+        for (row, _), event in zip(reversed(gaps), reversed(gap_events), strict=True):
+            events.insert(row + 1, event)
+            rows.insert(row + 1, row)
+        out.counts[Gap.TYPE] += len(gaps)
+        return rows
 
     def _trade(self, fields: list[bytes], out: Output, continuity: Continuity) -> None:
         time_column, maker_column = (4, 5) if self._kind == "trades" else (5, 6)

@@ -39,11 +39,12 @@ class TradeBlock:
     """The typed columns of a block of trade rows; ``first`` is the line number of its first row."""
 
     first: int
-    ids: list[int]
-    prices: list[float]
-    amounts: list[float]
-    times_ns: list[int]
-    sells: list[bool]
+    ids: np.ndarray
+    prices: np.ndarray
+    amounts: np.ndarray
+    times_ns: np.ndarray
+    sells: np.ndarray
+    """int64, float64, float64, int64 and bool columns."""
 
 
 def _convert(kind: str) -> pa_csv.ConvertOptions:
@@ -69,7 +70,7 @@ def parse_trades(text: bytes, first: int, kind: str, widths: tuple[int, ...]) ->
     None means "not vouched for": parse these lines one at a time instead.
 
     >>> block = parse_trades(b"7,61000.5,0.5,30500.25,1723161255342,True,True", 3, "trades", (6, 7))
-    >>> block.first, block.ids, block.prices, block.times_ns, block.sells
+    >>> block.first, block.ids.tolist(), block.prices.tolist(), block.times_ns.tolist(), block.sells.tolist()
     (3, [7], [61000.5], [1723161255342000000], [True])
     >>> parse_trades(b"7,61000.5,0.5,30500.25,1723161255342,yes,True", 3, "trades", (6, 7)) is None
     True
@@ -88,8 +89,8 @@ def parse_trades(text: bytes, first: int, kind: str, widths: tuple[int, ...]) ->
     times_ns = _times_ns(columns[3].to_numpy())
     if times_ns is None or np.isnan(prices).any() or np.isnan(amounts).any():
         return None  # a NaN is refused line by line, with the line's own words
-    ids, sells = columns[0].to_pylist(), columns[4].to_pylist()
-    return TradeBlock(first, ids, prices.tolist(), amounts.tolist(), times_ns.tolist(), sells)
+    ids, sells = columns[0].to_numpy(), columns[4].to_numpy(zero_copy_only=False)
+    return TradeBlock(first, ids, prices, amounts, times_ns, sells)
 
 
 def _plain(text: bytes, widths: tuple[int, ...]) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import compress, count, repeat
 from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
@@ -19,7 +20,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 from virtuoso.errors import ConcurrencyError, InvalidEventError, SessionError, UsageError
-from virtuoso.events import REGISTRY, Event, Kind, Payload, TypeRegistry, event_problem
+from virtuoso.events import REGISTRY, CheckedEvents, Event, EventRun, Kind, Payload, TypeRegistry, first_problem
 from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store._chain import Row, SessionHeader, batch_context
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo
@@ -81,10 +82,21 @@ class Columns:
     payloads: list[Payload]
     classes: list[type[Payload]]
     ts_events: list[int]
+    run: EventRun | None = None
+    """The columns a bulk constructor made the events from (then ids and receive times need no extraction,
+    and there are no causations), else ``None``."""
 
     @classmethod
     def of(cls, events: Sequence[Event]) -> Columns:
-        """Extract the columns of ``events`` (C-level maps: this is the append hot path)."""
+        """Extract the columns of ``events`` (C-level maps: this is the append hot path).
+
+        :class:`~virtuoso.events.CheckedEvents` made in bulk bring their columns along: none is extracted.
+        """
+        run = events.run if type(events) is CheckedEvents else None
+        if run is not None:
+            count = len(events)
+            one = [run.stream] * count, [run.session] * count, run.payloads, [run.payload_class] * count
+            return cls(events, *one, run.ts_events, run)
         payloads = list(map(_EVENT_PAYLOAD, events))
         return cls(
             events,
@@ -97,7 +109,15 @@ class Columns:
 
     def distinct_streams(self) -> list[str]:
         """Stream names in first-seen order."""
+        if self.run is not None:
+            return [self.run.stream]
         return list(dict.fromkeys(self.streams))
+
+    def used(self) -> tuple[set[str], set[type[Payload]], set[str]]:
+        """The distinct streams, payload classes and sessions of the batch."""
+        if self.run is not None:
+            return {self.run.stream}, {self.run.payload_class}, {self.run.session}
+        return set(self.streams), set(self.classes), set(self.sessions)
 
     def single(self, column: list[Any]) -> bool:
         """Whether every value of ``column`` is the same."""
@@ -185,22 +205,27 @@ class Catalog:
 
     def missing(self, columns: Columns) -> tuple[list[str], list[tuple[str, int]], list[str]]:
         """Streams, kinds and sessions used by a batch that have no number yet."""
-        streams = set(columns.streams) - self.stream_ids.keys()
-        classes = set(columns.classes) - self._class_kinds.keys()
+        streams, classes, sessions = columns.used()
+        classes -= self._class_kinds.keys()
         kinds = {(c.TYPE, c.SCHEMA) for c in classes} - self.kind_ids.keys()
-        sessions = set(columns.sessions) - self.session_ids.keys()
-        return sorted(streams), sorted(kinds), sorted(sessions)
+        return sorted(streams - self.stream_ids.keys()), sorted(kinds), sorted(sessions - self.session_ids.keys())
 
     def check_batch(self, columns: Columns) -> None:
-        """Refuse payload classes the registry does not know under their name, and events breaking the value rules."""
-        for cls in set(columns.classes) - self._class_kinds.keys():
+        """Refuse payload classes the registry does not know under their name, and events breaking the value rules.
+
+        The value rules run on the batch's columns (:func:`~virtuoso.events.first_problem`), unless the
+        events came as :class:`~virtuoso.events.CheckedEvents`, which passed those very rules already.
+        """
+        for cls in columns.used()[1] - self._class_kinds.keys():
             if self.registry.class_for(cls.TYPE) is not cls:
                 raise UsageError(f"{cls.__qualname__} is not the registered class for {cls.TYPE!r}")
-        for index, event in enumerate(columns.events):
-            problem = event_problem(event)
-            if problem is not None:
-                where = f"event {index + 1} of the batch, id {event.id}"
-                raise InvalidEventError(event.stream, event.type, problem, where)
+        if type(columns.events) is CheckedEvents:
+            return
+        problem = first_problem(columns.events)
+        if problem is not None:
+            event = columns.events[problem.index]
+            where = f"event {problem.index + 1} of the batch, id {event.id}"
+            raise InvalidEventError(event.stream, event.type, problem.text, where)
 
 
 class AppendTotals:
@@ -322,19 +347,22 @@ class Batch:
         if self.run is None:
             value = "(?,?,?,?,?,?,?,?,?,?)" if self.session is None else f"(NULL,?,?,?,?,?,?,{self.session:d},NULL,?)"
             return "INSERT INTO events VALUES " + ",".join(repeat(value, rows))
-        stream, kind, session = self.run
-        offset = self.version_offset
-        # Numbered parameters: the position is bound once and also gives the version.
-        values = (
-            f"(?{b + 1},?{b + 2},{stream:d},?{b + 1}-{offset:d},{kind:d},"
-            f"?{b + 3},?{b + 4},{session:d},?{b + 5},?{b + 6})"
-            for b in range(0, 6 * rows, 6)
-        )
-        return "INSERT INTO events VALUES " + ",".join(values)
+        return _run_insert_sql(rows, *self.run, self.version_offset)
 
     def rows(self) -> list[Row]:
         """The stored rows."""
         return list(zip(*self.columns, strict=True))
+
+
+@lru_cache(maxsize=64)
+def _run_insert_sql(rows: int, stream: int, kind: int, session: int, offset: int) -> str:
+    """The INSERT of ``rows`` rows of one run (kept: a run's batches share it while no other stream interleaves)."""
+    # Numbered parameters: the position is bound once and also gives the version.
+    values = (
+        f"(?{b + 1},?{b + 2},{stream:d},?{b + 1}-{offset:d},{kind:d},?{b + 3},?{b + 4},{session:d},?{b + 5},?{b + 6})"
+        for b in range(0, 6 * rows, 6)
+    )
+    return "INSERT INTO events VALUES " + ",".join(values)
 
 
 def build_batch(columns: Columns, next_position: int, heads: dict[str, int], catalog: Catalog) -> Batch:
@@ -348,14 +376,14 @@ def build_batch(columns: Columns, next_position: int, heads: dict[str, int], cat
     head = heads.get(columns.streams[0], 0)
     stored = StoredColumns(
         position=list(range(next_position, next_position + count)),
-        id=list(map(_EVENT_ID, events)),
+        id=list(map(_EVENT_ID, events)) if columns.run is None else columns.run.ids,
         stream=_numbers(columns, columns.streams, catalog.stream_ids),
         version=_versions(columns, heads),
         kind=_numbers(columns, columns.classes, catalog.class_kind_ids()),
         ts_event=columns.ts_events,
-        ts_recv=list(map(_EVENT_TS_RECV, events)),
+        ts_recv=list(map(_EVENT_TS_RECV, events)) if columns.run is None else columns.run.ts_recvs,
         session=_numbers(columns, columns.sessions, catalog.session_ids),
-        causation=list(map(_EVENT_CAUSATION, events)),
+        causation=list(map(_EVENT_CAUSATION, events)) if columns.run is None else [None] * count,
         payload=list(map(_ENCODE, columns.payloads)),
     )
     single = all(columns.single(c) for c in (stored.stream, stored.kind, stored.session))

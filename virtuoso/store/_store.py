@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any, Self
 
 from virtuoso.errors import SessionError, StoreClosedError, UsageError
-from virtuoso.events import Event, EventIdFactory, Payload, SessionEnded, SessionResumed, SessionStarted
+from virtuoso.events import (
+    CheckedEvents,
+    Event,
+    EventIdFactory,
+    Payload,
+    SessionEnded,
+    SessionResumed,
+    SessionStarted,
+)
 from virtuoso.store._backend import StorageBackend
 from virtuoso.store._column_chunks import ColumnChunk
 from virtuoso.store._manifest import build_manifest, session_id_for
@@ -25,6 +34,26 @@ from virtuoso.store._rows import Columns, ExpectedVersion
 from virtuoso.store._writer import BufferedWriter, CommitRetry
 
 log = logging.getLogger("virtuoso.store")
+
+
+async def _one_ahead(items: AsyncGenerator[Columns, None]) -> AsyncGenerator[Columns, None]:
+    """``items``, the next one made while the consumer works on this one.
+
+    The backend awaits its writer thread for each chunk; meanwhile the event loop makes (and checks)
+    the next chunk, so the import's parsing overlaps SQLite's inserts. Errors of the producer come
+    out of the ``await`` of the chunk they belong to; a consumer that stops early leaves no work behind.
+    """
+    upcoming: asyncio.Future[Columns | None] = asyncio.ensure_future(anext(items, None))
+    try:
+        while (item := await upcoming) is not None:
+            upcoming = asyncio.ensure_future(anext(items, None))
+            yield item
+    finally:
+        upcoming.cancel()
+        await asyncio.wait([upcoming])
+        if not upcoming.cancelled():
+            upcoming.exception()  # seen and dropped: the consumer's own error is the one that propagates
+        await items.aclose()
 
 
 def lifecycle_stream(session_id: str) -> str:
@@ -68,12 +97,23 @@ class EventStore:
         :class:`~virtuoso.errors.ConcurrencyError` and nothing is written.
         Events whose id is already stored are skipped and counted as duplicates.
         """
-        batch = events if isinstance(events, list) else list(events)
+        columns = self._prepared(events if isinstance(events, (list, CheckedEvents)) else list(events))
+        if columns is None:
+            return AppendResult(0, 0)
+        return await self._append_prepared(columns, expected_version)
+
+    def _prepared(self, batch: Sequence[Event]) -> Columns | None:
+        """The checked columns of ``batch`` (None when empty): the part of an append that needs no backend."""
         self._check_open()
         if not batch:
-            return AppendResult(0, 0)
+            return None
         columns = Columns.of(batch)
         self._catalog.check_batch(columns)
+        return columns
+
+    async def _append_prepared(self, columns: Columns, expected_version: ExpectedVersion = None) -> AppendResult:
+        """Append columns made by :meth:`_prepared` (a buffered writer makes them while the batch before commits)."""
+        self._check_open()
         return await self._backend.append(columns, expected_version)
 
     async def append_atomic(self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]) -> AppendResult:
@@ -89,11 +129,12 @@ class EventStore:
         not append to the same store itself.
         """
         self._check_open()
-        return await self._backend.append_atomic(self._checked_columns(chunks))
+        async with aclosing(_one_ahead(self._checked_columns(chunks))) as ahead:
+            return await self._backend.append_atomic(ahead)
 
     async def _checked_columns(
         self, chunks: Iterable[Sequence[Event]] | AsyncIterable[Sequence[Event]]
-    ) -> AsyncIterator[Columns]:
+    ) -> AsyncGenerator[Columns, None]:
         if isinstance(chunks, AsyncIterable):
             async for chunk in chunks:
                 columns = self._columns(chunk)
@@ -106,12 +147,7 @@ class EventStore:
                     yield columns
 
     def _columns(self, chunk: Sequence[Event]) -> Columns | None:
-        self._check_open()
-        if not chunk:
-            return None
-        columns = Columns.of(chunk if isinstance(chunk, list) else list(chunk))
-        self._catalog.check_batch(columns)
-        return columns
+        return self._prepared(chunk if isinstance(chunk, (list, CheckedEvents)) else list(chunk))
 
     async def read(self, flt: EventFilter | None = None, chunk_size: int = READ_CHUNK) -> AsyncIterator[Event]:
         """Events matching ``flt`` one by one, in position order (read in chunks)."""

@@ -30,6 +30,7 @@ from virtuoso.events import Event, EventIdFactory, Gap
 
 if TYPE_CHECKING:
     from virtuoso.store._models import AppendResult
+    from virtuoso.store._rows import Columns
     from virtuoso.store._store import EventStore
 
 RETRYABLE: tuple[type[StoreError], ...] = (StoreBusyError, StoreIOError)
@@ -111,6 +112,7 @@ class BufferedWriter:
         self._in_flight_size = 0
         self._broken: BaseException | None = None
         self._dropped: dict[tuple[str, str], DroppedSpan] = {}
+        self._ahead: tuple[list[Event], int, Columns] | None = None
         self.written = 0
         """Events committed so far."""
         self.duplicates = 0
@@ -229,6 +231,7 @@ class BufferedWriter:
             self.failed.extend(self._buffer)
             self._buffer = []
         if self._buffer and self._stall is None:
+            self._prepare_ahead()
             await self._wait_in_flight()
             if self._stall is None and self._buffer:  # the batch in flight may just have failed
                 batch, self._buffer = self._buffer, []
@@ -244,13 +247,34 @@ class BufferedWriter:
             if self._in_flight is task:
                 self._in_flight = None
 
-    def _launch(self, batch: list[Event]) -> None:
-        self._in_flight_size = len(batch)  # counted as held from now: the task starts later
-        self._in_flight = asyncio.ensure_future(self._commit(batch))
+    def _prepare_ahead(self) -> None:
+        """While a batch commits, make the columns of the next one (the buffer as it is now).
 
-    async def _commit(self, batch: list[Event]) -> None:
+        They are used only if the buffer is still exactly that batch when it is launched; a batch
+        whose check fails is left to :meth:`_commit`, which meets the same error in order.
+        """
+        self._ahead = None
+        if self._in_flight is None or self._in_flight.done():
+            return  # nothing to overlap with
         try:
-            result = await self._store.append(batch)
+            columns = self._store._prepared(self._buffer)  # the writer is part of the store
+        except Exception:  # raised again, in order, by the commit of this batch
+            return
+        if columns is not None:
+            self._ahead = (self._buffer, len(self._buffer), columns)
+
+    def _launch(self, batch: list[Event]) -> None:
+        ahead, self._ahead = self._ahead, None
+        columns = ahead[2] if ahead is not None and ahead[0] is batch and ahead[1] == len(batch) else None
+        self._in_flight_size = len(batch)  # counted as held from now: the task starts later
+        self._in_flight = asyncio.ensure_future(self._commit(batch, columns))
+
+    async def _commit(self, batch: list[Event], columns: Columns | None = None) -> None:
+        try:
+            if columns is None:
+                result = await self._store.append(batch)
+            else:
+                result = await self._store._append_prepared(columns)
         except RETRYABLE as exc:
             self._in_flight_size = 0
             if self._retry is None:

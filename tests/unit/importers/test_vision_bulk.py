@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import msgspec
 import pytest
@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from virtuoso.errors import ImportFormatError
-from virtuoso.events import Event
+from virtuoso.events import Event, Gap
 from virtuoso.importers._output import CHUNK, Continuity, Output
 from virtuoso.importers._source import Opened
 from virtuoso.importers._vision import _Rows
@@ -36,19 +36,23 @@ ODD = [
 ]  # fmt: skip
 
 
-def _events(rows: _Rows, text: bytes, oracle: bool) -> tuple[list[list[bytes]], str]:
-    """The chunks (events encoded) until the end or the error, and the error's text ("" if none)."""
+def _events(rows: _Rows, text: bytes, oracle: bool) -> tuple[list[bytes], str]:
+    """The events (encoded) of the whole text and ``""``, or no events and the error's text.
+
+    Chunks are not compared: a bulk block is one chunk, and on an error the import keeps nothing.
+    """
     out, continuity = Output("s", "k"), Continuity()
     continuity.attach(out)
-    taken: list[list[bytes]] = []
+    taken: list[bytes] = []
     try:
-        taken.extend(_encoded(chunk) for chunk in _chunks(rows, text, out, continuity, oracle))
+        for chunk in _chunks(rows, text, out, continuity, oracle):
+            taken.extend(_encoded(chunk))
     except ImportFormatError as exc:
-        return taken, str(exc)
+        return [], str(exc)
     return taken, ""
 
 
-def _chunks(rows: _Rows, text: bytes, out: Output, continuity: Continuity, oracle: bool) -> Iterator[list[Event]]:
+def _chunks(rows: _Rows, text: bytes, out: Output, continuity: Continuity, oracle: bool) -> Iterator[Sequence[Event]]:
     if not oracle:
         stream = io.BytesIO(text)
         yield from rows.chunks(Opened(stream, stream, ""), out, continuity)
@@ -58,7 +62,7 @@ def _chunks(rows: _Rows, text: bytes, out: Output, continuity: Continuity, oracl
         yield out.take()
 
 
-def _encoded(chunk: list[Event]) -> list[bytes]:
+def _encoded(chunk: Sequence[Event]) -> list[bytes]:
     return [msgspec.json.encode(event) for event in chunk]
 
 
@@ -133,9 +137,32 @@ def test_plain_rows_do_take_the_bulk_path() -> None:
     text = b"\n".join(_row(3_735_683_259 + i, 1_723_161_600_000 + i, i % 2 == 0, [], 7) for i in range(3))
     block = parse_trades(text, 2, "trades", (6, 7))
     assert block is not None
-    assert block.ids == [3_735_683_259, 3_735_683_260, 3_735_683_261]
-    assert block.sells == [True, False, True]
-    assert block.times_ns == [1_723_161_600_000_000_000, 1_723_161_600_001_000_000, 1_723_161_600_002_000_000]
+    assert block.ids.tolist() == [3_735_683_259, 3_735_683_260, 3_735_683_261]
+    assert block.sells.tolist() == [True, False, True]
+    assert block.times_ns.tolist() == [
+        1_723_161_600_000_000_000,
+        1_723_161_600_001_000_000,
+        1_723_161_600_002_000_000,
+    ]
+
+
+def test_a_bulk_block_is_one_checked_chunk_with_its_gaps_after_their_rows() -> None:
+    ids = [3_735_683_259, 3_735_683_260, 3_735_683_265, 3_735_683_262, 3_735_683_270, 3_735_683_271]
+    lines = [_row(trade_id, 1_723_161_600_000 + i, False, [], 7) for i, trade_id in enumerate(ids)]
+    text = b"\n".join([lines[0], *lines]) + b"\n"  # line 1 goes alone (it may be a header)
+    out, continuity = Output("s", "k"), Continuity()
+    continuity.attach(out)
+    stream = io.BytesIO(text)
+    chunks = list(_trade_rows().chunks(Opened(stream, stream, ""), out, continuity))
+    assert [type(chunk).__name__ for chunk in chunks] == ["list", "CheckedEvents"]
+    bulk = chunks[1]
+    assert [e.type for e in bulk] == ["Trade", "Trade", "Trade", "Gap", "Trade", "Trade", "Gap", "Trade"]
+    assert [e.payload.reason for e in bulk if isinstance(e.payload, Gap)] == [
+        "trade ids 3735683261..3735683264 missing",
+        "trade ids 3735683266..3735683269 missing",
+    ]
+    assert out.counts == {"Trade": 7, "Gap": 2}
+    assert (_encoded([*chunks[0], *bulk]), "") == _events(_trade_rows(), text, oracle=True)
 
 
 @pytest.mark.parametrize(
@@ -151,5 +178,4 @@ def test_a_bad_row_in_the_middle_of_a_block_is_named_by_its_line(bad: bytes, wha
     text = b"\n".join([*good[:7_000], bad, *good[7_000:]]) + b"\n"
     taken, error = _events(_trade_rows(), text, oracle=False)
     assert re.fullmatch(rf"f\.csv:7001: {re.escape(what)}.*", error), error
-    assert [len(chunk) for chunk in taken] == [CHUNK]  # the chunk before the bad line, and no part of the rest
     assert (taken, error) == _events(_trade_rows(), text, oracle=True)

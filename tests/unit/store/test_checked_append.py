@@ -1,0 +1,93 @@
+"""Events checked in bulk enter the log as the same events do one by one: same rows, same chain; bad ones never."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from virtuoso.errors import InvalidEventError
+from virtuoso.events import CheckedEvents, Event, EventIdFactory, Trade, TradeColumns, checked_trades
+from virtuoso.store import EventStore, MemoryEventStore, open_sqlite_store
+
+STREAM = "binance:BTC/USDT:trades"
+
+
+def _columns(count: int, seed: int) -> TradeColumns:
+    rng = np.random.default_rng(seed)
+    times = 1_723_161_600_000_000_000 + np.cumsum(rng.integers(0, 5_000_000, count))
+    ids = EventIdFactory("s:trades").many(times)
+    prices = np.round(60_000 + rng.normal(0, 50, count), 2)
+    amounts = rng.integers(1, 100_000, count) / 100_000
+    return TradeColumns(ids, times, prices, amounts, rng.random(count) < 0.5, [str(i) for i in range(count)])
+
+
+async def _stored(store: EventStore, chunks: Sequence[Sequence[Event]]) -> tuple[list[Event], str]:
+    async with store:
+        session = await store.begin_session("s", "test", started_ns=1, session_id="s")
+        assert session.id == "s"
+        await store.append_atomic(chunks)
+        await store.append(chunks[0][:1])  # ids already stored: duplicates, nothing written
+        report = await store.verify()
+        assert report.ok, report
+        events = [e async for e in store.read()]
+        head = await store.head() if hasattr(store, "head") else (0, 0, "")
+    return events, str(head)
+
+
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_bulk_checked_trades_are_stored_as_the_same_events_one_by_one(backend: str, tmp_path: Path) -> None:
+    bulk = [checked_trades(_columns(1_200, seed), stream=STREAM, session="s") for seed in (1, 2)]
+    assert all(isinstance(chunk, CheckedEvents) and chunk.run is not None for chunk in bulk)
+    plain = [[Event(e.id, e.stream, e.ts_event, e.ts_recv, e.session, e.payload) for e in chunk] for chunk in bulk]
+
+    def store(name: str) -> EventStore:
+        if backend == "memory":
+            return MemoryEventStore()
+        return asyncio.run(open_sqlite_store(tmp_path / f"{name}.sqlite"))
+
+    assert asyncio.run(_stored(store("bulk"), bulk)) == asyncio.run(_stored(store("plain"), plain))  # type: ignore[arg-type]
+
+
+def test_a_bad_value_in_a_plain_batch_is_refused_naming_the_event() -> None:
+    good = [Event(f"e{i}", STREAM, 5, 5, "s", Trade(1.0, 1.0, "buy", str(i))) for i in range(3)]
+    bad = Event("e9", STREAM, 5, 5, "s", Trade(1.0, float("inf"), "buy", "9"))
+
+    async def scenario() -> int:
+        async with MemoryEventStore() as store:
+            await store.begin_session("s", "test", started_ns=1, session_id="s")
+            with pytest.raises(InvalidEventError, match=r"amount inf is not a finite number > 0.*event 3 of the batch"):
+                await store.append_atomic([good[:1], [*good[1:], bad]])
+            return await store.max_position()
+
+    assert asyncio.run(scenario()) == 1  # the SessionStarted event only: nothing of the refused transaction
+
+
+def test_a_writer_checks_the_next_batch_while_one_commits_and_reports_a_bad_one_in_order(tmp_path: Path) -> None:
+    events = [Event(f"e{i:02d}", STREAM, 5, 5, "s", Trade(1.0, 1.0, "buy", str(i))) for i in range(35)]
+    events[25] = Event("e25", STREAM, 5, 5, "s", Trade(-1.0, 1.0, "buy", "25"))
+
+    async def scenario() -> tuple[int, list[str], str, list[str]]:
+        store = await open_sqlite_store(tmp_path / "w.sqlite")
+        async with store:
+            await store.begin_session("s", "test", started_ns=1, session_id="s")
+            writer = store.writer(max_events=10, max_delay_s=60)
+            error = ""
+            try:
+                await writer.write_many(events)
+                await writer.close()
+            except InvalidEventError as exc:
+                error = str(exc)
+                await writer.close()
+            stored = [e.id async for e in store.read() if e.stream == STREAM]
+            return writer.written, [e.id for e in writer.failed], error, stored
+
+    written, failed, error, stored = asyncio.run(scenario())
+    assert "price -1.0 is not a finite number > 0" in error
+    assert "event 6 of the batch, id e25" in error
+    assert failed == [f"e{i}" for i in range(20, 30)]
+    assert written == 25
+    assert stored == [f"e{i:02d}" for i in (*range(20), *range(30, 35))]
