@@ -38,7 +38,7 @@ async def _stored(store: EventStore, chunks: Sequence[Sequence[Event]]) -> tuple
     return events, str(head)
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@pytest.mark.parametrize("backend", ["memory", "rows", "columnar"])
 def test_bulk_checked_trades_are_stored_as_the_same_events_one_by_one(backend: str, tmp_path: Path) -> None:
     bulk = [checked_trades(_columns(1_200, seed), stream=STREAM, session="s") for seed in (1, 2)]
     assert all(isinstance(chunk, CheckedEvents) and chunk.run is not None for chunk in bulk)
@@ -47,7 +47,7 @@ def test_bulk_checked_trades_are_stored_as_the_same_events_one_by_one(backend: s
     def store(name: str) -> EventStore:
         if backend == "memory":
             return MemoryEventStore()
-        return asyncio.run(open_sqlite_store(tmp_path / f"{name}.sqlite"))
+        return asyncio.run(open_sqlite_store(tmp_path / f"{name}.sqlite", layout=backend))  # type: ignore[arg-type]
 
     assert asyncio.run(_stored(store("bulk"), bulk)) == asyncio.run(_stored(store("plain"), plain))  # type: ignore[arg-type]
 
