@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 import zlib
@@ -89,6 +90,35 @@ def test_trades_round_trip_and_compress_to_a_few_bytes_each() -> None:
     _same(decode_batch(blob), events)
     assert blob[0] == FORMAT_VERSION
     assert len(blob) / len(events) < 12  # the JSON row is ~100 bytes of payload alone
+
+
+GOLDEN = ["9c3e53a53042a470", "ce604d09a6d7515a", "b5c27b51c3a31b1f", "51341aefef3823fa"]
+"""The first hex digits of the SHA-256 of each body of ``_golden_batches``, as format 1 writes them."""
+
+
+def _golden_batches() -> list[list[Event]]:
+    """Batches that touch every column encoding: hex and other ids, sessions, causations, every payload block."""
+    book = "binance:BTC/USDT:book"
+    snapshot = BookSnapshot(((61_000.0, 1.5), (60_999.99, 0.25)), ((61_000.5, 2.0),), 100)
+    books: list[Payload] = [snapshot, *(_book(101 + 4 * i, i % 5, (3 * i) % 7) for i in range(700))]
+    quotes: list[Payload] = [Quote(61_000.0 + i, 1.0, 61_000.01, 0.1 + 0.2, None if i % 3 else i) for i in range(600)]
+    notes: list[Payload] = [Note(f"note {i}", "warning", {"k": str(i)}) for i in range(3)]
+    return [
+        _trades(1_000),
+        _trades(7, start=-(2**63)),
+        [Event(f"b{i}", book, T0 + i, T0 + i, "s1", p, None, i + 1, 10 + i) for i, p in enumerate(books)],
+        [
+            Event(f"q{i}", "x:quotes", T0 - 9 * i, T0, f"s{i % 3}", p, i if i % 4 else None, i + 1, 100 + i)
+            for i, p in enumerate(quotes + notes)
+        ],
+    ]
+
+
+def test_the_layout_is_unchanged() -> None:
+    # FORMAT_VERSION names this layout: the bodies of these batches (before zstd, whose bytes depend on its
+    # version) must stay these bytes unless the version is bumped and the change documented.
+    bodies = [zstandard.ZstdDecompressor().decompress(encode_batch(b)[1:]) for b in _golden_batches()]
+    assert [hashlib.sha256(body).hexdigest()[:16] for body in bodies] == GOLDEN
 
 
 def test_a_book_stream_mixes_snapshots_and_deltas_in_batch_order() -> None:
