@@ -167,7 +167,10 @@ def _block(payloads: list[Payload], queue: col.IntQueue) -> col.Later[Block]:
     if plan is not None:
         # A C-level map per field: no tuple per payload (see ``envelope_columns`` in the codec). Every field is
         # judged before any is queued, so a kind that falls back to JSON queues nothing but its lengths.
-        judged = [_field_column(field, list(map(attrgetter(field.name), payloads))) for field in plan]
+        getters = [attrgetter(field.name) for field in plan]
+        conversions = [_CONVERSIONS.get(field.kind) for field in plan]
+        fields = col.gather(payloads, lambda part: [list(map(get, part)) for get in getters], conversions)
+        judged = [_field_column(field, gathered) for field, gathered in zip(plan, fields, strict=True)]
         queued = [q for q in judged if q is not None]
         if len(queued) == len(plan):
             columns = [q(queue) for q in queued]
@@ -183,14 +186,16 @@ Queued = Callable[[col.IntQueue], col.Later[col.Column]]
 """A column whose values fit it, to be queued for encoding."""
 
 
-def _field_column(field: _Field, values: list[Any]) -> Queued | None:
+_CONVERSIONS: dict[FieldKind, col.Conversion] = {"int": "int", "float": "float"}
+
+
+def _field_column(field: _Field, gathered: col.Gathered) -> Queued | None:
     """The column of one field's values, or ``None`` when a value is not exactly of the field's type."""
-    if not field.optional:
-        return _plain_column(field, values)
+    if not field.optional or type(None) not in gathered.types:
+        return _plain_column(field, gathered)
+    values = gathered.values
     present = col.presence(values)
-    if present.all():
-        return _plain_column(field, values)
-    inner = _plain_column(field, list(compress(values, present)))
+    inner = _plain_column(field, col.Gathered.of(list(compress(values, present)), _CONVERSIONS.get(field.kind)))
     if inner is None:
         return None
     flags = present.astype(np.int64)
@@ -202,18 +207,17 @@ def _field_column(field: _Field, values: list[Any]) -> Queued | None:
     return queued
 
 
-def _plain_column(field: _Field, values: list[Any]) -> Queued | None:
+def _plain_column(field: _Field, gathered: col.Gathered) -> Queued | None:
+    values, types, array = gathered.values, gathered.types, gathered.array
     if field.kind == "int":
-        ints = col.int64s(values)
-        return None if ints is None else partial(_queue_ints, ints)
+        return None if array is None else partial(_queue_ints, array)
     if field.kind == "float":
-        floats = col.floats64(values)
-        return None if floats is None else partial(col.encode_floats, floats)
+        return None if array is None else partial(col.encode_floats, array)
     if field.kind == "text":
-        fits = col.texts(values) and (field.choices is None or field.choices.issuperset(values))
+        fits = all(t is str for t in types) and (field.choices is None or field.choices.issuperset(values))
         return partial(col.encode_text, values) if fits else None
     if field.kind == "bool":
-        return partial(col.encode_bools, values) if all(t is bool for t in set(map(type, values))) else None
+        return partial(col.encode_bools, values) if all(t is bool for t in types) else None
     levels = col.level_arrays(values)
     return None if levels is None else partial(col.encode_levels, *levels)
 

@@ -210,21 +210,32 @@ def decode_columns(
 # -- the envelope ------------------------------------------------------------------------------
 
 
-def envelope_columns(events: Sequence[Event]) -> dict[str, list[Any]]:
-    """The events' fields as one list per field (``Event.__struct_fields__``, in that order)."""
+_CONVERSIONS: dict[str, col.Conversion] = {
+    **dict.fromkeys(("ts_event", "ts_recv", "version", "position"), "int"),
+    **dict.fromkeys(("stream", "payload"), "raw"),  # judged by value and by class, not by these types
+}
+
+
+def envelope_columns(events: Sequence[Event]) -> dict[str, col.Gathered]:
+    """The events' fields (``Event.__struct_fields__``), gathered; the integer ones also as int64 arrays."""
+    conversions = [_CONVERSIONS.get(name) for name in Event.__struct_fields__]
+    return dict(zip(Event.__struct_fields__, col.gather(events, _envelope_lists, conversions), strict=True))
+
+
+def _envelope_lists(events: Sequence[Event]) -> list[list[Any]]:
     # One comprehension per field is the cheapest transpose CPython has: its attribute loads are specialised,
     # where zip(*map(astuple, events)) builds a tuple per event (three times slower once the GC walks them).
-    return {
-        "id": [e.id for e in events],
-        "stream": [e.stream for e in events],
-        "ts_event": [e.ts_event for e in events],
-        "ts_recv": [e.ts_recv for e in events],
-        "session": [e.session for e in events],
-        "payload": [e.payload for e in events],
-        "causation": [e.causation for e in events],
-        "version": [e.version for e in events],
-        "position": [e.position for e in events],
-    }
+    return [
+        [e.id for e in events],
+        [e.stream for e in events],
+        [e.ts_event for e in events],
+        [e.ts_recv for e in events],
+        [e.session for e in events],
+        [e.payload for e in events],
+        [e.causation for e in events],
+        [e.version for e in events],
+        [e.position for e in events],
+    ]
 
 
 class _Encoder:
@@ -237,7 +248,8 @@ class _Encoder:
             raise UsageError(f"a batch holds at most {col.MAX_VALUES} events, not {len(events)}: split it")
         self.events = events
         # One pass over the events makes every envelope column (a C-level transpose).
-        self.columns = envelope_columns(events)
+        self.gathered = envelope_columns(events)
+        self.columns = {name: gathered.values for name, gathered in self.gathered.items()}
         streams = set(self.columns["stream"])
         self.stream = events[0].stream
         if len(streams) != 1 or type(self.stream) is not str:
@@ -274,17 +286,16 @@ class _Encoder:
         )
 
     def _ints(self, name: str) -> col.Int64s:
-        values = self.columns[name]
-        array = col.int64s(values)
-        if array is None:
-            self._refuse(values, name, _int64, "an int within 64 bits")
-        return array
+        gathered = self.gathered[name]
+        if gathered.array is None:
+            self._refuse(gathered.values, name, _int64, "an int within 64 bits")
+        return gathered.array
 
     def _texts(self, name: str) -> list[str]:
-        values = self.columns[name]
-        if not col.texts(values):
-            self._refuse(values, name, lambda v: type(v) is str, "a string")
-        return values
+        gathered = self.gathered[name]
+        if gathered.types != {str}:
+            self._refuse(gathered.values, name, lambda v: type(v) is str, "a string")
+        return gathered.values
 
     def _causations(self, queue: col.IntQueue) -> col.Later[col.Column | None]:
         values = self.columns["causation"]
