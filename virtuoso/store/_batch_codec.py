@@ -416,6 +416,13 @@ def _compressor(level: int) -> zstandard.ZstdCompressor:
     return compressor
 
 
+def _decompressor() -> zstandard.ZstdDecompressor:
+    decompressor: zstandard.ZstdDecompressor | None = getattr(_LOCAL, "decompressor", None)
+    if decompressor is None:
+        decompressor = _LOCAL.decompressor = zstandard.ZstdDecompressor()
+    return decompressor
+
+
 def _open(blob: bytes) -> _Body:
     """The body of a blob; ``CorruptDatabaseError`` (or ``SchemaVersionError``) when it cannot be one."""
     if not isinstance(blob, bytes | bytearray | memoryview) or len(blob) < 2:
@@ -430,7 +437,7 @@ def _open(blob: bytes) -> _Body:
         size = zstandard.frame_content_size(frame)
         if not 0 <= size <= MAX_BODY_BYTES:
             raise _damaged(f"its frame declares {size} bytes")
-        raw = zstandard.ZstdDecompressor().decompress(frame, allow_extra_data=False)
+        raw = _decompressor().decompress(frame, allow_extra_data=False)
         return _BODY_DECODER.decode(raw)
     except (zstandard.ZstdError, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise _damaged(str(exc)) from exc

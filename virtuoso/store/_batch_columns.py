@@ -327,9 +327,10 @@ def _check_sizes(column: IntColumn) -> None:
 def _decode_rows(columns: list[IntColumn], count: int) -> list[Int64s]:
     """The values of columns of ``count`` (at least 2) values each, as the rows of one matrix."""
     wide = np.zeros((len(columns), count - 1, 8), np.uint8)
-    for row, column in enumerate(columns):
-        if column.width:
-            wide[row, :, : column.width] = np.frombuffer(column.data, np.uint8).reshape(column.width, count - 1).T
+    for width, rows in _by_length([c.width for c in columns]).items():
+        if width:  # the byte planes of all the columns of one width, unshuffled in one assignment
+            planes = np.frombuffer(b"".join(columns[row].data for row in rows), np.uint8)
+            wide[rows, :, :width] = planes.reshape(len(rows), width, count - 1).transpose(0, 2, 1)
     zigzag = wide.view(_U64).reshape(len(columns), count - 1)
     stored = (zigzag >> np.uint64(1)) ^ (np.uint64(0) - (zigzag & np.uint64(1)))
     steps = np.array([c.step for c in columns], _U64)
@@ -342,12 +343,11 @@ def _decode_rows(columns: list[IntColumn], count: int) -> list[Int64s]:
     out = np.empty((len(columns), count), _U64)
     out[:, 0] = firsts
     np.add(stored, firsts[:, None], out=out[:, 1:])
-    matrix = out.view(_I64)
-    return [matrix[0]] if len(columns) == 1 else [row.copy() for row in matrix]
+    return list(out.view(_I64))
 
 
 def _by_length(lengths: list[int]) -> dict[int, list[int]]:
-    """The indexes of ``lengths``, grouped by length."""
+    """The indexes of ``lengths`` (or widths), grouped by length."""
     groups: dict[int, list[int]] = {}
     for index, length in enumerate(lengths):
         groups.setdefault(length, []).append(index)
