@@ -287,7 +287,8 @@ def decode_ints(column: IntColumn) -> Int64s:
     """
     kept: Int64s | None = column.__dict__.get("values")
     if kept is None:
-        kept = decode_int_columns([column])[0]
+        _check_sizes(column)
+        kept = column.__dict__["values"] = _decode_one(column)
     return kept
 
 
@@ -298,7 +299,10 @@ def decode_int_columns(columns: Sequence[IntColumn]) -> list[Int64s]:
     out: list[Int64s | None] = [None] * len(columns)
     for count, indexes in _by_length([c.count for c in columns]).items():
         group = [columns[index] for index in indexes]
-        values = _decode_rows(group, count) if count > 1 else [np.array([c.first] * count, _I64) for c in group]
+        if len(group) > 1 and 1 < count <= _TOGETHER_UP_TO:
+            values = _decode_rows(group, count)
+        else:
+            values = [_decode_one(column) for column in group]
         for index, column, array in zip(indexes, group, values, strict=True):
             column.__dict__["values"] = out[index] = array
     return [a for a in out if a is not None]
@@ -322,6 +326,33 @@ def _check_sizes(column: IntColumn) -> None:
         raise ValueError("an integer column's sizes do not add up")
     if not _INT64_MIN <= column.first < 2**63 or column.step >= 2**63:
         raise ValueError("an integer column's first value or step is beyond 64 bits")
+
+
+_TOGETHER_UP_TO = 4_096
+"""Columns longer than this are decoded one by one: there the fixed cost per column is nothing, and a matrix
+would cost passes over every row for what only some need (a cumulative sum, a multiplication)."""
+
+
+def _decode_one(column: IntColumn) -> Int64s:
+    count, width = column.count, column.width
+    if count == 0:
+        return np.empty(0, _I64)
+    out = np.empty(count, _U64)
+    out[0] = np.int64(column.first).view(_U64)
+    if count == 1:
+        return out.view(_I64)
+    wide = np.zeros((count - 1, 8), np.uint8)
+    wide[:, :width] = np.frombuffer(column.data, np.uint8).reshape(width, count - 1).T
+    zigzag = wide.view(_U64).ravel()
+    stored = (zigzag >> np.uint64(1)) ^ (np.uint64(0) - (zigzag & np.uint64(1)))
+    if column.step != 1:
+        stored *= np.uint64(column.step)
+    if column.delta:
+        np.cumsum(stored, out=out[1:])
+        out[1:] += out[0]
+    else:
+        np.add(stored, out[0], out=out[1:])
+    return out.view(_I64)
 
 
 def _decode_rows(columns: list[IntColumn], count: int) -> list[Int64s]:
