@@ -228,11 +228,6 @@ class IntQueue:
         self._columns = encode_int_columns(self._arrays)
 
 
-def encode_ints(values: Int64s) -> IntColumn:
-    """The integer column of ``values`` (an int64 array)."""
-    return encode_int_columns([values])[0]
-
-
 def encode_int_columns(arrays: Sequence[Int64s]) -> list[IntColumn]:
     """The integer column of each int64 array, arrays of one length encoded together as a matrix."""
     columns: list[IntColumn | None] = [None] * len(arrays)
@@ -592,11 +587,6 @@ def _hex_strings(column: HexText, reference: Int64s | None) -> list[str]:
         raise ValueError("the halves of a hex id column differ in length")
     # One hex string with a space after every id, split in C: the cheapest way to make the id objects.
     return np.stack([high, low], axis=1).astype(">u8").tobytes().hex(" ", 16).split(" ")
-
-
-def texts(values: Sequence[Any]) -> bool:
-    """Whether every value is a ``str`` (not a subclass)."""
-    return all(t is str for t in _distinct_types(values))
 
 
 # -- booleans, levels, nullable ---------------------------------------------------------------
