@@ -247,7 +247,7 @@ class _Encoder:
         if len(events) > col.MAX_VALUES:
             raise UsageError(f"a batch holds at most {col.MAX_VALUES} events, not {len(events)}: split it")
         self.events = events
-        # One pass over the events makes every envelope column (a C-level transpose).
+        # Every envelope column, its exact types and (integers) its int64 array, a chunk of events at a time.
         self.gathered = envelope_columns(events)
         self.columns = {name: gathered.values for name, gathered in self.gathered.items()}
         streams = set(self.columns["stream"])
