@@ -13,15 +13,18 @@ What it prints:
   the size of the capture files' gzip;
 * **sealing**: what re-encoding the capture's trades, committed live in batches of
   100, into one batch costs (CPU time) and saves (bytes);
-* **speed**, in one run, rounds interleaved, best CPU time of each side: the floor is a
-  minimal SQLite table ``(seq INTEGER PRIMARY KEY, ts INTEGER, type TEXT, payload
-  BLOB)`` holding the same JSON payloads, written with ``executemany`` and read with
-  a ``SELECT`` and a ``msgspec`` decoder of the payload class (the append's
-  time includes encoding the payloads, as ours includes encoding the batches); ours writes the
-  blobs into a ``(seq INTEGER PRIMARY KEY, blob BLOB)`` table in 50,000-event
-  batches (encode included) and reads them back as typed events
-  (``decode_batch``) or as trade columns (``decode_columns``, what ``to_frame`` needs).
-  Ratios are floor time over ours: above 1 is faster than the floor.
+* **speed**, in one run, rounds interleaved, best CPU time of each side, for the capture's
+  BTCUSDT trades, the synthetic day's trades and the capture's BTCUSDT book deltas: the
+  floor is a minimal SQLite table ``(seq INTEGER PRIMARY KEY, ts INTEGER, type TEXT,
+  payload BLOB)`` holding the same JSON payloads, written with one ``executemany`` and
+  read with a ``SELECT`` and a ``msgspec`` decoder of the payload class (the append's
+  time includes encoding the payloads, as ours includes encoding the batches); ours
+  writes the blobs into a ``(seq INTEGER PRIMARY KEY, blob BLOB)`` table in batches of
+  100 (a live commit's size), 5,000 and 50,000 events (encode included, one
+  transaction, as the floor's) and reads them back as typed events (``decode_batch``)
+  or as trade columns (``decode_columns``, what ``to_frame`` needs). Ratios are floor
+  time over ours: above 1 is faster than the floor. The load average is printed
+  before and after: the machine may be shared.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ DATA = Path(os.environ.get("VIRTUOSO_SHARED_DATA", Path(__file__).resolve().pare
 CAPTURES = sorted((DATA / "hftbacktest" / "examples" / "spot").glob("*.gz"))
 BTC_TRADES = "binance:BTC/USDT:trades"
 BATCH_SIZES = (5_000, 50_000, None)
+SPEED_SIZES = (100, 5_000, 50_000)
+BTC_BOOK = "binance:BTC/USDT:book"
 FRAME_FIELDS = ("ts_event", "price", "amount", "side", "trade_id")
 
 
@@ -183,11 +188,15 @@ def best_times(sides: dict[str, Callable[[], None]], rounds: int) -> dict[str, f
     return best
 
 
-def speed(events: Sequence[Event], directory: Path, rounds: int) -> dict[str, Any]:
-    """Events/s of each side and our ratios to the floor, for one list of trades."""
+def speed(events: Sequence[Event], directory: Path, rounds: int, columns: bool = True) -> dict[str, Any]:
+    """Events/s of the floor and of ours at each of ``SPEED_SIZES``, and our ratios to the floor, in one run.
+
+    Every side runs once a round, rounds interleaved: the floor and the three
+    batch sizes see the same load. ``columns``: also read the trade columns.
+    """
     n = len(events)
-    floor_db, ours_db = directory / "floor.sqlite", directory / "ours.sqlite"
-    writes = {"floor": floor_write(floor_db, events), "ours": batch_write(ours_db, events, 50_000)}
+    floor_db = directory / "floor.sqlite"
+    ours_db = {size: directory / f"ours-{size}.sqlite" for size in SPEED_SIZES}
 
     def fresh(run: Callable[[], None], path: Path) -> Callable[[], None]:
         def side() -> None:
@@ -196,23 +205,28 @@ def speed(events: Sequence[Event], directory: Path, rounds: int) -> dict[str, An
 
         return side
 
-    write = best_times({k: fresh(v, floor_db if k == "floor" else ours_db) for k, v in writes.items()}, rounds)
-    read = best_times(
-        {
-            "floor": floor_read(floor_db, n),
-            "events": batch_read(ours_db, n, columns=False),
-            "columns": batch_read(ours_db, n, columns=True),
-        },
-        rounds,
-    )
-    return {
+    writes = {"floor": fresh(floor_write(floor_db, events), floor_db)}
+    writes |= {str(size): fresh(batch_write(ours_db[size], events, size), ours_db[size]) for size in SPEED_SIZES}
+    write = best_times(writes, rounds)
+    reads = {"floor": floor_read(floor_db, n)}
+    for size in SPEED_SIZES:
+        reads[f"{size} events"] = batch_read(ours_db[size], n, columns=False)
+        if columns:
+            reads[f"{size} columns"] = batch_read(ours_db[size], n, columns=True)
+    read = best_times(reads, rounds)
+    out: dict[str, Any] = {
         "events": n,
-        "write_per_s": {k: n / v for k, v in write.items()},
-        "read_per_s": {k: n / v for k, v in read.items()},
-        "append_ratio": write["floor"] / write["ours"],
-        "read_events_ratio": read["floor"] / read["events"],
-        "read_columns_ratio": read["floor"] / read["columns"],
+        "floor_per_s": {"append": round(n / write["floor"]), "read": round(n / read["floor"])},
     }
+    for size in SPEED_SIZES:
+        ratios = {
+            "append": round(write["floor"] / write[str(size)], 2),
+            "read_events": round(read["floor"] / read[f"{size} events"], 2),
+        }
+        if columns:
+            ratios["read_columns"] = round(read["floor"] / read[f"{size} columns"], 2)
+        out[f"batches of {size}"] = ratios | {"append_per_s": round(n / write[str(size)])}
+    return out
 
 
 def sealing(events: Sequence[Event], live_size: int = 100) -> dict[str, float]:
@@ -255,7 +269,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         small = {size: round(bytes_per_event(btc, size, 3), 1) for size in (10, 100, 1_000)}
         figures["small_batches_bytes_per_trade"] = small
         figures["sealing_btcusdt_trades_from_100_event_batches"] = sealing(btc)
-        figures["speed_synthetic_day"] = speed(day, directory, args.rounds)
+        deltas = [e for e in captured if e.stream == BTC_BOOK and e.type == "BookDelta"]
+        figures["load_average_before_speed"] = [round(v, 1) for v in os.getloadavg()]
+        figures["speed"] = {
+            "btcusdt_capture_trades": speed(btc, directory, args.rounds),
+            "synthetic_day_trades": speed(day, directory, args.rounds),
+            "btcusdt_capture_book_deltas": speed(deltas, directory, args.rounds, columns=False),
+        }
+        figures["load_average_after_speed"] = [round(v, 1) for v in os.getloadavg()]
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")

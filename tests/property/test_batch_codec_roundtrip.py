@@ -7,6 +7,7 @@ import contextlib
 from collections import defaultdict
 
 import msgspec
+import numpy as np
 import pytest
 import zstandard
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from tests.property.strategies import INT64_MAX, event_ids, payloads, texts
 from virtuoso.errors import VirtuosoError
 from virtuoso.events import Event, Payload, Trade, encode_payload
+from virtuoso.store import _batch_columns as col
 from virtuoso.store._batch_codec import (
     FORMAT_VERSION,
     batch_summary,
@@ -101,6 +103,28 @@ def test_market_sessions_round_trip_stream_by_stream(events: list[Event]) -> Non
         assert stored_payloads(blob) == [encode_payload(e.payload) for e in stream_events]
         columns = decode_columns(blob, ["position", "ts_event"])
         assert columns["position"].tolist() == [e.position for e in stream_events]
+
+
+# -- integer columns encoded together ------------------------------------------------------------
+
+int_arrays = st.lists(
+    st.lists(int64s | st.integers(-3, 3) | st.integers(0, 10**12).map(lambda v: v * 1_000_000), max_size=6),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays=int_arrays)
+def test_integer_columns_encoded_together_are_those_encoded_alone(arrays: list[list[int]]) -> None:
+    # A batch's columns of one length are encoded as the rows of one matrix: no row may see another's values.
+    ints = [np.array(values, dtype=np.int64) for values in arrays]
+    together = col.encode_int_columns(ints)
+    assert together == [col.encode_int_columns([a])[0] for a in ints]
+    fresh = [msgspec.msgpack.decode(msgspec.msgpack.encode(c), type=col.IntColumn) for c in together]
+    assert [a.tolist() for a in col.decode_int_columns(fresh)] == arrays
+    alone = [msgspec.msgpack.decode(msgspec.msgpack.encode(c), type=col.IntColumn) for c in together]
+    assert [col.decode_ints(c).tolist() for c in alone] == arrays
 
 
 # -- damage ---------------------------------------------------------------------------------------

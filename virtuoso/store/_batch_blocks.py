@@ -11,8 +11,9 @@ the blocks of a body back into payload objects, stored JSON bytes or arrays.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from itertools import compress
 from operator import attrgetter
 from typing import Any, Literal, Protocol, cast
@@ -26,8 +27,6 @@ from virtuoso.errors import EventDecodeError, UsageError
 from virtuoso.events import Kind, Payload, TypeRegistry
 from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store import _batch_columns as col
-
-_ASTUPLE = msgspec.structs.astuple
 
 
 class ColumnarBlock(msgspec.Struct, array_like=True, frozen=True, tag=10):
@@ -143,54 +142,88 @@ def _is_levels(info: mi.Type) -> bool:
     return len(items) == 2 and all(type(t) is mi.FloatType and t == mi.FloatType() for t in items)
 
 
-def payload_blocks(payloads: list[Payload]) -> tuple[list[tuple[str, int]], col.Int64s, list[Block]]:
+def payload_blocks(
+    payloads: list[Payload], queue: col.IntQueue
+) -> tuple[list[tuple[str, int]], col.Int64s, list[col.Later[Block]]]:
+    """The kinds ``(type, schema)`` of ``payloads``, each payload's kind code and one block per kind.
+
+    The blocks are made once ``queue`` has encoded their integers.
+    """
     classes: list[type[Payload]] = list(map(type, payloads))
     distinct = list(dict.fromkeys(classes))
     if len(distinct) == 1:
-        return [(distinct[0].TYPE, distinct[0].SCHEMA)], np.zeros(len(payloads), np.int64), [_block(payloads)]
+        return [(distinct[0].TYPE, distinct[0].SCHEMA)], np.zeros(len(payloads), np.int64), [_block(payloads, queue)]
     numbers = {cls: n for n, cls in enumerate(distinct)}
     codes = np.fromiter(map(numbers.__getitem__, classes), np.int64, len(classes))
-    blocks = [_block(list(map(payloads.__getitem__, np.flatnonzero(codes == n).tolist()))) for n in numbers.values()]
+    blocks = [
+        _block(list(map(payloads.__getitem__, np.flatnonzero(codes == n).tolist())), queue) for n in numbers.values()
+    ]
     return [(cls.TYPE, cls.SCHEMA) for cls in distinct], codes, blocks
 
 
-def _block(payloads: list[Payload]) -> Block:
+def _block(payloads: list[Payload], queue: col.IntQueue) -> col.Later[Block]:
     """The block of payloads of one class: columnar when every value fits its column exactly."""
     plan = _plan(type(payloads[0]))
     if plan is not None:
-        fields = map(list, zip(*map(_ASTUPLE, payloads), strict=True))
-        columns = [_encode_field(field, values) for field, values in zip(plan, fields, strict=True)]
-        if None not in columns:
-            return ColumnarBlock([field.name for field in plan], [c for c in columns if c is not None])
+        # A C-level map per field: no tuple per payload (see ``envelope_columns`` in the codec). Every field is
+        # judged before any is queued, so a kind that falls back to JSON queues nothing but its lengths.
+        getters = [attrgetter(field.name) for field in plan]
+        conversions = [_CONVERSIONS.get(field.kind) for field in plan]
+        fields = col.gather(payloads, lambda part: [list(map(get, part)) for get in getters], conversions)
+        judged = [_field_column(field, gathered) for field, gathered in zip(plan, fields, strict=True)]
+        queued = [q for q in judged if q is not None]
+        if len(queued) == len(plan):
+            columns = [q(queue) for q in queued]
+            names = [field.name for field in plan]
+            return lambda: ColumnarBlock(names, [column() for column in columns])
     encoded = list(map(PAYLOAD_ENCODER.encode, payloads))
-    lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
-    return JsonBlock(col.encode_ints(lengths), b",".join(encoded))
+    lengths = queue.add(np.fromiter(map(len, encoded), np.int64, len(encoded)))
+    body = b",".join(encoded)
+    return lambda: JsonBlock(lengths(), body)
 
 
-def _encode_field(field: _Field, values: list[Any]) -> col.Column | None:
-    if not field.optional:
-        return _encode_plain(field, values)
+Queued = Callable[[col.IntQueue], col.Later[col.Column]]
+"""A column whose values fit it, to be queued for encoding."""
+
+
+_CONVERSIONS: dict[FieldKind, col.Conversion] = {"int": "int", "float": "float"}
+
+
+def _field_column(field: _Field, gathered: col.Gathered) -> Queued | None:
+    """The column of one field's values, or ``None`` when a value is not exactly of the field's type."""
+    if not field.optional or type(None) not in gathered.types:
+        return _plain_column(field, gathered)
+    values = gathered.values
     present = col.presence(values)
-    if present.all():
-        return _encode_plain(field, values)
-    inner = _encode_plain(field, list(compress(values, present)))
-    return None if inner is None else col.Nullable(col.encode_ints(present.astype(np.int64)), inner)
+    inner = _plain_column(field, col.Gathered.of(list(compress(values, present)), _CONVERSIONS.get(field.kind)))
+    if inner is None:
+        return None
+    flags = present.astype(np.int64)
+
+    def queued(queue: col.IntQueue) -> col.Later[col.Column]:
+        present_column, values_column = queue.add(flags), inner(queue)
+        return lambda: col.Nullable(present_column(), cast(col.Plain, values_column()))
+
+    return queued
 
 
-def _encode_plain(field: _Field, values: list[Any]) -> col.Plain | None:
+def _plain_column(field: _Field, gathered: col.Gathered) -> Queued | None:
+    values, types, array = gathered.values, gathered.types, gathered.array
     if field.kind == "int":
-        ints = col.int64s(values)
-        return None if ints is None else col.encode_ints(ints)
+        return None if array is None else partial(_queue_ints, array)
     if field.kind == "float":
-        floats = col.floats64(values)
-        return None if floats is None else col.encode_floats(floats)
+        return None if array is None else partial(col.encode_floats, array)
     if field.kind == "text":
-        fits = col.texts(values) and (field.choices is None or field.choices.issuperset(values))
-        return col.encode_text(values) if fits else None
+        fits = all(t is str for t in types) and (field.choices is None or field.choices.issuperset(values))
+        return partial(col.encode_text, values) if fits else None
     if field.kind == "bool":
-        return col.encode_bools(values) if all(t is bool for t in set(map(type, values))) else None
+        return partial(col.encode_bools, values) if all(t is bool for t in types) else None
     levels = col.level_arrays(values)
-    return None if levels is None else col.encode_levels(*levels)
+    return None if levels is None else partial(col.encode_levels, *levels)
+
+
+def _queue_ints(ints: col.Int64s, queue: col.IntQueue) -> col.Later[col.Column]:
+    return queue.add(ints)
 
 
 def _decode_field(field: _Field, column: col.Column, count: int) -> list[Any]:

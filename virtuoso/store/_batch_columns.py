@@ -25,10 +25,11 @@ on a mismatch; the codec turns any failure into one error.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import is_not
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import msgspec
 import numpy as np
@@ -47,13 +48,19 @@ MAX_VALUES = 2**24
 """The most values one column holds (16.7 million, 128 MiB as int64): a damaged count cannot make a reader
 allocate more, however small the blob (a column of equal steps compresses to almost nothing)."""
 _SAMPLE = 64
+_COST_SAMPLE = 4096
+
+T = TypeVar("T")
+Later = Callable[[], T]
+"""A column to be made once its integers are encoded (see :class:`IntQueue`)."""
 
 
-class IntColumn(msgspec.Struct, array_like=True, frozen=True, tag=1):
+class IntColumn(msgspec.Struct, array_like=True, frozen=True, tag=1, dict=True):
     """``count`` signed 64-bit integers: ``first``, then ``count - 1`` stored values.
 
     A stored value is ``(x[i] - x[i-1])`` when ``delta`` else ``(x[i] - first)``,
     divided by ``step``, zigzag-mapped, ``width`` bytes wide, byte-shuffled.
+    Once decoded, a column keeps its values (in ``__dict__``, which ``dict=True`` gives it).
     """
 
     count: int
@@ -129,55 +136,253 @@ class Nullable(msgspec.Struct, array_like=True, frozen=True, tag=9):
 Column = Plain | Nullable
 
 
+# -- transposing ----------------------------------------------------------------------------
+
+_CHUNK = 1024
+"""Objects transposed at a time: a chunk's objects stay in the CPU's cache for all the passes over them."""
+
+Conversion = Literal["int", "float", "raw"] | None
+"""What a gathered field is also made into: an int64 or float64 array, nothing, or (``raw``) not even its types."""
+
+
+@dataclass(slots=True)
+class Gathered:
+    """One field of many objects: its values, their exact types and, when asked for and they fit, an array."""
+
+    values: list[Any]
+    types: set[type[Any]]
+    array: npt.NDArray[Any] | None = None
+
+    @classmethod
+    def of(cls, values: list[Any], conversion: Conversion = None) -> Gathered:
+        """``values`` gathered in one go."""
+        types = set(map(type, values)) if conversion != "raw" else set()
+        return cls(values, types, _converted(values, types, conversion))
+
+
+def gather(
+    items: Sequence[T], columns_of: Callable[[Sequence[T]], list[list[Any]]], conversions: Sequence[Conversion]
+) -> list[Gathered]:
+    """Each field of ``items`` (``columns_of`` gives one list per field), gathered a chunk of items at a time.
+
+    A pass per field over a whole batch reads every object (and every value
+    object) once per field and check; objects scattered in memory (a batch taken
+    from a larger log) then come from main memory each time, which made the
+    transpose several times slower. Within a chunk, they stay in the CPU's cache
+    for the extraction, the type check and the conversion of every field.
+    """
+    chunks = [
+        [Gathered.of(values, conversion) for values, conversion in zip(columns_of(chunk), conversions, strict=True)]
+        for chunk in (items[start : start + _CHUNK] for start in range(0, len(items), _CHUNK))
+    ]
+    if len(chunks) == 1:
+        return chunks[0]
+    fields: list[Gathered] = []
+    for number, conversion in enumerate(conversions):
+        parts = [chunk[number] for chunk in chunks]
+        arrays = [part.array for part in parts if part.array is not None]
+        fields.append(
+            Gathered(
+                list(chain.from_iterable(part.values for part in parts)),
+                set().union(*(part.types for part in parts)),
+                np.concatenate(arrays) if conversion is not None and len(arrays) == len(parts) else None,
+            )
+        )
+    return fields
+
+
+def _converted(values: list[Any], types: set[type[Any]], conversion: Conversion) -> npt.NDArray[Any] | None:
+    if conversion == "int":
+        return int64s(values, types)
+    if conversion == "float":
+        return floats64(values, types)
+    return None
+
+
 # -- integers -------------------------------------------------------------------------------
 
 
-def encode_ints(values: Int64s) -> IntColumn:
-    """The integer column of ``values`` (an int64 array)."""
-    count = len(values)
-    if count > MAX_VALUES:
-        raise ValueError(f"a column of {count} values is more than a batch holds ({MAX_VALUES})")
-    if count == 0:
-        return IntColumn(0, 0, False, 1, 0, b"")
-    first = int(values[0])
-    bits = values.view(_U64)
-    deltas = np.diff(bits).view(_I64)
-    offsets = (bits[1:] - bits[0]).view(_I64)
-    delta = _cost(deltas) < _cost(offsets)
-    stored = deltas if delta else offsets
-    step = _common_step(stored)
-    if step != 1:
-        stored = stored // step
+class IntQueue:
+    """Integer arrays queued to be encoded together: one set of array operations for all of a batch's columns.
+
+    A batch has a dozen integer columns (times, ids, scaled prices, codes...);
+    encoded one by one, the fixed cost of some thirty numpy calls each is most
+    of a small batch's time. Encoders queue their arrays with :meth:`add`, which
+    hands back a thunk; :meth:`encode` encodes every queued array (those of one
+    length as the rows of one matrix) and the thunks then give the columns.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: list[Int64s] = []
+        self._columns: list[IntColumn] = []
+
+    def add(self, values: Int64s) -> Later[IntColumn]:
+        """Queue ``values``; the thunk gives their column once :meth:`encode` has run."""
+        _check_count(len(values))
+        index = len(self._arrays)
+        self._arrays.append(values)
+        return lambda: self._columns[index]
+
+    def encode(self) -> None:
+        """Encode every queued array."""
+        self._columns = encode_int_columns(self._arrays)
+
+
+def encode_int_columns(arrays: Sequence[Int64s]) -> list[IntColumn]:
+    """The integer column of each int64 array, arrays of one length encoded together as a matrix."""
+    columns: list[IntColumn | None] = [None] * len(arrays)
+    for length, indexes in _by_length(list(map(len, arrays))).items():
+        _check_count(length)
+        if length < 2:
+            for index in indexes:
+                columns[index] = IntColumn(length, int(arrays[index][0]) if length else 0, False, 1, 0, b"")
+            continue
+        matrix = np.stack([arrays[index] for index in indexes]).view(_U64)
+        for index, column in zip(indexes, _encode_rows(matrix), strict=True):
+            columns[index] = column
+    return [c for c in columns if c is not None]
+
+
+def _encode_rows(bits: npt.NDArray[np.uint64]) -> list[IntColumn]:
+    """The columns of each row of a matrix of at least two values a row (int64 bits as uint64)."""
+    rows, length = bits.shape
+    deltas = np.diff(bits, axis=1).view(_I64)
+    offsets = (bits[:, 1:] - bits[:, :1]).view(_I64)
+    sample = np.stack([deltas, offsets])[:, :, :: max((length - 1) // _COST_SAMPLE, 1)]
+    # Roughly how many bits each form needs: its magnitudes' logarithms, summed over an even sample.
+    cost = np.log2(np.abs(sample.astype(np.float64)) + 1.0).sum(axis=2)
+    delta = cost[0] < cost[1]
+    stored = np.where(delta[:, None], deltas, offsets)
+    steps = _common_steps(stored)
+    if (steps != 1).any():
+        stored = stored // steps[:, None]
     zigzag = (stored.view(_U64) << np.uint64(1)) ^ (stored >> 63).view(_U64)
-    width = (int(zigzag.max(initial=0)).bit_length() + 7) // 8
-    planes = zigzag.view(np.uint8).reshape(-1, 8)[:, :width].T
-    return IntColumn(count, first, delta, step, width, planes.tobytes())
+    widths = [(m.bit_length() + 7) // 8 for m in zigzag.max(axis=1).tolist()]
+    planes = zigzag.view(np.uint8).reshape(rows, length - 1, 8)
+    firsts = bits[:, 0].view(_I64).tolist()
+    return [
+        IntColumn(length, first, is_delta, step, width, planes[row, :, :width].T.tobytes())
+        for row, (first, is_delta, step, width) in enumerate(
+            zip(firsts, delta.tolist(), steps.tolist(), widths, strict=True)
+        )
+    ]
+
+
+def _common_steps(stored: Int64s) -> Int64s:
+    """The greatest common divisor of each row (1 when all are 0, or one is -2**63)."""
+    steps: Int64s = np.gcd.reduce(stored, axis=1)
+    steps[(steps <= 0) | (stored.min(axis=1) == _INT64_MIN)] = 1
+    return steps
 
 
 def decode_ints(column: IntColumn) -> Int64s:
-    """The int64 values of an integer column; ``ValueError`` when its sizes do not add up."""
+    """The int64 values of an integer column; ``ValueError`` when its sizes do not add up.
+
+    A column decoded before (by :func:`decode_int_columns`) gives the values it kept.
+    """
+    kept: Int64s | None = column.__dict__.get("values")
+    if kept is None:
+        _check_sizes(column)
+        kept = column.__dict__["values"] = _decode_one(column)
+    return kept
+
+
+def decode_int_columns(columns: Sequence[IntColumn]) -> list[Int64s]:
+    """The values of each integer column, columns of one length decoded together; each column keeps its values."""
+    for column in columns:
+        _check_sizes(column)
+    out: list[Int64s | None] = [None] * len(columns)
+    for count, indexes in _by_length([c.count for c in columns]).items():
+        group = [columns[index] for index in indexes]
+        if len(group) > 1 and 1 < count <= _TOGETHER_UP_TO:
+            values = _decode_rows(group, count)
+        else:
+            values = [_decode_one(column) for column in group]
+        for index, column, array in zip(indexes, group, values, strict=True):
+            column.__dict__["values"] = out[index] = array
+    return [a for a in out if a is not None]
+
+
+def int_columns(node: object) -> list[IntColumn]:
+    """Every integer column inside ``node`` (a body, a block, a column or a list of them), depth first."""
+    if isinstance(node, IntColumn):
+        return [node]
+    if isinstance(node, msgspec.Struct):
+        return [c for name in node.__struct_fields__ for c in int_columns(getattr(node, name))]
+    if isinstance(node, list) and node and isinstance(node[0], msgspec.Struct):  # not the lists of strings
+        return [c for item in node for c in int_columns(item)]
+    return []
+
+
+def _check_sizes(column: IntColumn) -> None:
     count, width = column.count, column.width
     sized = 0 <= count <= MAX_VALUES and 0 <= width <= 8 and len(column.data) == width * max(count - 1, 0)
     if not sized or column.step < 1:
         raise ValueError("an integer column's sizes do not add up")
     if not _INT64_MIN <= column.first < 2**63 or column.step >= 2**63:
         raise ValueError("an integer column's first value or step is beyond 64 bits")
+
+
+_TOGETHER_UP_TO = 4_096
+"""Columns longer than this are decoded one by one: there the fixed cost per column is nothing, and a matrix
+would cost passes over every row for what only some need (a cumulative sum, a multiplication)."""
+
+
+def _decode_one(column: IntColumn) -> Int64s:
+    count, width = column.count, column.width
     if count == 0:
         return np.empty(0, _I64)
+    out = np.empty(count, _U64)
+    out[0] = np.int64(column.first).view(_U64)
+    if count == 1:
+        return out.view(_I64)
     wide = np.zeros((count - 1, 8), np.uint8)
     wide[:, :width] = np.frombuffer(column.data, np.uint8).reshape(width, count - 1).T
     zigzag = wide.view(_U64).ravel()
-    stored = ((zigzag >> np.uint64(1)) ^ (np.uint64(0) - (zigzag & np.uint64(1)))).view(_I64)
+    stored = (zigzag >> np.uint64(1)) ^ (np.uint64(0) - (zigzag & np.uint64(1)))
     if column.step != 1:
-        stored = (stored.view(_U64) * np.uint64(column.step)).view(_I64)
-    out = np.empty(count, _U64)
-    out[0] = np.int64(column.first).view(_U64)
+        stored *= np.uint64(column.step)
     if column.delta:
-        np.cumsum(stored.view(_U64), out=out[1:])
+        np.cumsum(stored, out=out[1:])
         out[1:] += out[0]
     else:
-        out[1:] = stored.view(_U64) + out[0]
+        np.add(stored, out[0], out=out[1:])
     return out.view(_I64)
+
+
+def _decode_rows(columns: list[IntColumn], count: int) -> list[Int64s]:
+    """The values of columns of ``count`` (at least 2) values each, as the rows of one matrix."""
+    wide = np.zeros((len(columns), count - 1, 8), np.uint8)
+    for width, rows in _by_length([c.width for c in columns]).items():
+        if width:  # the byte planes of all the columns of one width, unshuffled in one assignment
+            planes = np.frombuffer(b"".join(columns[row].data for row in rows), np.uint8)
+            wide[rows, :, :width] = planes.reshape(len(rows), width, count - 1).transpose(0, 2, 1)
+    zigzag = wide.view(_U64).reshape(len(columns), count - 1)
+    stored = (zigzag >> np.uint64(1)) ^ (np.uint64(0) - (zigzag & np.uint64(1)))
+    steps = np.array([c.step for c in columns], _U64)
+    if (steps != 1).any():
+        stored *= steps[:, None]
+    delta = np.array([c.delta for c in columns], np.bool_)
+    if delta.any():
+        stored = np.where(delta[:, None], np.cumsum(stored, axis=1), stored)
+    firsts = np.array([c.first for c in columns], _I64).view(_U64)
+    out = np.empty((len(columns), count), _U64)
+    out[:, 0] = firsts
+    np.add(stored, firsts[:, None], out=out[:, 1:])
+    return list(out.view(_I64))
+
+
+def _by_length(lengths: list[int]) -> dict[int, list[int]]:
+    """The indexes of ``lengths`` (or widths), grouped by length."""
+    groups: dict[int, list[int]] = {}
+    for index, length in enumerate(lengths):
+        groups.setdefault(length, []).append(index)
+    return groups
+
+
+def _check_count(count: int) -> None:
+    if count > MAX_VALUES:
+        raise ValueError(f"a column of {count} values is more than a batch holds ({MAX_VALUES})")
 
 
 def counted_ints(column: IntColumn, count: int) -> Int64s:
@@ -192,28 +397,9 @@ def object_array(values: Sequence[Any]) -> npt.NDArray[np.object_]:
     return np.fromiter(values, dtype=object, count=len(values))
 
 
-_COST_SAMPLE = 4096
-
-
-def _cost(values: Int64s) -> float:
-    """Roughly how many bits ``values`` need: their magnitudes' logarithms, summed over an even sample."""
-    if len(values) == 0:
-        return 0.0
-    sample = values[:: max(len(values) // _COST_SAMPLE, 1)]
-    return float(np.log2(np.abs(sample.astype(np.float64)) + 1.0).sum())
-
-
-def _common_step(values: Int64s) -> int:
-    """The greatest common divisor of ``values`` (1 when all are 0, or one is -2**63)."""
-    if len(values) == 0 or values.min() == _INT64_MIN:
-        return 1
-    step = int(np.gcd.reduce(values))
-    return step if step > 0 else 1
-
-
-def int64s(values: Sequence[Any]) -> Int64s | None:
-    """``values`` as an int64 array when every one is an ``int`` (not a bool) within 64 bits, else ``None``."""
-    if any(t is not int for t in _distinct_types(values)):
+def int64s(values: Sequence[Any], types: set[type[Any]] | None = None) -> Int64s | None:
+    """``values`` (of exact ``types``, if known) as an int64 array when each is an ``int`` within 64 bits."""
+    if any(t is not int for t in (_distinct_types(values) if types is None else types)):
         return None
     try:
         return np.array(values, dtype=_I64)
@@ -229,13 +415,14 @@ def _distinct_types(values: Sequence[Any]) -> set[type[Any]]:
 # -- floats ---------------------------------------------------------------------------------
 
 
-def encode_floats(values: Floats) -> FloatColumn:
+def encode_floats(values: Floats, queue: IntQueue) -> Later[FloatColumn]:
     """The float column of ``values``: short decimals as scaled integers, anything else as raw bits."""
     decimals = _decimals(values)
     if decimals is None:
-        return FloatColumn(-1, encode_ints(values.view(_I64)))
-    scaled = np.round(values * 10.0**decimals).astype(_I64)
-    return FloatColumn(decimals, encode_ints(scaled))
+        bits = queue.add(values.view(_I64))
+        return lambda: FloatColumn(-1, bits())
+    scaled = queue.add(np.round(values * _SCALES[decimals]).astype(_I64))
+    return lambda: FloatColumn(decimals, scaled())
 
 
 def decode_floats(column: FloatColumn) -> Floats:
@@ -253,10 +440,31 @@ def _decimals(values: Floats) -> int | None:
     if len(values) == 0 or not np.isfinite(values).all():
         return None
     sample = values[:: max(len(values) // _SAMPLE, 1)]
-    for decimals in range(_MAX_DECIMALS + 1):
-        if _exact(sample, decimals) and _exact(values, decimals):
+    whole = len(sample) == len(values)
+    for decimals in _exact_on_sample(sample):
+        if whole or _exact(values, decimals):
             return decimals
     return None
+
+
+_SCALES = np.array([10.0**decimals for decimals in range(_MAX_DECIMALS + 1)])
+"""``10.0**d`` for every ``d`` tried, computed as :func:`_exact` computes each (Python's float power)."""
+_SCALE_LIST: list[float] = _SCALES.tolist()
+
+
+def _exact_on_sample(sample: Floats) -> list[int]:
+    """Every decimal count for which :func:`_exact` holds on ``sample`` (finite floats), all tried at once."""
+    # Scales that take the largest magnitude to 2**53 or past cannot be exact: leaving them out keeps every
+    # product finite and every cast defined, without the cost of an errstate context.
+    largest = float(np.abs(sample).max())
+    tried = sum(1 for scale in _SCALE_LIST if largest * scale < _EXACT_DECIMALS)
+    scales = _SCALES[:tried, None]
+    scaled = np.round(sample * scales)
+    fits = np.abs(scaled).max(axis=1) < _EXACT_DECIMALS
+    back = scaled.astype(_I64).astype(np.float64) / scales
+    same = (back.view(_I64) == sample.view(_I64)).all(axis=1)
+    exact: list[int] = np.flatnonzero(fits & same).tolist()
+    return exact
 
 
 def _exact(values: Floats, decimals: int) -> bool:
@@ -270,9 +478,9 @@ def _exact(values: Floats, decimals: int) -> bool:
     return bool((back.view(_I64) == values.view(_I64)).all())
 
 
-def floats64(values: Sequence[Any]) -> Floats | None:
-    """``values`` as a float64 array when every one is a ``float``, else ``None``."""
-    if any(t is not float for t in _distinct_types(values)):
+def floats64(values: Sequence[Any], types: set[type[Any]] | None = None) -> Floats | None:
+    """``values`` (of exact ``types``, if known) as a float64 array when each is a ``float``, else ``None``."""
+    if any(t is not float for t in (_distinct_types(values) if types is None else types)):
         return None
     return np.array(values, dtype=np.float64)
 
@@ -280,23 +488,28 @@ def floats64(values: Sequence[Any]) -> Floats | None:
 # -- strings --------------------------------------------------------------------------------
 
 
-def encode_text(values: Sequence[str], reference: Int64s | None = None) -> Text:
+def encode_text(values: Sequence[str], queue: IntQueue, reference: Int64s | None = None) -> Later[Text]:
     """The smallest fitting string column; ``reference`` is what hex ids' high halves are stored against."""
     if reference is not None:
         hexed = _hex_halves(values)
         if hexed is not None:
-            high, low = hexed
-            return HexText(encode_ints((high.view(_U64) - reference.view(_U64)).view(_I64)), encode_ints(low))
+            high = queue.add((hexed[0].view(_U64) - reference.view(_U64)).view(_I64))
+            low = queue.add(hexed[1])
+            return lambda: HexText(high(), low())
     distinct = list(dict.fromkeys(values))
     if len(distinct) == 1:
-        return DictText(distinct, encode_ints(np.zeros(len(values), _I64)))
+        zeros = queue.add(np.zeros(len(values), _I64))
+        return lambda: DictText(distinct, zeros())
     if 2 * len(distinct) <= len(values):
-        codes = dict(zip(distinct, range(len(distinct)), strict=True))
-        return DictText(distinct, encode_ints(np.fromiter(map(codes.__getitem__, values), _I64, len(values))))
+        numbers = dict(zip(distinct, range(len(distinct)), strict=True))
+        codes = queue.add(np.fromiter(map(numbers.__getitem__, values), _I64, len(values)))
+        return lambda: DictText(distinct, codes())
     integers = _canonical_ints(values)
     if integers is not None:
-        return IntText(encode_ints(integers))
-    return PlainText(list(values))
+        ints = queue.add(integers)
+        return lambda: IntText(ints())
+    plain = PlainText(list(values))
+    return lambda: plain
 
 
 def decode_text(column: Text, count: int, reference: Int64s | None = None) -> list[str]:
@@ -376,17 +589,13 @@ def _hex_strings(column: HexText, reference: Int64s | None) -> list[str]:
     return np.stack([high, low], axis=1).astype(">u8").tobytes().hex(" ", 16).split(" ")
 
 
-def texts(values: Sequence[Any]) -> bool:
-    """Whether every value is a ``str`` (not a subclass)."""
-    return all(t is str for t in _distinct_types(values))
-
-
 # -- booleans, levels, nullable ---------------------------------------------------------------
 
 
-def encode_bools(values: Sequence[bool]) -> BoolColumn:
+def encode_bools(values: Sequence[bool], queue: IntQueue) -> Later[BoolColumn]:
     """A boolean column."""
-    return BoolColumn(encode_ints(np.array(values, dtype=_I64)))
+    ints = queue.add(np.array(values, dtype=_I64))
+    return lambda: BoolColumn(ints())
 
 
 def decode_bools(column: BoolColumn) -> list[bool]:
@@ -414,9 +623,14 @@ def level_arrays(values: Sequence[Any]) -> tuple[Int64s, Floats, Floats] | None:
     return np.fromiter(map(len, values), _I64, len(values)), both[:, 0].copy(), both[:, 1].copy()
 
 
-def encode_levels(counts: Int64s, prices: Floats, amounts: Floats) -> LevelsColumn:
+def encode_levels(counts: Int64s, prices: Floats, amounts: Floats, queue: IntQueue) -> Later[LevelsColumn]:
     """A levels column from :func:`level_arrays`."""
-    return LevelsColumn(encode_ints(counts), encode_floats(prices), encode_floats(amounts))
+    count_column, price_column, amount_column = (
+        queue.add(counts),
+        encode_floats(prices, queue),
+        encode_floats(amounts, queue),
+    )
+    return lambda: LevelsColumn(count_column(), price_column(), amount_column())
 
 
 def decode_levels(column: LevelsColumn) -> list[Levels]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 import zlib
@@ -89,6 +90,35 @@ def test_trades_round_trip_and_compress_to_a_few_bytes_each() -> None:
     _same(decode_batch(blob), events)
     assert blob[0] == FORMAT_VERSION
     assert len(blob) / len(events) < 12  # the JSON row is ~100 bytes of payload alone
+
+
+GOLDEN = ["a1b10671b4178cdb", "ce604d09a6d7515a", "b5c27b51c3a31b1f", "51341aefef3823fa"]
+"""The first hex digits of the SHA-256 of each body of ``_golden_batches``, as format 1 writes them."""
+
+
+def _golden_batches() -> list[list[Event]]:
+    """Batches that touch every column encoding: hex and other ids, sessions, causations, every payload block."""
+    book = "binance:BTC/USDT:book"
+    snapshot = BookSnapshot(((61_000.0, 1.5), (60_999.99, 0.25)), ((61_000.5, 2.0),), 100)
+    books: list[Payload] = [snapshot, *(_book(101 + 4 * i, i % 5, (3 * i) % 7) for i in range(700))]
+    quotes: list[Payload] = [Quote(61_000.0 + i, 1.0, 61_000.01, 0.1 + 0.2, None if i % 3 else i) for i in range(600)]
+    notes: list[Payload] = [Note(f"note {i}", "warning", {"k": str(i)}) for i in range(3)]
+    return [
+        _trades(2_500),
+        _trades(7, start=-(2**63)),
+        [Event(f"b{i}", book, T0 + i, T0 + i, "s1", p, None, i + 1, 10 + i) for i, p in enumerate(books)],
+        [
+            Event(f"q{i}", "x:quotes", T0 - 9 * i, T0, f"s{i % 3}", p, i if i % 4 else None, i + 1, 100 + i)
+            for i, p in enumerate(quotes + notes)
+        ],
+    ]
+
+
+def test_the_layout_is_unchanged() -> None:
+    # FORMAT_VERSION names this layout: the bodies of these batches (before zstd, whose bytes depend on its
+    # version) must stay these bytes unless the version is bumped and the change documented.
+    bodies = [zstandard.ZstdDecompressor().decompress(encode_batch(b)[1:]) for b in _golden_batches()]
+    assert [hashlib.sha256(body).hexdigest()[:16] for body in bodies] == GOLDEN
 
 
 def test_a_book_stream_mixes_snapshots_and_deltas_in_batch_order() -> None:
@@ -183,6 +213,9 @@ def test_an_int_where_a_float_is_declared_keeps_the_stored_bytes() -> None:
     blob = encode_batch(events)
     assert stored_payloads(blob) == [encode_payload(odd), encode_payload(events[1].payload)]
     assert decode_batch(blob)[0].payload == Trade(5.0, 2.0, "buy", "1")  # what a row read gives back too
+    many = _trades(2_500)  # the odd one in a later chunk of a large batch
+    many[2_100] = msgspec.structs.replace(many[2_100], payload=odd)
+    assert stored_payloads(encode_batch(many)) == [encode_payload(e.payload) for e in many]
 
 
 # -- schema evolution --------------------------------------------------------------------------
@@ -296,10 +329,11 @@ def test_a_batch_of_two_streams_is_refused() -> None:
         ("id", b"x", r"id b'x' is not a string"),
     ],
 )
-def test_envelope_values_the_log_cannot_hold_are_refused(field: str, value: object, message: str) -> None:
-    events = _trades(3)
-    events[1] = msgspec.structs.replace(events[1], **{field: value})
-    with pytest.raises(InvalidEventError, match=message + r".*event 2 of the batch"):
+@pytest.mark.parametrize("at", [1, 2_999])  # a large batch is gathered a chunk of events at a time
+def test_envelope_values_the_log_cannot_hold_are_refused(field: str, value: object, message: str, at: int) -> None:
+    events = _trades(3_001)
+    events[at] = msgspec.structs.replace(events[at], **{field: value})
+    with pytest.raises(InvalidEventError, match=message + rf".*event {at + 1} of the batch"):
         encode_batch(events)
 
 
