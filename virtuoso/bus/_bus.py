@@ -169,58 +169,18 @@ class EventBus:
             return
         self._dispatching = True
         try:
-            if clock is None:
-                self._dispatch_all(events)
-            elif time == "ts_recv":
-                self._dispatch_by_recv(events, clock)
-            else:
-                self._dispatch_by_exchange_time(events, clock)
+            self._dispatch_all(events if clock is None else clock.follow(events, time == "ts_event"))
             if self._batched:
                 self._deliver_batches()
         finally:
             self._dispatching = False
 
-    # The three loops below are the per-event cost of every replay: the route lookup and the handler
-    # calls are inlined rather than shared through _dispatch (a call an event), and each loop reads its
-    # time field directly rather than through a getter.
+    # The per-event cost of every replay: the route lookup and the handler calls are inlined rather than
+    # shared through _dispatch (a call an event); the clock moves in ReplayClock.follow, in place.
 
     def _dispatch_all(self, events: Iterable[Event]) -> None:
         routes, queue = self._routes, self._queue
         for event in events:
-            route = routes.get(event.payload.__class__)
-            if route is None:
-                route = self._build_route(event.payload.__class__)
-            for handler in route:
-                try:
-                    handler(event)
-                except Exception as exc:  # a failing handler must not stop the others
-                    self._on_failure(route, handler, event, exc)
-            if queue:
-                self._drain()
-
-    def _dispatch_by_recv(self, events: Iterable[Event], clock: ReplayClock) -> None:
-        routes, queue, advance, now = self._routes, self._queue, clock.advance_to, clock.now_ns()
-        for event in events:
-            if event.ts_recv > now:
-                now = event.ts_recv
-                advance(now)
-            route = routes.get(event.payload.__class__)
-            if route is None:
-                route = self._build_route(event.payload.__class__)
-            for handler in route:
-                try:
-                    handler(event)
-                except Exception as exc:  # a failing handler must not stop the others
-                    self._on_failure(route, handler, event, exc)
-            if queue:
-                self._drain()
-
-    def _dispatch_by_exchange_time(self, events: Iterable[Event], clock: ReplayClock) -> None:
-        routes, queue, advance, now = self._routes, self._queue, clock.advance_to, clock.now_ns()
-        for event in events:
-            if event.ts_event > now:
-                now = event.ts_event
-                advance(now)
             route = routes.get(event.payload.__class__)
             if route is None:
                 route = self._build_route(event.payload.__class__)
