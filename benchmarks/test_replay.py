@@ -11,6 +11,12 @@ ORDER BY position`` of our ``events`` table, ``fetchmany`` and a
 the floor of a minimal table in ``test_store_read.py``; this case isolates what the
 replay adds to reading our table.)
 
+A second case isolates what the replay adds **above the store**: the same replay
+against its floor, ``store.read_chunks()`` of the session (the same chunk size as
+the replay's) with a plain ``for`` loop calling the same no-op handler on each
+decoded event. The store's read and decode are in both sides; the ratio is what the
+replayer, the ReplayClock and the bus cost on top (issue 21: lean above the store).
+
 The peer, NautilusTrader's backtest engine with a no-op strategy on the same
 trades, is run in ``test_peer_nautilus.py``.
 """
@@ -33,12 +39,13 @@ from benchmarks.workloads import CHUNK, SESSION_ID, TradeWorkload, read_only
 from virtuoso.app import AnalyzerRecipe, AppConfig, EventHandler, Runtime, build_container
 from virtuoso.bus import EventBus
 from virtuoso.events import REGISTRY, Event, Trade
-from virtuoso.replay import Replayer
-from virtuoso.store import EventStore
+from virtuoso.replay import Replayer, ReplayOptions
+from virtuoso.store import EventFilter, EventStore, open_sqlite_store
 
 pytestmark = pytest.mark.timeout(3600)
 
 TARGET = 0.7
+LOOP_TARGET = 0.8
 
 
 def _nothing(event: Event) -> None:
@@ -119,6 +126,44 @@ def test_replay_to_a_no_op_subscriber(
         rounds=work.scale.rounds,
         ours=ours(runner, work.log, expected),
         baseline=baseline(work.log, expected),
+    )
+    result = measure(benchmark, case, tmp_path)
+    assert len(result.ours_s) == len(result.baseline_s) >= 1
+
+
+def plain_loop(runner: asyncio.Runner, log: Path, expected: int) -> Side:
+    """The floor above the store: ``read_chunks`` of the session in the replay's chunk size, a plain loop
+    calling the no-op handler on each event (the store opened untimed)."""
+
+    def side(directory: Path) -> Prepared:
+        store = runner.run(open_sqlite_store(copy_into(log, directory), readonly=True))
+
+        async def read() -> None:
+            count = 0
+            handler = _nothing
+            async for chunk in store.read_chunks(EventFilter(session=SESSION_ID), ReplayOptions().chunk_size):
+                for event in chunk:
+                    handler(event)
+                count += len(chunk)
+            assert count == expected
+
+        return Prepared(run=lambda: runner.run(read()), cleanup=lambda: runner.run(store.close()))
+
+    return side
+
+
+def test_replay_against_a_plain_loop_over_the_decoded_events(
+    benchmark: object, runner: asyncio.Runner, trade_workload: TradeWorkload, tmp_path: Path
+) -> None:
+    work = trade_workload
+    expected = len(work.events) + 2
+    case = RatioCase(
+        "replay vs plain loop over read_chunks",
+        target=LOOP_TARGET,
+        events=expected,
+        rounds=work.scale.rounds,
+        ours=ours(runner, work.log, expected),
+        baseline=plain_loop(runner, work.log, expected),
     )
     result = measure(benchmark, case, tmp_path)
     assert len(result.ours_s) == len(result.baseline_s) >= 1

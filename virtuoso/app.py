@@ -127,20 +127,27 @@ class ProcessorFeed:
     ) -> None:
         self._processor = processor
         self._waiting: list[Event] = []
-        self._subscription = bus.subscribe(topics, self._receive, name="ProcessorFeed") if topics else None
+        self._subscription = bus.subscribe(topics, self._receive, name="ProcessorFeed", batch=True) if topics else None
         self._bus = bus
         self._recorder = recorder
         self._closed = False
-        self._try_submit = processor.try_submit
 
-    def _receive(self, event: Event) -> None:
-        # The replay's hot path: one call per event, the submit inlined.
-        if event.causation is not None:
-            return  # derived (by this run, or by the one that recorded it): never input
-        if not event.position and self._recorder is not None and self._recorder.records(event):
-            return  # comes back through committed(), with its position
-        if self._waiting or not self._try_submit(event):
-            self._waiting.append(event)
+    def _receive(self, events: list[Event]) -> None:
+        # A batch subscriber: a replay's chunk arrives in one call and goes to the processor in runs.
+        recorder = self._recorder
+        inputs = [
+            event
+            for event in events
+            # derived (by this run, or by the one that recorded it): never input; a live event the recorder
+            # appends comes back through committed(), with its position
+            if event.causation is None and (event.position or recorder is None or not recorder.records(event))
+        ]
+        if self._waiting:
+            self._waiting += inputs
+            return
+        taken = self._processor.try_submit_many(inputs)
+        if taken < len(inputs):
+            self._waiting += inputs[taken:]
 
     def committed(self, events: list[Event]) -> None:
         """Take the events of a committed batch that this feed subscribed to."""

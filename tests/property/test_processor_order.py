@@ -32,9 +32,12 @@ class Scenario:
 
 @st.composite
 def scenarios(draw: st.DrawFn) -> Scenario:
-    count = draw(st.integers(1, 120))
+    # runs of one key (a replay chunk of one market's trades goes to the processor as runs)
+    runs = draw(st.lists(st.tuples(st.integers(0, KEYS - 1), st.integers(1, 30)), min_size=1, max_size=40))
+    keys = [key for key, length in runs for _ in range(length)][:120]
+    count = len(keys)
     return Scenario(
-        keys=draw(st.lists(st.integers(0, KEYS - 1), min_size=count, max_size=count)),
+        keys=keys,
         turns=draw(st.lists(st.integers(0, 3), min_size=count, max_size=count)),
         chunks=draw(st.lists(st.integers(1, 40), min_size=1, max_size=8)),
         producer_yields=draw(st.booleans()),
@@ -78,8 +81,11 @@ async def run(scenario: Scenario) -> tuple[list[Event], dict[str, list[int]], li
         while position < len(events):
             size = chunks[chunk % len(chunks)]
             part = events[position : position + size]
-            if chunk % 2:
+            if chunk % 3 == 1:
                 await proc.submit_many(part)
+            elif chunk % 3 == 2:  # what fits at once, then the rest waiting for room
+                taken = proc.try_submit_many(part)
+                await proc.submit_many(part[taken:])
             else:
                 for e in part:
                     await proc.submit(e)

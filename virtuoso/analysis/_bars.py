@@ -21,6 +21,8 @@ from virtuoso.events import Bar, Event, Trade
 _UNITS = {"s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000, "d": 86_400_000_000_000}
 _UNITS["w"] = 7 * _UNITS["d"]
 _NEVER = -(2**63)
+_NOTHING: tuple[Event, ...] = ()
+"""What most trades derive: shared, not a new empty list each."""
 _TIMEFRAME = re.compile(r"^([1-9][0-9]*)([smhdw])$")
 
 
@@ -162,7 +164,7 @@ class BarBuilder(PerStream[_Segment]):
     >>> builder = BarBuilder(BarsConfig(timeframes=("1s",)))
     >>> def trade(ts, price): return Event(f"t{ts}", "x:BTC/USDT:trades", ts, ts, "s", Trade(price, 1.0, "buy", "1"))
     >>> builder.on_event(trade(1, 10.0)), builder.on_event(trade(2, 12.0))
-    ([], [])
+    ((), ())
     >>> [(e.payload.open_ns, e.payload.close, e.payload.vwap) for e in builder.on_event(trade(1_000_000_000, 9.0))]
     [(0, 12.0, 11.0)]
     """
@@ -196,7 +198,7 @@ class BarBuilder(PerStream[_Segment]):
         """The bars ``event`` (a trade) closes, in timeframe order."""
         trade = event.payload
         if type(trade) is not Trade:
-            return []
+            return _NOTHING
         state = self.states.get(event.stream) or self.state_for(event.stream)
         ts, price, amount = event.ts_event, trade.price, trade.amount
         if ts < state.end_ns:
@@ -213,10 +215,10 @@ class BarBuilder(PerStream[_Segment]):
             if trade.side == "buy":
                 state.buy += amount
             state.count += 1
-            return []
+            return _NOTHING
         return self._roll(event, trade, state)
 
-    def _roll(self, event: Event, trade: Trade, state: _Segment) -> list[Event]:
+    def _roll(self, event: Event, trade: Trade, state: _Segment) -> Sequence[Event]:
         """A trade at or after the end of some open bar: merge the segment, then count it bar by bar."""
         state.flush()
         out: list[Event] = []
@@ -226,6 +228,7 @@ class BarBuilder(PerStream[_Segment]):
             if bar is not None:
                 out.append(derive(event, self.name, len(out), bar))
         state.end_ns = min(acc.end_ns for acc in state.accumulators)
-        if out:
-            self._ready = True
+        if not out:
+            return _NOTHING
+        self._ready = True
         return out

@@ -16,6 +16,8 @@ from virtuoso.analysis._protocol import Analyzer
 from virtuoso.events import Event
 from virtuoso.timing import StageTimer
 
+_NOTHING: tuple[Event, ...] = ()
+
 
 class AnalyzerPipeline:
     """A processor handler running ``analyzers`` in order on the events each ``consumes``.
@@ -26,7 +28,7 @@ class AnalyzerPipeline:
     >>> def trade(ts, price, amount):
     ...     return Event(f"t{ts}", "x:BTC/USDT:trades", ts, ts, "s", Trade(price, amount, "buy", str(ts)))
     >>> pipeline(trade(1, 10.0, 1.0)), pipeline(trade(2, 20.0, 3.0))
-    ([], [])
+    ((), ())
     >>> [(e.type, getattr(e.payload, "value", None)) for e in pipeline(trade(1_000_000_000, 5.0, 1.0))]
     [('Bar', None), ('IndicatorValue', 17.5)]
     """
@@ -43,21 +45,23 @@ class AnalyzerPipeline:
     def __bool__(self) -> bool:
         return bool(self.analyzers)
 
-    def __call__(self, event: Event) -> list[Event]:
+    def __call__(self, event: Event) -> Sequence[Event]:
         """Every analyzer's output for ``event`` and for what the analyzers before it derived from it.
 
         The runtime never hands derived events back in (its processor feed skips
         events with a ``causation``), so none are filtered here.
         """
-        out: list[Event] = []
         plan = self._first.get(event.payload.__class__)
         if plan is None:
             plan = self._first[event.payload.__class__] = self._planned((event.payload.__class__, 0))
+        out: list[Event] | None = None  # nearly every trade derives nothing: no list for it
         for index, on_event, suffix in plan:
             outputs = on_event(event)
             if outputs:
+                if out is None:
+                    out = []
                 self._derived(outputs, index, suffix, out)
-        return out
+        return _NOTHING if out is None else out
 
     def _planned(self, key: tuple[type, int]) -> tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]:
         plan = self._plans[key] = self._plan(*key)

@@ -92,6 +92,10 @@ class BacktestEngine:
         self._plain_trades: Callable[[Event, Trade], object] | None = None
         """The strategy's ``on_trade`` when a trade needs nothing else (no analyzers, no ``on_event``), from
         the second event on (the first one sends what ``on_start`` ordered)."""
+        self._on_trade_event = self._dispatch.get(Trade)
+        """The strategy's call for a trade event when it is not plain (``on_event``, or analyzers run)."""
+        self._opened = False
+        """The first event was handled (it sent what ``on_start`` ordered): trades take the short path."""
         self._due = -1
         """The earliest of the next equity mark and the next order arrival."""
         self._started = False
@@ -134,7 +138,7 @@ class BacktestEngine:
         self._cause = event.position
         payload = event.payload
         try:
-            if payload.__class__ is Trade and self._plain_trades:
+            if payload.__class__ is Trade and self._opened:
                 venue = self.venue
                 symbol = self._symbols.get(event.stream) or self._symbol_of(event.stream)
                 venue.last_prices[symbol] = payload.price
@@ -142,7 +146,14 @@ class BacktestEngine:
                     venue.on_trade(symbol, payload, ts)
                     if self.error is not None:  # on_fill raised while the venue filled
                         return
-                self._plain_trades(event, payload)
+                if self._plain_trades is not None:
+                    self._plain_trades(event, payload)
+                else:  # what _handle does after the venue, for a trade
+                    derived = self._pipeline(event) if self._pipeline is not None else None
+                    if self._on_trade_event is not None:
+                        self._on_trade_event(event)
+                    if derived:
+                        self._react(derived, event.position)
             else:
                 self._handle(event)
         except Exception as exc:
@@ -168,7 +179,7 @@ class BacktestEngine:
             venue.on_markets(payload)  # type: ignore[arg-type]
         if self.error is not None:  # on_fill raised while the venue filled
             return
-        if self._plain_trades is None:
+        if not self._opened:
             self._first_event_done(event.ts_event)
         derived = self._pipeline(event) if self._pipeline is not None else None
         handler = self._dispatch.get(cls)
@@ -185,8 +196,9 @@ class BacktestEngine:
             self.venue.submit(order)
             self._due = min(self._due, self.venue.next_arrival)
         self._plain_trades = self._fast_trades
+        self._opened = True
 
-    def _react(self, derived: list[Event], position: int) -> None:
+    def _react(self, derived: Sequence[Event], position: int) -> None:
         """Hand the analyzers' outputs for the event at ``position`` to the strategy."""
         for output in derived:
             caused = output if output.causation is not None else replace(output, causation=position)
@@ -253,7 +265,7 @@ class BacktestEngine:
         kind: OrderKind = "market" if price is None else "limit"
         order_id = f"o{next(self._ids)}"
         order = Order(order_id, symbol, side, kind, float(amount), price, time_in_force, self.now_ns, self.now_ns)
-        if self._plain_trades is None and self._cause is None:  # on_start: no exchange time before the first event
+        if not self._opened and self._cause is None:  # on_start: no exchange time before the first event
             self._early.append(order)
             return order_id
         self.venue.submit(order)

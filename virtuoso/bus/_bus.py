@@ -5,13 +5,17 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable, Iterable
+from typing import Literal, cast
 
 from virtuoso.bus._failures import FailurePolicy, failure_event, handler_name
-from virtuoso.bus._patterns import Handler, Subscription, is_async_callable, route_for
-from virtuoso.clock import Clock
+from virtuoso.bus._patterns import BatchHandler, Handler, Subscription, is_async_callable, route_for
+from virtuoso.clock import Clock, ReplayClock
 from virtuoso.errors import UsageError
 from virtuoso.events import Event, Payload
 from virtuoso.timing import StageTimer
+
+TimeField = Literal["ts_recv", "ts_event"]
+"""The envelope time a replay's clock follows."""
 
 
 class Route(tuple[Handler, ...]):
@@ -28,7 +32,7 @@ class Route(tuple[Handler, ...]):
         cls, subscriptions: tuple[Subscription, ...], wrap: Callable[[Subscription], Handler] | None = None
     ) -> Route:
         """The route dispatching to ``subscriptions`` (to ``wrap(subscription)`` for each, when given)."""
-        route = cls(s.handler for s in subscriptions) if wrap is None else cls(wrap(s) for s in subscriptions)
+        route = cls(s.receiver for s in subscriptions) if wrap is None else cls(wrap(s) for s in subscriptions)
         route.subscriptions = subscriptions
         return route
 
@@ -47,6 +51,14 @@ class EventBus:
     :class:`~virtuoso.bus.HandlerFailed` event published on the bus, and the
     :class:`~virtuoso.bus.FailurePolicy` may unsubscribe the handler. Changes to
     subscriptions take effect from the next event.
+
+    A **batch** subscriber (``subscribe(..., batch=True)``) is called once per
+    :meth:`publish` or :meth:`publish_many` with the list of the events it matched
+    there (the events those handlers derived included), in order, after the
+    per-event handlers are done with all of them: one call a replay chunk rather
+    than one an event, for consumers that queue events rather than act on each
+    (the processor's feed). A batch handler that raises is reported against the
+    first event of its list.
 
     >>> from virtuoso.events import Event, Trade
     >>> bus = EventBus()
@@ -69,6 +81,8 @@ class EventBus:
         self._routes: dict[type[Payload], Route] = {}
         self._order = itertools.count()
         self._queue: deque[Event] = deque()
+        self._batched: tuple[Subscription, ...] = ()
+        """The active batch subscriptions, in dispatch order."""
         self._dispatching = False
         self.failures = 0
         """Handler calls that raised."""
@@ -76,19 +90,21 @@ class EventBus:
     def subscribe(
         self,
         target: type[Payload] | str | tuple[str, ...],
-        handler: Handler,
+        handler: Handler | BatchHandler,
         *,
         priority: int = 0,
         name: str | None = None,
+        batch: bool = False,
     ) -> Subscription:
         """Call ``handler(event)`` for events of payload class ``target``, or whose topic matches pattern(s) ``target``.
 
         Several patterns in a tuple make one subscription: an event matching
-        more than one of them is still handled once.
+        more than one of them is still handled once. With ``batch``, ``handler``
+        takes a list of events instead (see the class docstring).
         """
         if is_async_callable(handler):
             raise UsageError(f"{handler_name(handler)} is async: the bus is synchronous; run it through the processor")
-        subscription = Subscription(handler, name or handler_name(handler), priority, next(self._order))
+        subscription = Subscription(handler, name or handler_name(handler), priority, next(self._order), batch=batch)
         if isinstance(target, str | tuple):
             patterns = (target,) if isinstance(target, str) else target
             if not patterns or not all(isinstance(p, str) and p for p in patterns):
@@ -106,6 +122,7 @@ class EventBus:
         """Stop dispatching to ``subscription`` (unsubscribing twice is harmless)."""
         if subscription.active:
             subscription.active = False
+            subscription.pending.clear()
             self._subscriptions.remove(subscription)
             self._invalidate()
 
@@ -119,7 +136,7 @@ class EventBus:
         if self._dispatching:
             self._queue.append(event)
             return
-        # The hot path of every run: the loop of _dispatch is inlined here on purpose.
+        # The hot path of live runs: the loop of _dispatch is inlined here on purpose.
         route = self._routes.get(event.payload.__class__)
         if route is None:
             route = self._build_route(event.payload.__class__)
@@ -132,23 +149,69 @@ class EventBus:
                     self._on_failure(route, handler, event, exc)
             if self._queue:
                 self._drain()
+            if self._batched:
+                self._deliver_batches()
         finally:
             self._dispatching = False
 
-    def publish_many(self, events: Iterable[Event]) -> None:
-        """Publish each of ``events`` in order."""
+    def publish_many(
+        self, events: Iterable[Event], *, clock: ReplayClock | None = None, time: TimeField = "ts_recv"
+    ) -> None:
+        """Publish each of ``events`` in order, in one call (the replay's chunk: one call, not one a trade).
+
+        With ``clock``, the clock is first advanced to each event's ``time``
+        (``ts_recv`` or ``ts_event``) when that is later than the clock, so that
+        its handlers (and the timers due before it) see the event's time. Events
+        published from inside a handler are queued as :meth:`publish` queues them.
+        """
         if self._dispatching:
             self._queue.extend(events)
             return
         self._dispatching = True
         try:
-            dispatch, queue = self._dispatch, self._queue
-            for event in events:
-                dispatch(event)
-                if queue:
-                    self._drain()
+            self._dispatch_all(events if clock is None else clock.follow(events, time == "ts_event"))
+            if self._batched:
+                self._deliver_batches()
         finally:
             self._dispatching = False
+
+    # The per-event cost of every replay: the route lookup and the handler calls are inlined rather than
+    # shared through _dispatch (a call an event); the clock moves in ReplayClock.follow, in place.
+
+    def _dispatch_all(self, events: Iterable[Event]) -> None:
+        routes, queue = self._routes, self._queue
+        for event in events:
+            route = routes.get(event.payload.__class__)
+            if route is None:
+                route = self._build_route(event.payload.__class__)
+            for handler in route:
+                try:
+                    handler(event)
+                except Exception as exc:  # a failing handler must not stop the others
+                    self._on_failure(route, handler, event, exc)
+            if queue:
+                self._drain()
+
+    def _deliver_batches(self) -> None:
+        """Hand each batch subscriber its events, until neither they nor what they published leave any."""
+        while True:
+            pending = [s for s in self._batched if s.pending]
+            if not pending:
+                return
+            for subscription in pending:
+                events = subscription.pending.copy()  # the route holds this list's append: keep the list
+                subscription.pending.clear()
+                if not subscription.active:
+                    continue
+                handler = cast(BatchHandler, subscription.handler)
+                if self._timer is not None:
+                    handler = self._timer.wrap(subscription.name, handler)
+                try:
+                    handler(events)
+                except Exception as exc:  # a failing handler must not stop the others
+                    self._fail(subscription, events[0], exc)
+            if self._queue:
+                self._drain()
 
     def _dispatch(self, event: Event) -> None:
         route = self._routes.get(event.payload.__class__)
@@ -167,17 +230,20 @@ class EventBus:
 
     def _build_route(self, cls: type[Payload]) -> Route:
         timer = self._timer
-        wrap = None if timer is None else (lambda s: timer.wrap(s.name, s.handler))
+        wrap = None if timer is None else (lambda s: s.receiver if s.batch else timer.wrap(s.name, s.receiver))
         route = Route.of(route_for(cls, self._subscriptions), wrap)
         self._routes[cls] = route
         return route
 
     def _invalidate(self) -> None:
-        self._routes.clear()
+        self._routes.clear()  # cleared, not replaced: the dispatch loops hold the dict
+        self._batched = tuple(sorted((s for s in self._subscriptions if s.batch), key=lambda s: s.sort_key))
 
     def _on_failure(self, route: Route, handler: Handler, event: Event, exc: Exception) -> None:
+        self._fail(route.subscriptions[route.index(handler)], event, exc)
+
+    def _fail(self, subscription: Subscription, event: Event, exc: Exception) -> None:
         self.failures += 1
-        subscription = route.subscriptions[route.index(handler)]
         subscription.failures += 1
         gives_up = self._policy.gives_up(subscription.failures)
         if gives_up:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 from virtuoso.events import Event, Payload
 
 Handler = Callable[[Event], object]
+BatchHandler = Callable[[list[Event]], object]
+"""A batch subscriber: called with a list of events (see ``EventBus.subscribe``)."""
 
 
 def is_async_callable(fn: Callable[..., object]) -> bool:
@@ -21,7 +23,7 @@ def is_async_callable(fn: Callable[..., object]) -> bool:
 class Subscription:
     """One handler's subscription; pass it to ``EventBus.unsubscribe``."""
 
-    handler: Handler
+    handler: Handler | BatchHandler
     name: str
     priority: int
     order: int
@@ -29,12 +31,21 @@ class Subscription:
     topics: tuple[str, ...] = ()
     failures: int = 0
     active: bool = True
+    batch: bool = False
+    """The handler takes a list of events: what each publish (or chunk) brought it, once (see ``EventBus``)."""
+    pending: list[Event] = field(default_factory=list)
+    """A batch subscription's events of the publish under way."""
 
     def matches(self, cls: type[Payload]) -> bool:
         """True when events whose payload is of class ``cls`` go to this handler."""
         if self.event_class is not None:
             return issubclass(cls, self.event_class)
         return any(fnmatchcase(cls.TOPIC, pattern) for pattern in self.topics)
+
+    @property
+    def receiver(self) -> Handler:
+        """What a route calls with each event: the handler, or a batch subscription's ``pending.append``."""
+        return self.pending.append if self.batch else self.handler  # type: ignore[return-value]
 
     @property
     def sort_key(self) -> tuple[int, int]:

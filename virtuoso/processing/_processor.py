@@ -15,7 +15,7 @@ from virtuoso.errors import ProcessorClosedError, ProcessorError, UsageError
 from virtuoso.events import Event
 from virtuoso.processing._handlers import BatchHandler, PerEvent, add_derived, handler_name
 from virtuoso.processing._lanes import DEFAULT_LANES, Lane, LaneRouter, ordered_lanes
-from virtuoso.processing._reorder import ReorderBuffer
+from virtuoso.processing._reorder import ReorderBuffer, WithFailures
 from virtuoso.processing._reports import DeadLetter, LatencyWindow, ProcessorSnapshot, StatsEvents
 
 KeyFn = Callable[[Event], Hashable]
@@ -256,7 +256,7 @@ class OptimizedProcessor:
         if self._depth[lane] >= self._capacity:
             await self._wait_for_room(lane)
         if self.deterministic:
-            worker.queues[lane].append((self._seq, event))
+            worker.queues[lane].append((self._seq, [event]))
             self._seq += 1
         else:
             worker.queues[lane].append(event)
@@ -266,30 +266,78 @@ class OptimizedProcessor:
             worker.waiter = None
 
     async def submit_many(self, events: Iterable[Event]) -> None:
-        """Submit each of ``events`` in order, as :meth:`submit` does, with less overhead per event."""
+        """Submit each of ``events`` in order, as :meth:`submit` does, with far less overhead per event:
+        consecutive events of one lane and one key are queued as one run (see :meth:`try_submit_many`)."""
+        if not isinstance(events, Sequence):
+            events = list(events)
+        start = 0
+        while start < len(events):
+            if not self._accepting:
+                raise self._refusal()
+            start = self._enqueue(events, start)
+            if start < len(events):
+                await self._wait_for_room(self._lane_for(events[start]))
+
+    def try_submit_many(self, events: Sequence[Event]) -> int:
+        """Queue the longest prefix of ``events`` that fits in its lanes; how many were queued.
+
+        Consecutive events of one lane and one key (a replay chunk of one market's
+        trades) go into the queue as one run (up to ``batch_size`` events): one
+        queue entry, and in deterministic mode one input number and one result,
+        rather than one an event. For synchronous callers (the runtime's feed).
+        """
         if not self._accepting:
             raise self._refusal()
-        lane_of, owners, depth, capacity = self._lane_of, self._owners, self._depth, self._capacity
-        key = None if self._key_is_stream else self._key
-        deterministic = self.deterministic
-        for event in events:
-            lane = lane_of.get(event.payload.__class__)
-            if lane is None:
-                lane = self._router.learn(event.payload.__class__)
-            worker = owners.get(event.stream if key is None else key(event))
-            if worker is None:
-                worker = self._owner(event)
-            if depth[lane] >= capacity:
-                await self._wait_for_room(lane)
-            if deterministic:
-                worker.queues[lane].append((self._seq, event))
+        return self._enqueue(events, 0)
+
+    def _lane_for(self, event: Event) -> int:
+        lane = self._lane_of.get(event.payload.__class__)
+        return self._router.learn(event.payload.__class__) if lane is None else lane
+
+    def _enqueue(self, events: Sequence[Event], start: int) -> int:
+        """Queue runs of ``events`` from ``start`` while their lane has room; the index of the first left out."""
+        depth, capacity, size, end = self._depth, self._capacity, self._batch_size, len(events)
+        key, owners, index = self._key, self._owners, start
+        while index < end:
+            event = events[index]
+            cls = event.payload.__class__
+            lane = self._lane_for(event)
+            room = capacity - depth[lane]
+            if room <= 0:
+                return index
+            owner_key = event.stream if self._key_is_stream else key(event)
+            worker = owners.get(owner_key) or self._owner(event)
+            stop = self._run_end(events, index, min(end, index + size, index + room), cls, owner_key)
+            run = events[index:stop]
+            if self.deterministic:
+                worker.queues[lane].append((self._seq, run))
                 self._seq += 1
             else:
-                worker.queues[lane].append(event)
-            depth[lane] += 1
+                worker.queues[lane].extend(run)
+            depth[lane] += stop - index
+            index = stop
             if worker.waiter is not None:
                 _wake(worker.waiter)
                 worker.waiter = None
+        return index
+
+    def _run_end(self, events: Sequence[Event], index: int, limit: int, cls: type, owner_key: Hashable) -> int:
+        """Where the run from ``index`` ends (before ``limit``): the first event of another class or key."""
+        stop = index + 1
+        if self._key_is_stream:
+            while stop < limit:
+                event = events[stop]
+                if event.payload.__class__ is not cls or event.stream != owner_key:
+                    break
+                stop += 1
+        else:
+            key = self._key
+            while stop < limit:
+                event = events[stop]
+                if event.payload.__class__ is not cls or key(event) != owner_key:
+                    break
+                stop += 1
+        return stop
 
     def try_submit(self, event: Event) -> bool:
         """Queue ``event`` if its lane has room and return True; return False (queueing nothing) if it is full.
@@ -305,7 +353,7 @@ class OptimizedProcessor:
             return False
         worker = self._owners.get(self._key(event)) or self._owner(event)
         if self.deterministic:
-            worker.queues[lane].append((self._seq, event))
+            worker.queues[lane].append((self._seq, [event]))
             self._seq += 1
         else:
             worker.queues[lane].append(event)
@@ -355,19 +403,20 @@ class OptimizedProcessor:
         loop = asyncio.get_running_loop()
         try:
             while not self._stopping:
-                batch = self._take(worker)
-                if batch is None:
+                taken = self._take(worker)
+                if taken is None:
                     worker.waiter = loop.create_future()
                     await worker.waiter
                     continue
+                batch, count = taken
                 try:
                     await self._handle(batch)
                 except BaseException:
-                    self._in_flight -= len(batch)
-                    self._abandoned += len(batch)
+                    self._in_flight -= count
+                    self._abandoned += count
                     raise
-                self._in_flight -= len(batch)
-                self._handled += len(batch)
+                self._in_flight -= count
+                self._handled += count
                 self._notify_if_idle()
                 await asyncio.sleep(0)  # one batch at a time: let producers and other tasks in
         except asyncio.CancelledError:
@@ -379,26 +428,39 @@ class OptimizedProcessor:
         finally:
             worker.waiter = None
 
-    def _take(self, worker: _Worker) -> list[Any] | None:
+    def _take(self, worker: _Worker) -> tuple[list[Any], int] | None:
+        """The next batch of ``worker`` (its most urgent lane first) and the number of events in it."""
         queues = worker.queues
         for lane, queue in enumerate(queues):
             if not queue:
                 continue
-            if len(queue) <= self._batch_size:
+            items = self._batch_items(queue)
+            if items == len(queue):
                 queues[lane] = []
                 batch = queue
             else:
-                batch = queue[: self._batch_size]
-                del queue[: self._batch_size]
-            self._depth[lane] -= len(batch)
-            self._in_flight += len(batch)
+                batch = queue[:items]
+                del queue[:items]
+            count = sum(len(run) for _, run in batch) if self.deterministic else len(batch)
+            self._depth[lane] -= count
+            self._in_flight += count
             waiters = self._room_waiters[lane]
             if waiters and self._depth[lane] <= self._low_water:
                 self._room_waiters[lane] = []
                 for waiter in waiters:
                     _wake(waiter)
-            return batch
+            return batch, count
         return None
+
+    def _batch_items(self, queue: list[Any]) -> int:
+        """How many queue entries make the next batch: ``batch_size`` events (whole runs, at least one)."""
+        if not self.deterministic:
+            return min(len(queue), self._batch_size)
+        items = events = 0
+        while items < len(queue) and events < self._batch_size:
+            events += len(queue[items][1])
+            items += 1
+        return items
 
     def _choose_handling(self) -> Callable[[list[Any]], Awaitable[None]]:
         handler = self._handler
@@ -452,41 +514,67 @@ class OptimizedProcessor:
         if derived:
             self._emit(derived)
 
-    async def _handle_in_order_sync(self, batch: list[tuple[int, Event]]) -> None:
+    # Deterministic mode: a batch is a list of (input number, run of events); each run gets one result,
+    # the list of its events' derived events, with the dead letters of failed events in their place.
+
+    async def _handle_in_order_sync(self, batch: list[tuple[int, list[Event]]]) -> None:
         fn = self._per_event_fn()
         parked = self._reorder.parked
         start = perf_counter_ns()
-        for seq, event in batch:
-            try:
-                parked[seq] = fn(event)
-            except Exception as exc:
-                parked[seq] = DeadLetter(event, self.handler_name, describe_error(exc))
-        self._latency.add((perf_counter_ns() - start) // len(batch))
+        events = 0
+        for seq, run in batch:
+            results: list[Any] = []
+            for event in run:
+                try:
+                    result = fn(event)
+                except Exception as exc:
+                    results = self._dead_in(results, event, exc)
+                    continue
+                if result:
+                    if result.__class__ is Event:
+                        results.append(result)
+                    else:
+                        results += result
+            parked[seq] = results
+            events += len(run)
+        self._latency.add((perf_counter_ns() - start) // events)
         self._reorder.release()
 
-    async def _handle_in_order_async(self, batch: list[tuple[int, Event]]) -> None:
+    async def _handle_in_order_async(self, batch: list[tuple[int, list[Event]]]) -> None:
         fn = self._per_event_fn()
         parked = self._reorder.parked
-        for seq, event in batch:
-            start = perf_counter_ns()
-            try:
-                parked[seq] = await fn(event)
-            except Exception as exc:
-                parked[seq] = DeadLetter(event, self.handler_name, describe_error(exc))
-            self._latency.add(perf_counter_ns() - start)
+        for seq, run in batch:
+            results: list[Any] = []
+            for event in run:
+                start = perf_counter_ns()
+                try:
+                    add_derived(results, await fn(event))
+                except Exception as exc:
+                    results = self._dead_in(results, event, exc)
+                self._latency.add(perf_counter_ns() - start)
+            parked[seq] = results
         self._reorder.release()
 
-    async def _handle_in_order_batches(self, batch: list[tuple[int, Event]]) -> None:
+    async def _handle_in_order_batches(self, batch: list[tuple[int, list[Event]]]) -> None:
         handler = self._handler
         parked = self._reorder.parked
-        for seq, event in batch:
-            start = perf_counter_ns()
-            try:
-                parked[seq] = await handler((event,))
-            except Exception as exc:
-                parked[seq] = DeadLetter(event, self.handler_name, describe_error(exc))
-            self._latency.add(perf_counter_ns() - start)
+        for seq, run in batch:
+            results: list[Any] = []
+            for event in run:
+                start = perf_counter_ns()
+                try:
+                    add_derived(results, await handler((event,)))
+                except Exception as exc:
+                    results = self._dead_in(results, event, exc)
+                self._latency.add(perf_counter_ns() - start)
+            parked[seq] = results
         self._reorder.release()
+
+    def _dead_in(self, results: list[Any], event: Event, exc: Exception) -> WithFailures:
+        """``results`` with the dead letter of ``event`` after them (marked: the reorder buffer looks inside)."""
+        marked = results if isinstance(results, WithFailures) else WithFailures(results)
+        marked.append(DeadLetter(event, self.handler_name, describe_error(exc)))
+        return marked
 
     def _per_event_fn(self) -> Callable[[Event], Any]:
         handler = self._handler

@@ -7,8 +7,14 @@ from collections.abc import Callable, Sequence
 from virtuoso.events import Event
 from virtuoso.processing._reports import DeadLetter
 
+
+class WithFailures(list[Event | DeadLetter]):
+    """A run's result holding dead letters among its derived events (in the order they happened)."""
+
+
 Result = Event | Sequence[Event] | DeadLetter | None
-"""One input's result: what its handler returned (derived events or ``None``), or its dead letter."""
+"""One input's result: what its handler returned (derived events or ``None``), its dead letter, or, for a run
+of events (the processor numbers runs, not events), a :class:`WithFailures` list."""
 
 _MISSING = object()
 
@@ -57,12 +63,23 @@ class ReorderBuffer:
                 derived.append(result)
             elif isinstance(result, DeadLetter):
                 self.next_seq = seq
-                if derived:
-                    self._emit(derived)
-                    derived = []
-                self._fail(result)
+                derived = self._failed(derived, result)
+            elif isinstance(result, WithFailures):
+                self.next_seq = seq
+                for item in result:
+                    if isinstance(item, DeadLetter):
+                        derived = self._failed(derived, item)
+                    else:
+                        derived.append(item)
             else:
                 derived += result  # type: ignore[arg-type]
         self.next_seq = seq
         if derived:
             self._emit(derived)
+
+    def _failed(self, derived: list[Event], letter: DeadLetter) -> list[Event]:
+        """Emit the derived events before ``letter``, then report it; a fresh list for what follows."""
+        if derived:
+            self._emit(derived)
+        self._fail(letter)
+        return []

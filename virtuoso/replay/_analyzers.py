@@ -20,7 +20,7 @@ from virtuoso.errors import UsageError
 from virtuoso.events import Event, Note, Trade
 from virtuoso.store import config_hash
 
-Handler = Callable[[Event], list[Event] | None]
+Handler = Callable[[Event], Sequence[Event] | None]
 Factory = Callable[[Mapping[str, Any], random.Random], Handler]
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import AsyncIterator, Callable, Sequence
+from itertools import islice
+from operator import attrgetter
 from typing import Any
 
 from virtuoso.events import Event
 
 Chunks = AsyncIterator[list[Event]]
+_TS_EVENT = attrgetter("ts_event")
 
 CHANNEL_PRIORITY: tuple[str, ...] = ("markets", "book", "quotes", "ticker", "trades", "bars")
 """Default tie order of exchange-time merges by channel (the last part of a stream name): market
@@ -106,6 +109,8 @@ def _run(chunk: list[Event], index: int, limit: int, bound: Any, key: Callable[[
     stop = index + 1
     # Exchange-time keys start with ts_event: an earlier event is under the bound without building its key.
     before = bound[0] if isinstance(bound, tuple) else None
+    if before is not None and stop < limit and max(map(_TS_EVENT, islice(chunk, stop, limit))) < before:
+        return limit, None  # the whole rest is under the bound (one market stream beside a quiet one): no loop
     while stop < limit:
         event = chunk[stop]
         if before is None or event.ts_event >= before:

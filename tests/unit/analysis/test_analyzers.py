@@ -44,7 +44,7 @@ def bar_event(i: int, close: float, timeframe: str = "1m") -> Event:
 def test_bars_close_on_a_later_bucket_with_count_side_volumes_and_vwap() -> None:
     builder = BarBuilder(BarsConfig(timeframes=("1s",)))
     events = [trade(1, 10.0, 1.0, "buy", 1), trade(2, 12.0, 3.0, "sell", 2), trade(3, 8.0, 1.0, "buy", 3)]
-    assert [builder.on_event(e) for e in events] == [[], [], []]
+    assert [list(builder.on_event(e)) for e in events] == [[], [], []]
     assert not builder.ready
 
     [out] = builder.on_event(trade(S + 5, 11.0, 1.0, "buy", 4))

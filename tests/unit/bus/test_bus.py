@@ -165,3 +165,44 @@ def test_a_base_exception_propagates_and_leaves_the_bus_usable() -> None:
         bus.publish(trade_event(1))
     bus.publish(trade_event(2))
     assert log == ["x:Trade"]
+
+
+def test_a_batch_subscriber_gets_each_publish_once_after_the_per_event_handlers() -> None:
+    bus, log = EventBus(), []
+    bus.subscribe(Trade, lambda events: log.append([e.id for e in events]), batch=True, priority=-9)
+    bus.subscribe(Trade, recorder(log, "each"))
+    bus.subscribe(BookDelta, lambda events: log.append(["book", *[e.id for e in events]]), batch=True)
+    bus.publish_many([trade_event(1), trade_event(2), trade_event(3)])
+    bus.publish(trade_event(4))
+    assert log == ["each:Trade", "each:Trade", "each:Trade", ["e1", "e2", "e3"], "each:Trade", ["e4"]]
+
+
+def test_a_batch_subscriber_also_gets_what_handlers_publish_and_its_failure_is_reported_once() -> None:
+    bus, batches, failures = EventBus(), [], []
+
+    def derive(event: Event) -> None:
+        if event.position and event.position < 10:
+            bus.publish(trade_event(event.position + 10))
+
+    def refuse(events: list[Event]) -> None:
+        batches.append([e.id for e in events])
+        raise ValueError("no")
+
+    bus.subscribe(Trade, derive)
+    bus.subscribe(Trade, refuse, batch=True, name="refuse")
+    bus.subscribe(HandlerFailed, failures.append)
+    bus.publish_many([trade_event(1), trade_event(2)])
+    assert batches == [["e1", "e11", "e2", "e12"]]
+    assert [(f.payload.handler, f.payload.event_id) for f in failures] == [("refuse", "e1")]
+    assert bus.failures == 1
+
+
+def test_publish_many_moves_the_clock_to_each_event_and_fires_timers_before_it() -> None:
+    clock, bus, seen = ReplayClock(), EventBus(), []
+    clock.call_at(3, lambda: seen.append(("timer", clock.now_ns())))
+    bus.subscribe(Trade, lambda e: seen.append((e.id, clock.now_ns())))
+    late = Event("late", "binance:BTC/USDT:trades", 9, 2, "s1", Trade(1.0, 1.0, "buy", "9"))
+    bus.publish_many([trade_event(1), trade_event(2), late, trade_event(3)], clock=clock)  # ts_recv n + 1
+    assert seen == [("e1", 2), ("timer", 3), ("e2", 3), ("late", 3), ("e3", 4)]  # the clock never goes back
+    bus.publish_many([trade_event(7)], clock=clock, time="ts_event")
+    assert seen[-1] == ("e7", 7)

@@ -137,3 +137,26 @@ async def test_dead_letters_are_reported_between_the_outputs_around_them() -> No
             Event(f"e{n}", STREAMS[n % 4], n, n, "s", Trade(1.0, 1.0, "buy", str(n))) for n in range(5)
         )
     assert timeline == ["d0", "d1", "failed 2", "d3", "d4"]
+
+
+async def test_a_failure_inside_a_run_of_one_stream_is_reported_in_its_place() -> None:
+    timeline: list[str] = []
+
+    def fails_on_two_and_five(e: Event) -> list[Event]:
+        if e.ts_event in (2, 5):
+            raise ValueError("refused")
+        return [Event(f"d{e.ts_event}", "analysis:x", e.ts_event, e.ts_event, "s", Note("x"))]
+
+    proc = OptimizedProcessor(
+        per_event(fails_on_two_and_five),
+        workers=3,
+        deterministic=True,
+        on_output=lambda events: timeline.extend(e.id for e in events),
+        on_failure=lambda letter: timeline.append(f"failed {letter.event.ts_event}"),
+    )
+    trades = [Event(f"e{n}", STREAMS[0], n, n, "s", Trade(1.0, 1.0, "buy", str(n))) for n in range(7)]
+    async with proc:
+        assert proc.try_submit_many(trades) == 7  # one run: one queue entry, one result
+    assert timeline == ["d0", "d1", "failed 2", "d3", "d4", "failed 5", "d6"]
+    assert [letter.event.id for letter in proc.dead_letters] == ["e2", "e5"]
+    assert proc.snapshot().events_handled == 7
