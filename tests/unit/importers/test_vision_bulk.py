@@ -79,7 +79,7 @@ def _row(trade_id: int, ms: int, maker: bool, edits: list[tuple[int, bytes]], wi
 
 a_row = st.builds(
     _row,
-    st.integers(3_735_683_259, 3_735_683_300),
+    st.integers(1_000_000_001, 1_000_000_042),
     st.integers(1_723_161_600_000, 1_723_161_700_000),
     st.booleans(),
     st.just([]),
@@ -125,8 +125,8 @@ def test_bulk_parse_gives_what_the_line_parse_gives(
 @pytest.mark.parametrize("column", range(7))
 def test_each_odd_value_alone_in_a_block_of_good_rows(kind: str, column: int) -> None:
     for value in ODD:
-        rows = [_row(3_735_683_259 + i, 1_723_161_600_000 + i, i % 2 == 0, [], 7) for i in range(5)]
-        rows[3] = _row(3_735_683_262, 1_723_161_600_003, False, [(column, value)], 7)
+        rows = [_row(1_000_000_001 + i, 1_723_161_600_000 + i, i % 2 == 0, [], 7) for i in range(5)]
+        rows[3] = _row(1_000_000_004, 1_723_161_600_003, False, [(column, value)], 7)
         if kind == "aggTrades":  # a last_trade_id after quote_qty (read as first_trade_id): time and flag move right
             rows = [b",".join([*row.split(b",")[:4], b"1000000042", *row.split(b",")[4:]]) for row in rows]
         text = b"\n".join(rows) + b"\n"
@@ -134,10 +134,10 @@ def test_each_odd_value_alone_in_a_block_of_good_rows(kind: str, column: int) ->
 
 
 def test_plain_rows_do_take_the_bulk_path() -> None:
-    text = b"\n".join(_row(3_735_683_259 + i, 1_723_161_600_000 + i, i % 2 == 0, [], 7) for i in range(3))
+    text = b"\n".join(_row(1_000_000_001 + i, 1_723_161_600_000 + i, i % 2 == 0, [], 7) for i in range(3))
     block = parse_trades(text, 2, "trades", (6, 7))
     assert block is not None
-    assert block.ids.tolist() == [3_735_683_259, 3_735_683_260, 3_735_683_261]
+    assert block.ids.tolist() == [1_000_000_001, 1_000_000_002, 1_000_000_003]
     assert block.sells.tolist() == [True, False, True]
     assert block.times_ns.tolist() == [
         1_723_161_600_000_000_000,
@@ -147,7 +147,7 @@ def test_plain_rows_do_take_the_bulk_path() -> None:
 
 
 def test_a_bulk_block_is_one_checked_chunk_with_its_gaps_after_their_rows() -> None:
-    ids = [3_735_683_259, 3_735_683_260, 3_735_683_265, 3_735_683_262, 3_735_683_270, 3_735_683_271]
+    ids = [1_000_000_001, 1_000_000_002, 1_000_000_007, 1_000_000_004, 1_000_000_012, 1_000_000_013]
     lines = [_row(trade_id, 1_723_161_600_000 + i, False, [], 7) for i, trade_id in enumerate(ids)]
     text = b"\n".join([lines[0], *lines]) + b"\n"  # line 1 goes alone (it may be a header)
     out, continuity = Output("s", "k"), Continuity()
@@ -158,8 +158,8 @@ def test_a_bulk_block_is_one_checked_chunk_with_its_gaps_after_their_rows() -> N
     bulk = chunks[1]
     assert [e.type for e in bulk] == ["Trade", "Trade", "Trade", "Gap", "Trade", "Trade", "Gap", "Trade"]
     assert [e.payload.reason for e in bulk if isinstance(e.payload, Gap)] == [
-        "trade ids 3735683261..3735683264 missing",
-        "trade ids 3735683266..3735683269 missing",
+        "trade ids 1000000003..1000000006 missing",
+        "trade ids 1000000008..1000000011 missing",
     ]
     assert out.counts == {"Trade": 7, "Gap": 2}
     assert (_encoded([*chunks[0], *bulk]), "") == _events(_trade_rows(), text, oracle=True)
@@ -168,13 +168,13 @@ def test_a_bulk_block_is_one_checked_chunk_with_its_gaps_after_their_rows() -> N
 @pytest.mark.parametrize(
     ("bad", "what"),
     [
-        (b"3735690001,60001.1,0.5,1,1723161600060,maybe,True", "bad value in a trades row: expected true or false"),
-        (b"3735690001,nan,0.5,1,1723161600060,True,True", "bad value in a trades row: Trade price nan"),
-        (b"3735690001,60001.1,0.5,1,1723161600060", "expected 6 or 7 columns, found 5"),
+        (b"1000009001,60001.1,0.5,1,1723161600060,maybe,True", "bad value in a trades row: expected true or false"),
+        (b"1000009001,nan,0.5,1,1723161600060,True,True", "bad value in a trades row: Trade price nan"),
+        (b"1000009001,60001.1,0.5,1,1723161600060", "expected 6 or 7 columns, found 5"),
     ],
 )
 def test_a_bad_row_in_the_middle_of_a_block_is_named_by_its_line(bad: bytes, what: str) -> None:
-    good = [_row(3_735_683_259 + i, 1_723_161_600_000 + i, False, [], 7) for i in range(3 * CHUNK)]
+    good = [_row(1_000_000_001 + i, 1_723_161_600_000 + i, False, [], 7) for i in range(3 * CHUNK)]
     text = b"\n".join([*good[:7_000], bad, *good[7_000:]]) + b"\n"
     taken, error = _events(_trade_rows(), text, oracle=False)
     assert re.fullmatch(rf"f\.csv:7001: {re.escape(what)}.*", error), error
