@@ -29,7 +29,7 @@ from virtuoso.store._columnar_read import POSITION, BlobPlan, BlobRow, merged
 from virtuoso.store._models import VerifyReport
 from virtuoso.store._rows import Catalog, Field, Numbers
 from virtuoso.store._schema import COLUMNAR_SCHEMA
-from virtuoso.store._verify import Broken, Walk
+from virtuoso.store._verify import Broken, Walk, run_checks
 
 _ALL = BlobPlan(None, 0, None, None, None, None, None, None)
 _CHUNK = 5000
@@ -47,16 +47,7 @@ async def verify_blobs(
 ) -> VerifyReport:
     """The checks of the row layout's verify (same order, same report), over the blobs."""
     await reload_catalog()
-    walked = BlobWalk(db, path, catalog, key)
-    try:
-        await walked.sqlite_integrity()
-        await walked.batches()
-        walked.expected_head(expect_head)
-        await walked.sessions()
-        await walked.bookkeeping()
-    except Broken as broken:
-        return walked.report(broken)
-    return walked.report(None)
+    return await run_checks(BlobWalk(db, path, catalog, key), expect_head)
 
 
 class BlobWalk(Walk):

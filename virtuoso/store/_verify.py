@@ -50,7 +50,11 @@ async def verify_log(
     session rows agree with their lifecycle events, and that the per-stream and
     per-session counts match the events. Stops at the first problem."""
     await reload_catalog()
-    walked = Walk(db, catalog, schema, key)
+    return await run_checks(Walk(db, catalog, schema, key), expect_head)
+
+
+async def run_checks(walked: Walk, expect_head: str | None) -> VerifyReport:
+    """The checks of :func:`verify_log` in their order on ``walked`` (a layout's walk), up to the first problem."""
     try:
         await walked.sqlite_integrity()
         await walked.batches()
