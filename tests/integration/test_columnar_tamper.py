@@ -21,38 +21,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.test_store_tamper import KEY, _build
 from virtuoso.errors import AppendOnlyError, UsageError
-from virtuoso.events import Event, EventIdFactory, Trade
+from virtuoso.events import Event, Trade
 from virtuoso.store import VerifyReport, open_sqlite_store
 from virtuoso.store._batch_codec import decode_batch, encode_batch
 from virtuoso.store._columnar_ids import id_key
-
-KEY = b"a key of at least sixteen bytes!"
-BTC = "test:BTC/USDT:trades"
-ETH = "test:ETH/USDT:trades"
-
-
-def _trades(session: str, ids: EventIdFactory, streams: list[str], start: int) -> list[Event]:
-    return [
-        Event(ids(start + n), stream, start + n, start + n + 7, session, Trade(100.0 + start + n, 0.5, "buy", str(n)))
-        for n, stream in enumerate(streams)
-    ]
-
-
-async def _build(path: Path, layout: str) -> None:
-    store = await open_sqlite_store(path, key=KEY, layout=layout)  # type: ignore[arg-type]
-    try:
-        a = await store.begin_session("alpha", "tests", started_ns=1_000, config={"exchange": "binance", "limit": 5})
-        ids_a = EventIdFactory(a.id)
-        await store.append(_trades(a.id, ids_a, [BTC] * 6, 2_000))
-        await store.append(_trades(a.id, ids_a, [BTC, ETH] * 3, 3_000))
-        b = await store.begin_session("beta", "tests", started_ns=4_000, symbols=["ETH/USDT"])
-        await store.append(_trades(b.id, EventIdFactory(b.id), [ETH] * 6, 5_000))
-        await store.append(_trades(a.id, ids_a, [BTC] * 6, 6_000))
-        await store.end_session(a.id, ended_ns=7_000)
-        await store.end_session(b.id, ended_ns=8_000, reason="done")
-    finally:
-        await store.close()
 
 
 async def _verify(path: Path, key: bytes | None) -> VerifyReport:

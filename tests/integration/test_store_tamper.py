@@ -57,8 +57,9 @@ def _trades(session: str, ids: EventIdFactory, streams: list[str], start: int) -
     ]
 
 
-async def _build(path: Path) -> None:
-    store = await open_sqlite_store(path, key=KEY)
+async def _build(path: Path, layout: str = "rows") -> None:
+    """The tamper table's log (also the columnar table's, in that layout): 8 batches, two sessions, two streams."""
+    store = await open_sqlite_store(path, key=KEY, layout=layout)  # type: ignore[arg-type]
     try:
         a = await store.begin_session("alpha", "tests", started_ns=1_000, config={"exchange": "binance", "limit": 5})
         ids_a = EventIdFactory(a.id)
