@@ -346,16 +346,21 @@ class _Published:
         self.events.append(event)
 
 
+def _wired() -> tuple[_Published, Wiring]:
+    """A channel's wiring whose events are kept in a list (no store, no exchange)."""
+    published = _Published()
+    emitter = Emitter(published, LiveClock(), session="s", exchange="binance")
+    config = _config()
+    return published, Wiring(object(), emitter, config, Secrets.of(config), Rejections(emitter, Secrets.of(config)))
+
+
 @pytest.mark.asyncio
 async def test_a_bug_of_ours_restarts_the_channel_with_backoff_in_the_log_and_is_never_eaten(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    published = _Published()
-    emitter = Emitter(published, LiveClock(), session="s", exchange="binance")
-    config = _config()
-    wiring = Wiring(object(), emitter, config, Secrets.of(config), Rejections(emitter, Secrets.of(config)))
+    published, wiring = _wired()
     buggy = _Buggy(wiring, failures=2)
-    supervisor = Supervisor([buggy], emitter, LiveClock(), base_s=0.01, max_s=0.015)
+    supervisor = Supervisor([buggy], wiring.emitter, LiveClock(), base_s=0.01, max_s=0.015)
     task = asyncio.create_task(supervisor.run())
     await asyncio.wait_for(buggy.recorded.wait(), TIMEOUT_S)
     assert supervisor.health()[0].status == "ok"
@@ -388,12 +393,9 @@ class _StoreFull(Collector):
 async def test_the_event_log_failing_under_a_channel_ends_the_recording_without_a_restart(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    published = _Published()
-    emitter = Emitter(published, LiveClock(), session="s", exchange="binance")
-    config = _config()
-    wiring = Wiring(object(), emitter, config, Secrets.of(config), Rejections(emitter, Secrets.of(config)))
+    published, wiring = _wired()
     full = _StoreFull(wiring)
-    supervisor = Supervisor([full], emitter, LiveClock(), base_s=0.01, max_s=0.015)
+    supervisor = Supervisor([full], wiring.emitter, LiveClock(), base_s=0.01, max_s=0.015)
     with pytest.raises(StoreFullError, match="disk is full"):
         await asyncio.wait_for(supervisor.run(), TIMEOUT_S)
     assert full.steps_tried == 1  # a restart cannot free the disk: once, then the recording ends
