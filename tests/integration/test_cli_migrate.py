@@ -35,6 +35,7 @@ def test_a_capture_log_is_migrated_with_the_same_head_and_replay_digests(row_log
     shutil.copy(row_log, source)
     before = _digest(source)
     copy = tmp_path / "columnar.sqlite"
+    (tmp_path / ".columnar.sqlite.partial").write_bytes(b"half a copy, left by a migration killed before")
 
     report = cli_json("migrate", "--db", source, "--to", copy)
 

@@ -57,21 +57,29 @@ async def migrate_log(src: str | Path, dst: str | Path, *, registry: TypeRegistr
         await source.close()
     if not before.ok:
         raise StoreError(f"{src}: does not verify ({before.problem}); not migrated")
+    # Written under a temporary name and renamed once verified: a copy killed half-way is never taken for a log.
+    partial = dst.with_name(f".{dst.name}.partial")
+    _remove(partial)  # left by a migration killed before (ours: nothing else uses the name)
     try:
-        await asyncio.to_thread(_copy, src, dst, registry)
-        copy = await open_sqlite_store(dst, readonly=True, registry=registry, key=None)
+        await asyncio.to_thread(_copy, src, partial, registry)
+        copy = await open_sqlite_store(partial, readonly=True, registry=registry, key=None)
         try:
             after = await copy.verify()
         finally:
             await copy.close()
         if not after.ok or (after.head, after.events, after.batches) != (before.head, before.events, before.batches):
             raise StoreError(f"{dst}: the copy of {src} does not verify to its head ({after.problem or after.head})")
+        partial.rename(dst)
     except BaseException:
-        for leftover in (dst, Path(f"{dst}-wal"), Path(f"{dst}-shm")):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
+        _remove(partial)
         raise
     return after
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
 
 
 def _copy(src: Path, dst: Path, registry: TypeRegistry) -> None:
