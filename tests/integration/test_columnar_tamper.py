@@ -26,7 +26,8 @@ from virtuoso.errors import AppendOnlyError, UsageError
 from virtuoso.events import Event, Trade
 from virtuoso.store import VerifyReport, open_sqlite_store
 from virtuoso.store._batch_codec import decode_batch, encode_batch
-from virtuoso.store._columnar_ids import id_key
+from virtuoso.store._columnar_ids import id_keys
+from virtuoso.store._schema import COLUMNAR_SCHEMA
 
 
 async def _verify(path: Path, key: bytes | None) -> VerifyReport:
@@ -102,7 +103,7 @@ def _insert_behind(db: sqlite3.Connection) -> None:
             encode_batch([late]),
         ),
     )
-    db.execute("INSERT INTO ids VALUES (?, ?)", (id_key("late-id"), 29))
+    db.execute("INSERT INTO ids VALUES (?, ?)", (id_keys(["late-id"], COLUMNAR_SCHEMA)[0], 29))
 
 
 CASES: dict[str, Callable[[sqlite3.Connection], object]] = {

@@ -4,7 +4,7 @@ Sessions, streams, kinds, per-session counts and the chain links (``batches``) a
 the row layout's tables; only how events lie differs. An append builds the same
 stored columns as the row layout (so the chain link is the same), then stores each
 stream's events of the batch as one ``_batch_codec`` blob with an index row
-(positions, versions, time range, kinds), and indexes every id by a 48-bit hash
+(positions, versions, time range, kinds), and indexes every id by its key
 (``_columnar_ids``).
 """
 
@@ -47,7 +47,7 @@ _LIVE_BLOBS = (
 
 
 class ColumnarBackend(SQLiteBackend):
-    """The :class:`~virtuoso.store.StorageBackend` of a columnar SQLite log (schema version 3)."""
+    """The :class:`~virtuoso.store.StorageBackend` of a columnar SQLite log (schema version 3 or 4)."""
 
     LAYOUT: ClassVar[Layout] = "columnar"
 
@@ -59,16 +59,16 @@ class ColumnarBackend(SQLiteBackend):
         """Index the ids, then store one blob per stream of the batch."""
         stored = batch.columns
         try:
-            await insert_keys(db, stored.id, stored.position)
+            await insert_keys(db, stored.id, stored.position, self.schema)
         except KeyTaken:
-            known, free = await locate(db, stored.id, self._ids_at)
+            known, free = await locate(db, stored.id, self._ids_at, self.schema)
             if known or len(free) < len(stored.id):  # stored ids, or one id twice in the batch
                 raise DuplicateIds from None
             await insert_probed(db, free, dict(zip(stored.id, stored.position, strict=True)))
         await db.executemany(_INSERT_BLOB, blob_rows(stored, columns))
 
     async def _existing_ids(self, events: Sequence[Event]) -> set[str]:
-        stored, _ = await locate(self._db(), [e.id for e in events], self._ids_at)
+        stored, _ = await locate(self._db(), [e.id for e in events], self._ids_at, self.schema)
         return set(stored)
 
     async def _ids_at(self, db: aiosqlite.Connection, positions: Sequence[int]) -> dict[int, str]:
@@ -179,6 +179,7 @@ class ColumnarBackend(SQLiteBackend):
                 self.load_catalog,
                 key=key if key is not None else self._key,
                 expect_head=expect_head,
+                schema=self.schema,
             )
 
 

@@ -22,7 +22,7 @@ from virtuoso.errors import DatabaseError, StoreError, UsageError
 from virtuoso.events import REGISTRY, TypeRegistry
 from virtuoso.store._chain import Row
 from virtuoso.store._columnar import blob_row
-from virtuoso.store._columnar_ids import id_key
+from virtuoso.store._columnar_ids import id_keys
 from virtuoso.store._models import VerifyReport
 from virtuoso.store._rows import Catalog, Field, rows_to_events
 from virtuoso.store._schema import APPLICATION_ID, COLUMNAR_SCHEMA, COLUMNAR_STATEMENTS, ROWS_SCHEMA
@@ -139,15 +139,16 @@ def _copy_batch(db: sqlite3.Connection, catalog: Catalog, first: int, last: int)
 
 
 def _index_ids(db: sqlite3.Connection, ids: Sequence[str], positions: Sequence[int]) -> None:
+    keys = id_keys(ids, COLUMNAR_SCHEMA)
     db.execute("SAVEPOINT ids")
     try:
-        db.executemany("INSERT INTO ids VALUES (?,?)", zip(map(id_key, ids), positions, strict=True))
+        db.executemany("INSERT INTO ids VALUES (?,?)", sorted(zip(keys, positions, strict=True)))
     except sqlite3.IntegrityError:
         # A row log's ids are unique, so a taken key is two ids on one hash: probe to the next free key.
         db.execute("ROLLBACK TO ids")
-        for event_id, position in zip(ids, positions, strict=True):
-            key = id_key(event_id)
-            while db.execute("SELECT 1 FROM ids WHERE key = ?", (key,)).fetchone():
-                key += 1
-            db.execute("INSERT INTO ids VALUES (?,?)", (key, position))
+        for key, position in zip(keys, positions, strict=True):
+            free = key
+            while db.execute("SELECT 1 FROM ids WHERE key = ?", (free,)).fetchone():
+                free += 1
+            db.execute("INSERT INTO ids VALUES (?,?)", (free, position))
     db.execute("RELEASE ids")

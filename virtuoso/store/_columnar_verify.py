@@ -28,7 +28,6 @@ from virtuoso.store._columnar_ids import first_unindexed
 from virtuoso.store._columnar_read import POSITION, BlobPlan, BlobRow, merged
 from virtuoso.store._models import VerifyReport
 from virtuoso.store._rows import Catalog, Field, Numbers
-from virtuoso.store._schema import COLUMNAR_SCHEMA
 from virtuoso.store._verify import Broken, Walk, run_checks
 
 _ALL = BlobPlan(None, 0, None, None, None, None, None, None)
@@ -44,17 +43,20 @@ async def verify_blobs(
     *,
     key: bytes | None,
     expect_head: str | None,
+    schema: int,
 ) -> VerifyReport:
     """The checks of the row layout's verify (same order, same report), over the blobs."""
     await reload_catalog()
-    return await run_checks(BlobWalk(db, path, catalog, key), expect_head)
+    return await run_checks(BlobWalk(db, path, catalog, key, schema), expect_head)
 
 
 class BlobWalk(Walk):
     """The verify walk of a columnar log."""
 
-    def __init__(self, db: aiosqlite.Connection, path: Path, catalog: Catalog, key: bytes | None) -> None:
-        super().__init__(db, catalog, COLUMNAR_SCHEMA, key)
+    def __init__(
+        self, db: aiosqlite.Connection, path: Path, catalog: Catalog, key: bytes | None, schema: int
+    ) -> None:
+        super().__init__(db, catalog, schema, key)
         self.path = path
         self.counts: dict[tuple[int, int], int] = {}
         self.versions: dict[int, int] = {}
@@ -134,7 +136,7 @@ class BlobWalk(Walk):
         kinds = self._kind_numbers(blob, types, events)
         sessions = self._session_numbers(events)
         ids = [e.id for e in events]
-        missing = await first_unindexed(self.db, ids, positions.tolist())
+        missing = await first_unindexed(self.db, ids, positions.tolist(), self.schema)
         if missing is not None:
             raise Broken(missing, f"the id index does not lead to event {missing}")
         for session in set(sessions):

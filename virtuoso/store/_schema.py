@@ -11,8 +11,11 @@ from __future__ import annotations
 APPLICATION_ID = 0x56545344  # "VTSD"
 ROWS_SCHEMA = 2
 """The newest schema of the row layout (a row per event): version 2 marks a row log."""
-COLUMNAR_SCHEMA = 3
-"""Version 3 marks the columnar layout (a compressed blob per committed batch per stream)."""
+COLUMNAR_SCHEMA = 4
+"""The newest schema of the columnar layout (a compressed blob per committed batch per stream): version 4 keys
+ids in time order (``_columnar_ids``); version 3, the first columnar schema, by hashes only, and stays so."""
+COLUMNAR_SCHEMAS = (3, COLUMNAR_SCHEMA)
+"""The schema versions that mark a columnar log."""
 SCHEMA_VERSION = COLUMNAR_SCHEMA
 """The newest schema version this Virtuoso reads; a file of a higher one is refused."""
 
@@ -111,9 +114,9 @@ MIGRATIONS: dict[int, list[str]] = {1: _V1, 2: _V2}
 _ROW_TABLE = ("TABLE events ", "ON events ")
 _SHARED = [statement for statement in _V1 if not any(part in statement for part in _ROW_TABLE)]
 
-# The columnar layout (version 3): the shared tables, one row per committed batch per
-# stream holding its events as one blob (``_batch_codec``), and an id index of 48-bit id
-# hashes (a hit is confirmed by decoding the blob holding its position).
+# The columnar layout (versions 3 and 4: the same tables): the shared tables, one row per committed batch per
+# stream holding its events as one blob (``_batch_codec``), and an id index of id keys (``_columnar_ids``; a hit
+# is confirmed by decoding the blob holding its position).
 _COLUMNAR = [
     *_SHARED,
     *_V2,

@@ -26,6 +26,7 @@ from virtuoso.store._schema import (
     APPEND_ONLY_MESSAGE,
     APPLICATION_ID,
     COLUMNAR_SCHEMA,
+    COLUMNAR_SCHEMAS,
     COLUMNAR_STATEMENTS,
     MIGRATIONS,
     ROWS_SCHEMA,
@@ -186,7 +187,7 @@ async def file_layout(db: aiosqlite.Connection, path: Path) -> Layout:
 
 async def migrate(db: aiosqlite.Connection, path: Path, from_version: int, layout: Layout = "rows") -> None:
     """Create a new log in ``layout`` (``from_version`` 0), or bring a row log's schema to :data:`ROWS_SCHEMA`,
-    one step per transaction. A columnar log (version :data:`COLUMNAR_SCHEMA`) has no older versions.
+    one step per transaction. A columnar log (:data:`COLUMNAR_SCHEMAS`) keeps its version.
 
     Each step re-reads the version once it holds the write lock: another process
     creating or migrating the same file at the same time may have done the step
@@ -197,7 +198,7 @@ async def migrate(db: aiosqlite.Connection, path: Path, from_version: int, layou
         if await file_layout(db, path) == "columnar":
             return
         from_version = await _pragma(db, "user_version")
-    if from_version == COLUMNAR_SCHEMA and await file_layout(db, path) == "columnar":
+    if from_version in COLUMNAR_SCHEMAS and await file_layout(db, path) == "columnar":
         return
     for version in range(from_version + 1, ROWS_SCHEMA + 1):
         await _step(db, path, version, MIGRATIONS[version])

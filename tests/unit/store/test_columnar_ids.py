@@ -1,13 +1,14 @@
 """The columnar id index when ids collide: with a hash of 3 bits, every lookup follows probe chains.
 
-The index keys ids by 48-bit hashes, so collisions never happen in a test by
-chance; here the key function is made tiny, and the log must still skip exactly
+The index keys ids by 48-bit hashes or time-ordered keys, so collisions never
+happen in a test by chance; here the key function is made tiny, and the log must still skip exactly
 the stored ids (even with other content), store every other one, and verify.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,8 @@ from virtuoso.store import AppendResult, EventFilter, MemoryEventStore, _columna
 STREAMS = ("x:BTC/USDT:trades", "x:ETH/USDT:trades")
 
 
-def _tiny_key(event_id: str) -> int:
-    return hashlib.blake2b(event_id.encode(), digest_size=1).digest()[0] % 8
+def _tiny_keys(ids: Sequence[str], schema: int) -> list[int]:
+    return [hashlib.blake2b(event_id.encode(), digest_size=1).digest()[0] % 8 for event_id in ids]
 
 
 def _event(n: int, price: float = 100.0) -> Event:
@@ -37,7 +38,7 @@ BATCHES = [
 
 @pytest.mark.asyncio
 async def test_colliding_ids_are_told_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_columnar_ids, "id_key", _tiny_key)
+    monkeypatch.setattr(_columnar_ids, "id_keys", _tiny_keys)
     memory = MemoryEventStore()
     columnar = await open_sqlite_store(tmp_path / "x.sqlite", layout="columnar")
     try:
