@@ -20,7 +20,7 @@ import aiosqlite
 
 from virtuoso.errors import StoreError
 from virtuoso.events import Event
-from virtuoso.store._batch_codec import decode_columns, encode_batch
+from virtuoso.store._batch_codec import decode_columns, encode_columns
 from virtuoso.store._column_chunks import ColumnChunk
 from virtuoso.store._columnar_columns import merged_columns
 from virtuoso.store._columnar_ids import KeyTaken, insert_keys, insert_probed, locate
@@ -205,49 +205,40 @@ def _ids_columns(blob: bytes) -> list[tuple[int, str]]:
 
 def blob_rows(stored: StoredColumns, columns: Columns) -> list[tuple[Any, ...]]:
     """The blobs table's rows of a batch: one per stream, in the order the streams first appear."""
-    events = list(
-        map(
-            Event,
-            stored.id,
-            columns.streams,
-            stored.ts_event,
-            stored.ts_recv,
-            columns.sessions,
-            columns.payloads,
-            stored.causation,
-            stored.version,
-            stored.position,
-        )
-    )
+    fields: dict[str, list[Any]] = {
+        "id": stored.id,
+        "stream": columns.streams,
+        "ts_event": stored.ts_event,
+        "ts_recv": stored.ts_recv,
+        "session": columns.sessions,
+        "payload": columns.payloads,
+        "causation": stored.causation,
+        "version": stored.version,
+        "position": stored.position,
+    }
     if columns.single(stored.stream):
-        return [blob_row(events, stored.stream[0], stored.kind, stored.ts_event)]
+        return [blob_row(fields, stored.stream[0], stored.kind)]
     rows = []
     for stream in dict.fromkeys(stored.stream):
         chosen = list(map(stream.__eq__, stored.stream))
-        rows.append(
-            blob_row(
-                list(compress(events, chosen)),
-                stream,
-                list(compress(stored.kind, chosen)),
-                list(compress(stored.ts_event, chosen)),
-            )
-        )
+        picked = {name: list(compress(values, chosen)) for name, values in fields.items()}
+        rows.append(blob_row(picked, stream, list(compress(stored.kind, chosen))))
     return rows
 
 
-def blob_row(events: list[Event], stream: int, kinds: list[int], ts: list[int]) -> tuple[Any, ...]:
-    """The blobs table's row of one stream's events (``kinds`` and ``ts``: their kind numbers and times)."""
-    first, last = events[0], events[-1]
+def blob_row(fields: dict[str, list[Any]], stream: int, kinds: list[int]) -> tuple[Any, ...]:
+    """The blobs table's row of one stream's events, given as their fields (``kinds``: their kind numbers)."""
+    positions, versions, ts = fields["position"], fields["version"], fields["ts_event"]
     kind_list = ",".join(map(str, sorted(set(kinds))))
     return (
         stream,
-        first.position,
-        last.position,
-        first.version,
-        last.version,
+        positions[0],
+        positions[-1],
+        versions[0],
+        versions[-1],
         min(ts),
         max(ts),
-        len(events),
+        len(positions),
         kind_list,
-        encode_batch(events),
+        encode_columns(fields),
     )

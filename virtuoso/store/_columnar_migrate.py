@@ -19,7 +19,7 @@ from itertools import compress
 from pathlib import Path
 
 from virtuoso.errors import DatabaseError, StoreError, UsageError
-from virtuoso.events import REGISTRY, TypeRegistry
+from virtuoso.events import REGISTRY, Event, TypeRegistry
 from virtuoso.store._chain import Row
 from virtuoso.store._columnar import blob_row
 from virtuoso.store._columnar_ids import id_keys
@@ -135,7 +135,8 @@ def _copy_batch(db: sqlite3.Connection, catalog: Catalog, first: int, last: int)
     for stream in dict.fromkeys(streams):
         chosen = list(map(stream.__eq__, streams))
         picked = list(compress(events, chosen))
-        db.execute(_INSERT_BLOB, blob_row(picked, stream, list(compress(kinds, chosen)), [e.ts_event for e in picked]))
+        fields = {name: [getattr(event, name) for event in picked] for name in Event.__struct_fields__}
+        db.execute(_INSERT_BLOB, blob_row(fields, stream, list(compress(kinds, chosen))))
 
 
 def _index_ids(db: sqlite3.Connection, ids: Sequence[str], positions: Sequence[int]) -> None:

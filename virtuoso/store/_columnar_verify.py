@@ -53,9 +53,7 @@ async def verify_blobs(
 class BlobWalk(Walk):
     """The verify walk of a columnar log."""
 
-    def __init__(
-        self, db: aiosqlite.Connection, path: Path, catalog: Catalog, key: bytes | None, schema: int
-    ) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path, catalog: Catalog, key: bytes | None, schema: int) -> None:
         super().__init__(db, catalog, schema, key)
         self.path = path
         self.counts: dict[tuple[int, int], int] = {}
