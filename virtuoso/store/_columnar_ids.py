@@ -77,7 +77,7 @@ def id_keys(ids: Sequence[str], schema: int) -> list[int]:
 
 def _factory_words(ids: Sequence[str]) -> np.ndarray | None:
     """Each id's 128 bits as two native 64-bit words, when every id is 32 lower-case hex digits; else None."""
-    if any(len(event_id) != _HEX_WIDTH for event_id in ids):
+    if set(map(len, ids)) != {_HEX_WIDTH}:
         return None
     joined = "".join(ids)
     try:
@@ -103,7 +103,7 @@ def _is_hex(text: str) -> bool:
 
 async def insert_keys(db: aiosqlite.Connection, ids: Sequence[str], positions: Sequence[int], schema: int) -> None:
     """Index ``ids`` at ``positions`` by their own keys; ``KeyTaken`` (nothing kept) if any key is in use."""
-    rows = sorted(zip(id_keys(ids, schema), positions, strict=True))  # in key order: fewer pages touched
+    rows = _in_key_order(id_keys(ids, schema), positions)
     await db.execute("SAVEPOINT ids")
     try:
         await db.executemany("INSERT INTO ids VALUES (?,?)", rows)
@@ -112,6 +112,13 @@ async def insert_keys(db: aiosqlite.Connection, ids: Sequence[str], positions: S
         await db.execute("RELEASE ids")
         raise KeyTaken from exc
     await db.execute("RELEASE ids")
+
+
+def _in_key_order(keys: list[int], positions: Sequence[int]) -> list[tuple[int, int]]:
+    """``(key, position)`` rows sorted by key: inserted so, they touch each page of the index once."""
+    key_array = np.array(keys, dtype=np.int64)
+    order = np.argsort(key_array, kind="stable")
+    return list(zip(key_array[order].tolist(), np.asarray(positions, dtype=np.int64)[order].tolist(), strict=True))
 
 
 async def insert_probed(db: aiosqlite.Connection, slots: Mapping[str, int], positions: Mapping[str, int]) -> None:
