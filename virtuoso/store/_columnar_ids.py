@@ -114,11 +114,13 @@ async def insert_keys(db: aiosqlite.Connection, ids: Sequence[str], positions: S
     await db.execute("RELEASE ids")
 
 
-def _in_key_order(keys: list[int], positions: Sequence[int]) -> list[tuple[int, int]]:
+def _in_key_order(keys: list[int], positions: Sequence[int]) -> Iterable[tuple[int, int]]:
     """``(key, position)`` rows sorted by key: inserted so, they touch each page of the index once."""
-    key_array = np.array(keys, dtype=np.int64)
+    key_array = np.fromiter(keys, dtype=np.int64, count=len(keys))
+    if len(keys) < 2 or bool((key_array[1:] >= key_array[:-1]).all()):  # a factory's ids usually come in order
+        return zip(keys, positions, strict=True)
     order = np.argsort(key_array, kind="stable")
-    return list(zip(key_array[order].tolist(), np.asarray(positions, dtype=np.int64)[order].tolist(), strict=True))
+    return zip(key_array[order].tolist(), np.asarray(positions, dtype=np.int64)[order].tolist(), strict=True)
 
 
 async def insert_probed(db: aiosqlite.Connection, slots: Mapping[str, int], positions: Mapping[str, int]) -> None:

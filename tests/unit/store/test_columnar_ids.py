@@ -8,12 +8,16 @@ the stored ids (even with other content), store every other one, and verify.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from virtuoso.events import Event, Trade
+from virtuoso.events import Event, EventIdFactory, Trade
 from virtuoso.store import AppendResult, EventFilter, MemoryEventStore, _columnar_ids, open_sqlite_store
 
 STREAMS = ("x:BTC/USDT:trades", "x:ETH/USDT:trades")
@@ -58,3 +62,86 @@ async def test_colliding_ids_are_told_apart(tmp_path: Path, monkeypatch: pytest.
     finally:
         await memory.close()
         await columnar.close()
+
+
+# -- how ids become keys -----------------------------------------------------------------------
+
+HEX = "0123456789abcdef"
+_NEAR_HEX = st.text(alphabet=HEX + "ABCDEF g\u00e9\ud800", min_size=30, max_size=34)
+_FACTORY_ID = st.text(alphabet=HEX, min_size=32, max_size=32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_FACTORY_ID, _NEAR_HEX, st.text(max_size=40)), min_size=1, max_size=30))
+def test_batch_keys_are_the_keys_of_each_id(ids: list[str]) -> None:
+    """However a batch mixes ids, its keys are each id's own: a lookup of one id finds what a batch stored."""
+    assert _columnar_ids.id_keys(ids, 4) == [_columnar_ids.id_keys([event_id], 4)[0] for event_id in ids]
+    for event_id, key in zip(ids, _columnar_ids.id_keys(ids, 4), strict=True):
+        made_by_a_factory = len(event_id) == 32 and all(c in HEX for c in event_id)
+        assert (key >= 2**62) == made_by_a_factory
+        assert made_by_a_factory or key == _columnar_ids.id_key(event_id)
+        assert 0 <= key < 2**63  # a SQLite rowid
+    assert _columnar_ids.id_keys(ids, 3) == [_columnar_ids.id_key(event_id) for event_id in ids]
+
+
+def test_a_factory_makes_keys_in_time_order() -> None:
+    made = EventIdFactory("s-keys:x:BTC/USDT:trades")
+    times = [1_700_000_000_000_000_000 + n * 2_000_000 for n in range(1_000)]
+    keys = _columnar_ids.id_keys([made(t) for t in times], 4)
+    assert keys == sorted(keys)
+    assert len(set(keys)) == len(keys)
+    same_millisecond = _columnar_ids.id_keys([made(times[0]) for _ in range(1_000)], 4)
+    assert len(set(same_millisecond)) == 1_000  # told apart by their counters
+
+
+def _ordered_id(ts_ns: int, namespace: int, counter: int) -> str:
+    return f"{ts_ns:016x}{namespace:08x}{counter:08x}"
+
+
+@pytest.mark.asyncio
+async def test_factory_ids_meeting_on_one_key_are_told_apart(tmp_path: Path) -> None:
+    """Two producers' ids of one millisecond whose namespace hash plus counter agree share a key: both are
+    stored, both are found again, and the log verifies."""
+    t = 1_700_000_000_000_000_000
+    a, b = _ordered_id(t, 0x10, 5), _ordered_id(t + 1, 0x11, 4)
+    assert _columnar_ids.id_keys([a], 4) == _columnar_ids.id_keys([b], 4)
+    store = await open_sqlite_store(tmp_path / "x.sqlite", layout="columnar")
+    try:
+        await store.begin_session("ids", "tests", started_ns=0, session_id="s-ids")
+        trade = Trade(100.0, 0.5, "buy", "1")
+        first = await store.append([Event(a, STREAMS[0], t, t, "s-ids", trade)])
+        second = await store.append(
+            [Event(b, STREAMS[1], t, t, "s-ids", trade), Event(a, STREAMS[0], t, t, "s-ids", trade)]
+        )
+        again = await store.append([Event(b, STREAMS[1], t, t, "s-ids", trade)])
+        assert (first.written, second.written, second.duplicates, again.written) == (1, 1, 1, 0)
+        assert [e.id async for e in store.read()][1:] == [a, b]  # after the session's start
+        assert (await store.verify()).ok
+    finally:
+        await store.close()
+
+
+@pytest.mark.asyncio
+async def test_a_version_3_log_keeps_hashed_keys(tmp_path: Path) -> None:
+    """A columnar log made before ordered keys (version 3) goes on keying every id by its hash."""
+    path = tmp_path / "v3.sqlite"
+    store = await open_sqlite_store(path, layout="columnar")
+    await store.close()
+    with closing(sqlite3.connect(path)) as con:  # a new log holds no id yet: it is a version-3 log but for the number
+        con.execute("PRAGMA user_version = 3")
+        con.commit()
+    made = EventIdFactory("s-v3")
+    events = [Event(made(n), STREAMS[0], n, n, "s-v3", Trade(100.0, 0.5, "buy", str(n))) for n in range(1, 50)]
+    store = await open_sqlite_store(path)
+    try:
+        await store.begin_session("v3", "tests", started_ns=0, session_id="s-v3")
+        assert (await store.append(events)).written == len(events)
+        assert (await store.append(events[10:20])).written == 0
+        assert (await store.verify()).ok
+    finally:
+        await store.close()
+    with closing(sqlite3.connect(path)) as con:
+        assert con.execute("PRAGMA user_version").fetchone() == (3,)
+        keys = [key for (key,) in con.execute("SELECT key FROM ids")]
+    assert max(keys) < 2**48
+    assert set(_columnar_ids.id_keys([e.id for e in events], 3)) <= set(keys)
