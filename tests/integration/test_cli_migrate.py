@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import shutil
@@ -13,6 +14,7 @@ import pytest
 
 from tests.conftest import require_data
 from tests.integration._cli import cli, cli_json
+from virtuoso.store import open_sqlite_store
 
 CAPTURE = "hftbacktest/examples/spot/ethusdt_20240809.gz"
 
@@ -61,6 +63,16 @@ def test_text_output_names_what_was_proven(row_log: Path, tmp_path: Path) -> Non
     assert lines[-1].endswith("not run (--skip-replays)")
 
 
+async def _leave_a_session_open(row_log: Path, path: Path) -> None:
+    """A copy of ``row_log`` with a session this (running) process opened and has not ended."""
+    shutil.copy(row_log, path)
+    store = await open_sqlite_store(path)
+    try:
+        await store.begin_session("live", "tests", started_ns=1, session_id="s-live")
+    finally:
+        await store.close()
+
+
 def _garbage(path: Path) -> Path:
     path.write_bytes(b"not an event log, just bytes" * 100)
     return path
@@ -83,6 +95,7 @@ def _damaged(row_log: Path, path: Path) -> Path:
         ("not a log", 1, r"garbage\.sqlite: damaged or not a SQLite database"),
         ("a damaged source", 1, r"does not verify .*not migrated"),
         ("already columnar", 1, r"already a columnar log: nothing to migrate \(.*columnar\.sqlite\)"),
+        ("being recorded", 1, r"session s-live is being recorded \(by .*:\d+:.*\); migrate a log once nothing writes"),
     ],
 )
 def test_misuse_is_one_line_and_leaves_no_copy(
@@ -95,7 +108,10 @@ def test_misuse_is_one_line_and_leaves_no_copy(
         "not a log": _garbage(tmp_path / "garbage.sqlite"),
         "a damaged source": _damaged(row_log, tmp_path / "damaged.sqlite"),
         "already columnar": tmp_path / "columnar.sqlite",
+        "being recorded": tmp_path / "live.sqlite",
     }[case]
+    if case == "being recorded":
+        asyncio.run(_leave_a_session_open(row_log, source))
     if case == "the copy exists":
         copy.write_bytes(b"precious")
     if case == "already columnar":

@@ -77,6 +77,7 @@ async def test_migrating_a_damaged_row_log_is_refused(tmp_path: Path) -> None:
     store = await open_sqlite_store(source, key=None)
     try:
         await store.begin_session("m", "tests", started_ns=1, session_id="s-m")
+        await store.end_session("s-m", ended_ns=2)
     finally:
         await store.close()
     with closing(sqlite3.connect(source)) as db:

@@ -24,6 +24,7 @@ from virtuoso.store._chain import Row
 from virtuoso.store._columnar import blob_row
 from virtuoso.store._columnar_ids import id_keys
 from virtuoso.store._models import VerifyReport
+from virtuoso.store._owner import owner_alive
 from virtuoso.store._rows import Catalog, Field, rows_to_events
 from virtuoso.store._schema import APPLICATION_ID, COLUMNAR_SCHEMA, COLUMNAR_STATEMENTS, ROWS_SCHEMA
 from virtuoso.store._sqlite import open_sqlite_store
@@ -40,9 +41,10 @@ _INSERT_BLOB = "INSERT INTO blobs VALUES (NULL,?,?,?,?,?,?,?,?,?,?)"
 async def migrate_log(src: str | Path, dst: str | Path, *, registry: TypeRegistry = REGISTRY) -> VerifyReport:
     """Copy the row log ``src`` into a new columnar log ``dst``; the copy's verify report (same head).
 
-    ``src`` must verify intact (it is opened read-only, never written); ``dst`` must
-    not exist. Raises :class:`~virtuoso.errors.StoreError` (and leaves no ``dst``)
-    if anything differs.
+    ``src`` must verify intact (it is opened read-only, never written) and nothing may
+    be recording into it (an ``open`` session whose process runs is refused);
+    ``dst`` must not exist. Raises :class:`~virtuoso.errors.StoreError` (and leaves
+    no ``dst``) if anything differs, including a log that changed while it was copied.
     """
     src, dst = Path(src), Path(dst)
     if dst.exists():
@@ -52,6 +54,7 @@ async def migrate_log(src: str | Path, dst: str | Path, *, registry: TypeRegistr
         await source.close()
         raise UsageError(f"{src}: already a columnar log: nothing to migrate")
     try:
+        await asyncio.to_thread(_refuse_live_recordings, src)
         before = await source.verify()
     finally:
         await source.close()
@@ -67,13 +70,33 @@ async def migrate_log(src: str | Path, dst: str | Path, *, registry: TypeRegistr
             after = await copy.verify()
         finally:
             await copy.close()
-        if not after.ok or (after.head, after.events, after.batches) != (before.head, before.events, before.batches):
+        if after.ok and after.batches != before.batches:
+            raise StoreError(
+                f"{src}: the log changed while it was copied ({before.batches} batches verified, {after.batches}"
+                " copied); not migrated: run it again once nothing writes to the log"
+            )
+        if not after.ok or (after.head, after.events) != (before.head, before.events):
             raise StoreError(f"{dst}: the copy of {src} does not verify to its head ({after.problem or after.head})")
         partial.rename(dst)
     except BaseException:
         _remove(partial)
         raise
     return after
+
+
+def _refuse_live_recordings(src: Path) -> None:
+    """``UsageError`` if a session of ``src`` is open and the process recording it still runs."""
+    try:
+        with closing(sqlite3.connect(readonly_uri(src, alone=True), uri=True)) as db:
+            open_sessions = db.execute("SELECT id, owner FROM sessions WHERE status = 'open' ORDER BY seq").fetchall()
+    except sqlite3.Error as exc:
+        raise translate(exc, src) from exc
+    for session_id, owner in open_sessions:
+        if owner_alive(owner):
+            raise UsageError(
+                f"{src}: session {session_id} is being recorded (by {owner or 'an unknown process'}); "
+                "migrate a log once nothing writes to it"
+            )
 
 
 def _remove(path: Path) -> None:
