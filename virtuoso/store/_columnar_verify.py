@@ -28,6 +28,7 @@ from virtuoso.store._columnar_ids import first_unindexed
 from virtuoso.store._columnar_read import POSITION, BlobPlan, BlobRow, merged
 from virtuoso.store._models import VerifyReport
 from virtuoso.store._rows import Catalog, Field, Numbers
+from virtuoso.store._sqlite_io import one_snapshot
 from virtuoso.store._verify import Broken, Walk, run_checks
 
 _ALL = BlobPlan(None, 0, None, None, None, None, None, None)
@@ -46,8 +47,9 @@ async def verify_blobs(
     schema: int,
 ) -> VerifyReport:
     """The checks of the row layout's verify (same order, same report), over the blobs."""
-    await reload_catalog()
-    return await run_checks(BlobWalk(db, path, catalog, key, schema), expect_head)
+    async with one_snapshot(db):  # a log written meanwhile: the catalog and the walk must see the same log
+        await reload_catalog()
+        return await run_checks(BlobWalk(db, path, catalog, key, schema), expect_head)
 
 
 class BlobWalk(Walk):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -90,6 +90,20 @@ def translated(path: Path | str) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise translate(exc, path) from exc
+
+
+@asynccontextmanager
+async def one_snapshot(db: aiosqlite.Connection) -> AsyncIterator[None]:
+    """Every read on ``db`` inside the block sees the log as of its first read, whatever commits meanwhile.
+
+    A savepoint, not ``BEGIN``: it nests, so two walks sharing the connection may overlap;
+    the snapshot ends when the outermost one is released.
+    """
+    await db.execute("SAVEPOINT snapshot")
+    try:
+        yield
+    finally:
+        await db.execute("RELEASE snapshot")
 
 
 def _has_unfinished_wal(path: Path) -> bool:

@@ -15,6 +15,7 @@ from virtuoso.store._chain import GENESIS, BatchHasher, Row, batch_mac
 from virtuoso.store._manifest import config_hash
 from virtuoso.store._models import VerifyReport
 from virtuoso.store._rows import Catalog, Field, Numbers, context_for, rows_to_events, started_sessions
+from virtuoso.store._sqlite_io import one_snapshot
 
 _CHUNK = 5000
 _ROWS = (
@@ -49,8 +50,9 @@ async def verify_log(
     key) and contiguity, that every payload decodes, the expected head, that the
     session rows agree with their lifecycle events, and that the per-stream and
     per-session counts match the events. Stops at the first problem."""
-    await reload_catalog()
-    return await run_checks(Walk(db, catalog, schema, key), expect_head)
+    async with one_snapshot(db):  # a log written meanwhile: the catalog and the walk must see the same log
+        await reload_catalog()
+        return await run_checks(Walk(db, catalog, schema, key), expect_head)
 
 
 async def run_checks(walked: Walk, expect_head: str | None) -> VerifyReport:

@@ -1,0 +1,146 @@
+"""A log another process keeps writing: ``verify`` finds nothing wrong with it, and ``migrate_log`` makes a
+copy that verifies to the source's own chain or refuses and leaves no copy; never a copy of some other state.
+
+The writer is a real child process opening, appending to and closing sessions in a
+loop (each commit checkpointed now and then by SQLite), so a migration may start
+while a session is open, or while none is and a session begins during the copy.
+Which of these each attempt meets depends on timing; what must hold does not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+from contextlib import closing
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from virtuoso.errors import StoreError, UsageError
+from virtuoso.events import Event, Trade
+from virtuoso.store import migrate_log, open_sqlite_store
+
+Layout = Literal["rows", "columnar"]
+
+WRITER = """
+import asyncio, sys
+from pathlib import Path
+from virtuoso.events import Event, Trade
+from virtuoso.store import open_sqlite_store
+
+async def main(path: Path, rounds: int, layout: str) -> None:
+    for r in range(rounds):
+        store = await open_sqlite_store(path, layout=layout)
+        try:
+            session = await store.begin_session("w", "tests", started_ns=r, session_id=f"s-w{r}")
+            for b in range(3):
+                await store.append([Event(f"w{r}-{b}-{n}", "x:BTC/USDT:trades", n, n, session.id,
+                                          Trade(100.0 + n, 0.5, "buy", str(n))) for n in range(200)])
+            await store.end_session(session.id, ended_ns=10_000)
+        finally:
+            await store.close()
+        print(r, flush=True)
+
+asyncio.run(main(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]))
+"""
+
+
+async def _seed(path: Path, layout: Layout = "rows") -> None:
+    store = await open_sqlite_store(path, layout=layout, key=None)
+    try:
+        session = await store.begin_session("seed", "tests", started_ns=0, session_id="s-seed")
+        events = [
+            Event(f"seed-{n}", "x:ETH/USDT:trades", n, n, session.id, Trade(10.0, 1.0, "sell", str(n)))
+            for n in range(500)
+        ]
+        await store.append(events)
+        await store.end_session(session.id, ended_ns=1_000)
+    finally:
+        await store.close()
+
+
+def _batch_hash(path: Path, batches: int) -> str:
+    uri = f"{path.absolute().as_uri()}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as db:
+        (stored,) = db.execute("SELECT hash FROM batches WHERE seq = ?", (batches,)).fetchone()
+    return bytes(stored).hex()
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_a_log_written_meanwhile_is_copied_whole_or_not_at_all(tmp_path: Path) -> None:
+    source = tmp_path / "rows.sqlite"
+    await _seed(source)
+    writer = await _writer(source, "rows")
+    outcomes: list[str] = []
+    try:
+        assert writer.stdout is not None
+        await asyncio.wait_for(writer.stdout.readline(), 60)  # the writer is under way
+        for attempt in range(8):
+            outcomes.append(await _attempt(source, tmp_path / f"copy{attempt}.sqlite"))
+    finally:
+        _, errors = await asyncio.wait_for(writer.communicate(), 120)
+    assert writer.returncode == 0, errors.decode()
+    for outcome in outcomes:  # the only refusals a writer may cause
+        assert outcome == "copied" or "is being recorded" in outcome or "changed while it was copied" in outcome, (
+            outcome
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+@pytest.mark.parametrize("layout", ["rows", "columnar"])
+async def test_a_log_written_meanwhile_verifies(tmp_path: Path, layout: Layout) -> None:
+    """The catalog and the walk are read in one snapshot: sessions and streams a writer adds during a verify are
+    not taken for damage (they were, as "refers to an unknown ... session number")."""
+    log = tmp_path / "log.sqlite"
+    await _seed(log, layout)
+    writer = await _writer(log, layout)
+    reports = []
+    try:
+        assert writer.stdout is not None
+        await asyncio.wait_for(writer.stdout.readline(), 60)
+        for _ in range(8):
+            store = await open_sqlite_store(log, readonly=True)
+            try:
+                reports.append(await store.verify())
+            finally:
+                await store.close()
+    finally:
+        _, errors = await asyncio.wait_for(writer.communicate(), 120)
+    assert writer.returncode == 0, errors.decode()
+    assert [r.problem for r in reports if not r.ok] == []
+    assert reports[-1].batches > reports[0].batches  # the writer did write meanwhile
+
+
+async def _writer(path: Path, layout: Layout) -> asyncio.subprocess.Process:
+    """The writer child, 40 sessions of three commits each into ``path``."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        WRITER,
+        str(path),
+        "40",
+        layout,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _attempt(source: Path, copy: Path) -> str:
+    """One migration: ``copied`` (checked against the source's chain), or the refusal (checked to leave nothing)."""
+    try:
+        report = await migrate_log(source, copy)
+    except (UsageError, StoreError) as exc:
+        assert _left_beside(copy) == []
+        return str(exc)
+    # Whatever the writer did meanwhile, the copy is the source's own chain up to the copy's last batch.
+    assert report.ok
+    assert report.head == _batch_hash(copy.with_name("rows.sqlite"), report.batches)
+    return "copied"
+
+
+def _left_beside(copy: Path) -> list[str]:
+    return sorted(p.name for p in copy.parent.iterdir() if p.name.startswith((copy.name, f".{copy.name}")))
