@@ -183,7 +183,7 @@ class ColumnarBackend(SQLiteBackend):
                     finally:
                         self._not_storing.set()
             self._reads_done.clear()
-            if self._reads:
+            if self._reads and not stop():  # checked after the clear: a stop from now on sets it again
                 await self._reads_done.wait()
             if stop():
                 return 0
