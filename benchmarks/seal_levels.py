@@ -55,16 +55,18 @@ def _measure(bodies: list[bytes], count: int, level: int, ldm: bool, rounds: int
     return size / count, 1_000 * best / len(bodies)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Print the table for the logs named in ``argv`` (the command line by default)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("logs", nargs="+", type=Path)
     parser.add_argument("--levels", default="3,6,9,12,15,19")
     parser.add_argument("--rounds", type=int, default=2)
-    args = parser.parse_args()
+    parser.add_argument("--min-events", type=int, default=1_000, help="skip streams holding fewer events")
+    args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     for path in args.logs:
         for stream, events in sorted(asyncio.run(_streams(path)).items()):
-            if len(events) < 1_000:
+            if len(events) < args.min_events:
                 continue
             segments = [events[i : i + SEGMENT_EVENTS] for i in range(0, len(events), SEGMENT_EVENTS)]
             bodies = [_ENCODE_BODY(_Encoder(segment).body()) for segment in segments]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import seal_levels
 from tests.integration.test_record_disk_full import small_disk  # noqa: F401 - the fixture, used by name
 from virtuoso.events import Event, Trade
 from virtuoso.store import EventFilter, SQLiteEventStore, open_sqlite_store
@@ -207,3 +208,14 @@ def _fill(mount: Path, filler: Path, *, leave: int) -> None:
         out.write(b"\0" * max(free - leave, 0))
         out.flush()
         os.fsync(out.fileno())
+
+
+async def test_the_seal_levels_benchmark_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "log.sqlite"
+    store = await open_sqlite_store(path, layout="columnar", key=None)
+    await _record(store, "s-1")
+    await store.close()
+    await asyncio.to_thread(seal_levels.main, [str(path), "--levels", "3,9", "--rounds", "1", "--min-events", "100"])
+    out = capsys.readouterr().out
+    assert f"{STREAMS[0]}: {COMMITS * COMMIT_EVENTS} events, 1 segments" in out
+    assert out.count("ms/segment") == len(STREAMS) * 4  # two levels, with and without long-distance matching

@@ -55,9 +55,9 @@ _UNSEALED = (
     " AND b.first_position >= ss.first_position AND b.last_position <= ss.last_position AND b.count < ?1"
     " LIMIT 2)) > 1) ORDER BY s.seq"
 )
-_LIVE_BLOBS = (
-    "SELECT seq, count, kinds, data FROM blobs WHERE stream = ? AND first_position >= ? AND last_position <= ?"
-    " ORDER BY first_position"
+_LIVE_BLOBS = (  # the data of large blobs is never sealed: not read
+    "SELECT seq, count, kinds, CASE WHEN count < ?4 THEN data ELSE x'' END FROM blobs"
+    " WHERE stream = ?1 AND first_position >= ?2 AND last_position <= ?3 ORDER BY first_position"
 )
 
 
@@ -164,7 +164,7 @@ class ColumnarBackend(SQLiteBackend):
         replaced = 0
         for stream, first, last in spans:
             with translated(self.path):
-                rows = await committed.execute_fetchall(_LIVE_BLOBS, (stream, first, last))
+                rows = await committed.execute_fetchall(_LIVE_BLOBS, (stream, first, last, LIVE_EVENTS))
             for group in runs_to_seal([Live(*row) for row in rows], self._catalog):
                 if stop():
                     return replaced
