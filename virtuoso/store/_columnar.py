@@ -68,42 +68,6 @@ class ColumnarBackend(SQLiteBackend):
 
     _tip_sql = _TIP
 
-    # -- appends -------------------------------------------------------------------
-
-    async def _store_batch(self, db: aiosqlite.Connection, batch: Batch, columns: Columns) -> None:
-        """Index the ids, then store one blob per stream of the batch."""
-        stored = batch.columns
-        try:
-            await insert_keys(db, stored.id, stored.position)
-        except KeyTaken:
-            known, free = await locate(db, stored.id, self._ids_at)
-            if known or len(free) < len(stored.id):  # stored ids, or one id twice in the batch
-                raise DuplicateIds from None
-            await insert_probed(db, free, dict(zip(stored.id, stored.position, strict=True)))
-        await db.executemany(_INSERT_BLOB, blob_rows(stored, columns))
-
-    async def _existing_ids(self, events: Sequence[Event]) -> set[str]:
-        stored, _ = await locate(self._db(), [e.id for e in events], self._ids_at)
-        return set(stored)
-
-    async def _ids_at(self, db: aiosqlite.Connection, positions: Sequence[int]) -> dict[int, str]:
-        """The ids stored at ``positions``, read from the blobs holding them."""
-        wanted = set(positions)
-        found: dict[int, str] = {}
-        if not wanted:
-            return found
-        plan = BlobPlan(None, min(wanted) - 1, max(wanted), None, None, None, None, None)
-
-        async def ids_of(row: BlobRow) -> list[tuple[int, str]]:
-            columns = decode_blob(self.path, row, lambda r, _: _ids_columns(r.data), self._catalog.registry)
-            return [pair for pair in columns if pair[0] in wanted]
-
-        async for pairs in merged(db, self.path, plan, decode=ids_of, key=_first, chunk_size=1 << 16):
-            found.update(pairs)
-        return found
-
-    # -- sealing -------------------------------------------------------------------
-
     def __init__(
         self,
         path: Path,
@@ -123,6 +87,43 @@ class ColumnarBackend(SQLiteBackend):
         self._reads_done = asyncio.Event()
         self._not_storing = asyncio.Event()
         self._not_storing.set()
+
+    # -- appends -------------------------------------------------------------------
+
+    async def _store_batch(self, db: aiosqlite.Connection, batch: Batch, columns: Columns) -> None:
+        """Index the ids, then store one blob per stream of the batch."""
+        stored = batch.columns
+        try:
+            await insert_keys(db, stored.id, stored.position)
+        except KeyTaken:
+            known, free = await locate(db, stored.id, self._ids_at)
+            if known or len(free) < len(stored.id):  # stored ids, or one id twice in the batch
+                raise DuplicateIds from None
+            await insert_probed(db, free, dict(zip(stored.id, stored.position, strict=True)))
+        await db.executemany(_INSERT_BLOB, blob_rows(stored, columns))
+
+    async def _existing_ids(self, events: Sequence[Event]) -> set[str]:
+        async with self._reading():  # outside the append's transaction: a segment could move the blobs
+            stored, _ = await locate(self._db(), [e.id for e in events], self._ids_at)
+        return set(stored)
+
+    async def _ids_at(self, db: aiosqlite.Connection, positions: Sequence[int]) -> dict[int, str]:
+        """The ids stored at ``positions``, read from the blobs holding them."""
+        wanted = set(positions)
+        found: dict[int, str] = {}
+        if not wanted:
+            return found
+        plan = BlobPlan(None, min(wanted) - 1, max(wanted), None, None, None, None, None)
+
+        async def ids_of(row: BlobRow) -> list[tuple[int, str]]:
+            columns = decode_blob(self.path, row, lambda r, _: _ids_columns(r.data), self._catalog.registry)
+            return [pair for pair in columns if pair[0] in wanted]
+
+        async for pairs in merged(db, self.path, plan, decode=ids_of, key=_first, chunk_size=1 << 16):
+            found.update(pairs)
+        return found
+
+    # -- sealing -------------------------------------------------------------------
 
     async def change_session(
         self, session_id: str, event: Columns, status: SessionStatus, ended_ns: int | None, reason: str

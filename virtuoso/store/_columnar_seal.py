@@ -2,9 +2,10 @@
 
 A live recording commits tens to hundreds of events a stream at a time, and a blob
 compresses as well as it is long (~9 bytes a trade at 100 events, ~5 at 50,000).
-When a session ends (or is marked crashed), each of its streams' runs of small
-blobs is decoded, joined and encoded again at a high zstd level as segments of up
-to :data:`SEGMENT_EVENTS` events. The encoding runs in a worker thread, outside any
+When a session ends (or is marked crashed), a :class:`Sealer` (one background task
+per writable log) decodes each of its streams' runs of small blobs, joins them and
+encodes them again at :data:`SEAL_LEVEL` as segments of up to
+:data:`SEGMENT_EVENTS` events. The encoding runs in a worker thread, outside any
 transaction; a short write transaction then inserts each segment and deletes the
 blobs it replaces (the only deletion the triggers let through: a longer blob of the
 same stream covers the positions). A segment is checked before it is stored: it
