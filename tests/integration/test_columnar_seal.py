@@ -56,6 +56,7 @@ async def test_ending_a_session_seals_its_blobs(tmp_path: Path) -> None:
         live_blobs, live_bytes = _blob_bytes(path)
         before = await store.verify()
         await store.end_session(session.id, ended_ns=trades[-1].ts_event + 1)
+        await store.wait_sealed()
         sealed_blobs, sealed_bytes = _blob_bytes(path)
         after = await store.verify()
         read = [e async for e in store.read(EventFilter(streams=(STREAM,)))]

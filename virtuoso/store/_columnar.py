@@ -11,27 +11,36 @@ stream's events of the batch as one ``_batch_codec`` blob with an index row
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from functools import partial
 from itertools import compress
+from pathlib import Path
 from typing import Any, ClassVar
 
 import aiosqlite
 
-from virtuoso.errors import StoreError
-from virtuoso.events import Event
+from virtuoso.events import Event, TypeRegistry
 from virtuoso.store._batch_codec import decode_columns, encode_columns
 from virtuoso.store._column_chunks import ColumnChunk
 from virtuoso.store._columnar_columns import merged_columns
 from virtuoso.store._columnar_ids import KeyTaken, insert_keys, insert_probed, locate
 from virtuoso.store._columnar_read import POSITION, BlobPlan, BlobRow, decode_blob, merged, newest
-from virtuoso.store._columnar_seal import Live, Segment, build_segment, runs_to_seal
+from virtuoso.store._columnar_seal import (
+    LIVE_EVENTS,
+    SEAL_WAIT_S,
+    Live,
+    Sealer,
+    Segment,
+    build_segment,
+    runs_to_seal,
+)
 from virtuoso.store._columnar_verify import verify_blobs
 from virtuoso.store._models import EventFilter, SessionStatus, VerifyReport
 from virtuoso.store._rows import Batch, Columns, StoredColumns
+from virtuoso.store._schema import SCHEMA_VERSION
 from virtuoso.store._sqlite import DuplicateIds, SQLiteBackend
 from virtuoso.store._sqlite_io import Layout, translated
-from virtuoso.store._store import log
 
 _TIP = (
     "SELECT max((SELECT max(last_position) FROM blobs), coalesce(b.last_position, 0)), b.seq, b.hash"
@@ -40,9 +49,15 @@ _TIP = (
 _INSERT_BLOB = "INSERT INTO blobs VALUES (NULL,?,?,?,?,?,?,?,?,?,?)"
 _SESSION_STREAMS = "SELECT stream FROM session_streams WHERE session = ?"
 _SESSION_SPANS = "SELECT stream, first_position, last_position FROM session_streams WHERE session = ? ORDER BY stream"
-_LIVE_BLOBS = (
-    "SELECT seq, count, kinds, data FROM blobs WHERE stream = ? AND first_position >= ? AND last_position <= ?"
-    " ORDER BY first_position"
+_UNSEALED = (
+    "SELECT s.id FROM sessions s WHERE s.status != 'open' AND EXISTS (SELECT 1 FROM session_streams ss"
+    " WHERE ss.session = s.seq AND (SELECT count(*) FROM (SELECT 1 FROM blobs b WHERE b.stream = ss.stream"
+    " AND b.first_position >= ss.first_position AND b.last_position <= ss.last_position AND b.count < ?1"
+    " LIMIT 2)) > 1) ORDER BY s.seq"
+)
+_LIVE_BLOBS = (  # the data of large blobs is never sealed: not read
+    "SELECT seq, count, kinds, CASE WHEN count < ?4 THEN data ELSE x'' END FROM blobs"
+    " WHERE stream = ?1 AND first_position >= ?2 AND last_position <= ?3 ORDER BY first_position"
 )
 
 
@@ -52,6 +67,26 @@ class ColumnarBackend(SQLiteBackend):
     LAYOUT: ClassVar[Layout] = "columnar"
 
     _tip_sql = _TIP
+
+    def __init__(
+        self,
+        path: Path,
+        writer: aiosqlite.Connection | None,
+        reader: aiosqlite.Connection,
+        registry: TypeRegistry,
+        *,
+        key: bytes | None = None,
+        schema: int = SCHEMA_VERSION,
+        seal_wait_s: float = SEAL_WAIT_S,
+    ) -> None:
+        super().__init__(path, writer, reader, registry, key=key, schema=schema)
+        self._sealer = Sealer(path, self.seal_session, wait_s=seal_wait_s, on_stop=self._wake_sealer)
+        # A read walks the blobs page by page: a segment stored between two pages could hide events from it.
+        # So a segment is stored only while no read of this backend runs, and a read waits for one being stored.
+        self._reads = 0
+        self._reads_done = asyncio.Event()
+        self._not_storing = asyncio.Event()
+        self._not_storing.set()
 
     # -- appends -------------------------------------------------------------------
 
@@ -68,7 +103,8 @@ class ColumnarBackend(SQLiteBackend):
         await db.executemany(_INSERT_BLOB, blob_rows(stored, columns))
 
     async def _existing_ids(self, events: Sequence[Event]) -> set[str]:
-        stored, _ = await locate(self._db(), [e.id for e in events], self._ids_at, self.schema)
+        async with self._reading():  # outside the append's transaction: a segment could move the blobs
+            stored, _ = await locate(self._db(), [e.id for e in events], self._ids_at, self.schema)
         return set(stored)
 
     async def _ids_at(self, db: aiosqlite.Connection, positions: Sequence[int]) -> dict[int, str]:
@@ -92,16 +128,33 @@ class ColumnarBackend(SQLiteBackend):
     async def change_session(
         self, session_id: str, event: Columns, status: SessionStatus, ended_ns: int | None, reason: str
     ) -> None:
-        """The lifecycle change; a session that ended (closed or crashed) is then sealed."""
+        """The lifecycle change; a session that ended (closed or crashed) is then queued for sealing."""
         await super().change_session(session_id, event, status, ended_ns, reason)
         if status != "open":
-            try:
-                await self.seal_session(session_id)
-            except StoreError as exc:  # the session has ended either way; its blobs stay as committed
-                log.warning("%s: session %s was not sealed: %s", self.path, session_id, exc)
+            self._sealer.add(session_id)
 
-    async def seal_session(self, session_id: str) -> int:
-        """Re-encode the session's streams' small blobs into segments; the number of blobs replaced."""
+    async def resume_background(self) -> None:
+        """Queue the ended sessions that still hold runs of small blobs (a crash, a close that stopped sealing)."""
+        with translated(self.path):
+            rows = await self._reader.execute_fetchall(_UNSEALED, (LIVE_EVENTS,))
+        for (session_id,) in rows:
+            self._sealer.add(session_id)
+
+    async def sealing_idle(self) -> None:
+        """Return once every session queued for sealing so far is sealed (or failed to be)."""
+        await self._sealer.idle()
+
+    async def close(self) -> None:
+        """Let sealing finish (bounded; see ``Sealer.close``), then close the connections."""
+        if not self._closed:
+            await self._sealer.close()
+        await super().close()
+
+    async def seal_session(self, session_id: str, stop: Callable[[], bool] = lambda: False) -> int:
+        """Re-encode the session's streams' small blobs into segments; the number of blobs replaced.
+
+        ``stop`` is asked before each segment: once it says so, the rest is left as it is.
+        """
         number = self._catalog.session_ids.get(session_id)
         if number is None:
             return 0
@@ -112,11 +165,44 @@ class ColumnarBackend(SQLiteBackend):
         replaced = 0
         for stream, first, last in spans:
             with translated(self.path):
-                rows = await committed.execute_fetchall(_LIVE_BLOBS, (stream, first, last))
+                rows = await committed.execute_fetchall(_LIVE_BLOBS, (stream, first, last, LIVE_EVENTS))
             for group in runs_to_seal([Live(*row) for row in rows], self._catalog):
+                if stop():
+                    return replaced
                 segment = await asyncio.to_thread(build_segment, stream, group, self._catalog.registry)
-                replaced += await self._transaction(partial(_store_segment, segment=segment))
+                replaced += await self._store_between_reads(segment, stop)
         return replaced
+
+    async def _store_between_reads(self, segment: Segment, stop: Callable[[], bool]) -> int:
+        """Store ``segment`` once no read of this backend runs (0 if ``stop`` says so first)."""
+        while True:
+            async with self._write_lock:
+                if not self._reads:
+                    self._not_storing.clear()
+                    try:
+                        return await self._locked_transaction(self._db(), partial(_store_segment, segment=segment))
+                    finally:
+                        self._not_storing.set()
+            self._reads_done.clear()
+            if self._reads and not stop():  # checked after the clear: a stop from now on sets it again
+                await self._reads_done.wait()
+            if stop():
+                return 0
+
+    def _wake_sealer(self) -> None:
+        self._reads_done.set()
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[None]:
+        """A read of the blobs: no segment is stored while it runs."""
+        await self._not_storing.wait()
+        self._reads += 1
+        try:
+            yield
+        finally:
+            self._reads -= 1
+            if not self._reads:
+                self._reads_done.set()
 
     # -- reads ---------------------------------------------------------------------
 
@@ -131,8 +217,11 @@ class ColumnarBackend(SQLiteBackend):
         async def events_of(row: BlobRow) -> list[Event]:
             return decode_blob(self.path, row, plan.blob_events, registry)
 
-        async for chunk in merged(self._reader, self.path, plan, decode=events_of, key=POSITION, chunk_size=chunk_size):
-            yield chunk
+        async with self._reading():
+            async for chunk in merged(
+                self._reader, self.path, plan, decode=events_of, key=POSITION, chunk_size=chunk_size
+            ):
+                yield chunk
 
     async def read_columns(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[ColumnChunk, None]:
         """The matching events as columns straight from the blobs (``decode_columns``: no event objects)."""
@@ -140,8 +229,9 @@ class ColumnarBackend(SQLiteBackend):
         plan = await self._plan(flt)
         if plan is None:
             return
-        async for chunk in merged_columns(self._reader, self.path, plan, self._catalog, chunk_size=chunk_size):
-            yield chunk
+        async with self._reading():
+            async for chunk in merged_columns(self._reader, self.path, plan, self._catalog, chunk_size=chunk_size):
+                yield chunk
 
     async def last_event(self, flt: EventFilter) -> Event | None:
         """The newest event matching ``flt``: each candidate stream walked back from its end."""
@@ -171,6 +261,10 @@ class ColumnarBackend(SQLiteBackend):
 
     async def verify(self, key: bytes | None, expect_head: str | None) -> VerifyReport:
         """Walk the chain over the blobs, the id index and the bookkeeping; report the first problem."""
+        async with self._reading():
+            return await self._verify(key, expect_head)
+
+    async def _verify(self, key: bytes | None, expect_head: str | None) -> VerifyReport:
         with translated(self.path):
             return await verify_blobs(
                 self._reader,

@@ -25,6 +25,7 @@ from virtuoso.errors import (
 from virtuoso.events import REGISTRY, Event, TypeRegistry
 from virtuoso.store._chain import GENESIS, batch_hash, batch_mac
 from virtuoso.store._column_chunks import ColumnChunk, column_chunks
+from virtuoso.store._columnar_seal import SEAL_WAIT_S
 from virtuoso.store._keys import FROM_ENV, KeySource, resolve_key
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo, SessionStatus, StreamStats, VerifyReport
 from virtuoso.store._owner import owner_alive, owner_token
@@ -109,6 +110,15 @@ class SQLiteEventStore(EventStore):
         self._check_open()
         return await self._sqlite.head()
 
+    async def wait_sealed(self) -> None:
+        """Return once the sealing queued so far is done (a columnar log seals ended sessions in the background).
+
+        Nothing to wait for in a row log or a read-only one. Do not await it inside a read of this
+        store: sealing waits for reads to finish.
+        """
+        self._check_open()
+        await self._sqlite.sealing_idle()
+
 
 class SQLiteBackend:
     """The :class:`~virtuoso.store.StorageBackend` of one SQLite file: a row per event, a row per batch."""
@@ -142,6 +152,12 @@ class SQLiteBackend:
     def catalog(self) -> Catalog:
         """The numbers of this log's streams, kinds and sessions, as far as this connection knows them."""
         return self._catalog
+
+    async def resume_background(self) -> None:
+        """Start what a writable open leaves running (a row log: nothing)."""
+
+    async def sealing_idle(self) -> None:
+        """Return once background sealing is idle (a row log never seals)."""
 
     async def close(self) -> None:
         """Close both connections, checkpointing the WAL into the file first."""
@@ -228,15 +244,21 @@ class SQLiteBackend:
         """
         db = self._db()
         async with self._write_lock:
-            with translated(self.path):
-                await db.execute("BEGIN IMMEDIATE")
-                try:
-                    result = await work(db)
-                    await db.execute("COMMIT")
-                except BaseException:
-                    await self._abort(db)
-                    raise
-                return result
+            return await self._locked_transaction(db, work)
+
+    async def _locked_transaction(
+        self, db: aiosqlite.Connection, work: Callable[[aiosqlite.Connection], Awaitable[T]]
+    ) -> T:
+        """:meth:`_transaction` for a caller already holding the write lock."""
+        with translated(self.path):
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                result = await work(db)
+                await db.execute("COMMIT")
+            except BaseException:
+                await self._abort(db)
+                raise
+            return result
 
     async def _append_chunk(self, db: aiosqlite.Connection, columns: Columns) -> AppendResult:
         """One chunk of an atomic append, inside its transaction; a savepoint undoes a duplicate-id attempt."""
@@ -570,6 +592,7 @@ async def open_sqlite_store(
     busy_timeout_s: float = BUSY_TIMEOUT_S,
     key: KeySource = FROM_ENV,
     layout: Layout | None = None,
+    seal_wait_s: float = SEAL_WAIT_S,
 ) -> SQLiteEventStore:
     """Open (creating if needed) the event log at ``path``.
 
@@ -584,6 +607,9 @@ async def open_sqlite_store(
     ``layout`` chooses how a new log stores events: ``"rows"`` (the default, a row
     per event) or ``"columnar"`` (a compressed blob per batch and stream); an
     existing log keeps its own, and naming the other one is refused.
+    ``seal_wait_s``: how long :meth:`~SQLiteEventStore.close` of a columnar log lets
+    background sealing finish before it stops it between segments (the next
+    writable open seals the rest).
     """
     path = Path(path)
     if synchronous not in ("NORMAL", "FULL", "EXTRA"):
@@ -615,20 +641,32 @@ async def open_sqlite_store(
         if writer is not None:
             await writer.close()
         raise
-    backend_class = _columnar_backend() if found == "columnar" else SQLiteBackend
-    backend = backend_class(path, writer, reader, registry, key=secret, schema=schema)
+    backend = _new_backend(found, path, writer, reader, registry, key=secret, schema=schema, seal_wait_s=seal_wait_s)
     store = SQLiteEventStore(backend)
     try:
         await backend.load_catalog()
         if writer is not None:
             await store._recover_abandoned()
+            await backend.resume_background()
     except BaseException:
         await store.close()
         raise
     return store
 
 
-def _columnar_backend() -> type[SQLiteBackend]:
+def _new_backend(
+    layout: Layout,
+    path: Path,
+    writer: aiosqlite.Connection | None,
+    reader: aiosqlite.Connection,
+    registry: TypeRegistry,
+    *,
+    key: bytes | None,
+    schema: int,
+    seal_wait_s: float,
+) -> SQLiteBackend:
+    if layout == "rows":
+        return SQLiteBackend(path, writer, reader, registry, key=key, schema=schema)
     from virtuoso.store._columnar import ColumnarBackend  # noqa: PLC0415 - it builds on this module
 
-    return ColumnarBackend
+    return ColumnarBackend(path, writer, reader, registry, key=key, schema=schema, seal_wait_s=seal_wait_s)

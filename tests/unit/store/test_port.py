@@ -52,7 +52,7 @@ def test_the_event_store_keeps_its_public_api_and_no_frames() -> None:
     store = MemoryEventStore()
     assert _public(EventStore) | {"recovered"} == PUBLIC_API
     assert _public(type(store)) | {"recovered"} == PUBLIC_API
-    assert _public(SQLiteEventStore) == PUBLIC_API - {"recovered"} | {"head", "layout", "path"}
+    assert _public(SQLiteEventStore) == PUBLIC_API - {"recovered"} | {"head", "layout", "path", "wait_sealed"}
 
 
 @pytest.mark.parametrize("backend", [MemoryBackend, SQLiteBackend])
