@@ -36,7 +36,10 @@ _HEX_WIDTH = 32
 def text_arrow(column: col.Text, count: int, reference: col.Int64s | None = None) -> pa.Array:
     """The strings of a string column holding ``count`` values, as an Arrow string array."""
     if isinstance(column, col.DictText):
-        return pa.array(column.values, pa.string()).take(col.dictionary_codes(column, count))
+        codes = col.dictionary_codes(column, count)
+        if len(column.values) == 1:  # one session, one side: no codes to follow
+            return repeated(column.values[0], count)
+        return pa.array(column.values, pa.string()).take(codes)
     if isinstance(column, col.IntText):
         array = pc.cast(pa.array(col.decode_ints(column.ints)), pa.string())
     elif isinstance(column, col.HexText):
@@ -55,7 +58,9 @@ def _hex_ids(column: col.HexText, reference: col.Int64s | None) -> pa.Array:
     low = col.decode_ints(column.low).view(np.uint64)
     if len(high) != len(low):
         raise ValueError("the halves of a hex id column differ in length")
-    data = binascii.hexlify(np.stack([high, low], axis=1).astype(">u8").tobytes())
+    halves = np.empty((len(high), 2), ">u8")  # big-endian: hex digits in the order they are written
+    halves[:, 0], halves[:, 1] = high, low
+    data = binascii.hexlify(halves.data)
     offsets = np.arange(0, _HEX_WIDTH * (len(high) + 1), _HEX_WIDTH, dtype=np.int32)
     return pa.Array.from_buffers(pa.string(), len(high), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
@@ -70,9 +75,13 @@ def spread_nulls(present: col.Int64s, inner: pa.Array) -> pa.Array:
     return inner.take(pa.array(indexes, mask=present == 0))
 
 
-def check_choices(array: pa.Array, choices: frozenset[str], field: str) -> None:
+def check_choices(column: col.Column, array: pa.Array, choices: frozenset[str], field: str) -> None:
     """Refuse (``ValueError``) a ``Literal`` field holding a string outside its choices."""
-    distinct = [v for v in pc.unique(array).to_pylist() if v is not None]
+    inner = column.values if isinstance(column, col.Nullable) else column
+    if isinstance(inner, col.DictText):
+        distinct = inner.values  # every value of the dictionary: the codes were checked to index them
+    else:
+        distinct = [v for v in pc.unique(array).to_pylist() if v is not None]
     if not choices.issuperset(distinct):
         raise ValueError(f"field {field} holds a value outside its choices")
 
@@ -94,8 +103,14 @@ def masked_strings(values: np.ma.MaskedArray[Any, Any]) -> pa.Array | npt.NDArra
 
 
 def repeated(value: str, count: int) -> pa.Array:
-    """``value`` ``count`` times (a batch's stream)."""
-    return pa.array([value], pa.string()).take(np.zeros(count, np.intp))
+    """``value`` ``count`` times (a batch's stream), its bytes repeated straight into the array's data."""
+    encoded = value.encode()
+    offsets = np.arange(0, len(encoded) * (count + 1), len(encoded), dtype=np.int64)
+    if offsets[-1] >= 2**31:  # string offsets are 32-bit
+        return pa.array([value], pa.string()).take(np.zeros(count, np.intp))
+    return pa.Array.from_buffers(
+        pa.string(), count, [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(encoded * count)]
+    )
 
 
 def equals(array: pa.Array, value: str) -> npt.NDArray[np.bool_]:

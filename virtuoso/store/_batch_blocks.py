@@ -481,7 +481,7 @@ def _text_arrow(field: _Field, column: col.Column, count: int) -> Any:
     else:
         raise ValueError(f"field {field.name} ({field.kind}) cannot be read from {type(column).__name__}")
     if field.choices is not None:
-        arrow.check_choices(array, field.choices, field.name)
+        arrow.check_choices(column, array, field.choices, field.name)
     return array
 
 
