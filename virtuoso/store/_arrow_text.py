@@ -105,7 +105,7 @@ def masked_strings(values: np.ma.MaskedArray[Any, Any]) -> pa.Array | npt.NDArra
 def repeated(value: str, count: int) -> pa.Array:
     """``value`` ``count`` times (a batch's stream), its bytes repeated straight into the array's data."""
     encoded = value.encode()
-    offsets = np.arange(0, len(encoded) * (count + 1), len(encoded), dtype=np.int64)
+    offsets = np.arange(count + 1, dtype=np.int64) * len(encoded)  # all 0 for the empty string
     if offsets[-1] >= 2**31:  # string offsets are 32-bit
         return pa.array([value], pa.string()).take(np.zeros(count, np.intp))
     return pa.Array.from_buffers(
