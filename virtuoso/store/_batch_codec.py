@@ -29,7 +29,7 @@ True
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -232,9 +232,9 @@ class ColumnReader:
 
         return _arrow_text.equals(column, value)
 
-    def of_types(self, names: Collection[str]) -> npt.NDArray[np.bool_]:
+    def of_types(self, names: Iterable[str]) -> npt.NDArray[np.bool_]:
         """Which events are of one of the types ``names``."""
-        return self._payloads.of_types(names)
+        return self._payloads.of_types(set(names))
 
     def types_among(self, rows: npt.NDArray[np.bool_]) -> list[str]:
         """The type names of the events where ``rows`` is true, in order of first appearance."""
