@@ -451,22 +451,52 @@ def _list_decoder(cls: type[Payload]) -> msgspec.json.Decoder[list[Any]]:
 
 
 def _field_array(field: _Field, column: col.Column, count: int, arrow_text: bool = False) -> Any:
-    """One columnar field as an array, straight from its column where the field has no ``None``."""
+    """One columnar field as an array, straight from its column (array operations only, but for book levels and,
+    without ``arrow_text``, text that may be ``None``)."""
     if arrow_text and field.kind == "text":
         return _text_arrow(field, column, count)
+    if isinstance(column, col.Nullable) and field.optional and field.kind in _DTYPES:
+        return _nullable_numbers(field, column, count)
     if isinstance(column, col.Nullable) or field.kind == "levels":
         return _values_array(field, _decode_field(field, column, count))
-    if field.kind == "int" and isinstance(column, col.IntColumn):
-        array: npt.NDArray[Any] = col.counted_ints(column, count)
-    elif field.kind == "float" and isinstance(column, col.FloatColumn):
-        array = col.decode_floats(column)
-    elif field.kind == "text" and isinstance(column, col.Text):
-        array = col.text_array(column, count)
-    else:
+    array = _plain_array(field, column, count)
+    if array is None:
         return _values_array(field, _decode_field(field, column, count))
     if len(array) != count:
         raise ValueError(f"field {field.name} holds {len(array)} values, not {count}")
     return np.ma.MaskedArray(array, mask=np.zeros(count, bool)) if field.optional else array
+
+
+def _plain_array(field: _Field, column: col.Column, count: int) -> npt.NDArray[Any] | None:
+    """A column without ``None`` as an array, or ``None`` when it is not stored as its field's kind."""
+    if field.kind == "int" and isinstance(column, col.IntColumn):
+        return col.counted_ints(column, count)
+    if field.kind == "float" and isinstance(column, col.FloatColumn):
+        return col.decode_floats(column)
+    if field.kind == "bool" and isinstance(column, col.BoolColumn):
+        ints = col.decode_ints(column.ints)
+        if len(ints) and not 0 <= ints.min() <= ints.max() <= 1:
+            raise ValueError("a boolean column holds values other than 0 and 1")
+        return ints.astype(np.bool_)
+    if field.kind == "text" and isinstance(column, col.Text):
+        return col.text_array(column, count)
+    return None
+
+
+def _nullable_numbers(field: _Field, column: col.Nullable, count: int) -> np.ma.MaskedArray[Any, Any]:
+    """An ``int | None`` (float, bool) field: the present values spread by a mask, no object per value."""
+    present = col.counted_ints(column.present, count)
+    if len(present) and not 0 <= present.min() <= present.max() <= 1:
+        raise ValueError("a nullable column's flags are not 0 and 1")
+    there = present == 1
+    inner = _plain_array(field, column.values, int(there.sum()))
+    if inner is None:
+        raise ValueError(f"field {field.name} ({field.kind}) is stored as {type(column.values).__name__}")
+    if len(inner) != int(there.sum()):
+        raise ValueError("a nullable column's flags do not match its values")
+    filled: npt.NDArray[Any] = np.zeros(count, _DTYPES[field.kind])
+    filled[there] = inner
+    return np.ma.MaskedArray(filled, mask=~there)
 
 
 def _text_arrow(field: _Field, column: col.Column, count: int) -> Any:

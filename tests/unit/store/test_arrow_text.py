@@ -1,4 +1,5 @@
-"""Text columns read as Arrow (``ColumnReader(arrow_text=True)``): the very strings, in every stored form."""
+"""Column reads (``ColumnReader(arrow_text=True)``): text as Arrow, the very strings in every stored form; numbers
+that may be ``None`` masked."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from virtuoso.errors import CorruptDatabaseError
-from virtuoso.events import Event, EventIdFactory, Payload, Trade, TypeRegistry
+from virtuoso.events import Bar, Event, EventIdFactory, Payload, Trade, TypeRegistry
 from virtuoso.store import _batch_columns as col
 from virtuoso.store._arrow_text import repeated
 from virtuoso.store._batch_codec import ColumnReader, decode_columns, encode_batch
@@ -135,3 +136,16 @@ def test_filters_read_the_text_columns_once() -> None:
     assert reader.of_types({"Trade"}).all()
     assert reader.types_among(np.ones(6, np.bool_)) == ["Trade"]
     assert reader.columns(["session"])["session"] is reader.envelope("session")
+
+
+def test_numbers_that_may_be_none_read_masked_and_booleans_as_bools() -> None:
+    bars: list[Payload] = [
+        Bar("1m", 60 * i, 1.0, 2.0, 0.5, 1.5, 3.0, None if i % 3 else i, i % 2 == 0, None if i % 2 else 0.25 * i)
+        for i in range(9)
+    ]
+    columns = ColumnReader(encode_batch(_events(bars)), arrow_text=True).columns(["trades", "closed", "buy_volume"])
+    assert columns["trades"].dtype == np.int64
+    assert columns["trades"].tolist() == [b.trades for b in bars]  # type: ignore[attr-defined]
+    assert columns["buy_volume"].tolist() == [b.buy_volume for b in bars]  # type: ignore[attr-defined]
+    assert columns["closed"].dtype == np.bool_
+    assert columns["closed"].tolist() == [b.closed for b in bars]  # type: ignore[attr-defined]
