@@ -205,6 +205,8 @@ class ColumnReader:
     def __init__(self, blob: bytes, registry: TypeRegistry = REGISTRY, *, arrow_text: bool = False) -> None:
         body = _open(blob)
         with _damage_is_an_error():
+            if body.count <= col.DECODED_TOGETHER:  # a live commit's blob: a dozen short columns, decoded as one matrix
+                col.decode_int_columns(col.int_columns(body))
             self._envelope = _Envelope.of(body)
             self._payloads = Payloads(body, registry, self._envelope.positions)
         self._arrow_text = arrow_text

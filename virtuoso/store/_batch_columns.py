@@ -294,7 +294,7 @@ def decode_int_columns(columns: Sequence[IntColumn]) -> list[Int64s]:
     out: list[Int64s | None] = [None] * len(columns)
     for count, indexes in _by_length([c.count for c in columns]).items():
         group = [columns[index] for index in indexes]
-        if len(group) > 1 and 1 < count <= _TOGETHER_UP_TO:
+        if len(group) > 1 and 1 < count <= DECODED_TOGETHER:
             values = _decode_rows(group, count)
         else:
             values = [_decode_one(column) for column in group]
@@ -323,7 +323,7 @@ def _check_sizes(column: IntColumn) -> None:
         raise ValueError("an integer column's first value or step is beyond 64 bits")
 
 
-_TOGETHER_UP_TO = 4_096
+DECODED_TOGETHER = 4_096
 """Columns longer than this are decoded one by one: there the fixed cost per column is nothing, and a matrix
 would cost passes over every row for what only some need (a cumulative sum, a multiplication)."""
 
