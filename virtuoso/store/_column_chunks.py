@@ -166,8 +166,7 @@ def _optional(values: list[Any], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
     mask = np.fromiter((v is None for v in values), np.bool_, len(values))
     if not mask.any():
         return np.ma.MaskedArray(_typed(values, dtype), mask=mask)
-    fill = "" if dtype is object else 0
-    data = _typed([fill if v is None else v for v in values], dtype)
+    data = _typed([0 if v is None else v for v in values], dtype)  # numbers only: text is Arrow, nulls and all
     return np.ma.MaskedArray(data, mask=mask)
 
 
