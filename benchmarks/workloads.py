@@ -68,15 +68,18 @@ async def fresh_store(path: Path, layout: Layout = "rows") -> SQLiteEventStore:
     return store
 
 
-async def write_log(path: Path, events: list[Event], layout: Layout = "rows") -> None:
+async def write_log(path: Path, events: list[Event], layout: Layout = "rows", *, commit_events: int = 5_000) -> None:
     """Record ``events`` into a new log at ``path`` through the buffered writer, and end the session.
 
-    The write-ahead log is then folded into the main file (the log stays in WAL
-    mode), so that copying the one file copies the whole log.
+    The writer commits every ``commit_events`` events (a live recording commits
+    fewer: a columnar log seals a session's runs of commits of fewer than 5,000
+    events into segments when it ends). The write-ahead log is then folded into
+    the main file (the log stays in WAL mode), so that copying the one file
+    copies the whole log.
     """
     store = await fresh_store(path, layout)
     try:
-        async with store.writer() as writer:
+        async with store.writer(max_events=commit_events) as writer:
             await writer.write_many(events)
         await store.end_session(SESSION_ID, ended_ns=events[-1].ts_event + 1 if events else START_NS)
     finally:

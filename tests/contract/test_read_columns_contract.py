@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from tests.contract.test_event_store_contract import SID, A, B, note, read_all, trade
@@ -42,6 +43,8 @@ async def chunks_of(store: EventStore, flt: EventFilter | None, chunk_size: int)
 
 
 def value(column: Any, i: int) -> Any:
+    if isinstance(column, pa.Array):
+        return column[i].as_py()
     if isinstance(column, np.ma.MaskedArray) and column.mask[i]:
         return None
     item = column[i]
@@ -78,6 +81,8 @@ async def test_columns_are_the_events_of_read_chunks_by_type(
     assert trades.columns["position"].dtype == np.int64
     assert trades.columns["price"].dtype == np.float64
     assert isinstance(trades.columns["causation"], np.ma.MaskedArray)
+    for text in ("id", "stream", "session", "side", "trade_id"):  # text is Arrow: a frame's own form
+        assert isinstance(trades.columns[text], pa.StringArray), text
 
 
 @pytest.mark.parametrize(
@@ -103,8 +108,8 @@ async def test_a_field_named_like_an_envelope_column_keeps_both(store: EventStor
 
     [chunk] = await chunks_of(store, EventFilter(types=("Gap",)), 100)
 
-    assert chunk.columns["stream"].tolist() == ["system:s-main:gaps"]
-    assert chunk.columns["payload_stream"].tolist() == [A]
+    assert chunk.columns["stream"].to_pylist() == ["system:s-main:gaps"]
+    assert chunk.columns["payload_stream"].to_pylist() == [A]
 
 
 async def test_an_empty_selection_gives_no_chunk_and_a_reader_may_stop_early(

@@ -103,3 +103,16 @@ async def test_times_are_utc_datetimes_of_the_ns_integers(store: EventStore, ses
 
     assert (frame["time_event"] == pd.to_datetime(frame["ts_event"], unit="ns", utc=True)).all()
     assert (frame["time_recv"] - frame["time_event"] == pd.Timedelta(7, "ns")).all()
+
+
+async def test_types_found_give_their_columns_in_order_of_their_first_event(
+    store: EventStore, session: SessionInfo
+) -> None:
+    await store.append([trade(n, A) for n in range(3)])
+    await store.end_session(SID, ended_ns=10_000)  # columnar: sealed, the session's two lifecycle events in one blob
+
+    frame = await to_frame(store, session=SID, chunk_size=2)
+
+    assert list(dict.fromkeys(frame["type"])) == ["SessionStarted", "Trade", "SessionEnded"]
+    payload = list(frame.columns[list(frame.columns).index("type") + 1 :])
+    assert payload.index("config_hash") < payload.index("trade_id") < payload.index("status")

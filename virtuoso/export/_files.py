@@ -104,6 +104,12 @@ class _Files:
     def __init__(self, out_dir: Path, fmt: Format) -> None:
         self._out_dir, self._fmt = out_dir, fmt
         self.open: dict[type[Payload], _File] = {}
+        self.firsts: dict[type[Payload], int] = {}
+        """Each type's first position: the order of the files found (chunks of types come in a layout's order)."""
+
+    def found(self) -> list[type[Payload]]:
+        """The types written, in order of their first event."""
+        return sorted(self.open, key=lambda cls: self.firsts.get(cls, 0))
 
     def get(self, cls: type[Payload]) -> _File:
         if cls not in self.open:
@@ -170,7 +176,7 @@ async def export(
     except BaseException:
         files.abort()
         raise
-    written = [(cls, files.open[cls]) for cls in classes or files.open]
+    written = [(cls, files.open[cls]) for cls in classes or files.found()]
     return ExportReport(
         info.id, fmt, out_dir, {c.TYPE: f.final for c, f in written}, {c.TYPE: f.rows for c, f in written}
     )
@@ -180,6 +186,7 @@ async def _write(store: EventStore, flt: Any, files: _Files, progress: _Progress
     unreported, position = 0, 0
     async for chunk in store.read_columns(flt, chunk_size):
         files.get(chunk.cls).write(columns_batch(chunk.columns, chunk.cls))
+        files.firsts.setdefault(chunk.cls, int(chunk.columns["position"][0]))
         # A chunk holds one type; progress is told once per chunk_size events read, whatever their types.
         unreported, position = unreported + len(chunk), max(position, int(chunk.columns["position"][-1]))
         if unreported >= chunk_size:

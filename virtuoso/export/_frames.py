@@ -1,8 +1,10 @@
 """Events to columns: one Arrow record batch per chunk and type, one DataFrame at the end.
 
-Columns come from the log as arrays (``EventStore.read_columns``), each
-converted to Arrow once (never row by row), and a frame's batches are
-concatenated once, when it is converted to pandas.
+Columns come from the log as arrays (``EventStore.read_columns``): numbers as
+numpy arrays, wrapped by Arrow without a copy, text as Arrow string arrays
+already (from a columnar log, made without a Python ``str`` per value); a
+frame's batches are concatenated once, when it is converted to pandas, whose
+``str`` columns (pandas 3) keep the Arrow data.
 """
 
 from __future__ import annotations
@@ -40,31 +42,22 @@ def _json_text(values: npt.NDArray[Any]) -> list[str | None]:
     return [None if v is None else _JSON.encode(v).decode() for v in _with_none(values)]
 
 
-def _with_none(values: npt.NDArray[Any]) -> list[Any]:
-    """The values of a column as Python objects, ``None`` where a masked array is masked."""
+def _with_none(values: Any) -> list[Any]:
+    """The values of a column as Python objects, ``None`` where a masked array is masked (or Arrow is null)."""
+    if isinstance(values, pa.Array):
+        return values.to_pylist()  # type: ignore[no-any-return]
     if isinstance(values, np.ma.MaskedArray):
         filled: npt.NDArray[Any] = np.ma.filled(values.astype(object), None)
         return filled.tolist()  # type: ignore[no-any-return]
     return values.tolist()  # type: ignore[no-any-return]
 
 
-def _arrow(values: npt.NDArray[Any], kind: pa.DataType) -> pa.Array:
+def _arrow(values: Any, kind: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.Array):  # text: the store hands it over as Arrow already
+        return values if values.type == kind else values.cast(kind)
     if isinstance(values, np.ma.MaskedArray):
         return pa.array(values.data, type=kind, mask=np.ma.getmaskarray(values))
-    if kind == pa.string() and len(values) > _FEW_SAMPLE and len(set(values[:_FEW_SAMPLE].tolist())) <= _FEW:
-        return _repeated_strings(values)
     return pa.array(values, type=kind)
-
-
-_FEW_SAMPLE, _FEW = 1_000, 16
-"""A string column whose first thousand values hold at most 16 distinct ones (a stream, a session, a side)."""
-
-
-def _repeated_strings(values: npt.NDArray[Any]) -> pa.Array:
-    """A column of few distinct strings: each converted once, through a dictionary (3x faster than one by one)."""
-    codes, distinct = pd.factorize(values, use_na_sentinel=False)
-    dictionary = pa.array(distinct.astype(object), type=pa.string())
-    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), dictionary).cast(pa.string())
 
 
 def _payload_array(columns: Mapping[str, npt.NDArray[Any]], column: PayloadColumn, cls: type[Payload]) -> pa.Array:

@@ -72,8 +72,12 @@ async def to_frame(
     classes = classes_of(types)
     flt = await selection(store, session=session, classes=classes, streams=streams, start_ns=start_ns, end_ns=end_ns)
     batches: dict[type[Payload], list[pa.RecordBatch]] = {cls: [] for cls in classes or ()}
+    firsts: dict[type[Payload], int] = {}
     async for chunk in store.read_columns(flt, chunk_size):
         batches.setdefault(chunk.cls, []).append(columns_batch(chunk.columns, chunk.cls))
+        firsts.setdefault(chunk.cls, int(chunk.columns["position"][0]))
+    if classes is None:  # types found: in order of their first event, whatever order a layout's chunks came in
+        batches = dict(sorted(batches.items(), key=lambda item: firsts[item[0]]))
     frames = {cls: table_frame(pa.Table.from_batches(b, schema=arrow_schema(cls)), cls) for cls, b in batches.items()}
     if classes is not None and len(classes) == 1:
         return frames[classes[0]]

@@ -11,7 +11,7 @@ the blocks of a body back into payload objects, stored JSON bytes or arrays.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from functools import cache, partial
 from itertools import compress
@@ -281,17 +281,29 @@ class Payloads:
         return np.array([name for name, _ in self.body.kinds] + [""], dtype=object)[:-1][self.codes]
 
     def selection(self, type_name: str | None) -> npt.NDArray[np.intp] | None:
-        """The indexes of the events of ``type_name`` (``None``: all of them)."""
-        if type_name is None:
+        """The indexes of the events of ``type_name`` (``None``: all of them, or every event is of that type)."""
+        if type_name is None or (self.single and self.body.kinds[0][0] == type_name):
             return None
-        numbers = [n for n, (name, _) in enumerate(self.body.kinds) if name == type_name]
-        return np.flatnonzero(np.isin(self.codes, numbers))
+        return np.flatnonzero(self.of_types({type_name}))
+
+    def of_types(self, names: Collection[str]) -> npt.NDArray[np.bool_]:
+        """Which events are of one of the types ``names``."""
+        numbers = [n for n, (name, _) in enumerate(self.body.kinds) if name in names]
+        if len(numbers) == len(self.body.kinds):
+            return np.ones(len(self.codes), np.bool_)
+        return np.isin(self.codes, numbers)
+
+    def types_among(self, rows: npt.NDArray[np.bool_]) -> list[str]:
+        """The type names of the events where ``rows`` is true, in order of first appearance."""
+        codes, firsts = np.unique(self.codes[rows], return_index=True)
+        in_order = codes[np.argsort(firsts, kind="stable")].tolist()
+        return list(dict.fromkeys(self.body.kinds[code][0] for code in in_order))
 
     def field_arrays(
-        self, names: list[str], chosen: npt.NDArray[np.intp] | None, type_name: str | None
-    ) -> dict[str, npt.NDArray[Any]]:
-        """Payload fields of the chosen events as arrays."""
-        numbers = sorted(set(self.codes[chosen].tolist())) if chosen is not None else list(range(len(self.body.kinds)))
+        self, names: list[str], chosen: npt.NDArray[np.intp] | None, type_name: str | None, *, arrow_text: bool = False
+    ) -> dict[str, Any]:
+        """Payload fields of the chosen events as arrays (a columnar block's text as Arrow with ``arrow_text``)."""
+        numbers = np.unique(self.codes[chosen]).tolist() if chosen is not None else list(range(len(self.body.kinds)))
         if chosen is None and len(numbers) > 1:
             kinds = ", ".join(name for name, _ in self.body.kinds)
             raise UsageError(f"payload fields of a batch of several types ({kinds}) need a type_name")
@@ -307,7 +319,7 @@ class Payloads:
         if len(numbers) == 1 and current and isinstance(block, ColumnarBlock) and block.names == list(fields):
             count = self._count(numbers[0])
             columns = dict(zip(block.names, block.fields, strict=True))
-            return {n: _field_array(fields[n], columns[n], count) for n in names}
+            return {n: _field_array(fields[n], columns[n], count, arrow_text) for n in names}
         return self._attribute_arrays(names, chosen, fields)
 
     def _attribute_arrays(
@@ -438,21 +450,69 @@ def _list_decoder(cls: type[Payload]) -> msgspec.json.Decoder[list[Any]]:
     return msgspec.json.Decoder(list[cls])  # type: ignore[valid-type]
 
 
-def _field_array(field: _Field, column: col.Column, count: int) -> npt.NDArray[Any]:
-    """One columnar field as an array, straight from its column where the field has no ``None``."""
+def _field_array(field: _Field, column: col.Column, count: int, arrow_text: bool = False) -> Any:
+    """One columnar field as an array, straight from its column (array operations only, but for book levels and,
+    without ``arrow_text``, text that may be ``None``)."""
+    if arrow_text and field.kind == "text":
+        return _text_arrow(field, column, count)
+    if isinstance(column, col.Nullable) and field.optional and field.kind in _DTYPES:
+        return _nullable_numbers(field, column, count)
     if isinstance(column, col.Nullable) or field.kind == "levels":
         return _values_array(field, _decode_field(field, column, count))
-    if field.kind == "int" and isinstance(column, col.IntColumn):
-        array: npt.NDArray[Any] = col.counted_ints(column, count)
-    elif field.kind == "float" and isinstance(column, col.FloatColumn):
-        array = col.decode_floats(column)
-    elif field.kind == "text" and isinstance(column, col.Text):
-        array = col.text_array(column, count)
-    else:
+    array = _plain_array(field, column, count)
+    if array is None:
         return _values_array(field, _decode_field(field, column, count))
     if len(array) != count:
         raise ValueError(f"field {field.name} holds {len(array)} values, not {count}")
     return np.ma.MaskedArray(array, mask=np.zeros(count, bool)) if field.optional else array
+
+
+def _plain_array(field: _Field, column: col.Column, count: int) -> npt.NDArray[Any] | None:
+    """A column without ``None`` as an array, or ``None`` when it is not stored as its field's kind."""
+    if field.kind == "int" and isinstance(column, col.IntColumn):
+        return col.counted_ints(column, count)
+    if field.kind == "float" and isinstance(column, col.FloatColumn):
+        return col.decode_floats(column)
+    if field.kind == "bool" and isinstance(column, col.BoolColumn):
+        ints = col.decode_ints(column.ints)
+        if len(ints) and not 0 <= ints.min() <= ints.max() <= 1:
+            raise ValueError("a boolean column holds values other than 0 and 1")
+        return ints.astype(np.bool_)
+    if field.kind == "text" and isinstance(column, col.Text):
+        return col.text_array(column, count)
+    return None
+
+
+def _nullable_numbers(field: _Field, column: col.Nullable, count: int) -> np.ma.MaskedArray[Any, Any]:
+    """An ``int | None`` (float, bool) field: the present values spread by a mask, no object per value."""
+    present = col.counted_ints(column.present, count)
+    if len(present) and not 0 <= present.min() <= present.max() <= 1:
+        raise ValueError("a nullable column's flags are not 0 and 1")
+    there = present == 1
+    inner = _plain_array(field, column.values, int(there.sum()))
+    if inner is None:
+        raise ValueError(f"field {field.name} ({field.kind}) is stored as {type(column.values).__name__}")
+    if len(inner) != int(there.sum()):
+        raise ValueError("a nullable column's flags do not match its values")
+    filled: npt.NDArray[Any] = np.zeros(count, _DTYPES[field.kind])
+    filled[there] = inner
+    return np.ma.MaskedArray(filled, mask=~there)
+
+
+def _text_arrow(field: _Field, column: col.Column, count: int) -> Any:
+    """A text field as an Arrow string array (nulls for ``None``), without a ``str`` per value."""
+    from virtuoso.store import _arrow_text as arrow  # noqa: PLC0415 - loads pyarrow: column reads only
+
+    if isinstance(column, col.Nullable) and isinstance(column.values, col.Text) and field.optional:
+        present = col.counted_ints(column.present, count)
+        array = arrow.spread_nulls(present, arrow.text_arrow(column.values, int(present.sum())))
+    elif isinstance(column, col.Text):
+        array = arrow.text_arrow(column, count)
+    else:
+        raise ValueError(f"field {field.name} ({field.kind}) cannot be read from {type(column).__name__}")
+    if field.choices is not None:
+        arrow.check_choices(column, array, field.choices, field.name)
+    return array
 
 
 _DTYPES = {"int": np.int64, "float": np.float64, "bool": np.bool_}

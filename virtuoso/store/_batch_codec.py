@@ -219,21 +219,68 @@ def decode_columns(
     strings (and book levels) as object arrays; a field that may be ``None``
     is a ``numpy.ma.MaskedArray`` (masked where ``None``).
     """
-    body = _open(blob)
-    wanted = list(fields)
-    with _damage_is_an_error():
-        envelope = _Envelope.of(body)
-        payloads = Payloads(body, registry, envelope.positions)
-        chosen = payloads.selection(type_name)
-        out = {
-            name: _pick(envelope.array(name), chosen) for name in wanted if name in ENVELOPE_FIELDS and name != "type"
-        }
-        if "type" in wanted:
-            out["type"] = _pick(payloads.type_names(), chosen)
-        payload_fields = [name for name in wanted if name not in ENVELOPE_FIELDS]
-        if payload_fields:
-            out.update(payloads.field_arrays(payload_fields, chosen, type_name))
-        return out
+    return ColumnReader(blob, registry).columns(fields, type_name)
+
+
+class ColumnReader:
+    """One blob opened once, its columns decoded when first asked for (a column read asks for several sets).
+
+    With ``arrow_text``, text columns (ids, streams, sessions, text fields of a
+    columnar block) come as ``pyarrow`` string arrays made without a ``str`` per
+    value (``_arrow_text``); otherwise as object arrays, like :func:`decode_columns`.
+    A damaged blob raises ``CorruptDatabaseError`` from any method.
+    """
+
+    def __init__(self, blob: bytes, registry: TypeRegistry = REGISTRY, *, arrow_text: bool = False) -> None:
+        body = _open(blob)
+        with _damage_is_an_error():
+            if body.count <= col.DECODED_TOGETHER:  # a live commit's blob: a dozen short columns, decoded as one matrix
+                col.decode_int_columns(col.int_columns(body))
+            self._envelope = _Envelope.of(body)
+            self._payloads = Payloads(body, registry, self._envelope.positions)
+        self._arrow_text = arrow_text
+        self._kept: dict[str, Any] = {}
+
+    def envelope(self, name: str) -> Any:
+        """One envelope column (:data:`ENVELOPE_FIELDS`) of every event of the batch."""
+        kept = self._kept.get(name)
+        if kept is None:
+            with _damage_is_an_error():
+                if name == "type":
+                    kept = self._payloads.type_names()
+                else:
+                    kept = self._envelope.array(name, arrow_text=self._arrow_text)
+            self._kept[name] = kept
+        return kept
+
+    def equals(self, name: str, value: str) -> npt.NDArray[np.bool_]:
+        """Which events have ``value`` in the text envelope column ``name``."""
+        column = self.envelope(name)
+        if isinstance(column, np.ndarray):
+            same: npt.NDArray[np.bool_] = column == value
+            return same
+        from virtuoso.store import _arrow_text  # noqa: PLC0415 - an Arrow column: pyarrow is loaded already
+
+        return _arrow_text.equals(column, value)
+
+    def of_types(self, names: Iterable[str]) -> npt.NDArray[np.bool_]:
+        """Which events are of one of the types ``names``."""
+        return self._payloads.of_types(set(names))
+
+    def types_among(self, rows: npt.NDArray[np.bool_]) -> list[str]:
+        """The type names of the events where ``rows`` is true, in order of first appearance."""
+        return self._payloads.types_among(rows)
+
+    def columns(self, fields: Iterable[str], type_name: str | None = None) -> dict[str, Any]:
+        """Chosen columns, as :func:`decode_columns` gives them (text as Arrow with ``arrow_text``)."""
+        wanted = list(fields)
+        with _damage_is_an_error():
+            chosen = self._payloads.selection(type_name)
+            out = {name: _pick(self.envelope(name), chosen) for name in wanted if name in ENVELOPE_FIELDS}
+            payload_fields = [name for name in wanted if name not in ENVELOPE_FIELDS]
+            if payload_fields:
+                out.update(self._payloads.field_arrays(payload_fields, chosen, type_name, arrow_text=self._arrow_text))
+            return out
 
 
 # -- the envelope ------------------------------------------------------------------------------
@@ -395,24 +442,49 @@ class _Envelope:
     def causations(self) -> list[int | None] | Iterable[None]:
         return _causations(self.body.causations, self.body.count)
 
-    def array(self, name: str) -> npt.NDArray[Any]:
-        """One envelope column as an array."""
+    def array(self, name: str, *, arrow_text: bool = False) -> Any:
+        """One envelope column as an array (text as an Arrow string array with ``arrow_text``)."""
         body = self.body
         if name in ("position", "version", "ts_event", "ts_recv"):
             ints: col.Int64s = getattr(self, {"position": "positions", "version": "versions"}.get(name, name))
             return ints
         if name == "causation":
-            values = list(self.causations)
-            present = col.presence(values)
-            filled = [0 if v is None else v for v in values]
-            return np.ma.MaskedArray(np.array(filled, dtype=np.int64), mask=~present)
+            return _causation_array(body.causations, body.count)
+        if name not in ("stream", "session", "id"):
+            raise AssertionError(f"{name} is not an envelope column")
+        return self._text(name, arrow_text)
+
+    def _text(self, name: str, arrow_text: bool) -> Any:
+        body = self.body
+        reference = self.ts_event if name == "id" else None
+        if arrow_text:
+            from virtuoso.store import _arrow_text as arrow  # noqa: PLC0415 - loads pyarrow: column reads only
+
+            if name == "stream":
+                return arrow.repeated(body.stream, body.count)
+            return arrow.text_arrow(body.ids if name == "id" else body.sessions, body.count, reference)
         if name == "stream":
             return np.array([body.stream] * body.count, dtype=object)
-        if name == "session":
-            return col.text_array(body.sessions, body.count)
-        if name == "id":
-            return col.text_array(body.ids, body.count, reference=self.ts_event)
-        raise AssertionError(f"{name} is not an envelope column")
+        return col.text_array(body.ids if name == "id" else body.sessions, body.count, reference)
+
+
+def _causation_array(column: col.Column | None, count: int) -> np.ma.MaskedArray[Any, Any]:
+    """The causations as int64, masked where ``None``: array operations only."""
+    if column is None:
+        return np.ma.MaskedArray(np.zeros(count, np.int64), mask=np.ones(count, np.bool_))
+    if isinstance(column, col.IntColumn):
+        return np.ma.MaskedArray(col.counted_ints(column, count), mask=np.zeros(count, np.bool_))
+    if not isinstance(column, col.Nullable) or not isinstance(column.values, col.IntColumn):
+        raise ValueError("the causation column is not integers")
+    present = col.counted_ints(column.present, count)
+    values = col.decode_ints(column.values)
+    if len(present) and not 0 <= present.min() <= present.max() <= 1:
+        raise ValueError("a nullable column's flags are not 0 and 1")
+    if int(present.sum()) != len(values):
+        raise ValueError("a nullable column's flags do not match its values")
+    filled = np.zeros(count, np.int64)
+    filled[present == 1] = values
+    return np.ma.MaskedArray(filled, mask=present == 0)
 
 
 def _causations(column: col.Column | None, count: int) -> list[int | None] | Iterable[None]:
@@ -427,8 +499,10 @@ def _causations(column: col.Column | None, count: int) -> list[int | None] | Ite
     return col.spread(present, col.decode_ints(column.values).tolist())
 
 
-def _pick(array: npt.NDArray[Any], chosen: npt.NDArray[np.intp] | None) -> npt.NDArray[Any]:
-    return array if chosen is None else array[chosen]
+def _pick(array: Any, chosen: npt.NDArray[np.intp] | None) -> Any:
+    if chosen is None:
+        return array
+    return array[chosen] if isinstance(array, np.ndarray) else array.take(chosen)
 
 
 # -- the frame ---------------------------------------------------------------------------------

@@ -294,7 +294,7 @@ def decode_int_columns(columns: Sequence[IntColumn]) -> list[Int64s]:
     out: list[Int64s | None] = [None] * len(columns)
     for count, indexes in _by_length([c.count for c in columns]).items():
         group = [columns[index] for index in indexes]
-        if len(group) > 1 and 1 < count <= _TOGETHER_UP_TO:
+        if len(group) > 1 and 1 < count <= DECODED_TOGETHER:
             values = _decode_rows(group, count)
         else:
             values = [_decode_one(column) for column in group]
@@ -323,7 +323,7 @@ def _check_sizes(column: IntColumn) -> None:
         raise ValueError("an integer column's first value or step is beyond 64 bits")
 
 
-_TOGETHER_UP_TO = 4_096
+DECODED_TOGETHER = 4_096
 """Columns longer than this are decoded one by one: there the fixed cost per column is nothing, and a matrix
 would cost passes over every row for what only some need (a cumulative sum, a multiplication)."""
 
@@ -336,18 +336,39 @@ def _decode_one(column: IntColumn) -> Int64s:
     out[0] = np.int64(column.first).view(_U64)
     if count == 1:
         return out.view(_I64)
-    wide = np.zeros((count - 1, 8), np.uint8)
-    wide[:, :width] = np.frombuffer(column.data, np.uint8).reshape(width, count - 1).T
-    zigzag = wide.view(_U64).ravel()
-    stored = (zigzag >> np.uint64(1)) ^ (np.uint64(0) - (zigzag & np.uint64(1)))
-    if column.step != 1:
-        stored *= np.uint64(column.step)
-    if column.delta:
-        np.cumsum(stored, out=out[1:])
-        out[1:] += out[0]
+    stored = out[1:]  # decoded in place: one array, no temporaries of the column's length but the sign
+    if width == 0:
+        stored.fill(0)
     else:
-        np.add(stored, out[0], out=out[1:])
+        _unshuffle(column.data, width, stored)
+        sign = stored & np.uint64(1)
+        stored >>= np.uint64(1)
+        np.negative(sign, out=sign)
+        stored ^= sign
+        if column.step != 1:
+            stored *= np.uint64(column.step)
+    if column.delta:
+        np.cumsum(out, out=out)
+    else:
+        stored += out[0]
     return out.view(_I64)
+
+
+_NARROW = 3
+"""Up to this width, byte planes are or-ed into place one by one; wider ones go through an 8-byte matrix."""
+
+
+def _unshuffle(data: bytes, width: int, out: npt.NDArray[np.uint64]) -> None:
+    """The zigzag values of ``width`` byte planes, written into ``out``."""
+    planes = np.frombuffer(data, np.uint8).reshape(width, len(out))
+    if width <= _NARROW:
+        np.copyto(out, planes[0], casting="unsafe")
+        for number in range(1, width):
+            out |= planes[number].astype(_U64) << np.uint64(8 * number)
+        return
+    wide = np.zeros((len(out), 8), np.uint8)
+    wide[:, :width] = planes.T
+    out[:] = wide.view(_U64).ravel()
 
 
 def _decode_rows(columns: list[IntColumn], count: int) -> list[Int64s]:
@@ -536,11 +557,17 @@ def text_array(column: Text, count: int, reference: Int64s | None = None) -> npt
     return out
 
 
-def _dictionary(column: DictText, count: int) -> npt.NDArray[np.object_]:
-    """A dictionary column's values by index, as an object array (one object per distinct value)."""
+def dictionary_codes(column: DictText, count: int) -> Int64s:
+    """A dictionary column's ``count`` codes, each checked to index its values."""
     codes = decode_ints(column.codes)
     if len(codes) != count or (count and not 0 <= codes.min() <= codes.max() < len(column.values)):
         raise ValueError("a dictionary column's codes do not fit its values")
+    return codes
+
+
+def _dictionary(column: DictText, count: int) -> npt.NDArray[np.object_]:
+    """A dictionary column's values by index, as an object array (one object per distinct value)."""
+    codes = dictionary_codes(column, count)
     values = np.empty(len(column.values), dtype=object)
     values[:] = column.values
     picked: npt.NDArray[np.object_] = values[codes]

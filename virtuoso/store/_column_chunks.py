@@ -8,13 +8,18 @@ object per event. A layout that stores columns (the batch codec's
 rows builds them from each chunk of events with :func:`column_chunks`, once per
 field. Both give the same arrays, so a reader cannot tell the layouts apart.
 
-Conventions (those of ``decode_columns``): integers are int64, floats float64,
-booleans bool, strings object arrays of ``str``; a field that may be ``None``
-(``causation``, ``X | None``) is a ``numpy.ma.MaskedArray`` masked where
-``None``; any other field (book levels, dicts, nested structs) is an object
-array of the payload's values. A value a typed array cannot hold exactly (an
-integer beyond 64 bits, a value of another type than its field's) leaves that
-column an object array, so that the caller can name it.
+Conventions: integers are int64, floats float64, booleans bool (numpy arrays);
+a number that may be ``None`` (``causation``, ``int | None``) is a
+``numpy.ma.MaskedArray`` masked where ``None``. **Text** (``id``, ``stream``,
+``session``, ``str`` and ``Literal`` fields, their ``| None`` forms) is a
+``pyarrow`` string array, null where ``None``: what a frame or a Parquet file
+is made of, and what a columnar layout builds without a Python ``str`` per
+value (``_arrow_text``). Any other field (book levels, dicts, nested structs)
+is an object array of the payload's values. A value a typed array cannot hold
+exactly (an integer beyond 64 bits, a value of another type than its field's)
+leaves that column an object array, so that the caller can name it.
+
+pyarrow is loaded on the first column read, not with the store (see ``_arrow_text``).
 """
 
 from __future__ import annotations
@@ -53,12 +58,16 @@ _STR_ENVELOPE = ("id", "stream", "session")
 _DTYPES: dict[Any, npt.DTypeLike] = {int: np.int64, float: np.float64, bool: np.bool_, str: object}
 
 
+Values = Any
+"""A column: a numpy array (a masked one where ``None`` may be), or a pyarrow string array for text."""
+
+
 @dataclass(frozen=True, slots=True)
 class ColumnChunk:
     """Events of one payload type ``cls`` as columns (envelope names, then the payload's field names)."""
 
     cls: type[Payload]
-    columns: Mapping[str, npt.NDArray[Any]]
+    columns: Mapping[str, Values]
 
     def __len__(self) -> int:
         return len(self.columns["position"])
@@ -75,13 +84,15 @@ async def column_chunks(chunks: AsyncGenerator[list[Event], None]) -> AsyncGener
                 yield ColumnChunk(cls, events_as_columns(events, cls))
 
 
-def events_as_columns(events: Sequence[Event], cls: type[Payload]) -> dict[str, npt.NDArray[Any]]:
+def events_as_columns(events: Sequence[Event], cls: type[Payload]) -> dict[str, Values]:
     """The columns of ``events`` (every payload of class ``cls``), transposed once per field."""
-    columns: dict[str, npt.NDArray[Any]] = {}
+    from virtuoso.store._arrow_text import strings  # noqa: PLC0415 - loads pyarrow: column reads only
+
+    columns: dict[str, Values] = {}
     for name in _INT_ENVELOPE:
         columns[name] = np.fromiter(map(attrgetter(name), events), np.int64, len(events))
     for name in _STR_ENVELOPE:
-        columns[name] = _objects(list(map(attrgetter(name), events)))
+        columns[name] = strings(list(map(attrgetter(name), events)))
     columns["causation"] = _optional(list(map(attrgetter("causation"), events)), np.int64)
     payloads = list(map(attrgetter("payload"), events))
     for field, (scalar, optional) in _field_types(cls).items():
@@ -113,7 +124,29 @@ def _scalar_of(hint: Any) -> tuple[Any, bool]:
     return (hint if hint in _DTYPES else None), False
 
 
-def _column(values: list[Any], scalar: Any, optional: bool) -> npt.NDArray[Any]:
+def text_fields(cls: type[Payload]) -> list[str]:
+    """The keys of the text columns of ``cls``'s chunks: the text envelope, then its ``str`` fields."""
+    return [*_STR_ENVELOPE, *(payload_key(f) for f, (scalar, _) in _field_types(cls).items() if scalar is str)]
+
+
+def with_arrow_text(columns: dict[str, Values], cls: type[Payload]) -> dict[str, Values]:
+    """``columns`` of ``cls`` with every text column that came as objects (a JSON block's) made Arrow."""
+    from virtuoso.store._arrow_text import masked_strings, strings  # noqa: PLC0415 - see events_as_columns
+
+    for key in text_fields(cls):
+        values = columns[key]
+        if isinstance(values, np.ma.MaskedArray):
+            columns[key] = masked_strings(values)
+        elif isinstance(values, np.ndarray):
+            columns[key] = strings(values.tolist())
+    return columns
+
+
+def _column(values: list[Any], scalar: Any, optional: bool) -> Values:
+    if scalar is str:
+        from virtuoso.store._arrow_text import strings  # noqa: PLC0415 - see events_as_columns
+
+        return strings(values)
     if scalar is None:
         return _objects(values)
     if optional:
@@ -133,8 +166,7 @@ def _optional(values: list[Any], dtype: npt.DTypeLike) -> npt.NDArray[Any]:
     mask = np.fromiter((v is None for v in values), np.bool_, len(values))
     if not mask.any():
         return np.ma.MaskedArray(_typed(values, dtype), mask=mask)
-    fill = "" if dtype is object else 0
-    data = _typed([fill if v is None else v for v in values], dtype)
+    data = _typed([0 if v is None else v for v in values], dtype)  # numbers only: text is Arrow, nulls and all
     return np.ma.MaskedArray(data, mask=mask)
 
 

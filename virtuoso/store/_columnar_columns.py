@@ -1,9 +1,9 @@
-"""Column reads of the columnar layout: blobs decoded into numpy columns, never into events.
+"""Column reads of the columnar layout: blobs decoded into numpy and Arrow columns, never into events.
 
 The same walk as :mod:`._columnar_read` (blobs by first position, a position
 known complete once the blob starting after it is decoded), but what waits is a
 *slab* per blob and payload type: that type's matching rows of the blob, as the
-columns ``decode_columns`` gives. Slabs of one type are cut at the bound,
+columns a ``ColumnReader`` gives (each blob opened once, text as Arrow strings). Slabs of one type are cut at the bound,
 concatenated and put in position order with one stable argsort, then handed out
 in chunks of at most ``chunk_size``.
 
@@ -25,12 +25,19 @@ import numpy as np
 import numpy.typing as npt
 
 from virtuoso.events import Payload, TypeRegistry
-from virtuoso.store._batch_codec import decode_batch, decode_columns
-from virtuoso.store._column_chunks import ENVELOPE_COLUMNS, ColumnChunk, events_as_columns, payload_key
+from virtuoso.store._batch_codec import ColumnReader, decode_batch
+from virtuoso.store._column_chunks import (
+    ENVELOPE_COLUMNS,
+    ColumnChunk,
+    Values,
+    events_as_columns,
+    payload_key,
+    with_arrow_text,
+)
 from virtuoso.store._columnar_read import BlobPlan, BlobRow, _next_blobs, _spanning, decode_blob
 from virtuoso.store._rows import Catalog
 
-Slab = dict[str, npt.NDArray[Any]]
+Slab = dict[str, Values]
 Slabs = list[tuple[type[Payload], Slab]]
 
 
@@ -67,44 +74,60 @@ async def merged_columns(
 
 
 def blob_slabs(row: BlobRow, plan: BlobPlan, catalog: Catalog, registry: TypeRegistry) -> Slabs:
-    """The rows of one blob that match ``plan``, a slab per payload type (in order of first appearance)."""
-    envelope = decode_columns(row.data, ["position", "session", "ts_event", "type"], registry=registry)
-    names = envelope["type"]
-    keep = _matching(plan, envelope)
+    """The rows of one blob that match ``plan``, a slab per payload type (in order of first appearance).
+
+    The blob is opened once (decompressed and unpacked), and each column decoded once.
+    """
+    batch = ColumnReader(row.data, registry, arrow_text=True)
+    keep = _matching(plan, batch)
     if not keep.any():
         return []
     slabs: Slabs = []
-    for name in dict.fromkeys(names[keep].tolist()):
+    for name in batch.types_among(keep):
         cls = registry.current(name)
         if cls is None:  # a type no class reads: decoding it as events raises the registry's error
             decode_batch(row.data, registry)
             continue
-        of_type = names == name
+        of_type = batch.of_types({name})
         if _through_events(cls, row, catalog):
             events = [e for e, k in zip(decode_batch(row.data, registry), (keep & of_type).tolist(), strict=True) if k]
             slabs.append((cls, events_as_columns(events, cls)))
             continue
-        fields = [*ENVELOPE_COLUMNS, *cls.__struct_fields__]
-        columns = decode_columns(row.data, fields, type_name=name, registry=registry)
+        columns = batch.columns([*ENVELOPE_COLUMNS, *cls.__struct_fields__], type_name=name)
         chosen = keep[of_type]
-        slabs.append((cls, {name: values[chosen] for name, values in columns.items()}))
+        if not chosen.all():
+            columns = _rows(columns, np.flatnonzero(chosen))
+        slabs.append((cls, with_arrow_text(columns, cls)))
     return slabs
 
 
-def _matching(plan: BlobPlan, envelope: Slab) -> npt.NDArray[np.bool_]:
-    positions = envelope["position"]
+def _matching(plan: BlobPlan, batch: ColumnReader) -> npt.NDArray[np.bool_]:
+    positions = batch.envelope("position")
     keep: npt.NDArray[np.bool_] = positions > plan.after
     if plan.until is not None:
         keep &= positions <= plan.until
     if plan.session is not None:
-        keep &= envelope["session"] == plan.session
+        keep &= batch.equals("session", plan.session)
     if plan.start_ns is not None:
-        keep &= envelope["ts_event"] >= plan.start_ns
+        keep &= batch.envelope("ts_event") >= plan.start_ns
     if plan.end_ns is not None:
-        keep &= envelope["ts_event"] < plan.end_ns
+        keep &= batch.envelope("ts_event") < plan.end_ns
     if plan.types is not None:
-        keep &= np.isin(envelope["type"].astype(str), sorted(plan.types))
+        keep &= batch.of_types(plan.types)
     return keep
+
+
+def _rows(slab: Slab, indexes: npt.NDArray[np.intp]) -> Slab:
+    """The rows ``indexes`` of every column of ``slab`` (numpy or Arrow)."""
+    return {name: _take(values, indexes) for name, values in slab.items()}
+
+
+def _take(values: Values, indexes: npt.NDArray[np.intp]) -> Values:
+    if isinstance(values, np.ndarray):
+        return values[indexes]
+    from virtuoso.store import _arrow_text  # noqa: PLC0415 - an Arrow column: pyarrow is loaded already
+
+    return _arrow_text.take(values, indexes)
 
 
 def _through_events(cls: type[Payload], row: BlobRow, catalog: Catalog) -> bool:
@@ -130,10 +153,10 @@ class _Pending:
         """Move every waiting row at or before ``bound`` (None: all) to ready, in position order; full chunks."""
         for cls, slabs in self.waiting.items():
             cut = [_cut(slab, bound) for slab in slabs]
-            heads = [head for head, _ in cut if len(head["position"])]
-            self.waiting[cls] = [tail for _, tail in cut if len(tail["position"])]
+            heads = [head for head, _ in cut if head is not None]
+            self.waiting[cls] = [tail for _, tail in cut if tail is not None]
             if heads:
-                self.ready.setdefault(cls, []).append(_in_position_order(heads))
+                self.ready.setdefault(cls, []).extend(_in_position_order(heads))
         return [chunk for cls in list(self.ready) for chunk in self._chunks(cls, full_only=True)]
 
     def flush(self) -> list[ColumnChunk]:
@@ -141,22 +164,39 @@ class _Pending:
         return [chunk for cls in list(self.ready) for chunk in self._chunks(cls, full_only=False)]
 
     def _chunks(self, cls: type[Payload], *, full_only: bool) -> list[ColumnChunk]:
-        slabs = self.ready.pop(cls, [])
-        if not slabs:
-            return []
-        rows = _concatenate(slabs) if len(slabs) > 1 else slabs[0]
-        total = len(rows["position"])
+        """Chunks of ``chunk_size`` rows cut from the ready slabs, which follow each other in position order.
+
+        Only a chunk that straddles two slabs is copied (its pieces joined); the others are slices.
+        """
         size = self.chunk_size
-        end = total - total % size if full_only else total
-        chunks = [ColumnChunk(cls, _slice(rows, start, min(start + size, end))) for start in range(0, end, size)]
-        if end < total:
-            self.ready[cls] = [_slice(rows, end, total)]
+        chunks: list[ColumnChunk] = []
+        pieces: list[Slab] = []
+        count = 0
+        for slab in self.ready.pop(cls, []):
+            start, rows = 0, len(slab["position"])
+            while start < rows:
+                stop = min(start + size - count, rows)
+                pieces.append(slab if stop - start == rows else _slice(slab, start, stop))
+                count, start = count + stop - start, stop
+                if count == size:
+                    chunks.append(ColumnChunk(cls, _concatenate(pieces)))
+                    pieces, count = [], 0
+        if pieces and full_only:
+            self.ready[cls] = pieces
+        elif pieces:
+            chunks.append(ColumnChunk(cls, _concatenate(pieces)))
         return chunks
 
 
-def _cut(slab: Slab, bound: int | None) -> tuple[Slab, Slab]:
-    at = len(slab["position"]) if bound is None else int(np.searchsorted(slab["position"], bound, side="right"))
-    return _slice(slab, 0, at), _slice(slab, at, len(slab["position"]))
+def _cut(slab: Slab, bound: int | None) -> tuple[Slab | None, Slab | None]:
+    """The rows of ``slab`` at or before ``bound``, and the others (``None`` for no rows)."""
+    positions = slab["position"]
+    at = len(positions) if bound is None else int(np.searchsorted(positions, bound, side="right"))
+    if at == len(positions):
+        return slab, None
+    if at == 0:
+        return None, slab
+    return _slice(slab, 0, at), _slice(slab, at, len(positions))
 
 
 def _slice(slab: Slab, start: int, stop: int) -> Slab:
@@ -164,19 +204,35 @@ def _slice(slab: Slab, start: int, stop: int) -> Slab:
 
 
 def _concatenate(slabs: list[Slab]) -> Slab:
+    if len(slabs) == 1:
+        return slabs[0]
     return {name: _join([slab[name] for slab in slabs]) for name in slabs[0]}
 
 
-def _join(parts: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
-    if any(isinstance(part, np.ma.MaskedArray) for part in parts):
+def _join(parts: list[Values]) -> Values:
+    masked = [isinstance(part, np.ma.MaskedArray) for part in parts]
+    if all(masked):
+        data = np.concatenate([part.data for part in parts])
+        return np.ma.MaskedArray(data, mask=np.concatenate([np.ma.getmaskarray(part) for part in parts]))
+    if any(masked):  # a type read from events in one blob and from columns in another (an older schema)
         joined: npt.NDArray[Any] = np.ma.concatenate([np.ma.asarray(p) for p in parts])  # type: ignore[no-untyped-call]
         return joined
-    return np.concatenate(parts)
+    arrays = [isinstance(part, np.ndarray) for part in parts]
+    if all(arrays):
+        return np.concatenate(parts)
+    if any(arrays):  # text that is not all strings somewhere (an object array, for the caller to name)
+        return np.concatenate([np.asarray(part, dtype=object) for part in parts])
+    from virtuoso.store import _arrow_text  # noqa: PLC0415 - Arrow columns: pyarrow is loaded already
+
+    return _arrow_text.concat(parts)
 
 
-def _in_position_order(slabs: list[Slab]) -> Slab:
-    if len(slabs) == 1:
-        return slabs[0]
+def _in_position_order(slabs: list[Slab]) -> list[Slab]:
+    """``slabs`` as slabs that follow each other in position order: as they are when they do (one stream's
+    blobs), else joined and sorted by one stable argsort (streams interleaved)."""
+    firsts = [int(slab["position"][0]) for slab in slabs]
+    lasts = [int(slab["position"][-1]) for slab in slabs]
+    if all(last < first for last, first in zip(lasts, firsts[1:], strict=False)):
+        return slabs
     rows = _concatenate(slabs)
-    order = np.argsort(rows["position"], kind="stable")
-    return {name: values[order] for name, values in rows.items()}
+    return [_rows(rows, np.argsort(rows["position"], kind="stable"))]
