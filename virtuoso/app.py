@@ -402,10 +402,13 @@ def make_processor(
     """The processor of one run, running ``chain`` then ``pipeline`` and handing their output to ``sink``
     (with a ``timer``, the handler's calls are charged to ``processor``, its analyzers to their own stages)."""
     handler: EventHandler = chain if not pipeline else chain.then(pipeline)
+    # the analyzers alone: a stretch of trades that closes no bar is counted in one call (AnalyzerPipeline.absorb)
+    absorb = pipeline.absorb if pipeline and not chain.handlers else None
     if timer is not None:
         handler = timer.wrap("processor", handler)
+        absorb = timer.wrap("processor", absorb) if absorb is not None else None
     return OptimizedProcessor(
-        per_event(handler, is_async=False),
+        per_event(handler, is_async=False, absorb=absorb),
         workers=config.workers,
         capacity=config.capacity,
         batch_size=config.batch_size,

@@ -162,6 +162,10 @@ class StageTimer:
         """Nanoseconds per stage seen so far, in the order the stages were made (``other`` first)."""
         return dict(zip(self._names, self._ns, strict=True))
 
+    def count(self, name: str, calls: int) -> None:
+        """Add ``calls`` to stage ``name``'s count: a call that did the work of several counts as them."""
+        self._calls[self.stage(name)] += calls
+
     def calls(self, name: str) -> int:
         """How many times stage ``name`` was entered since :meth:`reset`."""
         index = self._index.get(name)

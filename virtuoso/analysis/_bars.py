@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import islice
 from typing import Any, ClassVar
 
 from virtuoso.analysis._base import PerStream, derive
@@ -217,6 +218,48 @@ class BarBuilder(PerStream[_Segment]):
             state.count += 1
             return _NOTHING
         return self._roll(event, trade, state)
+
+    def absorb(self, events: Sequence[Event], start: int, stop: int) -> int:
+        """Count the trades of ``events[start:stop]`` that close no bar; the index of the first one left.
+
+        What :meth:`on_event` does for each of them, with the open segment held in
+        local variables for the stretch (one call for the run of trades a replay
+        chunk holds, not one a trade). It stops at anything :meth:`on_event` must
+        see: a trade reaching a later bucket, another stream, another payload, or a
+        stream's first trade, so that the two give the same bars and the same state.
+        """
+        first = events[start]
+        stream = first.stream
+        state = self.states.get(stream)
+        if state is None or first.payload.__class__ is not Trade:
+            return start
+        end_ns, count = state.end_ns, state.count
+        high, low, close = state.high, state.low, state.close
+        volume, buy, notional = state.volume, state.buy, state.notional
+        index = start
+        for event in islice(events, start, stop):
+            trade = event.payload
+            if trade.__class__ is not Trade or event.ts_event >= end_ns or event.stream != stream:
+                break
+            price, amount = trade.price, trade.amount
+            # the same steps, in the same order, as on_event's: the sums are equal to the bit
+            if not count:
+                high = low = price
+            elif price > high:
+                high = price
+            elif price < low:
+                low = price
+            close = price
+            volume += amount
+            notional += price * amount
+            if trade.side == "buy":
+                buy += amount
+            count += 1
+            index += 1
+        if index > start:
+            state.high, state.low, state.close, state.count = high, low, close, count
+            state.volume, state.buy, state.notional = volume, buy, notional
+        return index
 
     def _roll(self, event: Event, trade: Trade, state: _Segment) -> Sequence[Event]:
         """A trade at or after the end of some open bar: merge the segment, then count it bar by bar."""

@@ -8,6 +8,7 @@ bus and the processor (they do not: see ``docs/analysis.md``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from msgspec.structs import replace
 
@@ -17,6 +18,8 @@ from virtuoso.events import Event
 from virtuoso.timing import StageTimer
 
 _NOTHING: tuple[Event, ...] = ()
+Absorb = Callable[[Sequence[Event], int, int], int]
+"""``absorb(events, start, stop) -> index``: see :meth:`AnalyzerPipeline.absorb`."""
 
 
 class AnalyzerPipeline:
@@ -41,6 +44,8 @@ class AnalyzerPipeline:
         self._plans: dict[tuple[type, int], tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]] = {}
         self._first: dict[type, tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]] = {}
         """The plans of input events (start 0) by payload class alone: one lookup a trade."""
+        self._absorbers: dict[type, Absorb] = {}
+        """Per payload class of input events, how a stretch of them that derives nothing is counted at once."""
 
     def __bool__(self) -> bool:
         return bool(self.analyzers)
@@ -62,6 +67,44 @@ class AnalyzerPipeline:
                     out = []
                 self._derived(outputs, index, suffix, out)
         return _NOTHING if out is None else out
+
+    def absorb(self, events: Sequence[Event], start: int, stop: int) -> int:
+        """Count the events of ``events[start:stop]`` that derive nothing; the index of the first one left.
+
+        The analyzers are left as calling the pipeline on each counted event
+        would leave them (and none of those calls would have returned anything):
+        the caller hands the event at the returned index to :meth:`__call__`, then
+        absorbs from the next one. Events are absorbed only when their class goes
+        to one analyzer alone and that analyzer has an ``absorb`` (the bar
+        builder: a trade that closes no bar); otherwise nothing is, and
+        ``start`` comes back.
+
+        >>> from virtuoso.analysis import build_analyzers
+        >>> from virtuoso.events import Event, Trade
+        >>> pipeline = AnalyzerPipeline(build_analyzers([{"name": "bars", "timeframes": ["1s"]}]))
+        >>> trades = [Event(f"t{ts}", "x:BTC/USDT:trades", ts, ts, "s", Trade(1.0, 1.0, "buy", f"{ts}"))
+        ...           for ts in (1, 2, 3, 1_000_000_000, 1_000_000_001)]
+        >>> pipeline(trades[0]), pipeline.absorb(trades, 1, 5)
+        ((), 3)
+        >>> [e.payload.trades for e in pipeline(trades[3])], pipeline.absorb(trades, 4, 5)
+        ([3], 5)
+        """
+        cls = events[start].payload.__class__
+        absorber = self._absorbers.get(cls)
+        if absorber is None:
+            absorber = self._absorbers[cls] = self._absorber(cls)
+        return absorber(events, start, stop)
+
+    def _absorber(self, cls: type) -> Absorb:
+        """The one analyzer's ``absorb`` when events of ``cls`` go to one analyzer that has one; else none."""
+        stages = [stage for stage in self._stages if stage[1](cls)]
+        absorb = getattr(stages[0][0], "absorb", None) if len(stages) == 1 else None
+        if absorb is None:
+            return _absorb_none
+        if self._timer is None:
+            return cast(Absorb, absorb)
+        analyzer, _, suffix = stages[0]
+        return _counted(self._timer, f"analyzer:{analyzer.name}{suffix}", absorb)
 
     def _planned(self, key: tuple[type, int]) -> tuple[tuple[int, Callable[[Event], Sequence[Event]], str], ...]:
         plan = self._plans[key] = self._plan(*key)
@@ -94,6 +137,22 @@ class AnalyzerPipeline:
         if self._timer is None:
             return analyzer.on_event
         return self._timer.wrap(f"analyzer:{analyzer.name}{suffix}", analyzer.on_event)
+
+
+def _counted(timer: StageTimer, stage: str, absorb: Absorb) -> Absorb:
+    """``absorb`` charged to ``stage``, which counts a call for each event absorbed (as one a trade did)."""
+    timed = timer.wrap(stage, absorb)
+
+    def counted(events: Sequence[Event], start: int, stop: int) -> int:
+        end = timed(events, start, stop)
+        timer.count(stage, end - start - 1)
+        return end
+
+    return counted
+
+
+def _absorb_none(events: Sequence[Event], start: int, stop: int) -> int:
+    return start
 
 
 def _suffix(analyzer: Analyzer, analyzers: Sequence[Analyzer]) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from itertools import count
+from itertools import count, islice
 from typing import Any
 
 from msgspec.structs import replace
@@ -27,7 +27,7 @@ from virtuoso.backtest._orders import Order
 from virtuoso.backtest._portfolio import Portfolio
 from virtuoso.backtest._strategy import Strategy
 from virtuoso.backtest._venue import SimulatedVenue
-from virtuoso.errors import StrategyError, UsageError
+from virtuoso.errors import BacktestError, StrategyError, UsageError
 from virtuoso.events import (
     Bar,
     BookDelta,
@@ -71,7 +71,8 @@ class BacktestEngine:
         self.venue = SimulatedVenue(config, self.portfolio, self._emit, self._on_fill, random.Random(f"{seed}:latency"))
         self.ledger: list[Event] = []
         self.now_ns = 0
-        self.error: StrategyError | None = None
+        self.error: BacktestError | None = None
+        """What stopped the run: the strategy raised (a :class:`StrategyError`), or the engine itself did."""
         self._pipeline = pipeline if pipeline else None
         self._output = output
         self._interval = config.mark_interval_ns
@@ -161,6 +162,50 @@ class BacktestEngine:
         if self._out:
             self._flush()
 
+    def handle_many(self, events: list[Event]) -> None:
+        """Handle ``events`` in order, as :meth:`__call__` would one by one (the bus's batch handler).
+
+        A stretch of trades that would change nothing but the last price and the
+        time (no order waiting for trades, no arrival or mark due, the strategy not
+        called on trades, no analyzer output) is counted at once. An error of the
+        engine's own (not the strategy's) stops the run as a strategy's does:
+        through the bus it would skip the rest of the chunk.
+        """
+        index, end = 0, len(events)
+        while index < end and self.error is None:
+            index = self._quiet(events, index, end)
+            if index < end:
+                event = events[index]
+                index += 1
+                try:
+                    self(event)
+                except Exception as exc:
+                    self._engine_failed(exc, event)
+
+    def _quiet(self, events: list[Event], start: int, stop: int) -> int:
+        """The end of the stretch of trades from ``start`` that would only move the last price and the time
+        (see :meth:`handle_many`), those trades counted; ``start`` when there is none."""
+        first = events[start]
+        if (
+            first.payload.__class__ is not Trade or first.causation is not None or not self._opened
+            or self._on_trade_event is not None or self._plain_trades is not None or self.venue.waiting
+        ):  # fmt: skip
+            return start
+        stream, due, end = first.stream, self._due, start
+        for event in islice(events, start, stop):
+            if event.payload.__class__ is not Trade or event.ts_event >= due or event.causation is not None:
+                break
+            if event.stream != stream:
+                break
+            end += 1
+        if self._pipeline is not None and end > start:
+            end = self._pipeline.absorb(events, start, end)
+        if end > start:
+            last = events[end - 1]
+            self.now_ns, self._cause = last.ts_event, last.position
+            self.venue.last_prices[self._symbols.get(stream) or self._symbol_of(stream)] = last.payload.price  # type: ignore[attr-defined]
+        return end
+
     def _handle(self, event: Event) -> None:
         """Any event: the venue, the analyzers, then the strategy on the event and on their outputs."""
         payload = event.payload
@@ -218,6 +263,13 @@ class BacktestEngine:
             where = f" on event {event.position} ({event.type}, {event.stream})"
         name = type(self.strategy).__name__
         self.error = StrategyError(f"strategy {name} raised{where}: {type(exc).__name__}: {exc}")
+        self.error.__cause__ = exc
+        if self.on_error is not None:
+            self.on_error()
+
+    def _engine_failed(self, exc: Exception, event: Event) -> None:
+        where = f"event {event.position} ({event.type}, {event.stream})"
+        self.error = BacktestError(f"the backtest engine failed on {where}: {type(exc).__name__}: {exc}")
         self.error.__cause__ = exc
         if self.on_error is not None:
             self.on_error()

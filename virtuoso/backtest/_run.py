@@ -139,7 +139,8 @@ class _BacktestJob:
         replayer = runtime.source
         assert isinstance(replayer, Replayer)
         engine.on_error = replayer.stop
-        runtime.bus.subscribe(("market.*",), engine, name="BacktestEngine")
+        # a batch subscriber: a replay chunk reaches the engine in one call (see BacktestEngine.handle_many)
+        runtime.bus.subscribe(("market.*",), engine.handle_many, name="BacktestEngine", batch=True)
         engine.start()
         self.engine = engine
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Sequence
 from time import perf_counter_ns
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from virtuoso.bus import describe_error
 from virtuoso.clock import Clock, LiveClock, TimerHandle
 from virtuoso.errors import ProcessorClosedError, ProcessorError, UsageError
 from virtuoso.events import Event
-from virtuoso.processing._handlers import BatchHandler, PerEvent, add_derived, handler_name
+from virtuoso.processing._handlers import AbsorbFn, BatchHandler, PerEvent, add_derived, handler_name
 from virtuoso.processing._lanes import DEFAULT_LANES, Lane, LaneRouter, ordered_lanes
 from virtuoso.processing._reorder import ReorderBuffer, WithFailures
 from virtuoso.processing._reports import DeadLetter, LatencyWindow, ProcessorSnapshot, StatsEvents
@@ -519,12 +519,13 @@ class OptimizedProcessor:
 
     async def _handle_in_order_sync(self, batch: list[tuple[int, list[Event]]]) -> None:
         fn = self._per_event_fn()
+        absorb = cast(PerEvent, self._handler).absorb
         parked = self._reorder.parked
         start = perf_counter_ns()
         events = 0
         for seq, run in batch:
             results: list[Any] = []
-            for event in run:
+            for event in run if absorb is None else _unabsorbed(run, absorb):
                 try:
                     result = fn(event)
                 except Exception as exc:
@@ -663,6 +664,16 @@ class OptimizedProcessor:
         now = self._clock.now_ns()
         self._on_stats(self._stats_events.event(self.snapshot().as_payload(self.name), now))
         self._timer = self._clock.call_later(self._stats_interval_ns, self._tick)
+
+
+def _unabsorbed(run: list[Event], absorb: AbsorbFn) -> Iterator[Event]:
+    """The events of ``run`` that ``absorb`` leaves to the per-event call, each once the call before it returned."""
+    index, end = 0, len(run)
+    while index < end:
+        index = absorb(run, index, end)
+        if index < end:
+            yield run[index]
+            index += 1
 
 
 def _check_sizes(**sizes: int) -> None:

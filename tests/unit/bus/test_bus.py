@@ -206,3 +206,39 @@ def test_publish_many_moves_the_clock_to_each_event_and_fires_timers_before_it()
     assert seen == [("e1", 2), ("timer", 3), ("e2", 3), ("late", 3), ("e3", 4)]  # the clock never goes back
     bus.publish_many([trade_event(7)], clock=clock, time="ts_event")
     assert seen[-1] == ("e7", 7)
+
+
+def _chunk_with_a_book_update() -> list[Event]:
+    book = BookDelta((), (), 1, 1)
+    return [trade_event(10), trade_event(20), trade_event(25, book), trade_event(30), trade_event(30)]
+
+
+@pytest.mark.parametrize("form", [list, iter])
+def test_batch_subscribers_get_a_chunk_and_the_clock_ends_where_following_it_leaves_it(form: type) -> None:
+    # A list is handed over in one step (every class goes to batch subscribers alone); an iterator is
+    # dispatched event by event: the two must not differ.
+    bus, clock, log = EventBus(), ReplayClock(), []
+    bus.subscribe("market.trade", lambda events: log.append(["trades", *[e.id for e in events]]), batch=True)
+    bus.subscribe("market.*", lambda events: log.append(["market", *[e.id for e in events]]), batch=True)
+    bus.publish_many(form(_chunk_with_a_book_update()), clock=clock, time="ts_event")
+    assert log == [["trades", "e10", "e20", "e30", "e30"], ["market", "e10", "e20", "e25", "e30", "e30"]]
+    assert clock.now_ns() == 30
+    bus.publish_many(form([trade_event(5)]), clock=clock, time="ts_event")  # earlier: the clock stays
+    assert clock.now_ns() == 30
+
+
+def test_a_timer_due_inside_a_chunk_fires_between_its_events_for_batch_subscribers_too() -> None:
+    bus, clock, log = EventBus(clock=ReplayClock()), ReplayClock(), []
+    bus.subscribe("*", lambda events: log.append([e.id for e in events]), batch=True)
+    clock.call_at(15, lambda: bus.publish(trade_event(15, Gap("binance:BTC/USDT:trades", 1, 2, "timer"))))
+    bus.publish_many([trade_event(10), trade_event(20), trade_event(30)], clock=clock, time="ts_event")
+    assert log == [["e10", "e20", "e15", "e30"]]
+
+
+def test_a_per_event_subscriber_sees_each_event_at_its_time_beside_batch_ones() -> None:
+    bus, clock, seen, batches = EventBus(), ReplayClock(), [], []
+    bus.subscribe("market.*", batches.append, batch=True)
+    bus.subscribe(BookDelta, lambda event: seen.append((event.id, clock.now_ns())))
+    bus.publish_many(_chunk_with_a_book_update(), clock=clock, time="ts_event")
+    assert seen == [("e25", 25)]
+    assert [len(batch) for batch in batches] == [5]

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import msgspec
 import pytest
 
+from virtuoso.errors import UsageError
 from virtuoso.events import Event, Note, Trade
 from virtuoso.processing import BatchHandler, DeadLetter, OptimizedProcessor, PerEvent, per_event
 
@@ -160,3 +161,58 @@ async def test_a_failure_inside_a_run_of_one_stream_is_reported_in_its_place() -
     assert timeline == ["d0", "d1", "failed 2", "d3", "d4", "failed 5", "d6"]
     assert [letter.event.id for letter in proc.dead_letters] == ["e2", "e5"]
     assert proc.snapshot().events_handled == 7
+
+
+class QuietUntilTen:
+    """Derives a Note from every 10th trade of a stream and fails on ts 23; ``absorb`` counts the others at once."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = defaultdict(int)
+        self.absorbed = 0
+
+    def __call__(self, e: Event) -> list[Event]:
+        if e.ts_event == 23:
+            raise ValueError("refused")
+        self.counts[e.stream] += 1
+        if self.counts[e.stream] % 10:
+            return []
+        return [Event(f"d{e.ts_event}", "analysis:x", e.ts_event, e.ts_event, "s", Note(f"{self.counts[e.stream]}"))]
+
+    def absorb(self, events: Sequence[Event], start: int, stop: int) -> int:
+        index = start
+        while index < stop and events[index].ts_event != 23 and (self.counts[events[index].stream] + 1) % 10:
+            self.counts[events[index].stream] += 1
+            index += 1
+        self.absorbed += index - start
+        return index
+
+
+async def test_a_handler_that_absorbs_quiet_stretches_gives_what_it_gives_one_event_at_a_time() -> None:
+    async def outputs(absorbing: bool) -> tuple[list[str], QuietUntilTen]:
+        timeline: list[str] = []
+        handler = QuietUntilTen()
+        proc = OptimizedProcessor(
+            per_event(handler, absorb=handler.absorb if absorbing else None),
+            workers=3,
+            deterministic=True,
+            batch_size=16,
+            on_output=lambda events: timeline.extend(f"{e.id} {e.payload.message}" for e in events),  # type: ignore[attr-defined]
+            on_failure=lambda letter: timeline.append(f"failed {letter.event.ts_event}"),
+        )
+        trades = [Event(f"e{n}", STREAMS[n % 3 // 2], n, n, "s", Trade(1.0, 1.0, "buy", str(n))) for n in range(90)]
+        async with proc:
+            await proc.submit_many(trades)
+        return timeline, handler
+
+    (plain, _), (absorbed, handler) = await outputs(False), await outputs(True)
+    assert absorbed == plain
+    assert "failed 23" in plain
+    assert handler.absorbed > 60  # the stretches really went through absorb
+
+
+async def test_absorb_goes_with_a_synchronous_callable_only() -> None:
+    async def handler(e: Event) -> None:
+        return None
+
+    with pytest.raises(UsageError, match="absorb goes with a synchronous"):
+        per_event(handler, absorb=lambda events, start, stop: start)
