@@ -22,7 +22,7 @@ import zstandard
 
 from virtuoso.events import Event
 from virtuoso.store import open_sqlite_store
-from virtuoso.store._batch_codec import _ENCODE_BODY, _Encoder
+from virtuoso.store._batch_codec import _ENCODE_BODY, _Encoder, envelope_columns
 from virtuoso.store._columnar_seal import SEGMENT_EVENTS
 
 
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
             if len(events) < args.min_events:
                 continue
             segments = [events[i : i + SEGMENT_EVENTS] for i in range(0, len(events), SEGMENT_EVENTS)]
-            bodies = [_ENCODE_BODY(_Encoder(segment).body()) for segment in segments]
+            bodies = [_ENCODE_BODY(_Encoder(envelope_columns(segment), len(segment)).body()) for segment in segments]
             raw = sum(map(len, bodies)) / len(events)
             print(f"{path.name} {stream}: {len(events)} events, {len(segments)} segments, body {raw:.1f} B/event")
             for level in levels:

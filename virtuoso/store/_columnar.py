@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 import aiosqlite
 
+from virtuoso.errors import StoreClosedError
 from virtuoso.events import Event, TypeRegistry
 from virtuoso.store._batch_codec import decode_columns, encode_columns
 from virtuoso.store._column_chunks import ColumnChunk
@@ -40,7 +41,7 @@ from virtuoso.store._models import EventFilter, SessionStatus, VerifyReport
 from virtuoso.store._rows import Batch, Columns, StoredColumns
 from virtuoso.store._schema import SCHEMA_VERSION
 from virtuoso.store._sqlite import DuplicateIds, SQLiteBackend
-from virtuoso.store._sqlite_io import Layout, translated
+from virtuoso.store._sqlite_io import Layout, connect, translated
 
 _TIP = (
     "SELECT max((SELECT max(last_position) FROM blobs), coalesce(b.last_position, 0)), b.seq, b.hash"
@@ -217,10 +218,8 @@ class ColumnarBackend(SQLiteBackend):
         async def events_of(row: BlobRow) -> list[Event]:
             return decode_blob(self.path, row, plan.blob_events, registry)
 
-        async with self._reading():
-            async for chunk in merged(
-                self._reader, self.path, plan, decode=events_of, key=POSITION, chunk_size=chunk_size
-            ):
+        async with self._reading(), self._snapshot() as db:
+            async for chunk in merged(db, self.path, plan, decode=events_of, key=POSITION, chunk_size=chunk_size):
                 yield chunk
 
     async def read_columns(self, flt: EventFilter, chunk_size: int) -> AsyncGenerator[ColumnChunk, None]:
@@ -229,8 +228,8 @@ class ColumnarBackend(SQLiteBackend):
         plan = await self._plan(flt)
         if plan is None:
             return
-        async with self._reading():
-            async for chunk in merged_columns(self._reader, self.path, plan, self._catalog, chunk_size=chunk_size):
+        async with self._reading(), self._snapshot() as db:
+            async for chunk in merged_columns(db, self.path, plan, self._catalog, chunk_size=chunk_size):
                 yield chunk
 
     async def last_event(self, flt: EventFilter) -> Event | None:
@@ -239,7 +238,27 @@ class ColumnarBackend(SQLiteBackend):
         plan = await self._plan(flt)
         if plan is None:
             return None
-        return await newest(self._reader, self.path, plan, self._catalog.registry)
+        async with self._snapshot() as db:
+            return await newest(db, self.path, plan, self._catalog.registry)
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A connection of the read's own, every query of it seeing the log as of its first.
+
+        A read asks for blobs page by page; another process sealing a session between two
+        pages (a segment stored, the blobs it replaces deleted) would otherwise hide the
+        replaced blobs' events from it. A connection of its own, not a transaction on the
+        shared reader: that would hold every other read of this store at the same moment.
+        """
+        if self._closed:
+            raise StoreClosedError(f"{self.path}: the store is closed")
+        db = await connect(self.path, readonly=True, alone=self._writer is None)
+        try:
+            with translated(self.path):
+                await db.execute("BEGIN")
+            yield db
+        finally:
+            await db.close()
 
     async def _plan(self, flt: EventFilter) -> BlobPlan | None:
         narrowed = await self._within_session(flt)
