@@ -5,11 +5,10 @@ a no-op subscriber on ``Trade``; timed is ``Runtime.run(session)`` in a fresh
 scope: the Replayer reads the session in position order, moves the ReplayClock
 to each event's ``ts_recv`` and publishes every event on the bus.
 
-Baseline: a raw read of the same copy with stdlib ``sqlite3``: ``SELECT * ...
-ORDER BY position`` of our ``events`` table, ``fetchmany`` and a
-``msgspec.json.Decoder`` per payload class. (The store's own read is judged against
-the floor of a minimal table in ``test_store_read.py``; this case isolates what the
-replay adds to reading our table.)
+Baseline: the read floor of ``test_store_read.py``: the same events in the minimal
+table, ``SELECT ... ORDER BY seq`` with stdlib ``sqlite3``, ``fetchmany`` and a
+``msgspec.json.Decoder`` per payload class. (Until the columnar layout became the
+default this read our own ``events`` table, which a columnar log does not have.)
 
 A second case isolates what the replay adds **above the store**: the same replay
 against its floor, ``store.read_chunks()`` of the session (the same chunk size as
@@ -25,20 +24,18 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import msgspec
 import pytest
 
+from benchmarks import test_store_read as read_case
 from benchmarks.harness import Prepared, RatioCase, Side, measure
 from benchmarks.test_store_read import copy_into
-from benchmarks.workloads import CHUNK, SESSION_ID, TradeWorkload, read_only
+from benchmarks.workloads import SESSION_ID, TradeWorkload
 from virtuoso.app import AnalyzerRecipe, AppConfig, EventHandler, Runtime, build_container
 from virtuoso.bus import EventBus
-from virtuoso.events import REGISTRY, Event, Trade
+from virtuoso.events import Event, Trade
 from virtuoso.replay import Replayer, ReplayOptions
 from virtuoso.store import EventFilter, EventStore, open_sqlite_store
 
@@ -87,33 +84,6 @@ def ours(
     return side
 
 
-def payload_decoders(log: Path) -> dict[int, Callable[[bytes], Any]]:
-    """A msgspec decoder per stored kind number of our ``log`` (``Decoder(Trade)`` for trades)."""
-    with closing(read_only(log)) as db:
-        kinds = db.execute("SELECT seq, type FROM kinds").fetchall()
-    return {seq: msgspec.json.Decoder(REGISTRY.class_for(type_name)).decode for seq, type_name in kinds}
-
-
-def baseline(log: Path, expected: int) -> Side:
-    """The raw side: a copy of our log through plain sqlite3; the SELECT, the fetches and decoding are timed."""
-    decoders = payload_decoders(log)
-
-    def side(directory: Path) -> Prepared:
-        db = read_only(copy_into(log, directory))
-
-        def run() -> None:
-            cursor = db.execute("SELECT * FROM events ORDER BY position")
-            count = 0
-            while rows := cursor.fetchmany(CHUNK):
-                payloads = [decoders[row[4]](row[9]) for row in rows]
-                count += len(payloads)
-            assert count == expected
-
-        return Prepared(run=run, cleanup=db.close)
-
-    return side
-
-
 def test_replay_to_a_no_op_subscriber(
     benchmark: object, runner: asyncio.Runner, trade_workload: TradeWorkload, tmp_path: Path
 ) -> None:
@@ -125,7 +95,7 @@ def test_replay_to_a_no_op_subscriber(
         events=expected,
         rounds=work.scale.rounds,
         ours=ours(runner, work.log, expected),
-        baseline=baseline(work.log, expected),
+        baseline=read_case.floor(read_case.floor_file(work.log, tmp_path), expected),
     )
     result = measure(benchmark, case, tmp_path)
     assert len(result.ours_s) == len(result.baseline_s) >= 1

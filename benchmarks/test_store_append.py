@@ -1,6 +1,7 @@
 """Appending trades through the buffered writer against the floor: ``executemany`` into a minimal table.
 
-Ours: ``store.writer()`` on a fresh SQLite log (session already begun), then
+Ours: ``store.writer()`` on a fresh SQLite log of the default (columnar) layout
+(session already begun; ``test_store_rows.py`` times the row layout), then
 ``write_many`` of the pre-built events and ``close`` — row building, the hash
 chain, the bookkeeping and every commit included.
 
@@ -36,8 +37,9 @@ pytestmark = pytest.mark.timeout(3600)
 TARGET = 1.0
 
 
-def ours(runner: asyncio.Runner, events: list[Event], layout: Layout = "rows") -> Side:
-    """Our side: a fresh log (in ``layout``) is opened untimed; writing and closing the writer are timed."""
+def ours(runner: asyncio.Runner, events: list[Event], layout: Layout | None = None) -> Side:
+    """Our side: a fresh log (in ``layout``, by default the store's) is opened untimed; writing and closing the
+    writer are timed."""
 
     def side(directory: Path) -> Prepared:
         store = runner.run(fresh_store(directory / "events.sqlite", layout))

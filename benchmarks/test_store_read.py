@@ -1,6 +1,7 @@
 """Reading the log back as typed events against the floor: a raw ``SELECT`` of a minimal table plus msgspec.
 
-Ours: ``store.read_chunks()`` over a read-only store, every event of the log
+Ours: ``store.read_chunks()`` over a read-only store of the default (columnar) layout,
+its session sealed when it ended (``test_store_rows.py`` reads the row layout), every event of the log
 decoded into its envelope and typed payload, in position order.
 
 Floor: stdlib ``sqlite3`` on a file holding the same events in the minimal table

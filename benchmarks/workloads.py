@@ -11,11 +11,14 @@ store's format becomes, the floor stays put.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+import msgspec
 
 from benchmarks.harness import Scale
 from virtuoso.events import Event, EventIdFactory, Side, Trade, stream_name
@@ -57,8 +60,8 @@ def trade_events(count: int) -> list[Event]:
     return events
 
 
-async def fresh_store(path: Path, layout: Layout = "rows") -> SQLiteEventStore:
-    """A new event log at ``path`` (in ``layout``) with the benchmark session begun (as a recorder starts)."""
+async def fresh_store(path: Path, layout: Layout | None = None) -> SQLiteEventStore:
+    """A new event log at ``path`` (in ``layout``, by default the store's) with the benchmark session begun."""
     store = await open_sqlite_store(path, layout=layout)
     try:
         await store.begin_session("bench", "benchmarks", started_ns=START_NS - 1, session_id=SESSION_ID)
@@ -68,7 +71,9 @@ async def fresh_store(path: Path, layout: Layout = "rows") -> SQLiteEventStore:
     return store
 
 
-async def write_log(path: Path, events: list[Event], layout: Layout = "rows", *, commit_events: int = 5_000) -> None:
+async def write_log(
+    path: Path, events: list[Event], layout: Layout | None = None, *, commit_events: int = 5_000
+) -> None:
     """Record ``events`` into a new log at ``path`` through the buffered writer, and end the session.
 
     The writer commits every ``commit_events`` events (a live recording commits
@@ -107,13 +112,22 @@ def raw_writer(path: Path, ddl: list[str]) -> sqlite3.Connection:
 def minimal_rows(path: Path) -> list[Row]:
     """Every event of the log at ``path`` as a floor row ``(seq, ts, type, payload)``, in position order.
 
-    The payload is the JSON our store wrote, byte for byte; ``type`` is the payload's type name.
+    Read through the store, so a log of either layout serves. The payload is the JSON
+    our store writes for it, byte for byte; ``type`` is the payload's type name.
     """
-    with closing(read_only(path)) as db:
-        return db.execute(
-            "SELECT e.position, e.ts_event, k.type, e.payload FROM events e JOIN kinds k ON k.seq = e.kind"
-            " ORDER BY e.position"
-        ).fetchall()
+    return asyncio.run(_stored_rows(path))
+
+
+_PAYLOAD_JSON = msgspec.json.Encoder(order="deterministic")
+"""The store's payload encoding (compact JSON, keys sorted): the very bytes it hashes and stores."""
+
+
+async def _stored_rows(path: Path) -> list[Row]:
+    store = await open_sqlite_store(path, readonly=True)
+    try:
+        return [(e.position, e.ts_event, e.type, _PAYLOAD_JSON.encode(e.payload)) async for e in store.read()]
+    finally:
+        await store.close()
 
 
 def minimal_log(path: Path, rows: list[Row]) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hypothesis import HealthCheck, settings
 # is the same whichever tests run first.
 import virtuoso.bus
 import virtuoso.processing  # noqa: F401
+from virtuoso.store import open_sqlite_store
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,3 +53,13 @@ def require_data(relative: str) -> Path:
 def db_path(tmp_path: Path) -> Path:
     """A path for a fresh SQLite event log."""
     return tmp_path / "events.sqlite"
+
+
+def new_row_log(path: Path) -> Path:
+    """An empty log of the row layout at ``path`` (new logs are columnar): whatever writes into it keeps rows."""
+
+    async def create() -> None:
+        await (await open_sqlite_store(path, layout="rows")).close()
+
+    asyncio.run(create())
+    return path

@@ -10,19 +10,19 @@ import pytest_asyncio
 
 from virtuoso.store import EventStore, MemoryEventStore, SessionInfo, open_sqlite_store
 
-BACKENDS = ["memory", "sqlite", "columnar"]
+BACKENDS = ["memory", "rows", "columnar"]
 
 
 async def open_backend(backend: str, path: Path) -> EventStore:
-    """A fresh store of ``backend``; ``path`` is used by SQLite only (``columnar``: its columnar layout)."""
+    """A fresh store of ``backend``; ``path`` is used by SQLite only (``rows`` or ``columnar``: that layout)."""
     if backend == "memory":
         return MemoryEventStore()
-    return await open_sqlite_store(path, layout="columnar" if backend == "columnar" else None)
+    return await open_sqlite_store(path, layout="rows" if backend == "rows" else "columnar")
 
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
-    """The backend under test: ``memory``, ``sqlite`` (rows) or ``columnar`` (SQLite, columnar layout)."""
+    """The backend under test: ``memory``, ``rows`` or ``columnar`` (the two SQLite layouts)."""
     return str(request.param)
 
 

@@ -149,7 +149,7 @@ async def test_an_append_during_an_atomic_append_comes_after_it(store: EventStor
 
 async def test_same_head_on_both_backends_after_atomic_appends(tmp_path: Path) -> None:
     heads = []
-    for backend in ("memory", "sqlite", "columnar"):
+    for backend in ("memory", "rows", "columnar"):
         store = await open_backend(backend, tmp_path / f"atomic-{backend}.sqlite")
         try:
             await store.begin_session("contract", "tests", started_ns=1_000, session_id=SID)

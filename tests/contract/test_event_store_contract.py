@@ -558,7 +558,7 @@ async def script(store: EventStore) -> None:
 
 
 async def test_same_appends_give_the_same_head_on_both_backends(tmp_path: Path) -> None:
-    stores = [await open_backend(b, tmp_path / f"{b}.sqlite") for b in ("memory", "sqlite", "columnar")]
+    stores = [await open_backend(b, tmp_path / f"{b}.sqlite") for b in ("memory", "rows", "columnar")]
     try:
         for each in stores:
             await script(each)
@@ -579,7 +579,7 @@ async def test_large_batches_hash_alike_and_survive_reopening(tmp_path: Path) ->
     path = tmp_path / "x.sqlite"
     stores = [
         await open_backend("memory", tmp_path / "m"),
-        await open_backend("sqlite", path),
+        await open_backend("rows", path),
         await open_backend("columnar", tmp_path / "c.sqlite"),
     ]
     try:
@@ -608,7 +608,7 @@ async def test_large_batches_hash_alike_and_survive_reopening(tmp_path: Path) ->
 
 
 async def test_same_head_on_both_backends_after_a_refused_batch_with_new_streams(tmp_path: Path) -> None:
-    stores = [await open_backend(b, tmp_path / f"{b}.sqlite") for b in ("memory", "sqlite", "columnar")]
+    stores = [await open_backend(b, tmp_path / f"{b}.sqlite") for b in ("memory", "rows", "columnar")]
     try:
         for each in stores:
             await each.begin_session("hash", "tests", started_ns=1_000, session_id=SID)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require_data
+from tests.conftest import new_row_log, require_data
 from tests.integration._cli import cli, cli_json
 from virtuoso.store import open_sqlite_store
 
@@ -26,7 +26,7 @@ def _digest(path: Path) -> str:
 @pytest.fixture(scope="module")
 def row_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A row-layout log of one real capture (46,126 events), made by the importer."""
-    path = tmp_path_factory.mktemp("migrate") / "rows.sqlite"
+    path = new_row_log(tmp_path_factory.mktemp("migrate") / "rows.sqlite")
     result = cli("import", "binance-capture", require_data(CAPTURE), "--db", path)
     assert result.exit_code == 0, result.output
     return path

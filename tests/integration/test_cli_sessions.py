@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import new_row_log
 from tests.integration._cli import cli, cli_json
 from virtuoso.events import Event, EventIdFactory, Quote, Trade
 from virtuoso.store import open_sqlite_store
@@ -178,8 +179,9 @@ def _tamper(path: Path, position: int) -> None:
         db.close()
 
 
-def test_verify_reports_tampering_with_its_position(log: tuple[Path, str, str]) -> None:
-    path, _, _ = log
+def test_verify_reports_tampering_with_its_position(tmp_path: Path) -> None:
+    path = new_row_log(tmp_path / "rows.sqlite")  # edited in its events table
+    asyncio.run(_record(path))
     _tamper(path, position=3)
 
     text = cli("sessions", "verify", "--db", path)

@@ -74,7 +74,7 @@ async def _sessions(path: Path) -> list[SessionInfo]:
 @pytest.mark.asyncio
 async def test_migrating_a_damaged_row_log_is_refused(tmp_path: Path) -> None:
     source = tmp_path / "rows.sqlite"
-    store = await open_sqlite_store(source, key=None)
+    store = await open_sqlite_store(source, key=None, layout="rows")
     try:
         await store.begin_session("m", "tests", started_ns=1, session_id="s-m")
         await store.end_session("s-m", ended_ns=2)

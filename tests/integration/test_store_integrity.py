@@ -1,4 +1,4 @@
-"""Integrity of the SQLite event log: append-only triggers and what verify() detects.
+"""Integrity of the row layout's SQLite log: append-only triggers and what verify() detects.
 
 Every tampering here goes through the stdlib ``sqlite3`` module on the file, as a
 user or another tool would; the store is then reopened and asked to verify.
@@ -53,7 +53,7 @@ def _trades(session: str, ids: EventIdFactory, start: int) -> list[Event]:
 
 
 async def _build_log(path: Path) -> str:
-    store = await open_sqlite_store(path)
+    store = await open_sqlite_store(path, layout="rows")  # its raw edits are of the events table
     try:
         info = await store.begin_session("integrity", "tests", started_ns=1_000)
         ids = EventIdFactory(info.id)

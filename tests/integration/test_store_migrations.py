@@ -1,4 +1,4 @@
-"""Schema migrations: a log written at version 1 opens under a newer schema, step by step."""
+"""Schema migrations of the row layout: a log written at version 1 opens under a newer schema, step by step."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ STREAM = "binance:BTC/USDT:trades"
 
 
 async def _write_v1_log(path: Path) -> str:
-    store = await open_sqlite_store(path)
+    store = await open_sqlite_store(path, layout="rows")  # the layout with older schema versions
     try:
         session = await store.begin_session("old", "tests", started_ns=1)
         await store.append(

@@ -27,7 +27,7 @@ from virtuoso.errors import (
 )
 from virtuoso.events import Event, EventIdFactory, Note
 from virtuoso.store import SCHEMA_VERSION, open_sqlite_store
-from virtuoso.store._schema import ROWS_SCHEMA
+from virtuoso.store._schema import COLUMNAR_SCHEMA, ROWS_SCHEMA
 
 
 def _assert_one_line_naming(error: BaseException, path: Path) -> None:
@@ -148,13 +148,37 @@ async def test_empty_existing_file_becomes_a_new_log(tmp_path: Path) -> None:
     finally:
         await store.close()
     with closing(sqlite3.connect(path)) as con:
-        assert con.execute("PRAGMA user_version").fetchone() == (ROWS_SCHEMA,)
+        assert con.execute("PRAGMA user_version").fetchone() == (COLUMNAR_SCHEMA,)
         assert con.execute("PRAGMA application_id").fetchone() != (0,)
     reopened = await open_sqlite_store(path)
     try:
         assert (await reopened.session(info.id)).name == "first"
+        assert reopened.layout == "columnar"
     finally:
         await reopened.close()
+
+
+@pytest.mark.asyncio
+async def test_a_new_log_is_columnar_unless_rows_are_asked_for_and_a_row_log_stays_rows(tmp_path: Path) -> None:
+    made = {}
+    for layout in (None, "rows"):
+        path = tmp_path / f"{layout}.sqlite"
+        store = await open_sqlite_store(path, layout=layout)  # type: ignore[arg-type]
+        try:
+            await store.begin_session("first", "tests", started_ns=1, session_id="s-first")
+        finally:
+            await store.close()
+        with closing(sqlite3.connect(path)) as con:
+            made[layout] = con.execute("PRAGMA user_version").fetchone()[0]
+        reopened = await open_sqlite_store(path)  # no layout named: the file's own
+        try:
+            await reopened.begin_session("second", "tests", started_ns=2, session_id="s-second")
+            assert [e.session async for e in reopened.read()] == ["s-first", "s-second"]
+            assert (await reopened.verify()).ok
+            assert reopened.layout == ("rows" if layout else "columnar")
+        finally:
+            await reopened.close()
+    assert made == {None: COLUMNAR_SCHEMA, "rows": ROWS_SCHEMA}
 
 
 @pytest.mark.asyncio

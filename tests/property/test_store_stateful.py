@@ -53,7 +53,7 @@ class StoreMachine(RuleBasedStateMachine):
     async def _open(self) -> EventStore:
         if self.backend == "memory":
             return MemoryEventStore()
-        layout = "columnar" if self.backend == "columnar" else None
+        layout = "rows" if self.backend == "rows" else "columnar"
         return await open_sqlite_store(Path(self.tmp.name) / "x.sqlite", layout=layout)
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
@@ -229,7 +229,7 @@ class MemoryStoreMachine(StoreMachine):
 
 
 class SQLiteStoreMachine(StoreMachine):
-    backend = "sqlite"
+    backend = "rows"
 
 
 class ColumnarStoreMachine(StoreMachine):

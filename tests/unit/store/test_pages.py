@@ -1,4 +1,4 @@
-"""Paged reads must never make SQLite sort: every chunk would then cost the whole filter."""
+"""Paged reads of the row layout must never make SQLite sort: every chunk would then cost the whole filter."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ A, B = "binance:BTC/USDT:trades", "binance:ETH/USDT:trades"
 @pytest_asyncio.fixture
 async def log(tmp_path: Path) -> Path:
     path = tmp_path / "pages.sqlite"
-    store = await open_sqlite_store(path)
+    store = await open_sqlite_store(path, layout="rows")  # the paged queries are the events table's
     try:
         await store.begin_session("pages", "tests", started_ns=1, session_id="s")
         events = [
