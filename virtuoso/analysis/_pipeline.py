@@ -69,7 +69,8 @@ class AnalyzerPipeline:
         return _NOTHING if out is None else out
 
     def absorb(self, events: Sequence[Event], start: int, stop: int) -> int:
-        """Count the events of ``events[start:stop]`` that derive nothing; the index of the first one left.
+        """Count the events of ``events[start:stop]`` (``start < stop``) that derive nothing; the index of the
+        first one left.
 
         The analyzers are left as calling the pipeline on each counted event
         would leave them (and none of those calls would have returned anything):
