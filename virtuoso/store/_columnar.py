@@ -81,13 +81,7 @@ class ColumnarBackend(SQLiteBackend):
         seal_wait_s: float = SEAL_WAIT_S,
     ) -> None:
         super().__init__(path, writer, reader, registry, key=key, schema=schema)
-        self._sealer = Sealer(path, self.seal_session, wait_s=seal_wait_s, on_stop=self._wake_sealer)
-        # A read walks the blobs page by page: a segment stored between two pages could hide events from it.
-        # So a segment is stored only while no read of this backend runs, and a read waits for one being stored.
-        self._reads = 0
-        self._reads_done = asyncio.Event()
-        self._not_storing = asyncio.Event()
-        self._not_storing.set()
+        self._sealer = Sealer(path, self.seal_session, wait_s=seal_wait_s)
 
     # -- appends -------------------------------------------------------------------
 
@@ -104,8 +98,13 @@ class ColumnarBackend(SQLiteBackend):
         await db.executemany(_INSERT_BLOB, blob_rows(stored, columns))
 
     async def _existing_ids(self, events: Sequence[Event]) -> set[str]:
-        async with self._reading():  # outside the append's transaction: a segment could move the blobs
-            stored, _ = await locate(self._db(), [e.id for e in events], self._ids_at, self.schema)
+        db = self._db()
+        ids = [e.id for e in events]
+        if db.in_transaction:  # an atomic append's chunk: the transaction's own view, its lock held
+            stored, _ = await locate(db, ids, self._ids_at, self.schema)
+        else:
+            async with self._write_lock:  # between two attempts of an append: no segment moves blobs meanwhile
+                stored, _ = await locate(db, ids, self._ids_at, self.schema)
         return set(stored)
 
     async def _ids_at(self, db: aiosqlite.Connection, positions: Sequence[int]) -> dict[int, str]:
@@ -171,39 +170,8 @@ class ColumnarBackend(SQLiteBackend):
                 if stop():
                     return replaced
                 segment = await asyncio.to_thread(build_segment, stream, group, self._catalog.registry)
-                replaced += await self._store_between_reads(segment, stop)
+                replaced += await self._transaction(partial(_store_segment, segment=segment))
         return replaced
-
-    async def _store_between_reads(self, segment: Segment, stop: Callable[[], bool]) -> int:
-        """Store ``segment`` once no read of this backend runs (0 if ``stop`` says so first)."""
-        while True:
-            async with self._write_lock:
-                if not self._reads:
-                    self._not_storing.clear()
-                    try:
-                        return await self._locked_transaction(self._db(), partial(_store_segment, segment=segment))
-                    finally:
-                        self._not_storing.set()
-            self._reads_done.clear()
-            if self._reads and not stop():  # checked after the clear: a stop from now on sets it again
-                await self._reads_done.wait()
-            if stop():
-                return 0
-
-    def _wake_sealer(self) -> None:
-        self._reads_done.set()
-
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[None]:
-        """A read of the blobs: no segment is stored while it runs."""
-        await self._not_storing.wait()
-        self._reads += 1
-        try:
-            yield
-        finally:
-            self._reads -= 1
-            if not self._reads:
-                self._reads_done.set()
 
     # -- reads ---------------------------------------------------------------------
 
@@ -218,7 +186,7 @@ class ColumnarBackend(SQLiteBackend):
         async def events_of(row: BlobRow) -> list[Event]:
             return decode_blob(self.path, row, plan.blob_events, registry)
 
-        async with self._reading(), self._snapshot() as db:
+        async with self._snapshot() as db:
             async for chunk in merged(db, self.path, plan, decode=events_of, key=POSITION, chunk_size=chunk_size):
                 yield chunk
 
@@ -228,7 +196,7 @@ class ColumnarBackend(SQLiteBackend):
         plan = await self._plan(flt)
         if plan is None:
             return
-        async with self._reading(), self._snapshot() as db:
+        async with self._snapshot() as db:
             async for chunk in merged_columns(db, self.path, plan, self._catalog, chunk_size=chunk_size):
                 yield chunk
 
@@ -280,10 +248,6 @@ class ColumnarBackend(SQLiteBackend):
 
     async def verify(self, key: bytes | None, expect_head: str | None) -> VerifyReport:
         """Walk the chain over the blobs, the id index and the bookkeeping; report the first problem."""
-        async with self._reading():
-            return await self._verify(key, expect_head)
-
-    async def _verify(self, key: bytes | None, expect_head: str | None) -> VerifyReport:
         with translated(self.path):
             return await verify_blobs(
                 self._reader,

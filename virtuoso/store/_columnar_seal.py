@@ -135,11 +135,10 @@ class Sealer:
     (events, chain, digests) depends on when a segment is stored.
     """
 
-    def __init__(self, path: Path, seal: SealSession, *, wait_s: float, on_stop: Callable[[], None]) -> None:
+    def __init__(self, path: Path, seal: SealSession, *, wait_s: float) -> None:
         self._path = path
         self._seal = seal
         self._wait_s = wait_s
-        self._on_stop = on_stop
         self._queue: dict[str, None] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -181,7 +180,6 @@ class Sealer:
             )
         self._stopping = True
         self._wake.set()
-        self._on_stop()
         await self._task
 
     async def _run(self) -> None:
