@@ -113,8 +113,7 @@ class SQLiteEventStore(EventStore):
     async def wait_sealed(self) -> None:
         """Return once the sealing queued so far is done (a columnar log seals ended sessions in the background).
 
-        Nothing to wait for in a row log or a read-only one. Do not await it inside a read of this
-        store: sealing waits for reads to finish.
+        Nothing to wait for in a row log or a read-only one.
         """
         self._check_open()
         await self._sqlite.sealing_idle()
