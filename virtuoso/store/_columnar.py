@@ -11,6 +11,7 @@ stream's events of the batch as one ``_batch_codec`` blob with an index row
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -47,6 +48,8 @@ _TIP = (
     "SELECT max((SELECT max(last_position) FROM blobs), coalesce(b.last_position, 0)), b.seq, b.hash"
     " FROM (SELECT 1) LEFT JOIN (SELECT seq, last_position, hash FROM batches ORDER BY seq DESC LIMIT 1) b"
 )
+_SPARE_READERS = 2
+"""Read connections kept open for the next reads: two reads at once is what replays and merges do."""
 _INSERT_BLOB = "INSERT INTO blobs VALUES (NULL,?,?,?,?,?,?,?,?,?,?)"
 _SESSION_STREAMS = "SELECT stream FROM session_streams WHERE session = ?"
 _SESSION_SPANS = "SELECT stream, first_position, last_position FROM session_streams WHERE session = ? ORDER BY stream"
@@ -82,6 +85,8 @@ class ColumnarBackend(SQLiteBackend):
     ) -> None:
         super().__init__(path, writer, reader, registry, key=key, schema=schema)
         self._sealer = Sealer(path, self.seal_session, wait_s=seal_wait_s)
+        self._spare_readers: list[aiosqlite.Connection] = []
+        self._busy_readers: set[aiosqlite.Connection] = set()
 
     # -- appends -------------------------------------------------------------------
 
@@ -148,6 +153,12 @@ class ColumnarBackend(SQLiteBackend):
         """Let sealing finish (bounded; see ``Sealer.close``), then close the connections."""
         if not self._closed:
             await self._sealer.close()
+        # Reads left unfinished (a consumer that stopped iterating) would hold their snapshot, and the
+        # checkpoint at close would wait for them for the whole busy timeout.
+        readers = [*self._spare_readers, *self._busy_readers]
+        self._spare_readers, self._busy_readers = [], set()
+        for db in readers:
+            await _close_quietly(db)
         await super().close()
 
     async def seal_session(self, session_id: str, stop: Callable[[], bool] = lambda: False) -> int:
@@ -217,16 +228,28 @@ class ColumnarBackend(SQLiteBackend):
         pages (a segment stored, the blobs it replaces deleted) would otherwise hide the
         replaced blobs' events from it. A connection of its own, not a transaction on the
         shared reader: that would hold every other read of this store at the same moment.
+        Connections are kept for the next read (opening one costs a thread and a few
+        milliseconds, which made replays read in small chunks many times slower).
         """
         if self._closed:
             raise StoreClosedError(f"{self.path}: the store is closed")
-        db = await connect(self.path, readonly=True, alone=self._writer is None)
+        spare = self._spare_readers
+        db = spare.pop() if spare else await connect(self.path, readonly=True, alone=self._writer is None)
+        self._busy_readers.add(db)
         try:
             with translated(self.path):
                 await db.execute("BEGIN")
             yield db
+            await db.execute("ROLLBACK")  # a read only: nothing to keep
+        except BaseException:
+            await _close_quietly(db)
+            raise
         finally:
+            self._busy_readers.discard(db)
+        if self._closed or len(spare) >= _SPARE_READERS:
             await db.close()
+        else:
+            spare.append(db)
 
     async def _plan(self, flt: EventFilter) -> BlobPlan | None:
         narrowed = await self._within_session(flt)
@@ -258,6 +281,12 @@ class ColumnarBackend(SQLiteBackend):
                 expect_head=expect_head,
                 schema=self.schema,
             )
+
+
+async def _close_quietly(db: aiosqlite.Connection) -> None:
+    """Close a read's connection after the read failed or was abandoned (its own error is not the news)."""
+    with contextlib.suppress(Exception):
+        await db.close()
 
 
 async def _store_segment(db: aiosqlite.Connection, segment: Segment) -> int:
