@@ -122,11 +122,11 @@ async def test_a_close_that_stops_sealing_leaves_it_to_the_next_writable_open(tm
     store = await open_sqlite_store(path, layout="columnar", key=None, seal_wait_s=0)
     await _commit(store, "s-1")
     async with aclosing(store.read_chunks(chunk_size=10)) as reading:
-        await anext(reading)  # a read in progress holds the segments back until close has stopped the sealer
+        await anext(reading)  # a read left open does not hold close back
         await store.end_session("s-1", ended_ns=ENDED_NS)
         await asyncio.wait_for(store.close(), WAIT_S)
     stopped = _blobs(path)
-    assert stopped == COMMITS * len(STREAMS) + 2
+    assert SEALED < stopped <= COMMITS * len(STREAMS) + 2  # stopped between segments: at most one was stored
     before = await _contents(path)
     assert before == await _contents(reference)
 
@@ -149,7 +149,7 @@ async def test_reads_running_while_sessions_seal_see_every_event_once(tmp_path: 
     store = await open_sqlite_store(path, layout="columnar", key=None)
     try:
         await _record(store, "s-1")
-        # Small chunks: the read walks the blobs over many pages while the sealer waits to store.
+        # Small chunks: the read walks the blobs over many pages while the sealer stores segments.
         read = [e.position async for e in store.read(chunk_size=7)]
         columns = [c async for c in store.read_columns(EventFilter(streams=STREAMS[:1]), chunk_size=11)]
         await asyncio.wait_for(store.wait_sealed(), WAIT_S)
