@@ -4,7 +4,8 @@ Columns come from the log as arrays (``EventStore.read_columns``): numbers as
 numpy arrays, wrapped by Arrow without a copy, text as Arrow string arrays
 already (from a columnar log, made without a Python ``str`` per value); a
 frame's batches are concatenated once, when it is converted to pandas, whose
-``str`` columns (pandas 3) keep the Arrow data.
+text columns keep the Arrow data (pandas' Arrow-backed ``str`` dtype, on pandas 2.3
+as on pandas 3: converting a million ids to Python strings cost more than reading them).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from virtuoso.store import events_as_columns, payload_key
 _JSON = msgspec.json.Encoder(order="deterministic")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NULLABLE = {"int64": "Int64", "bool": "boolean"}
-_STR = pa.array([], type=pa.string()).to_pandas().dtype
-"""pandas' dtype for Arrow strings (``str`` in pandas 3, ``object`` before)."""
+_STR = pd.StringDtype("pyarrow", na_value=np.nan)
+"""The dtype of text columns: pandas 3's default ``str`` (Arrow data, NaN where missing), chosen on pandas 2.3 too."""
+_PANDAS_TYPES = {pa.string(): _STR}.get
+"""``to_pandas``'s ``types_mapper``: Arrow text stays Arrow text."""
 
 
 def _json_text(values: npt.NDArray[Any]) -> list[str | None]:
@@ -100,7 +103,7 @@ def record_batch(events: Sequence[Event], cls: type[Payload]) -> pa.RecordBatch:
 
 def table_frame(table: pa.Table, cls: type[Payload]) -> pd.DataFrame:
     """An Arrow table of ``cls``'s schema as a DataFrame; nullable int columns become ``Int64``."""
-    frame = table.to_pandas()
+    frame = table.to_pandas(types_mapper=_PANDAS_TYPES)
     for name in _nullable_ints(cls):
         frame[name] = table.column(name).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     return frame
@@ -160,7 +163,7 @@ def _nullable_where_absent(frame: pd.DataFrame, shared: set[str]) -> pd.DataFram
 
 
 def _empty_combined() -> pd.DataFrame:
-    frame = ENVELOPE_SCHEMA.empty_table().to_pandas()
+    frame = ENVELOPE_SCHEMA.empty_table().to_pandas(types_mapper=_PANDAS_TYPES)
     frame["causation"] = frame["causation"].astype("Int64")
     frame.insert(len(ENVELOPE_SCHEMA), "type", pd.Series([], dtype=_STR))
     return frame
