@@ -9,6 +9,7 @@ from virtuoso.events._analysis import ConfluenceScore, IndicatorValue, Signal, S
 from virtuoso.events._checked import (
     CheckedEvents,
     EventRun,
+    FieldColumn,
     Problem,
     TradeColumns,
     check_events,
@@ -52,6 +53,7 @@ __all__ = [
     "Event",
     "EventIdFactory",
     "EventRun",
+    "FieldColumn",
     "FileImported",
     "Gap",
     "HealthReported",

@@ -34,7 +34,7 @@ from typing import Any, cast
 import numpy as np
 
 from virtuoso.events._envelope import Event, events_of
-from virtuoso.events._market import BookDelta, BookSnapshot, Quote, Trade, trades_of
+from virtuoso.events._market import BookDelta, BookSnapshot, Quote, Trade, sides_of
 from virtuoso.events._registry import Payload
 from virtuoso.events._rules import MAX_TS_NS, RULES, event_problem
 
@@ -70,6 +70,19 @@ class EventRun:
     ts_events: list[int]
     ts_recvs: list[int]
     payloads: list[Payload]
+    fields: dict[str, FieldColumn] | None = None
+    """The payloads' fields as the constructor had them, by field name (every field of the class), else ``None``."""
+    ts_array: np.ndarray | None = None
+    """``ts_events`` as int64, when the constructor had it (``ts_recvs`` is then the same)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldColumn:
+    """One payload field of a run: its values, the one exact type they all have, and (numbers) their array."""
+
+    values: list[Any]
+    type: type[Any]
+    array: np.ndarray | None = None
 
 
 class CheckedEvents(tuple[Event, ...]):
@@ -114,11 +127,18 @@ def checked_trades(columns: TradeColumns, *, stream: str, session: str) -> Check
     """
     c = columns
     times = c.ts_events.tolist()
-    trades = cast("list[Payload]", trades_of(c.prices.tolist(), c.amounts.tolist(), c.sells.tolist(), c.trade_ids))
+    prices, amounts, sides = c.prices.tolist(), c.amounts.tolist(), sides_of(c.sells.tolist())
+    trades = cast("list[Payload]", list(map(Trade, prices, amounts, sides, c.trade_ids)))
     events = events_of(c.ids, times, times, trades, stream=stream, session=session)
     if not c.plain():
         return check_events(events)
-    return _checked(events, EventRun(stream, session, Trade, c.ids, times, times, trades))
+    fields = {
+        "price": FieldColumn(prices, float, c.prices),
+        "amount": FieldColumn(amounts, float, c.amounts),
+        "side": FieldColumn(sides, str),
+        "trade_id": FieldColumn(c.trade_ids, str),
+    }
+    return _checked(events, EventRun(stream, session, Trade, c.ids, times, times, trades, fields, c.ts_events))
 
 
 @dataclass(frozen=True, slots=True)

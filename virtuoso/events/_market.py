@@ -37,7 +37,16 @@ def trades_of(
     >>> trades_of([61000.5], [0.5], [True], ["7"])
     [Trade(price=61000.5, amount=0.5, side='sell', trade_id='7')]
     """
-    return list(map(Trade, prices, amounts, map(_SIDES.__getitem__, sells), trade_ids))
+    return list(map(Trade, prices, amounts, sides_of(sells), trade_ids))
+
+
+def sides_of(sells: Sequence[bool]) -> list[Side]:
+    """The taker sides of trades whose taker sold where ``sells`` is true.
+
+    >>> sides_of([True, False])
+    ['sell', 'buy']
+    """
+    return list(map(_SIDES.__getitem__, sells))
 
 
 @REGISTRY.upcaster("Trade", 1)

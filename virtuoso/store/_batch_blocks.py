@@ -11,7 +11,7 @@ the blocks of a body back into payload objects, stored JSON bytes or arrays.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from functools import cache, partial
 from itertools import compress
@@ -143,12 +143,21 @@ def _is_levels(info: mi.Type) -> bool:
 
 
 def payload_blocks(
-    payloads: list[Payload], queue: col.IntQueue
+    payloads: list[Payload],
+    queue: col.IntQueue,
+    types: set[type[Any]] | None = None,
+    fields: Mapping[str, col.Gathered] | None = None,
 ) -> tuple[list[tuple[str, int]], col.Int64s, list[col.Later[Block]]]:
     """The kinds ``(type, schema)`` of ``payloads``, each payload's kind code and one block per kind.
 
-    The blocks are made once ``queue`` has encoded their integers.
+    ``types``, when known, are the payloads' exact types; ``fields`` the payloads' fields already
+    gathered, when they are all of one class (every field of it). The blocks are made once ``queue``
+    has encoded their integers.
     """
+    if types is not None and len(types) == 1:
+        (cls,) = types
+        block = _block(payloads, queue, fields)
+        return [(cls.TYPE, cls.SCHEMA)], np.zeros(len(payloads), np.int64), [block]
     classes: list[type[Payload]] = list(map(type, payloads))
     distinct = list(dict.fromkeys(classes))
     if len(distinct) == 1:
@@ -161,15 +170,23 @@ def payload_blocks(
     return [(cls.TYPE, cls.SCHEMA) for cls in distinct], codes, blocks
 
 
-def _block(payloads: list[Payload], queue: col.IntQueue) -> col.Later[Block]:
-    """The block of payloads of one class: columnar when every value fits its column exactly."""
+def _block(
+    payloads: list[Payload], queue: col.IntQueue, given: Mapping[str, col.Gathered] | None = None
+) -> col.Later[Block]:
+    """The block of payloads of one class: columnar when every value fits its column exactly.
+
+    ``given``: every field of the class already gathered (by name), else they are gathered here.
+    """
     plan = _plan(type(payloads[0]))
     if plan is not None:
         # A C-level map per field: no tuple per payload (see ``envelope_columns`` in the codec). Every field is
         # judged before any is queued, so a kind that falls back to JSON queues nothing but its lengths.
-        getters = [attrgetter(field.name) for field in plan]
-        conversions = [_CONVERSIONS.get(field.kind) for field in plan]
-        fields = col.gather(payloads, lambda part: [list(map(get, part)) for get in getters], conversions)
+        if given is not None and set(given) == {field.name for field in plan}:
+            fields = [given[field.name] for field in plan]
+        else:
+            getters = [attrgetter(field.name) for field in plan]
+            conversions = [_CONVERSIONS.get(field.kind) for field in plan]
+            fields = col.gather(payloads, lambda part: [list(map(get, part)) for get in getters], conversions)
         judged = [_field_column(field, gathered) for field, gathered in zip(plan, fields, strict=True)]
         queued = [q for q in judged if q is not None]
         if len(queued) == len(plan):

@@ -104,9 +104,20 @@ def encode_batch(events: Sequence[Event], *, level: int = DEFAULT_LEVEL) -> byte
     return _encoded(_Encoder(envelope_columns(events), len(events)), level)
 
 
-def encode_columns(columns: Mapping[str, list[Any]], *, level: int = DEFAULT_LEVEL) -> bytes:
+def encode_columns(
+    columns: Mapping[str, list[Any]],
+    *,
+    level: int = DEFAULT_LEVEL,
+    gathered: Mapping[str, col.Gathered] | None = None,
+    payload_fields: Mapping[str, col.Gathered] | None = None,
+) -> bytes:
     """The blob :func:`encode_batch` makes of the events whose fields are ``columns`` (one list per
     ``Event`` field, by name, all of one length): the same bytes, without an ``Event`` per event.
+
+    ``gathered`` holds envelope columns already gathered (their exact types known, numbers as arrays) and
+    ``payload_fields`` the payloads' fields so (every field of their one class): what a bulk constructor
+    had, given so as not to be extracted from every value again. They must be what gathering the values
+    would give; the bytes are the same.
 
     >>> from virtuoso.events import Event, Trade
     >>> trades = [Trade(1.0 + n, 0.5, "buy", str(n)) for n in range(3)]
@@ -118,8 +129,12 @@ def encode_columns(columns: Mapping[str, list[Any]], *, level: int = DEFAULT_LEV
     """
     count = len(columns["id"])
     _check_size(count)
-    gathered = {name: col.Gathered.of(columns[name], _CONVERSIONS.get(name)) for name in Event.__struct_fields__}
-    return _encoded(_Encoder(gathered, count), level)
+    given = gathered or {}
+    envelope = {
+        name: given[name] if name in given else col.Gathered.of(columns[name], _CONVERSIONS.get(name))
+        for name in Event.__struct_fields__
+    }
+    return _encoded(_Encoder(envelope, count, payload_fields), level)
 
 
 def _check_size(count: int) -> None:
@@ -317,10 +332,13 @@ def _envelope_lists(events: Sequence[Event]) -> list[list[Any]]:
 class _Encoder:
     """The body of one batch, column by column."""
 
-    def __init__(self, gathered: dict[str, col.Gathered], count: int) -> None:
+    def __init__(
+        self, gathered: dict[str, col.Gathered], count: int, payload_fields: Mapping[str, col.Gathered] | None = None
+    ) -> None:
         # Every envelope column, its exact types and (integers) its int64 array.
         self.gathered = gathered
         self.count = count
+        self.payload_fields = payload_fields
         self.columns = {name: column.values for name, column in gathered.items()}
         streams = set(self.columns["stream"])
         self.stream = self.columns["stream"][0]
@@ -332,7 +350,8 @@ class _Encoder:
         queue = col.IntQueue()
         ts_event = self._ints("ts_event")
         ts_recv = self._ints("ts_recv")
-        kinds, codes, blocks = payload_blocks(self.columns["payload"], queue)
+        payloads = self.gathered["payload"]
+        kinds, codes, blocks = payload_blocks(payloads.values, queue, payloads.types, self.payload_fields)
         positions = queue.add(self._ints("position"))
         versions = queue.add(self._ints("version"))
         times = queue.add(ts_event)

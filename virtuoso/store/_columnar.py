@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import aiosqlite
+import numpy as np
 
 from virtuoso.errors import StoreClosedError
 from virtuoso.events import Event, TypeRegistry
+from virtuoso.store import _batch_columns as col
 from virtuoso.store._batch_codec import decode_columns, encode_columns
 from virtuoso.store._column_chunks import ColumnChunk
 from virtuoso.store._columnar_columns import merged_columns
@@ -323,7 +325,8 @@ def blob_rows(stored: StoredColumns, columns: Columns) -> list[tuple[Any, ...]]:
         "position": stored.position,
     }
     if columns.single(stored.stream):
-        return [blob_row(fields, stored.stream[0], stored.kind)]
+        gathered, payload_fields = _run_columns(stored, columns)
+        return [blob_row(fields, stored.stream[0], stored.kind, gathered, payload_fields)]
     rows = []
     for stream in dict.fromkeys(stored.stream):
         chosen = list(map(stream.__eq__, stored.stream))
@@ -332,8 +335,45 @@ def blob_rows(stored: StoredColumns, columns: Columns) -> list[tuple[Any, ...]]:
     return rows
 
 
-def blob_row(fields: dict[str, list[Any]], stream: int, kinds: list[int]) -> tuple[Any, ...]:
-    """The blobs table's row of one stream's events, given as their fields (``kinds``: their kind numbers)."""
+_NONE: set[type[Any]] = {type(None)}
+
+
+def _run_columns(
+    stored: StoredColumns, columns: Columns
+) -> tuple[dict[str, col.Gathered] | None, dict[str, col.Gathered] | None]:
+    """The envelope and payload columns a bulk constructor handed over with the batch (``Columns.run``),
+    gathered as the codec would gather them, or ``(None, None)``."""
+    run = columns.run
+    count = len(stored.position)
+    if run is None or run.fields is None or run.ts_array is None or len(run.ids) != count:
+        return None, None
+    first, first_version = stored.position[0], stored.version[0]
+    versions = np.arange(first_version, first_version + count, dtype=np.int64)
+    gathered = {
+        "id": col.Gathered(stored.id, {str}),
+        "stream": col.Gathered(columns.streams, set()),  # judged by value, as the codec gathers it
+        "ts_event": col.Gathered(stored.ts_event, {int}, run.ts_array),
+        "ts_recv": col.Gathered(stored.ts_recv, {int}, run.ts_array),
+        "session": col.Gathered(columns.sessions, {str}),
+        "payload": col.Gathered(columns.payloads, {run.payload_class}),
+        "causation": col.Gathered(stored.causation, _NONE),
+        "position": col.Gathered(stored.position, {int}, np.arange(first, first + count, dtype=np.int64)),
+    }
+    if stored.version[-1] == first_version + count - 1:  # one stream: its versions follow each other
+        gathered["version"] = col.Gathered(stored.version, {int}, versions)
+    payload_fields = {name: col.Gathered(f.values, {f.type}, f.array) for name, f in run.fields.items()}
+    return gathered, payload_fields
+
+
+def blob_row(
+    fields: dict[str, list[Any]],
+    stream: int,
+    kinds: list[int],
+    gathered: dict[str, col.Gathered] | None = None,
+    payload_fields: dict[str, col.Gathered] | None = None,
+) -> tuple[Any, ...]:
+    """The blobs table's row of one stream's events, given as their fields (``kinds``: their kind numbers);
+    ``gathered`` and ``payload_fields``: columns a bulk constructor had (see :func:`encode_columns`)."""
     positions, versions, ts = fields["position"], fields["version"], fields["ts_event"]
     kind_list = ",".join(map(str, sorted(set(kinds))))
     return (
@@ -346,5 +386,5 @@ def blob_row(fields: dict[str, list[Any]], stream: int, kinds: list[int]) -> tup
         max(ts),
         len(positions),
         kind_list,
-        encode_columns(fields),
+        encode_columns(fields, gathered=gathered, payload_fields=payload_fields),
     )

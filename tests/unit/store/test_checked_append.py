@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +52,21 @@ def test_bulk_checked_trades_are_stored_as_the_same_events_one_by_one(backend: s
         return asyncio.run(open_sqlite_store(tmp_path / f"{name}.sqlite", layout=backend))  # type: ignore[arg-type]
 
     assert asyncio.run(_stored(store("bulk"), bulk)) == asyncio.run(_stored(store("plain"), plain))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_columnar_log_stores_the_same_blob_bytes_from_bulk_columns_as_from_events(seed: int, tmp_path: Path) -> None:
+    # The bulk constructor hands its columns over (EventRun.fields): the codec must not make other bytes of them.
+    bulk = [checked_trades(_columns(700 + 300 * n, seed + 10 * n), stream=STREAM, session="s") for n in range(3)]
+    assert all(isinstance(chunk, CheckedEvents) and chunk.run and chunk.run.fields for chunk in bulk)
+    plain = [[Event(e.id, e.stream, e.ts_event, e.ts_recv, e.session, e.payload) for e in chunk] for chunk in bulk]
+    blobs = []
+    for name, chunks in (("bulk", bulk), ("plain", plain)):
+        asyncio.run(_stored(asyncio.run(open_sqlite_store(tmp_path / f"{name}.sqlite")), chunks))
+        with closing(sqlite3.connect(tmp_path / f"{name}.sqlite")) as db:
+            blobs.append(db.execute("SELECT stream, first_position, count, data FROM blobs ORDER BY seq").fetchall())
+    assert len(blobs[0]) == 4  # the session's start, then one blob a chunk
+    assert blobs[0] == blobs[1]
 
 
 def test_a_bad_value_in_a_plain_batch_is_refused_naming_the_event() -> None:
