@@ -95,14 +95,16 @@ class ColumnarBackend(SQLiteBackend):
     async def _store_batch(self, db: aiosqlite.Connection, batch: Batch, columns: Columns) -> None:
         """Index the ids, then store one blob per stream of the batch."""
         stored = batch.columns
-        try:
-            await insert_keys(db, stored.id, stored.position, self.schema)
+        encode = partial(blob_rows, stored, columns)
+        try:  # the blobs are encoded while SQLite indexes the ids
+            rows = await insert_keys(db, stored.id, stored.position, self.schema, encode)
         except KeyTaken:
             known, free = await locate(db, stored.id, self._ids_at, self.schema)
             if known or len(free) < len(stored.id):  # stored ids, or one id twice in the batch
                 raise DuplicateIds from None
             await insert_probed(db, free, dict(zip(stored.id, stored.position, strict=True)))
-        await db.executemany(_INSERT_BLOB, blob_rows(stored, columns))
+            rows = encode()
+        await db.executemany(_INSERT_BLOB, rows)
 
     async def _existing_ids(self, events: Sequence[Event]) -> set[str]:
         db = self._db()

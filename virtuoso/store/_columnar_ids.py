@@ -22,12 +22,16 @@ How an id becomes a key depends on the log's schema version:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
 
 import aiosqlite
 import numpy as np
+
+T = TypeVar("T")
 
 KEY_BYTES = 6
 HASHED_KEYS_SCHEMA = 3
@@ -101,16 +105,37 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdef" for c in text)
 
 
-async def insert_keys(db: aiosqlite.Connection, ids: Sequence[str], positions: Sequence[int], schema: int) -> None:
-    """Index ``ids`` at ``positions`` by their own keys; ``KeyTaken`` (nothing kept) if any key is in use."""
+async def insert_keys(
+    db: aiosqlite.Connection, ids: Sequence[str], positions: Sequence[int], schema: int, meanwhile: Callable[[], T]
+) -> T:
+    """Index ``ids`` at ``positions`` by their own keys; ``KeyTaken`` (nothing kept) if any key is in use.
+
+    ``meanwhile`` runs on this thread while the connection's thread inserts the keys (SQLite works
+    without the GIL for most of it): its result is returned, or its error raised once the insert is undone.
+    """
     rows = _in_key_order(id_keys(ids, schema), positions)
     await db.execute("SAVEPOINT ids")
+    inserting = asyncio.ensure_future(db.executemany("INSERT INTO ids VALUES (?,?)", rows))
+    await asyncio.sleep(0)  # the insert is now queued on the connection's thread
     try:
-        await db.executemany("INSERT INTO ids VALUES (?,?)", rows)
+        result = meanwhile()
+    except BaseException:
+        await asyncio.wait([inserting])
+        if not inserting.cancelled():
+            inserting.exception()  # retrieved: the error that matters is this one
+        await _undo_keys(db)
+        raise
+    try:
+        await inserting
     except sqlite3.IntegrityError as exc:
-        await db.execute("ROLLBACK TO ids")
-        await db.execute("RELEASE ids")
+        await _undo_keys(db)
         raise KeyTaken from exc
+    await db.execute("RELEASE ids")
+    return result
+
+
+async def _undo_keys(db: aiosqlite.Connection) -> None:
+    await db.execute("ROLLBACK TO ids")
     await db.execute("RELEASE ids")
 
 

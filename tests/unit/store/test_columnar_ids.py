@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
 
+import aiosqlite
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -145,3 +146,55 @@ async def test_a_version_3_log_keeps_hashed_keys(tmp_path: Path) -> None:
         keys = [key for (key,) in con.execute("SELECT key FROM ids")]
     assert max(keys) < 2**48
     assert set(_columnar_ids.id_keys([e.id for e in events], 3)) <= set(keys)
+
+
+# -- the keys are inserted while the caller encodes ------------------------------------------------
+
+
+def _keyed_ids(count: int) -> list[str]:
+    made = EventIdFactory("s-keys")
+    return [made(1_700_000_000_000_000_000 + n) for n in range(count)]
+
+
+async def _ids_table(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("CREATE TABLE ids (key INTEGER PRIMARY KEY, position INTEGER NOT NULL)")
+    return db
+
+
+@pytest.mark.asyncio
+async def test_keys_are_kept_and_the_work_done_meanwhile_returned(tmp_path: Path) -> None:
+    ids = _keyed_ids(300)
+    db = await _ids_table(tmp_path / "k.sqlite")
+    try:
+        await db.execute("BEGIN")
+        result = await _columnar_ids.insert_keys(db, ids, range(1, 301), 4, lambda: "encoded")
+        await db.execute("COMMIT")
+        assert result == "encoded"
+        assert await db.execute_fetchall("SELECT count(*), min(position), max(position) FROM ids") == [(300, 1, 300)]
+    finally:
+        await db.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("taken", [False, True], ids=["free keys", "a key taken"])
+async def test_work_failing_meanwhile_leaves_no_key_and_its_error_is_raised(tmp_path: Path, taken: bool) -> None:
+    ids = _keyed_ids(300)
+    db = await _ids_table(tmp_path / "k.sqlite")
+    try:
+        await db.execute("BEGIN")
+        if taken:  # the insert fails too; the caller's own error is the one raised
+            await db.execute("INSERT INTO ids VALUES (?, 0)", (_columnar_ids.id_keys(ids[-1:], 4)[0],))
+
+        def encode() -> str:
+            raise ValueError("cannot encode the batch")
+
+        with pytest.raises(ValueError, match="cannot encode"):
+            await _columnar_ids.insert_keys(db, ids, range(1, 301), 4, encode)
+        assert await db.execute_fetchall("SELECT count(*) FROM ids") == [(1 if taken else 0,)]
+        assert db.in_transaction  # the caller's transaction goes on, as it was before the call
+        again = ids[:-1] if taken else ids
+        assert await _columnar_ids.insert_keys(db, again, range(1, len(again) + 1), 4, lambda: "again") == "again"
+        await db.execute("COMMIT")
+    finally:
+        await db.close()
