@@ -86,7 +86,7 @@ class ColumnarBackend(SQLiteBackend):
         seal_wait_s: float = SEAL_WAIT_S,
     ) -> None:
         super().__init__(path, writer, reader, registry, key=key, schema=schema)
-        self._sealer = Sealer(path, self.seal_session, wait_s=seal_wait_s)
+        self._sealer = Sealer(path, self.seal_session, wait_s=seal_wait_s, full_reported=lambda: self.met_full_disk)
         self._spare_readers: list[aiosqlite.Connection] = []
         self._busy_readers: set[aiosqlite.Connection] = set()
 
@@ -185,7 +185,7 @@ class ColumnarBackend(SQLiteBackend):
                 if stop():
                     return replaced
                 segment = await asyncio.to_thread(build_segment, stream, group, self._catalog.registry)
-                replaced += await self._transaction(partial(_store_segment, segment=segment))
+                replaced += await self._transaction(partial(_store_segment, segment=segment), own=True)
         return replaced
 
     # -- reads ---------------------------------------------------------------------

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from virtuoso.errors import StoreError, VirtuosoError
+from virtuoso.errors import StoreError, StoreFullError, VirtuosoError
 from virtuoso.events import Event, TypeRegistry
 from virtuoso.store._batch_codec import decode_batch, encode_batch, stored_payloads
 from virtuoso.store._rows import Catalog
@@ -128,16 +128,21 @@ class Sealer:
 
     :meth:`add` never waits: the session is queued and the task started if it is
     not running. A session that cannot be sealed (a full disk) keeps its blobs as
-    committed and costs one warning; the next session is sealed all the same.
+    committed and costs one warning (an INFO record when ``full_reported()`` says an
+    append of this log met the full disk already and raised it to its caller); the
+    next session is sealed all the same.
     :meth:`close` lets the queue drain for at most ``wait_s`` seconds, then stops
     the task between two segments; what is left is found again by the next
     writable open. Nothing here reads a clock except that bound, and no result
     (events, chain, digests) depends on when a segment is stored.
     """
 
-    def __init__(self, path: Path, seal: SealSession, *, wait_s: float) -> None:
+    def __init__(
+        self, path: Path, seal: SealSession, *, wait_s: float, full_reported: Callable[[], bool] = lambda: False
+    ) -> None:
         self._path = path
         self._seal = seal
+        self._full_reported = full_reported
         self._wait_s = wait_s
         self._queue: dict[str, None] = {}
         self._wake = asyncio.Event()
@@ -198,6 +203,10 @@ class Sealer:
     async def _seal_one(self, session_id: str) -> None:
         try:
             await self._seal(session_id, self.stopping)
+        except StoreFullError as exc:
+            # When a write met the full disk first, its caller has said so already: a second line adds nothing.
+            level = logging.INFO if self._full_reported() else logging.WARNING
+            _log.log(level, "%s: session %s was not sealed: %s", self._path, session_id, exc)
         except VirtuosoError as exc:  # the session has ended either way; its blobs stay as committed
             _log.warning("%s: session %s was not sealed: %s", self._path, session_id, exc)
         except Exception:  # a background task must not die silently: the next session is still sealed

@@ -20,6 +20,7 @@ from virtuoso.errors import (
     SessionError,
     StoreClosedError,
     StoreError,
+    StoreFullError,
     UsageError,
 )
 from virtuoso.events import REGISTRY, Event, TypeRegistry
@@ -141,6 +142,8 @@ class SQLiteBackend:
         self._reader = reader
         self._key = key
         self.schema = schema
+        self.met_full_disk = False
+        """Whether a write transaction failed on a full disk (its caller got the ``StoreFullError``)."""
         # One transaction at a time on the writer connection: an atomic append keeps
         # its transaction open across awaits, and nothing else may run inside it.
         self._write_lock = asyncio.Lock()
@@ -235,15 +238,21 @@ class SQLiteBackend:
 
         return await self._transaction(work)
 
-    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
+    async def _transaction(self, work: Callable[[aiosqlite.Connection], Awaitable[T]], *, own: bool = False) -> T:
         """Run ``work`` in one write transaction: everything it wrote commits, or nothing does.
 
         Catalog numbers (streams, kinds, sessions) made inside are forgotten unless
-        the COMMIT succeeds, so no later append can use a number the log lacks.
+        the COMMIT succeeds, so no later append can use a number the log lacks. A
+        full disk is remembered (``met_full_disk``) unless the work is the store's
+        ``own`` (sealing), whose caller is nobody.
         """
         db = self._db()
-        async with self._write_lock:
-            return await self._locked_transaction(db, work)
+        try:
+            async with self._write_lock:
+                return await self._locked_transaction(db, work)
+        except StoreFullError:
+            self.met_full_disk = self.met_full_disk or not own
+            raise
 
     async def _locked_transaction(
         self, db: aiosqlite.Connection, work: Callable[[aiosqlite.Connection], Awaitable[T]]
