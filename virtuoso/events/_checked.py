@@ -171,18 +171,23 @@ class TradeColumns:
         )
 
 
-def first_problem(events: Sequence[Event]) -> Problem | None:
-    """The first event of ``events`` that :func:`~virtuoso.events.event_problem` refuses, with its reason."""
+def first_problem(events: Sequence[Event], fields: dict[str, FieldColumn] | None = None) -> Problem | None:
+    """The first event of ``events`` that :func:`~virtuoso.events.event_problem` refuses, with its reason.
+
+    ``fields``, when given, receives the payloads' fields the column rules gathered, when the batch is of
+    one payload class and each field has one exact type (else it is left empty): what an encoder of
+    the batch would otherwise gather again.
+    """
     if not events:
         return None
-    for index in _suspects(events):
+    for index in _suspects(events, fields):
         text = event_problem(events[index])
         if text is not None:
             return Problem(index, text)
     return None
 
 
-def _suspects(events: Sequence[Event]) -> Iterable[int]:
+def _suspects(events: Sequence[Event], fields: dict[str, FieldColumn] | None = None) -> Iterable[int]:
     """Indexes of the events some column check doubts, ascending (every bad event is among them)."""
     count = len(events)
     found = [_time_suspects(list(map(_TS_EVENT, events))), _time_suspects(list(map(_TS_RECV, events)))]
@@ -192,7 +197,7 @@ def _suspects(events: Sequence[Event]) -> Iterable[int]:
             continue  # the toolkit's own payloads: checked by their types, no value rule
         group = payloads if rows is None else list(map(payloads.__getitem__, rows.tolist()))
         column_rule = COLUMN_RULES.get(cls)
-        doubted = _ALL if column_rule is None else column_rule(group)
+        doubted = _ALL if column_rule is None else column_rule(group, fields if rows is None else None)
         found.append(_in_batch(doubted, rows))
     merged = _union(*found)
     if isinstance(merged, slice):
@@ -221,9 +226,9 @@ def _in_batch(doubted: Suspects, rows: np.ndarray | None) -> Suspects:
 # -- the checks of one column ---------------------------------------------------------
 
 
-def _numbers(values: list[Any]) -> np.ndarray | None:
+def _numbers(values: list[Any], types: set[type[Any]] | None = None) -> np.ndarray | None:
     """``values`` as float64, or None when one is not a plain float, int or bool (the reference judges those)."""
-    if not set(map(type, values)) <= _NUMBER_TYPES:
+    if not (set(map(type, values)) if types is None else types) <= _NUMBER_TYPES:
         return None
     try:
         return np.array(values, dtype=np.float64)
@@ -231,11 +236,15 @@ def _numbers(values: list[Any]) -> np.ndarray | None:
         return None
 
 
-def _positive(values: list[Any]) -> Suspects:
-    """Rows whose value is not a finite number > 0 (NaN fails both comparisons)."""
-    array = _numbers(values)
+def _positive(values: list[Any], out: dict[str, FieldColumn] | None = None, name: str = "") -> Suspects:
+    """Rows whose value is not a finite number > 0 (NaN fails both comparisons); with ``out``, the column
+    goes in it under ``name`` when every value is a float."""
+    types = set(map(type, values))
+    array = _numbers(values, types)
     if array is None:
         return _ALL
+    if out is not None and types == {float}:
+        out[name] = FieldColumn(values, float, array)
     return np.flatnonzero(~((array > 0.0) & (array < np.inf)))
 
 
@@ -291,16 +300,27 @@ def _field(name: str, payloads: list[Any]) -> list[Any]:
 _SIDES = frozenset({"buy", "sell"})
 
 
-def _trades(payloads: list[Any]) -> Suspects:
-    return _union(
-        _positive(_field("price", payloads)),
-        _positive(_field("amount", payloads)),
-        _members(_field("side", payloads), _SIDES),
-        _non_empty_strings(_field("trade_id", payloads)),
+def _trades(payloads: list[Any], fields: dict[str, FieldColumn] | None = None) -> Suspects:
+    gathered = None if fields is None else dict[str, FieldColumn]()
+    sides, trade_ids = _field("side", payloads), _field("trade_id", payloads)
+    doubted = _union(
+        _positive(_field("price", payloads), gathered, "price"),
+        _positive(_field("amount", payloads), gathered, "amount"),
+        _members(sides, _SIDES),
+        _non_empty_strings(trade_ids),
     )
+    if fields is not None and gathered and len(gathered) == 2 and not isinstance(doubted, slice) and _strs(sides):
+        # Not doubted as a whole: every trade id is a str (``_non_empty_strings``), as every side now is.
+        fields.update(price=gathered["price"], amount=gathered["amount"])
+        fields.update(side=FieldColumn(sides, str), trade_id=FieldColumn(trade_ids, str))
+    return doubted
 
 
-def _quotes(payloads: list[Any]) -> Suspects:
+def _strs(values: list[Any]) -> bool:
+    return set(map(type, values)) == {str}
+
+
+def _quotes(payloads: list[Any], _: object = None) -> Suspects:
     return _union(
         _positive(_field("bid", payloads)),
         _non_negative(_field("bid_size", payloads)),
@@ -337,7 +357,7 @@ def _removable_amounts(amounts: np.ndarray) -> np.ndarray:
     return (amounts >= 0.0) & (amounts < np.inf)
 
 
-def _snapshots(payloads: list[Any]) -> Suspects:
+def _snapshots(payloads: list[Any], _: object = None) -> Suspects:
     return _union(
         _sequences(_field("sequence", payloads)),
         _levels(_field("bids", payloads), _positive_amounts),
@@ -345,7 +365,7 @@ def _snapshots(payloads: list[Any]) -> Suspects:
     )
 
 
-def _deltas(payloads: list[Any]) -> Suspects:
+def _deltas(payloads: list[Any], _: object = None) -> Suspects:
     firsts, lasts = _field("first_sequence", payloads), _field("last_sequence", payloads)
     order = _sequences(firsts)
     if not isinstance(order, slice) and not isinstance(_sequences(lasts), slice):
@@ -359,7 +379,7 @@ def _deltas(payloads: list[Any]) -> Suspects:
     )
 
 
-COLUMN_RULES: dict[type[Payload], Callable[[list[Any]], Suspects]] = {
+COLUMN_RULES: dict[type[Payload], Callable[[list[Any], dict[str, FieldColumn] | None], Suspects]] = {
     Trade: _trades,
     Quote: _quotes,
     BookSnapshot: _snapshots,

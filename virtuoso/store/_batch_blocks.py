@@ -161,7 +161,8 @@ def payload_blocks(
     classes: list[type[Payload]] = list(map(type, payloads))
     distinct = list(dict.fromkeys(classes))
     if len(distinct) == 1:
-        return [(distinct[0].TYPE, distinct[0].SCHEMA)], np.zeros(len(payloads), np.int64), [_block(payloads, queue)]
+        block = _block(payloads, queue, fields)
+        return [(distinct[0].TYPE, distinct[0].SCHEMA)], np.zeros(len(payloads), np.int64), [block]
     numbers = {cls: n for n, cls in enumerate(distinct)}
     codes = np.fromiter(map(numbers.__getitem__, classes), np.int64, len(classes))
     blocks = [

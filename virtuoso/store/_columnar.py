@@ -23,7 +23,7 @@ import aiosqlite
 import numpy as np
 
 from virtuoso.errors import StoreClosedError
-from virtuoso.events import Event, TypeRegistry
+from virtuoso.events import Event, FieldColumn, TypeRegistry
 from virtuoso.store import _batch_columns as col
 from virtuoso.store._batch_codec import decode_columns, encode_columns
 from virtuoso.store._column_chunks import ColumnChunk
@@ -348,7 +348,7 @@ def _run_columns(
     run = columns.run
     count = len(stored.position)
     if run is None or run.fields is None or run.ts_array is None or len(run.ids) != count:
-        return None, None
+        return None, _checked_fields(columns.payload_fields, count)
     first, first_version = stored.position[0], stored.version[0]
     versions = np.arange(first_version, first_version + count, dtype=np.int64)
     gathered = {
@@ -365,6 +365,13 @@ def _run_columns(
         gathered["version"] = col.Gathered(stored.version, {int}, versions)
     payload_fields = {name: col.Gathered(f.values, {f.type}, f.array) for name, f in run.fields.items()}
     return gathered, payload_fields
+
+
+def _checked_fields(fields: dict[str, FieldColumn] | None, count: int) -> dict[str, col.Gathered] | None:
+    """The payload fields the value rules gathered, when they are the batch's (no duplicate left out)."""
+    if fields is None or any(len(f.values) != count for f in fields.values()):
+        return None
+    return {name: col.Gathered(f.values, {f.type}, f.array) for name, f in fields.items()}
 
 
 def blob_row(

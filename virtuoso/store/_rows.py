@@ -20,7 +20,17 @@ from typing import Any, NamedTuple
 import msgspec
 
 from virtuoso.errors import ConcurrencyError, InvalidEventError, SessionError, UsageError
-from virtuoso.events import REGISTRY, CheckedEvents, Event, EventRun, Kind, Payload, TypeRegistry, first_problem
+from virtuoso.events import (
+    REGISTRY,
+    CheckedEvents,
+    Event,
+    EventRun,
+    FieldColumn,
+    Kind,
+    Payload,
+    TypeRegistry,
+    first_problem,
+)
 from virtuoso.events._envelope import PAYLOAD_ENCODER
 from virtuoso.store._chain import Row, SessionHeader, batch_context
 from virtuoso.store._models import AppendResult, EventFilter, SessionInfo
@@ -85,6 +95,9 @@ class Columns:
     run: EventRun | None = None
     """The columns a bulk constructor made the events from (then ids and receive times need no extraction,
     and there are no causations), else ``None``."""
+    payload_fields: dict[str, FieldColumn] | None = None
+    """The payloads' fields as the value rules gathered them (see :func:`~virtuoso.events.first_problem`),
+    for the encoder, else ``None``."""
 
     @classmethod
     def of(cls, events: Sequence[Event]) -> Columns:
@@ -221,7 +234,9 @@ class Catalog:
                 raise UsageError(f"{cls.__qualname__} is not the registered class for {cls.TYPE!r}")
         if type(columns.events) is CheckedEvents:
             return
-        problem = first_problem(columns.events)
+        fields: dict[str, FieldColumn] = {}
+        problem = first_problem(columns.events, fields)
+        columns.payload_fields = fields or None
         if problem is not None:
             event = columns.events[problem.index]
             where = f"event {problem.index + 1} of the batch, id {event.id}"

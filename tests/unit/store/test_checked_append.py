@@ -14,6 +14,7 @@ import pytest
 from virtuoso.errors import InvalidEventError
 from virtuoso.events import CheckedEvents, Event, EventIdFactory, Trade, TradeColumns, checked_trades
 from virtuoso.store import EventStore, MemoryEventStore, open_sqlite_store
+from virtuoso.store._batch_codec import encode_batch
 
 STREAM = "binance:BTC/USDT:trades"
 
@@ -38,6 +39,11 @@ async def _stored(store: EventStore, chunks: Sequence[Sequence[Event]]) -> tuple
         events = [e async for e in store.read()]
         head = await store.head() if hasattr(store, "head") else (0, 0, "")
     return events, str(head)
+
+
+async def _read_all(path: Path) -> list[Event]:
+    async with await open_sqlite_store(path, readonly=True) as store:
+        return [e async for e in store.read()]
 
 
 @pytest.mark.parametrize("backend", ["memory", "rows", "columnar"])
@@ -67,6 +73,10 @@ def test_a_columnar_log_stores_the_same_blob_bytes_from_bulk_columns_as_from_eve
             blobs.append(db.execute("SELECT stream, first_position, count, data FROM blobs ORDER BY seq").fetchall())
     assert len(blobs[0]) == 4  # the session's start, then one blob a chunk
     assert blobs[0] == blobs[1]
+    # Both are the codec's reference bytes: every field gathered from the stored events themselves.
+    stored = {e.position: e for e in asyncio.run(_read_all(tmp_path / "plain.sqlite"))}
+    for _, first, count, data in blobs[0]:
+        assert data == encode_batch([stored[p] for p in range(first, first + count)])
 
 
 def test_a_bad_value_in_a_plain_batch_is_refused_naming_the_event() -> None:
