@@ -342,16 +342,20 @@ _NONE: set[type[Any]] = {type(None)}
 
 def _run_columns(
     stored: StoredColumns, columns: Columns
-) -> tuple[dict[str, col.Gathered] | None, dict[str, col.Gathered] | None]:
-    """The envelope and payload columns a bulk constructor handed over with the batch (``Columns.run``),
-    gathered as the codec would gather them, or ``(None, None)``."""
-    run = columns.run
+) -> tuple[dict[str, col.Gathered], dict[str, col.Gathered] | None]:
+    """The envelope and payload columns known without gathering them again, as the codec would gather them:
+    positions and versions (made here, consecutive), and what a bulk constructor handed over (``Columns.run``)
+    or the value rules gathered."""
     count = len(stored.position)
-    if run is None or run.fields is None or run.ts_array is None or len(run.ids) != count:
-        return None, _checked_fields(columns.payload_fields, count)
     first, first_version = stored.position[0], stored.version[0]
-    versions = np.arange(first_version, first_version + count, dtype=np.int64)
-    gathered = {
+    gathered = {"position": col.Gathered(stored.position, {int}, np.arange(first, first + count, dtype=np.int64))}
+    if stored.version[-1] == first_version + count - 1:  # one stream: its versions follow each other
+        versions = np.arange(first_version, first_version + count, dtype=np.int64)
+        gathered["version"] = col.Gathered(stored.version, {int}, versions)
+    run = columns.run
+    if run is None or run.fields is None or run.ts_array is None or len(run.ids) != count:
+        return gathered, _checked_fields(columns.payload_fields, count)
+    gathered |= {
         "id": col.Gathered(stored.id, {str}),
         "stream": col.Gathered(columns.streams, set()),  # judged by value, as the codec gathers it
         "ts_event": col.Gathered(stored.ts_event, {int}, run.ts_array),
@@ -359,10 +363,7 @@ def _run_columns(
         "session": col.Gathered(columns.sessions, {str}),
         "payload": col.Gathered(columns.payloads, {run.payload_class}),
         "causation": col.Gathered(stored.causation, _NONE),
-        "position": col.Gathered(stored.position, {int}, np.arange(first, first + count, dtype=np.int64)),
     }
-    if stored.version[-1] == first_version + count - 1:  # one stream: its versions follow each other
-        gathered["version"] = col.Gathered(stored.version, {int}, versions)
     payload_fields = {name: col.Gathered(f.values, {f.type}, f.array) for name, f in run.fields.items()}
     return gathered, payload_fields
 
