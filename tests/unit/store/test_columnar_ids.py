@@ -42,8 +42,12 @@ BATCHES = [
 
 
 @pytest.mark.asyncio
-async def test_colliding_ids_are_told_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("json_inserts", [True, False], ids=["one JSON statement", "executemany (SQLite < 3.38)"])
+async def test_colliding_ids_are_told_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_inserts: bool
+) -> None:
     monkeypatch.setattr(_columnar_ids, "id_keys", _tiny_keys)
+    monkeypatch.setattr(_columnar_ids, "_JSON_INSERTS", json_inserts)
     memory = MemoryEventStore()
     columnar = await open_sqlite_store(tmp_path / "x.sqlite", layout="columnar")
     try:
@@ -163,15 +167,23 @@ async def _ids_table(path: Path) -> aiosqlite.Connection:
 
 
 @pytest.mark.asyncio
-async def test_keys_are_kept_and_the_work_done_meanwhile_returned(tmp_path: Path) -> None:
+@pytest.mark.parametrize("json_inserts", [True, False], ids=["one JSON statement", "executemany (SQLite < 3.38)"])
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in key order", "out of key order"])
+async def test_keys_are_kept_and_the_work_done_meanwhile_returned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, json_inserts: bool, shuffled: bool
+) -> None:
+    monkeypatch.setattr(_columnar_ids, "_JSON_INSERTS", json_inserts)
     ids = _keyed_ids(300)
+    if shuffled:  # sorted by key before the insert: the positions follow their ids
+        ids = ids[150:] + ids[:150]
     db = await _ids_table(tmp_path / "k.sqlite")
     try:
         await db.execute("BEGIN")
         result = await _columnar_ids.insert_keys(db, ids, range(1, 301), 4, lambda: "encoded")
         await db.execute("COMMIT")
         assert result == "encoded"
-        assert await db.execute_fetchall("SELECT count(*), min(position), max(position) FROM ids") == [(300, 1, 300)]
+        stored = await db.execute_fetchall("SELECT key, position FROM ids ORDER BY position")
+        assert stored == list(zip(_columnar_ids.id_keys(ids, 4), range(1, 301), strict=True))
     finally:
         await db.close()
 
