@@ -78,7 +78,8 @@ class EventRun:
 
 @dataclass(frozen=True, slots=True)
 class FieldColumn:
-    """One payload field of a run: its values, the one exact type they all have, and (numbers) their array."""
+    """One payload field of a run: its values, the one exact type they all have, and their array: for numbers
+    the values as float64 or int64, for text (optionally) the int64 numbers each value is ``str`` of."""
 
     values: list[Any]
     type: type[Any]
@@ -136,7 +137,7 @@ def checked_trades(columns: TradeColumns, *, stream: str, session: str) -> Check
         "price": FieldColumn(prices, float, c.prices),
         "amount": FieldColumn(amounts, float, c.amounts),
         "side": FieldColumn(sides, str),
-        "trade_id": FieldColumn(c.trade_ids, str),
+        "trade_id": FieldColumn(c.trade_ids, str, c.trade_numbers),
     }
     return _checked(events, EventRun(stream, session, Trade, c.ids, times, times, trades, fields, c.ts_events))
 
@@ -155,6 +156,21 @@ class TradeColumns:
     sells: np.ndarray
     """bool: the taker sold."""
     trade_ids: list[str]
+    trade_numbers: np.ndarray | None = None
+    """The int64 numbers the trade ids are ``str`` of, when made by :meth:`numbered`, else ``None``."""
+
+    @classmethod
+    def numbered(
+        cls, ids: list[str], ts_events: np.ndarray, prices: np.ndarray, amounts: np.ndarray, sells: np.ndarray,
+        *, numbers: np.ndarray,
+    ) -> TradeColumns:  # fmt: skip
+        """Trades whose ids are numbers (``numbers``, int64): their trade ids are made here, ``str`` of each.
+
+        >>> none = np.array([])
+        >>> TradeColumns.numbered([], none, none, none, none, numbers=np.array([7])).trade_ids
+        ['7']
+        """
+        return cls(ids, ts_events, prices, amounts, sells, list(map(str, numbers.tolist())), numbers)
 
     def plain(self) -> bool:
         """Whether every row passes the value rules of a Trade and of event times (the column form of ``_trade``)."""

@@ -181,8 +181,8 @@ class _Rows:
         if out.chunk:
             yield out.take()
         ids = out.ids(self._stream).many(block.times_ns)
-        trade_ids = list(map(str, block.ids.tolist()))
-        columns = TradeColumns(ids, block.times_ns, block.prices, block.amounts, block.sells, trade_ids)
+        b = block
+        columns = TradeColumns.numbered(ids, b.times_ns, b.prices, b.amounts, b.sells, numbers=b.ids)
         checked = checked_trades(columns, stream=self._stream, session=out.session)
         gaps = continuity.trade_gaps(self._stream, self._gaps, block.ids, block.times_ns)
         rows = None
@@ -194,7 +194,7 @@ class _Rows:
             row = checked.index if rows is None else rows[checked.index]
             what = f"bad value in a {self._kind} row: {Trade.TYPE} {checked.text}"
             raise ImportFormatError(self._label, block.first + row, what)
-        out.counts[Trade.TYPE] += len(trade_ids)
+        out.counts[Trade.TYPE] += len(columns.trade_ids)
         out.last_recv = int(block.times_ns[-1])
         yield checked
 

@@ -233,7 +233,7 @@ def _plain_column(field: _Field, gathered: col.Gathered) -> Queued | None:
         return None if array is None else partial(col.encode_floats, array)
     if field.kind == "text":
         fits = all(t is str for t in types) and (field.choices is None or field.choices.issuperset(values))
-        return partial(col.encode_text, values) if fits else None
+        return partial(col.encode_text, values, as_ints=array) if fits else None
     if field.kind == "bool":
         return partial(col.encode_bools, values) if all(t is bool for t in types) else None
     levels = col.level_arrays(values)

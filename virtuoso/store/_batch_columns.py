@@ -509,14 +509,23 @@ def floats64(values: Sequence[Any], types: set[type[Any]] | None = None) -> Floa
 # -- strings --------------------------------------------------------------------------------
 
 
-def encode_text(values: Sequence[str], queue: IntQueue, reference: Int64s | None = None) -> Later[Text]:
-    """The smallest fitting string column; ``reference`` is what hex ids' high halves are stored against."""
+def encode_text(
+    values: Sequence[str], queue: IntQueue, reference: Int64s | None = None, as_ints: Int64s | None = None
+) -> Later[Text]:
+    """The smallest fitting string column; ``reference`` is what hex ids' high halves are stored against.
+
+    ``as_ints``, when given, are int64 numbers of which the values are exactly ``str``: then the column
+    is chosen from them, without reading the strings (the same column the strings would give).
+    """
     if reference is not None:
         hexed = _hex_halves(values)
         if hexed is not None:
             high = queue.add((hexed[0].view(_U64) - reference.view(_U64)).view(_I64))
             low = queue.add(hexed[1])
             return lambda: HexText(high(), low())
+    if as_ints is not None and _all_distinct_canonical(as_ints, len(values)):
+        ints = queue.add(as_ints)
+        return lambda: IntText(ints())
     distinct = list(dict.fromkeys(values))
     if len(distinct) == 1:
         zeros = queue.add(np.zeros(len(values), _I64))
@@ -531,6 +540,19 @@ def encode_text(values: Sequence[str], queue: IntQueue, reference: Int64s | None
         return lambda: IntText(ints())
     plain = PlainText(list(values))
     return lambda: plain
+
+
+def _all_distinct_canonical(numbers: Int64s, count: int) -> bool:
+    """Whether strings that are ``str`` of ``numbers`` make an ``IntText`` column: more than half of them
+    distinct (here: all, told by strict order, the usual trade ids), each within what ``_CANONICAL_INTS`` takes."""
+    if numbers.dtype != _I64 or len(numbers) != count or count < 2:
+        return False
+    ordered = bool((numbers[1:] > numbers[:-1]).all()) or bool((numbers[1:] < numbers[:-1]).all())
+    return ordered and bool((numbers > -_CANONICAL_LIMIT).all() and (numbers < _CANONICAL_LIMIT).all())
+
+
+_CANONICAL_LIMIT = 10**18
+"""Integers :data:`_CANONICAL_INTS` takes are of at most 18 digits."""
 
 
 def decode_text(column: Text, count: int, reference: Int64s | None = None) -> list[str]:

@@ -34,6 +34,7 @@ from virtuoso.events import (
     TypeRegistry,
     encode_payload,
 )
+from virtuoso.store import _batch_columns as col
 from virtuoso.store._batch_codec import (
     FORMAT_VERSION,
     batch_summary,
@@ -461,3 +462,35 @@ def test_a_count_past_the_limit_is_damage_before_anything_is_allocated() -> None
     raw = zstandard.ZstdCompressor(write_checksum=True).compress(msgspec.msgpack.encode(body))
     with pytest.raises(CorruptDatabaseError, match="sizes do not add up"):
         decode_batch(bytes([FORMAT_VERSION]) + raw)
+
+
+_BIG = 10**18
+
+
+@pytest.mark.parametrize(
+    "ints",
+    [
+        np.arange(1_000, 1_050),  # trade ids in order: taken from the numbers
+        np.arange(1_050, 1_000, -1),  # in reverse order
+        np.array([5, 3, 9, 1, 7, 2]),  # out of order: the strings decide, as without numbers
+        np.array([4, 4, 4, 5, 5, 6]),  # repeats: a dictionary
+        np.array([7, 7]),  # one value
+        np.array([-3, -2, 0, 1]),  # negative ones
+        np.array([_BIG - 2, _BIG - 1]),  # 18 digits: still integers
+        np.array([_BIG - 1, _BIG]),  # 19 digits: plain strings
+        np.array([-_BIG, 0]),  # 19 digits, negative
+        np.array([2**63 - 2, 2**63 - 1]),
+        np.array([42]),
+    ],
+)
+def test_text_given_with_its_numbers_is_the_column_the_strings_make(ints: np.ndarray) -> None:
+    ints = ints.astype(np.int64)
+    values = list(map(str, ints.tolist()))
+    columns = []
+    for as_ints in (None, ints):
+        queue = col.IntQueue()
+        later = col.encode_text(values, queue, as_ints=as_ints)
+        queue.encode()
+        columns.append(later())
+    assert columns[0] == columns[1]
+    assert col.decode_text(columns[1], len(values)) == values

@@ -19,13 +19,16 @@ from virtuoso.store._batch_codec import encode_batch
 STREAM = "binance:BTC/USDT:trades"
 
 
-def _columns(count: int, seed: int) -> TradeColumns:
+def _columns(count: int, seed: int, *, numbered: bool = False) -> TradeColumns:
     rng = np.random.default_rng(seed)
     times = 1_723_161_600_000_000_000 + np.cumsum(rng.integers(0, 5_000_000, count))
     ids = EventIdFactory("s:trades").many(times)
     prices = np.round(60_000 + rng.normal(0, 50, count), 2)
     amounts = rng.integers(1, 100_000, count) / 100_000
-    return TradeColumns(ids, times, prices, amounts, rng.random(count) < 0.5, [str(i) for i in range(count)])
+    sells = rng.random(count) < 0.5
+    if numbered:  # trade ids made from their numbers, which go to the encoder along with them
+        return TradeColumns.numbered(ids, times, prices, amounts, sells, numbers=np.arange(count) + 10 * seed)
+    return TradeColumns(ids, times, prices, amounts, sells, [str(i) for i in range(count)])
 
 
 async def _stored(store: EventStore, chunks: Sequence[Sequence[Event]]) -> tuple[list[Event], str]:
@@ -63,7 +66,8 @@ def test_bulk_checked_trades_are_stored_as_the_same_events_one_by_one(backend: s
 @pytest.mark.parametrize("seed", [3, 4])
 def test_a_columnar_log_stores_the_same_blob_bytes_from_bulk_columns_as_from_events(seed: int, tmp_path: Path) -> None:
     # The bulk constructor hands its columns over (EventRun.fields): the codec must not make other bytes of them.
-    bulk = [checked_trades(_columns(700 + 300 * n, seed + 10 * n), stream=STREAM, session="s") for n in range(3)]
+    made = [_columns(700 + 300 * n, seed + 10 * n, numbered=n == 1) for n in range(3)]
+    bulk = [checked_trades(columns, stream=STREAM, session="s") for columns in made]
     assert all(isinstance(chunk, CheckedEvents) and chunk.run and chunk.run.fields for chunk in bulk)
     plain = [[Event(e.id, e.stream, e.ts_event, e.ts_recv, e.session, e.payload) for e in chunk] for chunk in bulk]
     blobs = []
