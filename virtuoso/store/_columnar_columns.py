@@ -60,14 +60,14 @@ async def merged_columns(
         pending.add(slabs_of(row))
     after = plan.after
     while True:
-        rows, complete = await _next_blobs(db, path, plan, after, chunk_size)
+        rows, known = await _next_blobs(db, path, plan, after, chunk_size)
         for row in rows:
             pending.add(slabs_of(row))
         if rows:
             after = rows[-1].first_position
-        for chunk in pending.take_until(None if complete else after):
+        for chunk in pending.take_until(known):
             yield chunk
-        if complete:
+        if known is None:
             break
     for chunk in pending.flush():
         yield chunk

@@ -116,7 +116,9 @@ class BlobPlan:
         lo = bisect_right(events, self.after, key=POSITION)
         hi = len(events) if self.until is None else bisect_right(events, self.until, key=POSITION)
         mask = self._mask(row, lo, hi)
-        return events[lo:hi] if mask is None else list(compress(events[lo:hi], mask.tolist()))
+        if mask is not None:
+            return list(compress(events[lo:hi], mask.tolist()))
+        return events if hi - lo == len(events) else events[lo:hi]
 
     def _mask(self, row: BlobRow, lo: int, hi: int) -> np.ndarray[Any, np.dtype[np.bool_]] | None:
         """Which events of ``[lo, hi)`` match by session, type and time; None when all of them do."""
@@ -157,6 +159,8 @@ class _Pending(Generic[T]):
 
     def take_until(self, bound: int | None) -> list[T]:
         """Every waiting item at or before ``bound`` (None: all), in position order."""
+        if len(self.runs) == 1 and (bound is None or self.key(self.runs[0][-1]) <= bound):
+            return self.runs.pop()  # one blob's items, all of them: the list itself, not a copy
         taken: list[T] = []
         kept: list[list[T]] = []
         pieces = 0
@@ -192,16 +196,24 @@ async def merged(
         pending.add(await decode(row))
     after = plan.after
     while True:
-        rows, complete = await _next_blobs(db, path, plan, after, chunk_size)
+        rows, known = await _next_blobs(db, path, plan, after, chunk_size)
         for row in rows:
             pending.add(await decode(row))
         if rows:
             after = rows[-1].first_position
-        buffer.extend(pending.take_until(None if complete else after))
+        taken = pending.take_until(known)
+        if buffer:
+            buffer.extend(taken)
+        else:
+            buffer = taken
         while len(buffer) >= chunk_size:
+            if len(buffer) == chunk_size:  # a blob's worth that is a chunk: handed over as it is
+                yield buffer
+                buffer = []
+                break
             yield buffer[:chunk_size]
             del buffer[:chunk_size]
-        if complete:
+        if known is None:
             break
     if buffer:
         yield buffer
@@ -225,33 +237,43 @@ async def _spanning(db: aiosqlite.Connection, path: Path, plan: BlobPlan) -> lis
 
 async def _next_blobs(
     db: aiosqlite.Connection, path: Path, plan: BlobPlan, after: int, chunk_size: int
-) -> tuple[list[BlobRow], bool]:
-    """The next blobs by first position after ``after``, about ``chunk_size`` events' worth; and whether
-    they are the last that can match."""
+) -> tuple[list[BlobRow], int | None]:
+    """The next blobs by first position after ``after``, about ``chunk_size`` events' worth; and the
+    position up to which every matching event is in the blobs read so far (None: these were the last).
+
+    That is the position before the next matching blob's first, when the page of blobs shows it:
+    the blobs of one stream (a stream's blobs never overlap) are then handed out whole.
+    """
     conditions, params = plan.where()
     where = " AND ".join(["first_position > ?", *conditions])
     with translated(path):
         metas = list(
             await db.execute_fetchall(
-                f"SELECT seq, count FROM blobs WHERE {where} ORDER BY first_position LIMIT {_META_PAGE}",
+                f"SELECT seq, count, first_position FROM blobs WHERE {where} ORDER BY first_position"
+                f" LIMIT {_META_PAGE}",
                 [after, *params],
             )
         )
         chosen = _enough(metas, chunk_size)
         if not chosen:
-            return [], True
+            return [], None
         marks = ",".join("?" * len(chosen))
-        rows = await db.execute_fetchall(
-            f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE seq IN ({marks}) ORDER BY first_position", chosen
-        )
-    return [BlobRow(*row) for row in rows], len(chosen) == len(metas) < _META_PAGE
+        rows = [
+            BlobRow(*row)
+            for row in await db.execute_fetchall(
+                f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE seq IN ({marks}) ORDER BY first_position", chosen
+            )
+        ]
+    if len(chosen) < len(metas):
+        return rows, int(metas[len(chosen)][2]) - 1
+    return rows, None if len(metas) < _META_PAGE else rows[-1].first_position
 
 
 def _enough(metas: Sequence[Any], chunk_size: int) -> list[int]:
     """The seqs of the first blobs holding ``chunk_size`` events (at least one blob)."""
     chosen: list[int] = []
     total = 0
-    for seq, count in metas:
+    for seq, count, _ in metas:
         chosen.append(int(seq))
         total += int(count)
         if total >= chunk_size:

@@ -42,6 +42,7 @@ from virtuoso.store._batch_codec import (
     encode_batch,
     stored_payloads,
 )
+from virtuoso.store._batch_columns import decimal_strings
 
 STREAM = "binance:BTC/USDT:trades"
 T0 = 1_723_161_255_000_000_000
@@ -167,6 +168,7 @@ def test_every_float_keeps_its_bits(price: float) -> None:
     "trade_ids",
     [
         ["1", "2", "3"],
+        ["0", "10", "5", "123456789012345678", "99"],  # decimal of several widths
         ["007", "8", "9"],  # leading zeros: not canonical, kept as text
         ["-1", "0", "9223372036854775807"],
         ["99999999999999999999999", "1", "2"],  # beyond 64 bits
@@ -178,6 +180,24 @@ def test_every_float_keeps_its_bits(price: float) -> None:
 def test_trade_ids_of_any_form_come_back_as_given(trade_ids: list[str]) -> None:
     events = [Event(f"e{i}", STREAM, T0, T0, "s", Trade(1.0, 1.0, "sell", t)) for i, t in enumerate(trade_ids)]
     _same(decode_batch(encode_batch(events)), events)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [0],
+        [0, 7, 10, 99, 100, 101],
+        [2**63 - 1, 1, 0],
+        [-5, 12],
+        [-(2**63), 2**63 - 1],
+        list(range(995, 1_005)),
+    ],
+)
+def test_decimal_strings_are_str_of_each_value(values: list[int]) -> None:
+    strings = decimal_strings(np.array(values, np.int64))
+    assert strings == [str(v) for v in values]
+    assert {type(s) for s in strings} <= {str}
 
 
 @pytest.mark.parametrize(
