@@ -218,9 +218,10 @@ class EventBus:
                     clock.advance_to(now)
                 else:
                     clock._now = now
-            route = routes.get(event.payload.__class__)
-            if route is None:
-                route = self._build_route(event.payload.__class__)
+            try:
+                route = routes[type(event.payload)]
+            except KeyError:
+                route = self._build_route(type(event.payload))
             for handler in route:
                 try:
                     handler(event)
