@@ -595,6 +595,14 @@ def dictionary_codes(column: DictText, count: int) -> Int64s:
     return codes
 
 
+def dictionary_equals(column: DictText, count: int, value: str) -> npt.NDArray[np.bool_]:
+    """Which of a dictionary column's ``count`` values are ``value``."""
+    codes = dictionary_codes(column, count)
+    hits = [code for code, text in enumerate(column.values) if text == value]
+    same: npt.NDArray[np.bool_] = np.isin(codes, hits) if len(hits) > 1 else codes == (hits[0] if hits else -1)
+    return same
+
+
 def _dictionary(column: DictText, count: int) -> npt.NDArray[np.object_]:
     """A dictionary column's values by index, as an object array (one object per distinct value)."""
     codes = dictionary_codes(column, count)

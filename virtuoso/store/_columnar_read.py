@@ -24,7 +24,7 @@ import numpy as np
 
 from virtuoso.errors import CorruptDatabaseError
 from virtuoso.events import Event, TypeRegistry
-from virtuoso.store._batch_codec import decode_batch, decode_columns
+from virtuoso.store._batch_codec import ColumnReader, decode_batch
 from virtuoso.store._models import EventFilter
 from virtuoso.store._rows import Catalog
 from virtuoso.store._sqlite_io import translated
@@ -112,37 +112,48 @@ class BlobPlan:
 
     def blob_events(self, row: BlobRow, registry: TypeRegistry) -> list[Event]:
         """The events of one blob that match the plan, in position order."""
-        events = decode_batch(row.data, registry)
+        wanted = self._wanted(row)
+        reader = ColumnReader(row.data, registry) if wanted else None  # opened once, for the events and the mask
+        events = decode_batch(row.data, registry) if reader is None else reader.events()
         lo = bisect_right(events, self.after, key=POSITION)
         hi = len(events) if self.until is None else bisect_right(events, self.until, key=POSITION)
-        mask = self._mask(row, lo, hi)
-        if mask is not None:
-            return list(compress(events[lo:hi], mask.tolist()))
+        if reader is not None and lo < hi:
+            mask = self._mask(row, reader, wanted, lo, hi)
+            if not mask.all():
+                return list(compress(events[lo:hi], mask.tolist()))
         return events if hi - lo == len(events) else events[lo:hi]
 
-    def _mask(self, row: BlobRow, lo: int, hi: int) -> np.ndarray[Any, np.dtype[np.bool_]] | None:
-        """Which events of ``[lo, hi)`` match by session, type and time; None when all of them do."""
+    def _wanted(self, row: BlobRow) -> list[str]:
+        """The columns telling which of the blob's events match by session, type and time (none: all do)."""
         wanted = []
         if self.session is not None:
             wanted.append("session")
         if self.kinds is not None and not set(row.kind_numbers()) <= set(self.kinds):
             wanted.append("type")
-        early = self.start_ns is not None and row.min_ts_event < self.start_ns
-        late = self.end_ns is not None and row.max_ts_event >= self.end_ns
-        if early or late:
+        if self._early(row) or self._late(row):
             wanted.append("ts_event")
-        if not wanted or lo >= hi:
-            return None
-        columns = {name: values[lo:hi] for name, values in decode_columns(row.data, wanted).items()}
+        return wanted
+
+    def _early(self, row: BlobRow) -> bool:
+        return self.start_ns is not None and row.min_ts_event < self.start_ns
+
+    def _late(self, row: BlobRow) -> bool:
+        return self.end_ns is not None and row.max_ts_event >= self.end_ns
+
+    def _mask(
+        self, row: BlobRow, reader: ColumnReader, wanted: list[str], lo: int, hi: int
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Which events of ``[lo, hi)`` match by the ``wanted`` columns."""
         mask = np.ones(hi - lo, dtype=np.bool_)
-        if "session" in columns:
-            mask &= columns["session"] == self.session
-        if "type" in columns and self.types is not None:
-            mask &= np.isin(columns["type"].astype(str), sorted(self.types))
-        if early:
-            mask &= columns["ts_event"] >= self.start_ns
-        if late:
-            mask &= columns["ts_event"] < self.end_ns
+        if self.session is not None and "session" in wanted:
+            mask &= reader.equals("session", self.session)[lo:hi]
+        if self.types is not None and "type" in wanted:
+            mask &= reader.of_types(self.types)[lo:hi]
+        times = reader.envelope("ts_event")[lo:hi] if "ts_event" in wanted else None
+        if times is not None and self.start_ns is not None and self._early(row):
+            mask &= times >= self.start_ns
+        if times is not None and self.end_ns is not None and self._late(row):
+            mask &= times < self.end_ns
         return mask
 
 

@@ -36,6 +36,7 @@ from virtuoso.events import (
 )
 from virtuoso.store._batch_codec import (
     FORMAT_VERSION,
+    ColumnReader,
     batch_summary,
     decode_batch,
     decode_columns,
@@ -313,6 +314,15 @@ def test_columns_of_a_json_block_come_from_the_payloads() -> None:
     notes = [Note(f"n{i}", "info") for i in range(3)]
     blob = encode_batch([Event(f"n{i}", "notes", i, i, "s", n) for i, n in enumerate(notes)])
     assert decode_columns(blob, ["message", "level"])["message"].tolist() == ["n0", "n1", "n2"]
+
+
+@pytest.mark.parametrize("sessions", [["a", "b", "a", "c", "a", "b"], ["a", "b"], ["a"] * 4])
+def test_a_reader_tells_the_events_of_a_session_and_gives_the_events_themselves(sessions: list[str]) -> None:
+    events = [Event(f"e{n}", STREAM, T0 + n, T0 + n, s, Trade(1.0, 1.0, "buy", "1")) for n, s in enumerate(sessions)]
+    reader = ColumnReader(encode_batch(events))
+    for session in ["a", "b", "c", "zz"]:
+        assert reader.equals("session", session).tolist() == [e.session == session for e in events]
+    _same(reader.events(), events)
 
 
 def test_summary_is_the_batch_index_row() -> None:
