@@ -12,7 +12,8 @@ skipped in SQL, before anything is decoded.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter
@@ -205,13 +206,11 @@ async def merged(
     buffer: list[T] = []
     for row in await _spanning(db, path, plan):
         pending.add(await decode(row))
-    after = plan.after
+    pages = BlobPages(db, path, plan, chunk_size)
     while True:
-        rows, known = await _next_blobs(db, path, plan, after, chunk_size)
+        rows, known = await pages.next()
         for row in rows:
             pending.add(await decode(row))
-        if rows:
-            after = rows[-1].first_position
         taken = pending.take_until(known)
         if buffer:
             buffer.extend(taken)
@@ -246,50 +245,72 @@ async def _spanning(db: aiosqlite.Connection, path: Path, plan: BlobPlan) -> lis
     return [BlobRow(*row) for row in rows]
 
 
-async def _next_blobs(
-    db: aiosqlite.Connection, path: Path, plan: BlobPlan, after: int, chunk_size: int
-) -> tuple[list[BlobRow], int | None]:
-    """The next blobs by first position after ``after``, about ``chunk_size`` events' worth; and the
-    position up to which every matching event is in the blobs read so far (None: these were the last).
+class BlobPages:
+    """The plan's blobs after its start, by first position, fetched about ``chunk_size`` events' worth at a
+    time; their index rows are read a page at a time (one query for many fetches, in the read's snapshot)."""
 
-    That is the position before the next matching blob's first, when the page of blobs shows it:
-    the blobs of one stream (a stream's blobs never overlap) are then handed out whole.
-    """
-    conditions, params = plan.where()
-    where = " AND ".join(["first_position > ?", *conditions])
-    with translated(path):
-        metas = list(
-            await db.execute_fetchall(
-                f"SELECT seq, count, first_position FROM blobs WHERE {where} ORDER BY first_position"
-                f" LIMIT {_META_PAGE}",
-                [after, *params],
-            )
-        )
-        chosen = _enough(metas, chunk_size)
-        if not chosen:
-            return [], None
-        marks = ",".join("?" * len(chosen))
-        rows = [
-            BlobRow(*row)
-            for row in await db.execute_fetchall(
-                f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE seq IN ({marks}) ORDER BY first_position", chosen
-            )
-        ]
-    if len(chosen) < len(metas):
-        return rows, int(metas[len(chosen)][2]) - 1
-    return rows, None if len(metas) < _META_PAGE else rows[-1].first_position
+    def __init__(self, db: aiosqlite.Connection, path: Path, plan: BlobPlan, chunk_size: int) -> None:
+        self.db, self.path, self.plan, self.chunk_size = db, path, plan, chunk_size
+        self._metas: deque[tuple[int, int, int]] = deque()
+        """``(seq, count, first_position)`` of the next matching blobs, not yet fetched."""
+        self._after = plan.after
+        self._handed = plan.after
+        """The first position of the last blob fetched."""
+        self._last_page = False
 
+    async def next(self) -> tuple[list[BlobRow], int | None]:
+        """The next blobs; and the position up to which every matching event is in the blobs fetched so far
+        (None: these were the last).
 
-def _enough(metas: Sequence[Any], chunk_size: int) -> list[int]:
-    """The seqs of the first blobs holding ``chunk_size`` events (at least one blob)."""
-    chosen: list[int] = []
-    total = 0
-    for seq, count, _ in metas:
-        chosen.append(int(seq))
-        total += int(count)
-        if total >= chunk_size:
-            break
-    return chosen
+        That is the position before the next matching blob's first: the blobs of one stream (a stream's
+        blobs never overlap) are then handed out whole.
+        """
+        while True:
+            await self._known_next()
+            chosen = self._enough()
+            if not chosen:
+                return [], None
+            with translated(self.path):
+                marks = ",".join("?" * len(chosen))
+                sql = f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE seq IN ({marks}) ORDER BY first_position"
+                rows = [BlobRow(*row) for row in await self.db.execute_fetchall(sql, chosen)]
+            if len(rows) == len(chosen):
+                break
+            # Blobs of the page were replaced since it was read (sealing, seen by a query outside a snapshot):
+            # the page is read again after the last blob handed out, as every page was before pages were kept.
+            self._metas.clear()
+            self._last_page = False
+            self._after = self._handed
+        self._handed = rows[-1].first_position
+        await self._known_next()
+        return rows, self._metas[0][2] - 1 if self._metas else None
+
+    async def _known_next(self) -> None:
+        """Read the next page of index rows when none is left to look at."""
+        if self._metas or self._last_page:
+            return
+        conditions, params = self.plan.where()
+        where = " AND ".join(["first_position > ?", *conditions])
+        sql = f"SELECT seq, count, first_position FROM blobs WHERE {where} ORDER BY first_position LIMIT {_META_PAGE}"
+        with translated(self.path):
+            page = [
+                (int(seq), int(count), int(first))
+                for seq, count, first in await self.db.execute_fetchall(sql, [self._after, *params])
+            ]
+        self._metas.extend(page)
+        self._last_page = len(page) < _META_PAGE
+        if page:
+            self._after = page[-1][2]
+
+    def _enough(self) -> list[int]:
+        """The seqs of the next blobs holding ``chunk_size`` events (at least one blob, when any is left)."""
+        chosen: list[int] = []
+        total = 0
+        while self._metas and total < self.chunk_size:
+            seq, count, _ = self._metas.popleft()
+            chosen.append(seq)
+            total += count
+        return chosen
 
 
 async def newest(db: aiosqlite.Connection, path: Path, plan: BlobPlan, registry: TypeRegistry) -> Event | None:
