@@ -176,8 +176,13 @@ class EventBus:
             return
         self._dispatching = True
         try:
-            if not (isinstance(events, list) and self._collect(events, clock, time)):
+            if not isinstance(events, list):
                 self._dispatch_all(events if clock is None else clock.follow(events, time == "ts_event"))
+            elif not self._collect(events, clock, time):
+                if clock is None:
+                    self._dispatch_all(events)
+                else:
+                    self._dispatch_following(events, clock, time)
             if self._batched:
                 self._deliver_batches()
         finally:
@@ -200,12 +205,39 @@ class EventBus:
             if queue:
                 self._drain()
 
+    def _dispatch_following(self, events: list[Event], clock: ReplayClock, time: TimeField) -> None:
+        # _dispatch_all(clock.follow(events)) in one loop: the clock's fields are moved here as follow moves
+        # them (keep the two in step), which saves a generator step an event (a third of the bus's cost).
+        routes, queue, heap, now = self._routes, self._queue, clock._heap, clock._now
+        by_exchange_time = time == "ts_event"
+        for event in events:
+            ts = event.ts_event if by_exchange_time else event.ts_recv
+            if ts > now:
+                now = ts
+                if heap and heap[0][0] <= now:
+                    clock.advance_to(now)
+                else:
+                    clock._now = now
+            try:
+                route = routes[type(event.payload)]
+            except KeyError:
+                route = self._build_route(type(event.payload))
+            for handler in route:
+                try:
+                    handler(event)
+                except Exception as exc:  # a failing handler must not stop the others
+                    self._on_failure(route, handler, event, exc)
+            if queue:
+                self._drain()
+
     def _collect(self, events: list[Event], clock: ReplayClock | None, time: TimeField) -> bool:
         """Dispatch ``events`` at once when that is all their dispatch would do: queue them for batch
         subscribers (every class among them goes to batch subscriptions alone) while no timer of ``clock``
         falls due before the last of them, the clock then going straight to where following them would
         leave it. False, having changed nothing, otherwise (a replay chunk of trades for the processor's
         feed or the backtest engine: one step for the chunk instead of one dispatch a trade)."""
+        if events and not self._route(events[0].payload.__class__).collects:
+            return False  # decided by the first event, before a pass over all of them (the usual chunk)
         routes = [self._route(cls) for cls in dict.fromkeys(map(_payload_class, events))]
         if not all(route.collects for route in routes):
             return False

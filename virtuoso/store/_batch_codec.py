@@ -160,7 +160,10 @@ def decode_batch(blob: bytes, registry: TypeRegistry = REGISTRY) -> list[Event]:
     A damaged blob raises ``CorruptDatabaseError``; a payload the registry cannot
     read raises ``UnknownEventType`` or ``EventDecodeError``, as a row would.
     """
-    body = _open(blob)
+    return _events(_open(blob), registry)
+
+
+def _events(body: _Body, registry: TypeRegistry) -> list[Event]:
     with _damage_is_an_error():
         col.decode_int_columns(col.int_columns(body))  # all at once: every column is needed
         envelope = _Envelope.of(body)
@@ -247,7 +250,8 @@ class ColumnReader:
     """
 
     def __init__(self, blob: bytes, registry: TypeRegistry = REGISTRY, *, arrow_text: bool = False) -> None:
-        body = _open(blob)
+        body = self._body = _open(blob)
+        self._registry = registry
         with _damage_is_an_error():
             if body.count <= col.DECODED_TOGETHER:  # a live commit's blob: a dozen short columns, decoded as one matrix
                 col.decode_int_columns(col.int_columns(body))
@@ -255,6 +259,10 @@ class ColumnReader:
             self._payloads = Payloads(body, registry, self._envelope.positions)
         self._arrow_text = arrow_text
         self._kept: dict[str, Any] = {}
+
+    def events(self) -> list[Event]:
+        """Every event of the batch, as :func:`decode_batch` gives them (the blob is not opened again)."""
+        return _events(self._body, self._registry)
 
     def envelope(self, name: str) -> Any:
         """One envelope column (:data:`ENVELOPE_FIELDS`) of every event of the batch."""
@@ -270,6 +278,9 @@ class ColumnReader:
 
     def equals(self, name: str, value: str) -> npt.NDArray[np.bool_]:
         """Which events have ``value`` in the text envelope column ``name``."""
+        if name == "session" and not self._arrow_text and isinstance(self._body.sessions, col.DictText):
+            with _damage_is_an_error():  # a dictionary's few values compared, not one object a row
+                return col.dictionary_equals(self._body.sessions, self._body.count, value)
         column = self.envelope(name)
         if isinstance(column, np.ndarray):
             same: npt.NDArray[np.bool_] = column == value

@@ -34,7 +34,7 @@ from virtuoso.store._column_chunks import (
     payload_key,
     with_arrow_text,
 )
-from virtuoso.store._columnar_read import BlobPlan, BlobRow, _next_blobs, _spanning, decode_blob
+from virtuoso.store._columnar_read import BlobPages, BlobPlan, BlobRow, _spanning, decode_blob
 from virtuoso.store._rows import Catalog
 
 Slab = dict[str, Values]
@@ -58,16 +58,14 @@ async def merged_columns(
 
     for row in await _spanning(db, path, plan):
         pending.add(slabs_of(row))
-    after = plan.after
+    pages = BlobPages(db, path, plan, chunk_size)
     while True:
-        rows, complete = await _next_blobs(db, path, plan, after, chunk_size)
+        rows, known = await pages.next()
         for row in rows:
             pending.add(slabs_of(row))
-        if rows:
-            after = rows[-1].first_position
-        for chunk in pending.take_until(None if complete else after):
+        for chunk in pending.take_until(known):
             yield chunk
-        if complete:
+        if known is None:
             break
     for chunk in pending.flush():
         yield chunk

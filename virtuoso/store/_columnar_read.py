@@ -12,7 +12,8 @@ skipped in SQL, before anything is decoded.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from itertools import compress
 from operator import attrgetter
@@ -24,7 +25,7 @@ import numpy as np
 
 from virtuoso.errors import CorruptDatabaseError
 from virtuoso.events import Event, TypeRegistry
-from virtuoso.store._batch_codec import decode_batch, decode_columns
+from virtuoso.store._batch_codec import ColumnReader, decode_batch
 from virtuoso.store._models import EventFilter
 from virtuoso.store._rows import Catalog
 from virtuoso.store._sqlite_io import translated
@@ -112,35 +113,48 @@ class BlobPlan:
 
     def blob_events(self, row: BlobRow, registry: TypeRegistry) -> list[Event]:
         """The events of one blob that match the plan, in position order."""
-        events = decode_batch(row.data, registry)
+        wanted = self._wanted(row)
+        reader = ColumnReader(row.data, registry) if wanted else None  # opened once, for the events and the mask
+        events = decode_batch(row.data, registry) if reader is None else reader.events()
         lo = bisect_right(events, self.after, key=POSITION)
         hi = len(events) if self.until is None else bisect_right(events, self.until, key=POSITION)
-        mask = self._mask(row, lo, hi)
-        return events[lo:hi] if mask is None else list(compress(events[lo:hi], mask.tolist()))
+        if reader is not None and lo < hi:
+            mask = self._mask(row, reader, wanted, lo, hi)
+            if not mask.all():
+                return list(compress(events[lo:hi], mask.tolist()))
+        return events if hi - lo == len(events) else events[lo:hi]
 
-    def _mask(self, row: BlobRow, lo: int, hi: int) -> np.ndarray[Any, np.dtype[np.bool_]] | None:
-        """Which events of ``[lo, hi)`` match by session, type and time; None when all of them do."""
+    def _wanted(self, row: BlobRow) -> list[str]:
+        """The columns telling which of the blob's events match by session, type and time (none: all do)."""
         wanted = []
         if self.session is not None:
             wanted.append("session")
         if self.kinds is not None and not set(row.kind_numbers()) <= set(self.kinds):
             wanted.append("type")
-        early = self.start_ns is not None and row.min_ts_event < self.start_ns
-        late = self.end_ns is not None and row.max_ts_event >= self.end_ns
-        if early or late:
+        if self._early(row) or self._late(row):
             wanted.append("ts_event")
-        if not wanted or lo >= hi:
-            return None
-        columns = {name: values[lo:hi] for name, values in decode_columns(row.data, wanted).items()}
+        return wanted
+
+    def _early(self, row: BlobRow) -> bool:
+        return self.start_ns is not None and row.min_ts_event < self.start_ns
+
+    def _late(self, row: BlobRow) -> bool:
+        return self.end_ns is not None and row.max_ts_event >= self.end_ns
+
+    def _mask(
+        self, row: BlobRow, reader: ColumnReader, wanted: list[str], lo: int, hi: int
+    ) -> np.ndarray[Any, np.dtype[np.bool_]]:
+        """Which events of ``[lo, hi)`` match by the ``wanted`` columns."""
         mask = np.ones(hi - lo, dtype=np.bool_)
-        if "session" in columns:
-            mask &= columns["session"] == self.session
-        if "type" in columns and self.types is not None:
-            mask &= np.isin(columns["type"].astype(str), sorted(self.types))
-        if early:
-            mask &= columns["ts_event"] >= self.start_ns
-        if late:
-            mask &= columns["ts_event"] < self.end_ns
+        if self.session is not None and "session" in wanted:
+            mask &= reader.equals("session", self.session)[lo:hi]
+        if self.types is not None and "type" in wanted:
+            mask &= reader.of_types(self.types)[lo:hi]
+        times = reader.envelope("ts_event")[lo:hi] if "ts_event" in wanted else None
+        if times is not None and self.start_ns is not None and self._early(row):
+            mask &= times >= self.start_ns
+        if times is not None and self.end_ns is not None and self._late(row):
+            mask &= times < self.end_ns
         return mask
 
 
@@ -157,6 +171,8 @@ class _Pending(Generic[T]):
 
     def take_until(self, bound: int | None) -> list[T]:
         """Every waiting item at or before ``bound`` (None: all), in position order."""
+        if len(self.runs) == 1 and (bound is None or self.key(self.runs[0][-1]) <= bound):
+            return self.runs.pop()  # one blob's items, all of them: the list itself, not a copy
         taken: list[T] = []
         kept: list[list[T]] = []
         pieces = 0
@@ -190,18 +206,24 @@ async def merged(
     buffer: list[T] = []
     for row in await _spanning(db, path, plan):
         pending.add(await decode(row))
-    after = plan.after
+    pages = BlobPages(db, path, plan, chunk_size)
     while True:
-        rows, complete = await _next_blobs(db, path, plan, after, chunk_size)
+        rows, known = await pages.next()
         for row in rows:
             pending.add(await decode(row))
-        if rows:
-            after = rows[-1].first_position
-        buffer.extend(pending.take_until(None if complete else after))
+        taken = pending.take_until(known)
+        if buffer:
+            buffer.extend(taken)
+        else:
+            buffer = taken
         while len(buffer) >= chunk_size:
+            if len(buffer) == chunk_size:  # a blob's worth that is a chunk: handed over as it is
+                yield buffer
+                buffer = []
+                break
             yield buffer[:chunk_size]
             del buffer[:chunk_size]
-        if complete:
+        if known is None:
             break
     if buffer:
         yield buffer
@@ -223,40 +245,72 @@ async def _spanning(db: aiosqlite.Connection, path: Path, plan: BlobPlan) -> lis
     return [BlobRow(*row) for row in rows]
 
 
-async def _next_blobs(
-    db: aiosqlite.Connection, path: Path, plan: BlobPlan, after: int, chunk_size: int
-) -> tuple[list[BlobRow], bool]:
-    """The next blobs by first position after ``after``, about ``chunk_size`` events' worth; and whether
-    they are the last that can match."""
-    conditions, params = plan.where()
-    where = " AND ".join(["first_position > ?", *conditions])
-    with translated(path):
-        metas = list(
-            await db.execute_fetchall(
-                f"SELECT seq, count FROM blobs WHERE {where} ORDER BY first_position LIMIT {_META_PAGE}",
-                [after, *params],
-            )
-        )
-        chosen = _enough(metas, chunk_size)
-        if not chosen:
-            return [], True
-        marks = ",".join("?" * len(chosen))
-        rows = await db.execute_fetchall(
-            f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE seq IN ({marks}) ORDER BY first_position", chosen
-        )
-    return [BlobRow(*row) for row in rows], len(chosen) == len(metas) < _META_PAGE
+class BlobPages:
+    """The plan's blobs after its start, by first position, fetched about ``chunk_size`` events' worth at a
+    time; their index rows are read a page at a time (one query for many fetches, in the read's snapshot)."""
 
+    def __init__(self, db: aiosqlite.Connection, path: Path, plan: BlobPlan, chunk_size: int) -> None:
+        self.db, self.path, self.plan, self.chunk_size = db, path, plan, chunk_size
+        self._metas: deque[tuple[int, int, int]] = deque()
+        """``(seq, count, first_position)`` of the next matching blobs, not yet fetched."""
+        self._after = plan.after
+        self._handed = plan.after
+        """The first position of the last blob fetched."""
+        self._last_page = False
 
-def _enough(metas: Sequence[Any], chunk_size: int) -> list[int]:
-    """The seqs of the first blobs holding ``chunk_size`` events (at least one blob)."""
-    chosen: list[int] = []
-    total = 0
-    for seq, count in metas:
-        chosen.append(int(seq))
-        total += int(count)
-        if total >= chunk_size:
-            break
-    return chosen
+    async def next(self) -> tuple[list[BlobRow], int | None]:
+        """The next blobs; and the position up to which every matching event is in the blobs fetched so far
+        (None: these were the last).
+
+        That is the position before the next matching blob's first: the blobs of one stream (a stream's
+        blobs never overlap) are then handed out whole.
+        """
+        while True:
+            await self._known_next()
+            chosen = self._enough()
+            if not chosen:
+                return [], None
+            with translated(self.path):
+                marks = ",".join("?" * len(chosen))
+                sql = f"SELECT {_BLOB_COLUMNS} FROM blobs WHERE seq IN ({marks}) ORDER BY first_position"
+                rows = [BlobRow(*row) for row in await self.db.execute_fetchall(sql, chosen)]
+            if len(rows) == len(chosen):
+                break
+            # Blobs of the page were replaced since it was read (sealing, seen by a query outside a snapshot):
+            # the page is read again after the last blob handed out, as every page was before pages were kept.
+            self._metas.clear()
+            self._last_page = False
+            self._after = self._handed
+        self._handed = rows[-1].first_position
+        await self._known_next()
+        return rows, self._metas[0][2] - 1 if self._metas else None
+
+    async def _known_next(self) -> None:
+        """Read the next page of index rows when none is left to look at."""
+        if self._metas or self._last_page:
+            return
+        conditions, params = self.plan.where()
+        where = " AND ".join(["first_position > ?", *conditions])
+        sql = f"SELECT seq, count, first_position FROM blobs WHERE {where} ORDER BY first_position LIMIT {_META_PAGE}"
+        with translated(self.path):
+            page = [
+                (int(seq), int(count), int(first))
+                for seq, count, first in await self.db.execute_fetchall(sql, [self._after, *params])
+            ]
+        self._metas.extend(page)
+        self._last_page = len(page) < _META_PAGE
+        if page:
+            self._after = page[-1][2]
+
+    def _enough(self) -> list[int]:
+        """The seqs of the next blobs holding ``chunk_size`` events (at least one blob, when any is left)."""
+        chosen: list[int] = []
+        total = 0
+        while self._metas and total < self.chunk_size:
+            seq, count, _ = self._metas.popleft()
+            chosen.append(seq)
+            total += count
+        return chosen
 
 
 async def newest(db: aiosqlite.Connection, path: Path, plan: BlobPlan, registry: TypeRegistry) -> Event | None:

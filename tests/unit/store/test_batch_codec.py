@@ -37,12 +37,14 @@ from virtuoso.events import (
 from virtuoso.store import _batch_columns as col
 from virtuoso.store._batch_codec import (
     FORMAT_VERSION,
+    ColumnReader,
     batch_summary,
     decode_batch,
     decode_columns,
     encode_batch,
     stored_payloads,
 )
+from virtuoso.store._batch_columns import decimal_strings
 
 STREAM = "binance:BTC/USDT:trades"
 T0 = 1_723_161_255_000_000_000
@@ -168,6 +170,7 @@ def test_every_float_keeps_its_bits(price: float) -> None:
     "trade_ids",
     [
         ["1", "2", "3"],
+        ["0", "10", "5", "123456789012345678", "99"],  # decimal of several widths
         ["007", "8", "9"],  # leading zeros: not canonical, kept as text
         ["-1", "0", "9223372036854775807"],
         ["99999999999999999999999", "1", "2"],  # beyond 64 bits
@@ -179,6 +182,24 @@ def test_every_float_keeps_its_bits(price: float) -> None:
 def test_trade_ids_of_any_form_come_back_as_given(trade_ids: list[str]) -> None:
     events = [Event(f"e{i}", STREAM, T0, T0, "s", Trade(1.0, 1.0, "sell", t)) for i, t in enumerate(trade_ids)]
     _same(decode_batch(encode_batch(events)), events)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [],
+        [0],
+        [0, 7, 10, 99, 100, 101],
+        [2**63 - 1, 1, 0],
+        [-5, 12],
+        [-(2**63), 2**63 - 1],
+        list(range(995, 1_005)),
+    ],
+)
+def test_decimal_strings_are_str_of_each_value(values: list[int]) -> None:
+    strings = decimal_strings(np.array(values, np.int64))
+    assert strings == [str(v) for v in values]
+    assert {type(s) for s in strings} <= {str}
 
 
 @pytest.mark.parametrize(
@@ -294,6 +315,15 @@ def test_columns_of_a_json_block_come_from_the_payloads() -> None:
     notes = [Note(f"n{i}", "info") for i in range(3)]
     blob = encode_batch([Event(f"n{i}", "notes", i, i, "s", n) for i, n in enumerate(notes)])
     assert decode_columns(blob, ["message", "level"])["message"].tolist() == ["n0", "n1", "n2"]
+
+
+@pytest.mark.parametrize("sessions", [["a", "b", "a", "c", "a", "b"], ["a", "b"], ["a"] * 4])
+def test_a_reader_tells_the_events_of_a_session_and_gives_the_events_themselves(sessions: list[str]) -> None:
+    events = [Event(f"e{n}", STREAM, T0 + n, T0 + n, s, Trade(1.0, 1.0, "buy", "1")) for n, s in enumerate(sessions)]
+    reader = ColumnReader(encode_batch(events))
+    for session in ["a", "b", "c", "zz"]:
+        assert reader.equals("session", session).tolist() == [e.session == session for e in events]
+    _same(reader.events(), events)
 
 
 def test_summary_is_the_batch_index_row() -> None:

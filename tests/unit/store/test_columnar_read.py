@@ -42,7 +42,14 @@ async def test_a_window_decodes_only_the_blobs_it_overlaps(tmp_path: Path, monke
             decoded.append(len(events))
             return events
 
+        class CountingReader(_columnar_read.ColumnReader):  # a blob read with a mask decodes its events here
+            def events(self) -> list[Event]:
+                events = super().events()
+                decoded.append(len(events))
+                return events
+
         monkeypatch.setattr(_columnar_read, "decode_batch", counting)
+        monkeypatch.setattr(_columnar_read, "ColumnReader", CountingReader)
         window = [e async for e in store.read(EventFilter(after_position=600, until_position=615))]
         assert [e.position for e in window] == list(range(601, 616))
         assert len(decoded) <= 6  # the commit holding 601..615, a blob per stream, and maybe the next
@@ -83,5 +90,59 @@ async def test_columns_come_from_the_blobs_without_an_event_in_position_order(
             e.payload.price
             async for e in store.read(flt)  # type: ignore[attr-defined]
         ]
+    finally:
+        await store.close()
+
+
+class _Blobs:
+    """The blobs table as BlobPages queries it: index pages by first position, and blobs by seq."""
+
+    def __init__(self, count: int, size: int) -> None:
+        self.rows = {seq: (seq, 1, 1 + (seq - 1) * size, seq * size, 0, 0, "1", b"") for seq in range(1, count + 1)}
+        self.size = size
+
+    async def execute_fetchall(self, sql: str, params: list[int]) -> list[tuple[Any, ...]]:
+        if sql.startswith("SELECT seq, count, first_position"):
+            limit = int(sql.rsplit("LIMIT ", 1)[1])
+            later = sorted(row for row in self.rows.values() if row[2] > params[0])[:limit]
+            return [(row[0], self.size, row[2]) for row in later]
+        return [self.rows[seq] for seq in params if seq in self.rows]
+
+
+@pytest.mark.asyncio
+async def test_blob_pages_know_the_next_blob_across_pages_and_read_a_page_again_when_its_blobs_went(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_columnar_read, "_META_PAGE", 4)
+    blobs = _Blobs(count=9, size=10)
+    plan = _columnar_read.BlobPlan(None, 0, None, None, None, None, None, None)
+    pages = _columnar_read.BlobPages(blobs, Path("fake.sqlite"), plan, chunk_size=10)  # type: ignore[arg-type]
+    seen = []
+    for _ in range(2):
+        rows, known = await pages.next()
+        seen.append(([row.seq for row in rows], known))
+    del blobs.rows[3]  # replaced while its page was kept (a read outside a snapshot)
+    while True:
+        rows, known = await pages.next()
+        seen.append(([row.seq for row in rows], known))
+        if known is None:
+            break
+    assert seen == [([1], 10), ([2], 20), ([4], 40), ([5], 50), ([6], 60), ([7], 70), ([8], 80), ([9], None)]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("chunk_size", [1, 7, 30, 1_000])
+async def test_three_streams_merge_in_position_order_across_index_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_size: int
+) -> None:
+    monkeypatch.setattr(_columnar_read, "_META_PAGE", 4)
+    store = await open_sqlite_store(tmp_path / "x.sqlite", layout="columnar")
+    try:
+        await store.begin_session("read", "tests", started_ns=0, session_id="s-read")
+        for number in range(1, 11):  # 30 blobs of 10 events, the streams interleaved
+            await store.append(_batch(number))
+        chunks = [c async for c in store.read_chunks(EventFilter(after_position=5), chunk_size)]
+        assert [e.position for c in chunks for e in c] == list(range(6, 302))
+        assert all(len(c) == chunk_size for c in chunks[:-1])
     finally:
         await store.close()
