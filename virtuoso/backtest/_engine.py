@@ -167,20 +167,66 @@ class BacktestEngine:
 
         A stretch of trades that would change nothing but the last price and the
         time (no order waiting for trades, no arrival or mark due, the strategy not
-        called on trades, no analyzer output) is counted at once. An error of the
+        called on trades, no analyzer output) is counted at once; one for a strategy
+        with only ``on_trade`` (no analyzers) goes through a loop that calls it
+        with nothing else around (:meth:`_plain`). An error of the
         engine's own (not the strategy's) stops the run as a strategy's does:
         through the bus it would skip the rest of the chunk.
         """
         index, end = 0, len(events)
         while index < end and self.error is None:
-            index = self._quiet(events, index, end)
-            if index < end:
+            if self._plain_trades is not None:
+                index = self._plain(events, index, end)
+            else:
+                index = self._quiet(events, index, end)
+            if index < end and self.error is None:
                 event = events[index]
                 index += 1
                 try:
                     self(event)
                 except Exception as exc:
                     self._engine_failed(exc, event)
+
+    def _plain(self, events: list[Event], start: int, stop: int) -> int:
+        """Hand the strategy's ``on_trade`` the trades from ``start`` that need nothing else (one stream, no
+        order waiting for trades, no arrival or mark due): what :meth:`__call__` does for them, minus its
+        checks; the index of the first event not handled."""
+        # The backtest's hot loop. No order waits for trades during the stretch: only an arrival (not
+        # within it) or the venue's fills change that, never what the strategy calls.
+        venue = self.venue
+        if venue.waiting:
+            return start
+        on_trade, prices, stream = self._plain_trades, venue.last_prices, events[start].stream
+        assert on_trade is not None
+        symbol = self._symbols.get(stream) or self._symbol_of(stream)
+        for index in range(start, stop):
+            event = events[index]
+            payload, ts = event.payload, event.ts_event
+            if payload.__class__ is not Trade or ts >= self._due or event.causation is not None:
+                return index
+            if event.stream != stream:
+                return index
+            self.now_ns = ts
+            self._cause = event.position
+            prices[symbol] = payload.price
+            try:
+                on_trade(event, payload)
+            except Exception as exc:
+                self._failed(exc, event)
+                self._flush_after(event)
+                return index + 1
+            if self._out:
+                self._flush_after(event)
+                if self.error is not None:
+                    return index + 1
+        return stop
+
+    def _flush_after(self, event: Event) -> None:
+        """Send what handling ``event`` derived; a failure of the output stops the run as the engine's."""
+        try:
+            self._flush()
+        except Exception as exc:
+            self._engine_failed(exc, event)
 
     def _quiet(self, events: list[Event], start: int, stop: int) -> int:
         """The end of the stretch of trades from ``start`` that would only move the last price and the time

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from virtuoso.backtest._frames import Frames
-from virtuoso.backtest._trips import round_trips
+from virtuoso.backtest._trips import net_pnls
 from virtuoso.errors import UsageError
 
 Metric = float | int | None
@@ -79,7 +79,6 @@ def compute_metrics(frames: Frames, *, initial_cash: float, interval_ns: int) ->
     final = float(equity[-1]) if len(equity) else float(initial_cash)
     returns = np.diff(equity) / equity[:-1] if len(equity) > 1 else np.empty(0)
     drawdown, duration_ns = max_drawdown(equity, ts_ns)
-    trips = round_trips(frames.fills)
     span_ns = int(ts_ns[-1] - ts_ns[0]) if len(ts_ns) else 0
     metrics: dict[str, Metric] = {
         "total_return": final / initial_cash - 1.0,
@@ -87,7 +86,7 @@ def compute_metrics(frames: Frames, *, initial_cash: float, interval_ns: int) ->
         **_risk(returns, ppy),
         "max_drawdown": drawdown,
         "max_drawdown_duration_s": duration_ns / 1e9,
-        **_trade_stats(trips["net_pnl"].to_numpy(np.float64)),
+        **_trade_stats(net_pnls(frames.fills)),
         "fills": len(frames.fills),
         "orders": len(frames.orders),
         "exposure": exposure(frames.equity),

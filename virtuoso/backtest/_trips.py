@@ -7,6 +7,7 @@ shows them, the report lists them (columns in docs/backtest-results.md).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple, cast
 
@@ -155,14 +156,26 @@ def round_trips(fills: pd.DataFrame, prices: PricePath | None = None) -> pd.Data
     equity marks: see :class:`PricePath`). Trips still open at the end are left out.
     """
     marks = prices or PricePath()
+    rows = [trip.row(symbol, ts, marks.between(symbol, trip.opened_ns, ts)) for symbol, ts, trip in _closed(fills)]
+    return _frame(rows)
+
+
+def net_pnls(fills: pd.DataFrame) -> np.ndarray:
+    """The ``net_pnl`` column of :func:`round_trips` alone (what the metrics need), without the rest of the rows."""
+    return np.array([trip.pnl - trip.fees for _, _, trip in _closed(fills)], dtype=np.float64)
+
+
+def _closed(fills: pd.DataFrame) -> Iterator[tuple[str, int, _Trip]]:
+    """Each round trip of ``fills`` as it closes: its symbol, the closing fill's time, the trip."""
     open_trips: dict[str, _Trip] = {}
-    closed: list[dict[str, object]] = []
     columns = ("symbol", "ts_ns", "side", "amount", "price", "fee")
     for symbol, ts_ns, side, amount, price, fee in zip(*(fills[c] for c in columns), strict=True):
         signed = float(amount) if side == "buy" else -float(amount)
         if signed:
-            closed.extend(_apply(open_trips, _Fill(str(symbol), int(ts_ns), signed, float(price), float(fee)), marks))
-    return _frame(closed)
+            fill = _Fill(str(symbol), int(ts_ns), signed, float(price), float(fee))
+            trip = _apply(open_trips, fill)
+            if trip is not None:
+                yield fill.symbol, fill.ts_ns, trip
 
 
 def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
@@ -175,19 +188,19 @@ def _frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _apply(trips: dict[str, _Trip], fill: _Fill, marks: PricePath) -> list[dict[str, object]]:
-    """Apply one fill to its symbol's open trip; the row of the trip it closes, if any."""
+def _apply(trips: dict[str, _Trip], fill: _Fill) -> _Trip | None:
+    """Apply one fill to its symbol's open trip; the trip it closes, if any."""
     trip = trips.get(fill.symbol)
     if trip is None:
         trips[fill.symbol] = _Trip(fill.ts_ns, fill.signed, fill.price, fill.fee)
-        return []
+        return None
     if trip.position * fill.signed > 0:
         trip.add(fill)
-        return []
+        return None
     rest = trip.reduce(fill)
     if abs(trip.position) > _ZERO * abs(fill.signed):
-        return []
+        return None
     del trips[fill.symbol]
     if rest > _ZERO * abs(fill.signed):
         trips[fill.symbol] = _Trip(fill.ts_ns, math.copysign(rest, fill.signed), fill.price, fill.part(rest))
-    return [trip.row(fill.symbol, fill.ts_ns, marks.between(fill.symbol, trip.opened_ns, fill.ts_ns))]
+    return trip

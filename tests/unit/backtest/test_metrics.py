@@ -19,7 +19,7 @@ from virtuoso.backtest._metrics import (
     compute_metrics,
     max_drawdown,
 )
-from virtuoso.backtest._trips import round_trips
+from virtuoso.backtest._trips import net_pnls, round_trips
 from virtuoso.errors import UsageError
 
 HOUR = 60 * MINUTE
@@ -119,6 +119,20 @@ def test_trips_are_per_symbol_and_open_ones_do_not_count() -> None:
     trips = round_trips(ledger_frames(ledger.events).fills)
     assert list(trips["symbol"]) == [BTC]
     assert list(trips["net_pnl"]) == [-10.0]
+
+
+def test_the_metrics_net_pnls_are_the_round_trips_column_to_the_bit() -> None:
+    ledger = Ledger()
+    for i, (side, price, amount, symbol) in enumerate(
+        [("buy", 100.0, 0.3, BTC), ("buy", 101.7, 0.1, BTC), ("sell", 10.0, 1.0, ETH), ("sell", 99.3, 0.7, BTC),
+         ("buy", 9.1, 1.0, ETH), ("buy", 98.9, 0.3, BTC), ("sell", 103.3, 0.1, BTC), ("buy", 104.1, 0.1, BTC)]
+    ):  # fmt: skip
+        ledger.fill(T0 + i, f"o{i}", side, price, amount, fee=price * amount * 0.001, symbol=symbol)
+    fills = ledger_frames(ledger.events).fills
+    expected = round_trips(fills)["net_pnl"].to_numpy(np.float64)
+    assert len(expected) == 4  # the long the flip closes, its short, the ETH short, a last short
+    assert net_pnls(fills).tobytes() == expected.tobytes()
+    assert net_pnls(ledger_frames([]).fills).shape == (0,)
 
 
 EQUITY = [100.0, 110.0, 99.0, 104.0, 112.0, 100.0, 105.0]
