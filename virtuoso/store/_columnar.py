@@ -89,6 +89,7 @@ class ColumnarBackend(SQLiteBackend):
         self._sealer = Sealer(path, self.seal_session, wait_s=seal_wait_s, full_reported=lambda: self.met_full_disk)
         self._spare_readers: list[aiosqlite.Connection] = []
         self._busy_readers: set[aiosqlite.Connection] = set()
+        self._closing_readers: set[aiosqlite.Connection] = set()
 
     # -- appends -------------------------------------------------------------------
 
@@ -162,8 +163,20 @@ class ColumnarBackend(SQLiteBackend):
         readers = [*self._spare_readers, *self._busy_readers]
         self._spare_readers, self._busy_readers = [], set()
         for db in readers:
-            await _close_quietly(db)
+            await self._close_reader(db)
         await super().close()
+
+    async def _close_reader(self, db: aiosqlite.Connection) -> None:
+        """Close a read's connection, once: a read given up on (its generator finalized later) and ``close()``
+        may both close it, and a second ``close`` while aiosqlite is still closing the first waits forever
+        (its stop is queued behind the thread's end)."""
+        if db in self._closing_readers:
+            return
+        self._closing_readers.add(db)
+        try:
+            await _close_quietly(db)
+        finally:
+            self._closing_readers.discard(db)
 
     async def seal_session(self, session_id: str, stop: Callable[[], bool] = lambda: False) -> int:
         """Re-encode the session's streams' small blobs into segments; the number of blobs replaced.
@@ -246,12 +259,12 @@ class ColumnarBackend(SQLiteBackend):
             yield db
             await db.execute("ROLLBACK")  # a read only: nothing to keep
         except BaseException:
-            await _close_quietly(db)
+            await self._close_reader(db)
             raise
         finally:
             self._busy_readers.discard(db)
         if self._closed or len(spare) >= _SPARE_READERS:
-            await db.close()
+            await self._close_reader(db)
         else:
             spare.append(db)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +147,19 @@ async def test_three_streams_merge_in_position_order_across_index_pages(
         assert all(len(c) == chunk_size for c in chunks[:-1])
     finally:
         await store.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("columns", [True, False], ids=["read_columns", "read_chunks"])
+async def test_a_read_given_up_on_and_the_store_closing_at_the_same_time_both_finish(
+    tmp_path: Path, columns: bool
+) -> None:
+    """Both close the read's own connection: once each, at the same moment, aiosqlite waited forever
+    (an export interrupted by its progress callback, then its store closed, hung the test that does so)."""
+    store = await open_sqlite_store(tmp_path / "x.sqlite", layout="columnar")
+    await store.begin_session("read", "tests", started_ns=0, session_id="s-read")
+    for number in range(1, 4):
+        await store.append(_batch(number))
+    reads = store.read_columns(EventFilter(), 10) if columns else store.read_chunks(EventFilter(), 10)
+    assert await anext(reads)  # the read holds its snapshot connection now
+    await asyncio.wait_for(asyncio.gather(reads.aclose(), store.close()), timeout=30)
