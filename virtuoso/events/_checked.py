@@ -33,6 +33,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from virtuoso.errors import UsageError
 from virtuoso.events._envelope import Event, events_of
 from virtuoso.events._market import BookDelta, BookSnapshot, Quote, Trade, sides_of
 from virtuoso.events._registry import Payload
@@ -167,9 +168,14 @@ class TradeColumns:
         """Trades whose ids are numbers (``numbers``, int64): their trade ids are made here, ``str`` of each.
 
         >>> none = np.array([])
-        >>> TradeColumns.numbered([], none, none, none, none, numbers=np.array([7])).trade_ids
+        >>> TradeColumns.numbered([], none, none, none, none, numbers=np.array([7], np.int64)).trade_ids
         ['7']
+        >>> TradeColumns.numbered([], none, none, none, none, numbers=np.array([7.0]))
+        Traceback (most recent call last):
+        virtuoso.errors.UsageError: trade numbers must be int64, not float64
         """
+        if numbers.dtype != np.int64:  # floats would spell "7.0", unsigned ones may pass 64 bits
+            raise UsageError(f"trade numbers must be int64, not {numbers.dtype}")
         return cls(ids, ts_events, prices, amounts, sells, list(map(str, numbers.tolist())), numbers)
 
     def plain(self) -> bool:

@@ -573,8 +573,8 @@ def decode_text(column: Text, count: int, reference: Int64s | None = None) -> li
 def decimal_strings(values: Int64s) -> list[str]:
     """``str`` of each value (``list(map(str, values.tolist()))``), half the cost for non-negative values.
 
-    >>> decimal_strings(np.array([0, 7, 10, 3_735_683_259], np.int64))
-    ['0', '7', '10', '3735683259']
+    >>> decimal_strings(np.array([0, 7, 10, 1_000_000_007], np.int64))
+    ['0', '7', '10', '1000000007']
     """
     if not len(values) or values.min() < 0:
         return list(map(str, values.tolist()))
@@ -650,8 +650,9 @@ def _canonical_ints(values: Sequence[str]) -> Int64s | None:
 _HEX_WIDTH = 32
 
 
-def _hex_halves(values: Sequence[str]) -> tuple[Int64s, Int64s] | None:
-    """Two int64 halves of 32-lowercase-hex-digit strings, or ``None`` when any string is not one."""
+def hex_words(values: Sequence[str]) -> npt.NDArray[np.uint64] | None:
+    """Each string's 128 bits as a row of two native 64-bit words, when every one is 32 lower-case hex digits
+    (an ``EventIdFactory`` id); else ``None``."""
     if set(map(len, values)) != {_HEX_WIDTH}:
         return None
     joined = "".join(values)
@@ -661,7 +662,15 @@ def _hex_halves(values: Sequence[str]) -> tuple[Int64s, Int64s] | None:
         return None
     if raw.hex() != joined:  # uppercase digits or spaces: not the canonical form
         return None
-    halves = np.frombuffer(raw, ">u8").astype(_U64).view(_I64).reshape(-1, 2)
+    return np.frombuffer(raw, ">u8").astype(_U64).reshape(-1, 2)
+
+
+def _hex_halves(values: Sequence[str]) -> tuple[Int64s, Int64s] | None:
+    """Two int64 halves of 32-lowercase-hex-digit strings, or ``None`` when any string is not one."""
+    words = hex_words(values)
+    if words is None:
+        return None
+    halves = words.view(_I64)
     return halves[:, 0].copy(), halves[:, 1].copy()
 
 

@@ -32,6 +32,8 @@ import aiosqlite
 import msgspec
 import numpy as np
 
+from virtuoso.store._batch_columns import hex_words
+
 T = TypeVar("T")
 
 KEY_BYTES = 6
@@ -70,7 +72,7 @@ def id_keys(ids: Sequence[str], schema: int) -> list[int]:
     """
     if schema <= HASHED_KEYS_SCHEMA or not ids:
         return list(map(id_key, ids))
-    words = _factory_words(ids)
+    words = hex_words(ids)
     if words is None:  # not all made by a factory: one at a time
         return list(map(_ordered_key, ids))
     time, rest = words[:, 0], words[:, 1]
@@ -78,20 +80,6 @@ def id_keys(ids: Sequence[str], schema: int) -> list[int]:
     low = ((rest >> np.uint64(32)) + (rest & np.uint64(0xFFFFFFFF))) & np.uint64(_LOW_MASK)
     keys: list[int] = (np.uint64(_ORDERED) | (high << np.uint64(_LOW_BITS)) | low).tolist()
     return keys
-
-
-def _factory_words(ids: Sequence[str]) -> np.ndarray | None:
-    """Each id's 128 bits as two native 64-bit words, when every id is 32 lower-case hex digits; else None."""
-    if set(map(len, ids)) != {_HEX_WIDTH}:
-        return None
-    joined = "".join(ids)
-    try:
-        raw = bytes.fromhex(joined)
-    except ValueError:
-        return None
-    if raw.hex() != joined:  # upper-case digits or spaces, which fromhex lets through
-        return None
-    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, 2)
 
 
 def _ordered_key(event_id: str) -> int:
